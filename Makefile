@@ -1,0 +1,39 @@
+# The README's two commands: `make demo` and `make test`. Both build .venv from pyproject.toml
+# first, and rebuild it when pyproject.toml is newer than the last install or the venv is broken.
+
+PYTHON ?= python3
+VENV   := .venv
+BIN    := $(VENV)/bin
+STAMP  := $(VENV)/.installed-from-pyproject
+
+# A venv whose interpreter no longer runs (moved, Python upgraded) is stale whatever its stamp says.
+ifneq ($(shell $(BIN)/python -c "import tagocheck" >/dev/null 2>&1 && echo ok),ok)
+$(shell rm -f $(STAMP))
+endif
+
+.PHONY: demo test lint format venv clean
+
+demo: $(STAMP)
+	$(BIN)/tagocheck capacity
+
+test: $(STAMP) lint
+	$(BIN)/pytest
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+
+format: $(STAMP)
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+
+venv: $(STAMP)
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --upgrade pip
+	$(BIN)/python -m pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+clean:
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis

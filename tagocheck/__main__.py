@@ -1,0 +1,3 @@
+from tagocheck.cli import main
+
+raise SystemExit(main())

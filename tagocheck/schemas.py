@@ -1,0 +1,201 @@
+"""The contract as data: loading schemas/ and validating instances against it.
+
+Every part of the suite reads the contract through this module, so that there is one reading of
+it. Schemas reference each other by `$id` and resolve through an in-memory `referencing` registry:
+nothing is ever fetched from the network, and a reference to a schema we do not ship is an error,
+not a download.
+
+A schema is named by its file relative to schemas/, without `.schema.json`, optionally followed by
+an `$anchor`: `"envelope"`, `"results/data#added"`. The route table uses the file names themselves
+(`"results/data.schema.json#added"`); both spellings are accepted everywhere.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from functools import cache
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from jsonschema import Draft202012Validator, ValidationError, validators
+from jsonschema.exceptions import best_match, relevance
+from jsonschema.protocols import Validator
+from referencing import Registry, Resource
+from referencing.jsonschema import DRAFT202012
+
+BASE_URI = "https://tagocheck.invalid/schemas/"
+"""Prefix of every schema's `$id`. The `.invalid` top-level domain can never resolve."""
+
+SCHEMA_SUFFIX = ".schema.json"
+
+
+class ContractDataError(Exception):
+    """The files in schemas/ are missing, malformed, or disagree with their own schemas."""
+
+
+def schema_dir() -> Path:
+    """Where the schemas are: inside an installed wheel, else the repository's schemas/."""
+    packaged = Path(str(resources.files("tagocheck"))) / "_schemas"
+    if packaged.is_dir():
+        return packaged
+    in_repo = Path(__file__).resolve().parent.parent / "schemas"
+    if in_repo.is_dir():
+        return in_repo
+    raise ContractDataError(f"no schemas/ directory found (looked in {packaged} and {in_repo})")
+
+
+def read_json(relative_path: str) -> Any:
+    """Read one JSON file below schemas/, with an error that names the file."""
+    path = schema_dir() / relative_path
+    try:
+        return json.loads(path.read_text(encoding="utf-8"))
+    except OSError as error:
+        raise ContractDataError(f"cannot read {path}: {error.strerror}") from None
+    except json.JSONDecodeError as error:
+        raise ContractDataError(f"{path} is not valid JSON: {error}") from None
+
+
+def schema_files() -> list[str]:
+    """Every schema file, relative to schemas/ in POSIX form, sorted."""
+    root = schema_dir()
+    return sorted(p.relative_to(root).as_posix() for p in root.rglob(f"*{SCHEMA_SUFFIX}"))
+
+
+def schema_names() -> list[str]:
+    """Every schema file as a name (`"results/data"`)."""
+    return [f.removesuffix(SCHEMA_SUFFIX) for f in schema_files()]
+
+
+def uri(name: str) -> str:
+    """The absolute URI of a named schema or of a route-table reference."""
+    path, _, anchor = name.partition("#")
+    if not path.endswith(SCHEMA_SUFFIX):
+        path += SCHEMA_SUFFIX
+    return BASE_URI + path + (f"#{anchor}" if anchor else "")
+
+
+@cache
+def registry() -> Registry:
+    """All shipped schemas, keyed by `$id`; checks that each `$id` matches its file's place."""
+    pairs = []
+    for relative in schema_files():
+        contents = read_json(relative)
+        expected = BASE_URI + relative
+        if contents.get("$id") != expected:
+            raise ContractDataError(
+                f"schemas/{relative} has $id {contents.get('$id')!r}; expected {expected!r}"
+            )
+        pairs.append(
+            (expected, Resource.from_contents(contents, default_specification=DRAFT202012))
+        )
+    return Registry().with_resources(pairs).crawl()
+
+
+def _max_utf8_bytes(validator: Any, limit: int, instance: Any, schema: Any) -> Iterator[Any]:
+    """`maxUtf8Bytes`: TagoIO's limits are sizes ("6 kB"), which maxLength cannot say."""
+    if validator.is_type(instance, "string"):
+        size = len(instance.encode("utf-8"))
+        if size > limit:
+            yield ValidationError(f"{size} bytes of UTF-8 is more than the {limit} allowed")
+
+
+def _max_json_bytes(validator: Any, limit: int, instance: Any, schema: Any) -> Iterator[Any]:
+    """`maxJsonBytes`: the size of an object or body as compact JSON, the least it can take."""
+    size = len(json.dumps(instance, separators=(",", ":"), ensure_ascii=False).encode("utf-8"))
+    if size > limit:
+        yield ValidationError(f"{size} bytes of JSON is more than the {limit} allowed")
+
+
+ContractValidator = validators.extend(
+    Draft202012Validator,
+    {"maxUtf8Bytes": _max_utf8_bytes, "maxJsonBytes": _max_json_bytes},
+)
+"""Draft 2020-12 plus the two size keywords the schemas use."""
+
+
+@cache
+def validator(name: str) -> Validator:
+    """A validator for a named schema or anchor, resolving references offline."""
+    return ContractValidator(
+        {"$ref": uri(name)},
+        registry=registry(),
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
+def resolve(name: str) -> Any:
+    """The schema (or anchored subschema) a name points to."""
+    return registry().resolver().lookup(uri(name)).contents
+
+
+def errors(name: str, instance: Any) -> list[ValidationError]:
+    """Every way the instance breaks the named schema, the most relevant first."""
+    return sorted(validator(name).iter_errors(instance), key=relevance, reverse=True)
+
+
+def explain(error: ValidationError) -> str:
+    """One line for a person: where in the instance, and why, naming each rejected variant."""
+    where = "/" + "/".join(str(p) for p in error.absolute_path)
+    if not error.context:
+        return f"{where}: {error.message}"
+    by_branch: dict[Any, list[ValidationError]] = {}
+    for sub in error.context:
+        by_branch.setdefault(sub.relative_schema_path[0], []).append(sub)
+    reasons = []
+    for subs in by_branch.values():
+        best = best_match(subs)
+        sub_where = "/" + "/".join(str(p) for p in best.absolute_path)
+        reasons.append(best.message if sub_where == where else f"{sub_where}: {best.message}")
+    return f"{where}: matches none of the accepted shapes ({'; '.join(reasons)})"
+
+
+def is_valid(name: str, instance: Any) -> bool:
+    return validator(name).is_valid(instance)
+
+
+def variants(name: str, instance: Any) -> list[str]:
+    """Which documented variants of a schema the instance matches, most specific first.
+
+    Where official sources disagree, a schema offers each variant as an anchored reference, in an
+    `anyOf` (`#failure-message-top`, `#failure-message-in-result`) or as the `then` of a
+    discriminator, alone or in an `allOf` (`#success`, `#failure`). This follows the references
+    the instance matches down to the innermost ones and returns their anchors, so a run can count
+    which variant a target uses instead of guessing.
+    """
+    base = uri(name).partition("#")[0].removeprefix(BASE_URI)
+    matched = []
+    for ref in _alternatives(resolve(name)):
+        anchored = f"{base}{ref}"
+        if is_valid(anchored, instance):
+            matched.extend(variants(anchored, instance) or [ref[1:]])
+    return matched
+
+
+def _alternatives(schema: Any) -> list[str]:
+    """The local anchored references a schema chooses between."""
+    if not isinstance(schema, dict):
+        return []
+    branches = [schema, *schema.get("allOf", [])]
+    candidates = [*schema.get("anyOf", [])]
+    candidates += [b.get(k) for b in branches if isinstance(b, dict) for k in ("then", "else")]
+    return [
+        ref
+        for c in candidates
+        if isinstance(c, dict) and isinstance(ref := c.get("$ref"), str) and ref.startswith("#")
+    ]
+
+
+def load_contract_data(data_file: str, schema_name: str) -> Any:
+    """Read a data file of schemas/ (routes.json, ...) and check it against its own schema."""
+    data = read_json(data_file)
+    problems = errors(schema_name, data)
+    if problems:
+        first = problems[0]
+        where = "/".join(str(p) for p in first.absolute_path) or "(top level)"
+        raise ContractDataError(
+            f"schemas/{data_file} breaks {schema_name}{SCHEMA_SUFFIX} at {where}: {first.message}"
+            + (f" (and {len(problems) - 1} more)" if len(problems) > 1 else "")
+        )
+    return data

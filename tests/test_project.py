@@ -1,0 +1,69 @@
+"""What users and CI rely on: the README's two commands, the layout, and the packaged schemas."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import zipfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+PIP_WHEEL = [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+
+
+def test_readme_gives_the_two_commands():
+    readme = (ROOT / "README.md").read_text()
+    assert "make demo" in readme and "make test" in readme
+
+
+def test_ci_runs_the_readme_test_command():
+    script = (ROOT / ".ci" / "run").read_text()
+    assert "make test" in script
+
+
+def test_makefile_targets_exist():
+    makefile = (ROOT / "Makefile").read_text()
+    assert "\ndemo:" in makefile and "\ntest:" in makefile
+    assert "ruff check" in makefile and "ruff format --check" in makefile
+
+
+def test_every_top_level_folder_has_a_readme():
+    for folder in ("schemas", "contract", "loadtests", "reports", "bench"):
+        assert (ROOT / folder / "README.md").is_file(), folder
+
+
+def test_generated_reports_stay_out_of_git():
+    ignored = (ROOT / ".gitignore").read_text().splitlines()
+    assert "reports/*" in ignored and "!reports/README.md" in ignored
+
+
+def test_an_installed_wheel_carries_and_reads_the_schemas(tmp_path):
+    subprocess.run(
+        [*PIP_WHEEL, "-w", str(tmp_path / "dist"), str(ROOT)],
+        check=True,
+        capture_output=True,
+    )
+    (wheel,) = (tmp_path / "dist").glob("tagocheck-*.whl")
+    with zipfile.ZipFile(wheel) as archive:
+        names = archive.namelist()
+        assert "tagocheck/_schemas/envelope.schema.json" in names
+        assert "tagocheck/_schemas/examples/envelope.json" in names
+        archive.extractall(tmp_path / "site")
+    probe = (
+        "import tagocheck, tagocheck.schemas as s;"
+        "print(s.schema_dir());"
+        "print(len(tagocheck.route_table()), len(tagocheck.permission_matrix()))"
+    )
+    env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
+    done = subprocess.run(
+        [sys.executable, "-c", probe],
+        cwd=tmp_path,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    where, counts = done.stdout.splitlines()
+    assert where == str(tmp_path / "site" / "tagocheck" / "_schemas")
+    assert counts == "18 180"

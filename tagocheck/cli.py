@@ -36,10 +36,18 @@ EPILOG_CAPACITY = """examples:
   tagocheck capacity
 """
 
+EPILOG_SERVE = """
+
+examples:
+  tagocheck serve --port 0 --state-dir /tmp/target      a free port; prints the ready line
+  tagocheck serve --plan starter --rate-window-seconds 5 --fault lose-writes=0.05
+  tagocheck serve --tls --port 8443                      HTTPS, CA path in the ready line
+"""
+
 # What `tagocheck capacity` will do, and the issue that builds each part.
 CAPACITY_PARTS = [
     ("contract as data (schemas/, route table, permissions, plans)", None),
-    ("embedded TagoIO-compatible target: tagocheck serve", "issue 3"),
+    ("embedded TagoIO-compatible target: tagocheck serve", None),
     ("contract suite: pytest contract/", "issue 4"),
     ("fleet load tests and the capacity scenario: loadtests/", "issue 5"),
     ("HTML capacity report: tagocheck report", "issue 6"),
@@ -84,6 +92,18 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     capacity.set_defaults(run=_capacity)
+
+    from tagocheck.target import serve
+
+    serve_parser = commands.add_parser(
+        "serve",
+        help="run the embedded TagoIO-compatible target",
+        description=serve.DESCRIPTION,
+        epilog=serve.fault_help() + EPILOG_SERVE,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    serve.add_arguments(serve_parser)
+    serve_parser.set_defaults(run=lambda args, out: serve.run(args))
 
     route_list = commands.add_parser(
         "routes",

@@ -1,0 +1,770 @@
+"""The target's HTTP API as a plain ASGI application.
+
+It is written against ASGI directly rather than a framework because POST /data is the path the
+suite load-tests: a framework's request and routing layers cost more than the work itself. Every
+response, including unknown routes (404), wrong methods (405), bad JSON, oversized bodies and
+unexpected exceptions (500), is a JSON envelope. Where the facts file marks a conflict, this target
+answers with the variant most sources document: failures carry `message` at top level, creates
+answer 201, a new device's key is `device_id`, and a new token's expiry is `expire_time`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import re
+import sqlite3
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import parse_qsl, unquote
+
+import orjson
+
+from tagocheck.target import queries, records
+from tagocheck.target.accounts import (
+    DEVICE_TYPES,
+    PERMISSIONS,
+    Access,
+    Account,
+    Denial,
+    Device,
+    DeviceToken,
+    Principal,
+)
+from tagocheck.target.faults import Faults
+from tagocheck.target.plans import AGGREGATE, DEVICE_CAPS, DEVICE_LIMIT_KEYS, RateLimiter
+from tagocheck.target.store import DATA_COLUMNS, Store
+
+log = logging.getLogger("tagocheck.target")
+
+# Every header a token may come in, in the order they are read [facts 1].
+TOKEN_HEADERS = (
+    "device-token",
+    "profile-token",
+    "account-token",
+    "analysis-token",
+    "middleware-token",
+    "token",
+    "authorization",
+)
+DEFAULT_DEVICE_PAGE = 20
+
+
+class Failure(Exception):
+    """Ends a request with a failure envelope."""
+
+    def __init__(self, status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None):
+        super().__init__(message)
+        self.status = status
+        self.message = message
+        self.headers = headers or []
+
+
+@dataclass
+class Response:
+    status: int
+    body: Any
+    headers: list[tuple[bytes, bytes]] = field(default_factory=list)
+
+
+def ok(result: Any, status: int = 200) -> Response:
+    return Response(status, {"status": True, "result": result})
+
+
+def failure(
+    status: int, message: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> Response:
+    return Response(status, {"status": False, "message": message}, headers or [])
+
+
+@dataclass
+class Request:
+    method: str
+    path: str
+    query: dict[str, list[str]]
+    headers: dict[str, str]
+    secure: bool
+    body: bytes = b""
+    params: dict[str, str] = field(default_factory=dict)
+    principal: Principal | None = None
+
+    def json(self) -> Any:
+        if not self.body:
+            raise Failure(400, "Invalid JSON body: the body is empty")
+        try:
+            return orjson.loads(self.body)
+        except orjson.JSONDecodeError as error:
+            raise Failure(400, f"Invalid JSON body: {error}") from None
+
+    def one(self, name: str) -> str | None:
+        values = self.query.get(name)
+        return values[-1] if values else None
+
+    @property
+    def device(self) -> Device:
+        assert self.principal is not None and self.principal.device is not None
+        return self.principal.device
+
+
+_ARRAY_KEY = re.compile(r"^([A-Za-z_]+)\[\d*\]$")
+
+
+def parse_query(raw: bytes) -> dict[str, list[str]]:
+    """A query string as lists of values; `v[]=a` and `v[0]=a` read as `v=a`."""
+    query: dict[str, list[str]] = {}
+    for key, value in parse_qsl(raw.decode("latin-1"), keep_blank_values=True):
+        array = _ARRAY_KEY.match(key)
+        query.setdefault(array.group(1) if array else key, []).append(value)
+    return query
+
+
+Handler = Callable[["TargetApp", Request], Awaitable[Response]]
+
+
+@dataclass(frozen=True)
+class Route:
+    method: str
+    template: str
+    access: Access
+    handler: Handler
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.template}"
+
+    @property
+    def segments(self) -> list[str]:
+        return self.template.strip("/").split("/")
+
+
+class TargetApp:
+    def __init__(
+        self,
+        store: Store,
+        account: Account,
+        limiter: RateLimiter,
+        faults: Faults,
+        *,
+        plan: str,
+        tls: bool = False,
+    ) -> None:
+        self.store = store
+        self.account = account
+        self.limiter = limiter
+        self.faults = faults
+        self.plan = plan
+        self.tls = tls
+        self._static = {(r.method, r.template): r for r in ROUTES if "{" not in r.template}
+        self._dynamic = [r for r in ROUTES if "{" in r.template]
+
+    # -- ASGI
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        if scope["type"] != "http":
+            return
+        try:
+            response = await self.respond(scope, receive)
+        except Exception:
+            log.exception("unexpected error")
+            response = failure(500, "Internal server error")
+        if "slow" in self.faults:
+            await asyncio.sleep(self.faults.value("slow"))
+        await self._send(send, response)
+
+    async def _send(self, send: Callable, response: Response) -> None:
+        status, body = response.status, response.body
+        content_type = b"application/json"
+        if status >= 400 and "html-errors" in self.faults:
+            payload = (
+                f"<html><head><title>{status}</title></head>"
+                f"<body><h1>Error {status}</h1></body></html>"
+            ).encode()
+            content_type = b"text/html; charset=utf-8"
+        else:
+            if status >= 400 and "wrong-status" in self.faults:
+                status = 200
+            if status < 400 and "bad-envelope" in self.faults and isinstance(body, dict):
+                body = {**body, "status": "true"}
+            payload = orjson.dumps(body)
+        headers = [
+            (b"content-type", content_type),
+            (b"content-length", str(len(payload)).encode()),
+            *response.headers,
+        ]
+        await send({"type": "http.response.start", "status": status, "headers": headers})
+        await send({"type": "http.response.body", "body": payload})
+
+    # -- one request
+
+    async def respond(self, scope: dict, receive: Callable) -> Response:
+        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        request = Request(
+            method=scope["method"],
+            path=unquote(scope["path"]),
+            query=parse_query(scope.get("query_string", b"")),
+            headers=headers,
+            secure=scope.get("scheme") == "https",
+        )
+        try:
+            return await self._handle(request, receive)
+        except Failure as failed:
+            return failure(failed.status, failed.message, failed.headers)
+        except records.InvalidData as invalid:
+            return failure(400, str(invalid))
+        except queries.BadQuery as bad:
+            return failure(400, f"Invalid query: {bad}")
+
+    async def _handle(self, request: Request, receive: Callable) -> Response:
+        if self.tls and not request.secure and not _ssl_false(request):
+            raise Failure(403, "HTTPS required: send _ssl=false to use plain HTTP")
+        route = self._route(request)
+        request.body = await _read_body(receive, request.headers)
+        if self.faults.hits("server-errors"):
+            raise Failure(500, "Internal server error")
+        principal = self.account.identify(_token(request))
+        if isinstance(principal, Denial):
+            raise Failure(principal.status, principal.message)
+        denied = self.account.authorize(
+            principal, route.access, ignore_permission="ignore-permission" in self.faults
+        )
+        if denied:
+            raise Failure(denied.status, denied.message)
+        request.principal = principal
+        self._count(route, request)
+        return await route.handler(self, request)
+
+    def _route(self, request: Request) -> Route:
+        route = self._static.get((request.method, request.path.rstrip("/") or "/"))
+        if route is not None:
+            return route
+        parts = request.path.strip("/").split("/")
+        allowed = []
+        for candidate in self._dynamic:
+            segments = candidate.segments
+            if len(segments) != len(parts):
+                continue
+            params = {}
+            for template, part in zip(segments, parts, strict=True):
+                if template.startswith("{"):
+                    params[template[1:-1]] = part
+                elif template != part:
+                    break
+            else:
+                if candidate.method == request.method:
+                    request.params = params
+                    return candidate
+                allowed.append(candidate.method)
+        allowed += [m for (m, t) in self._static if t == request.path.rstrip("/")]
+        if allowed:
+            methods = ", ".join(sorted(set(allowed)))
+            raise Failure(
+                405, f"Method {request.method} not allowed", [(b"allow", methods.encode())]
+            )
+        raise Failure(404, f"Route not found: {request.method} {request.path}")
+
+    def _count(self, route: Route, request: Request) -> None:
+        name = route.name
+        if name == "GET /data" and request.one("query") == "aggregate":
+            name = AGGREGATE
+        device, rpm = None, None
+        key = DEVICE_LIMIT_KEYS.get(name)
+        if key and request.principal and request.principal.device:
+            device = request.principal.device
+            rpm = device.rpm_input if key == "data_input" else device.rpm_output
+        throttled = self.limiter.check(name, device.id if device else None, rpm)
+        if throttled:
+            raise Failure(
+                429, throttled.message, [(b"retry-after", str(throttled.retry_after).encode())]
+            )
+
+
+async def _read_body(receive: Callable, headers: dict[str, str]) -> bytes:
+    declared = headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > records.MAX_BODY_BYTES:
+        raise Failure(413, f"Payload too large: at most {records.MAX_BODY_BYTES:,} bytes")
+    chunks, size = [], 0
+    while True:
+        message = await receive()
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        if size > records.MAX_BODY_BYTES:
+            raise Failure(413, f"Payload too large: at most {records.MAX_BODY_BYTES:,} bytes")
+        chunks.append(chunk)
+        if not message.get("more_body"):
+            return b"".join(chunks)
+
+
+def _token(request: Request) -> str | None:
+    found = {request.headers[h].strip() for h in TOKEN_HEADERS if request.headers.get(h)}
+    if len(found) > 1:
+        raise Failure(400, "Send exactly one token per request")
+    return found.pop() if found else None
+
+
+def _ssl_false(request: Request) -> bool:
+    return request.headers.get("_ssl", "").lower() == "false" or request.one("_ssl") == "false"
+
+
+# -- device data
+
+
+async def post_data(app: TargetApp, request: Request) -> Response:
+    return await _ingest(app, request.device, request.json())
+
+
+async def _ingest(app: TargetApp, device: Device, body: Any) -> Response:
+    created = records.now_ms()
+    group = str(created)
+    rows = [
+        records.new_row(raw, index, device.id, group, created)
+        for index, raw in enumerate(records.batch(body))
+    ]
+    kept = [row for row in rows if not app.faults.hits("lose-writes")]
+
+    def insert(conn: sqlite3.Connection) -> None:
+        conn.executemany(f"INSERT INTO data ({DATA_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", kept)
+        conn.execute("UPDATE devices SET last_input_ms = ? WHERE id = ?", (created, device.id))
+
+    await app.store.write(insert)
+    device.last_input_ms = created
+    added = len(rows) + (1 if "wrong-count" in app.faults else 0)
+    return ok(f"{added} Data Added")
+
+
+async def get_data(app: TargetApp, request: Request) -> Response:
+    scope = None if "cross-device" in app.faults else request.device.id
+    now = records.now_ms()
+    selection = queries.select(request.query, scope, now)
+    request.device.last_output_ms = now
+    return ok(queries.run(selection, app.store.rows))
+
+
+async def put_data(app: TargetApp, request: Request) -> Response:
+    device = request.device
+    if device.type == "immutable":
+        raise Failure(400, "Immutable devices cannot edit data")
+    body = request.json()
+    items = body if isinstance(body, list) else [body]
+    if not items:
+        raise records.InvalidData("Invalid data: the array is empty")
+    updates = [records.update_fields(item, index) for index, item in enumerate(items)]
+
+    def apply(conn: sqlite3.Connection) -> int:
+        changed = 0
+        for update in updates:
+            columns = update["changes"]
+            if not columns:
+                continue
+            assignments = ", ".join(f"{c} = ?" for c in columns)
+            cursor = conn.execute(
+                f"UPDATE data SET {assignments} WHERE id = ? AND device = ?",
+                (*columns.values(), update["id"], device.id),
+            )
+            changed += cursor.rowcount
+        return changed
+
+    changed = await app.store.write(apply)
+    return ok(f"{changed} item(s) updated")
+
+
+async def delete_data(app: TargetApp, request: Request) -> Response:
+    device = request.device
+    selection = queries.select(request.query, device.id, records.now_ms())
+    ids = queries.selected_ids(selection, app.store.rows)
+
+    def remove(conn: sqlite3.Connection) -> int:
+        marks = ",".join("?" * len(ids))
+        return conn.execute(
+            f"DELETE FROM data WHERE device = ? AND id IN ({marks})", (device.id, *ids)
+        ).rowcount
+
+    removed = await app.store.write(remove) if ids else 0
+    return ok(f"{removed} Data Removed")
+
+
+async def get_info(app: TargetApp, request: Request) -> Response:
+    principal = request.principal
+    assert principal is not None
+    if principal.device is not None:
+        return ok(app.account.device_view(principal.device))
+    return ok(app.account.owner_view(principal.kind))
+
+
+# -- device parameters
+
+
+def _param_view(row: tuple[Any, ...]) -> dict[str, Any]:
+    return {"id": row[0], "key": row[1], "value": row[2], "sent": bool(row[3])}
+
+
+def _params_of(app: TargetApp, device: str, sent: str | None = None) -> list[dict[str, Any]]:
+    sql = "SELECT id, key, value, sent FROM params WHERE device = ?"
+    args: list[Any] = [device]
+    if sent in ("true", "false"):
+        sql += " AND sent = ?"
+        args.append(int(sent == "true"))
+    return [_param_view(r) for r in app.store.rows(sql + " ORDER BY key", args)]
+
+
+async def get_device_params(app: TargetApp, request: Request) -> Response:
+    return ok(_params_of(app, request.device.id, request.one("sent_status")))
+
+
+async def put_device_param(app: TargetApp, request: Request) -> Response:
+    device, param = request.device.id, request.params["id"]
+
+    def mark(conn: sqlite3.Connection) -> int:
+        return conn.execute(
+            "UPDATE params SET sent = 1 WHERE id = ? AND device = ?", (param, device)
+        ).rowcount
+
+    if not await app.store.write(mark):
+        raise Failure(404, "Parameter not found")
+    return ok("Successfully Updated")
+
+
+async def list_params(app: TargetApp, request: Request) -> Response:
+    return ok(_params_of(app, _device(app, request.params["id"]).id, request.one("sent_status")))
+
+
+async def set_params(app: TargetApp, request: Request) -> Response:
+    device = _device(app, request.params["id"])
+    body = request.json()
+    items = body if isinstance(body, list) else [body]
+    rows = []
+    for index, item in enumerate(items):
+        if not isinstance(item, dict) or not isinstance(item.get("key"), str):
+            raise records.InvalidData(f"Invalid param {index}: key is required")
+        if not isinstance(item.get("value"), str):
+            raise records.InvalidData(f"Invalid param {index}: value must be a string")
+        rows.append(
+            (
+                item.get("id") or records.new_id(),
+                device.id,
+                item["key"],
+                item["value"],
+                int(bool(item.get("sent", False))),
+            )
+        )
+
+    await app.store.write(
+        lambda conn: conn.executemany(
+            "INSERT OR REPLACE INTO params (id, device, key, value, sent) VALUES (?,?,?,?,?)", rows
+        )
+    )
+    return ok("Params Successfully Updated")
+
+
+# -- devices (profile token)
+
+
+def _device(app: TargetApp, device_id: str) -> Device:
+    device = app.account.devices.get(device_id)
+    if device is None:
+        raise Failure(404, "Device not found")
+    return device
+
+
+def _text(body: dict, name: str, *, required: bool = False, limit: int = 255) -> str | None:
+    value = body.get(name)
+    if value is None:
+        if required:
+            raise records.InvalidData(f"Invalid device: {name} is required")
+        return None
+    if not isinstance(value, str) or (required and not value) or len(value) > limit:
+        raise records.InvalidData(f"Invalid device: {name} must be a string of at most {limit}")
+    return value
+
+
+def _tags(body: dict) -> list[dict[str, str]] | None:
+    tags = body.get("tags")
+    if tags is None:
+        return None
+    if not isinstance(tags, list) or not all(
+        isinstance(t, dict) and isinstance(t.get("key"), str) and isinstance(t.get("value"), str)
+        for t in tags
+    ):
+        raise records.InvalidData("Invalid device: tags must be a list of {key, value}")
+    return [{"key": t["key"], "value": t["value"]} for t in tags]
+
+
+def _rpm(body: dict) -> dict[str, int | None] | None:
+    rpm = body.get("rpm")
+    if rpm is None:
+        return None
+    if not isinstance(rpm, dict) or not all(
+        v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
+        for v in rpm.values()
+    ):
+        raise records.InvalidData("Invalid device: rpm takes data_input and data_output counts")
+    return {"rpm_input": rpm.get("data_input"), "rpm_output": rpm.get("data_output")}
+
+
+def _flag(body: dict, name: str, default: bool) -> bool:
+    value = body.get(name, default)
+    if not isinstance(value, bool):
+        raise records.InvalidData(f"Invalid device: {name} must be a boolean")
+    return value
+
+
+async def create_device(app: TargetApp, request: Request) -> Response:
+    body = request.json()
+    if not isinstance(body, dict):
+        raise records.InvalidData("Invalid device: send an object")
+    cap = DEVICE_CAPS[app.plan]
+    if cap is not None and len(app.account.devices) >= cap:
+        raise Failure(400, f"Device limit reached: the {app.plan} plan allows {cap} devices")
+    kind = body.get("type", "immutable")
+    if kind not in DEVICE_TYPES:
+        raise records.InvalidData(f"Invalid device: type must be one of {', '.join(DEVICE_TYPES)}")
+    now = records.now_ms()
+    device = Device(
+        id=records.new_id(),
+        name=_text(body, "name", required=True),
+        description=_text(body, "description"),
+        type=kind,
+        active=_flag(body, "active", True),
+        visible=_flag(body, "visible", True),
+        tags=_tags(body) or [],
+        serie_number=_text(body, "serie_number"),
+        created_ms=now,
+        updated_ms=now,
+        **(_rpm(body) or {}),
+    )
+    token = app.account.new_device_token(device.id, "full", "Default", None, device.serie_number)
+
+    def insert(conn: sqlite3.Connection) -> None:
+        conn.execute(f"INSERT INTO devices VALUES ({','.join('?' * 14)})", device.row())
+        conn.execute(f"INSERT INTO tokens VALUES ({','.join('?' * 7)})", token.row())
+
+    await app.store.write(insert)
+    app.account.devices[device.id] = device
+    app.account.tokens[token.token] = token
+    return ok({"device_id": device.id, "bucket_id": device.id, "token": token.token}, 201)
+
+
+def _page(request: Request, default_amount: int) -> tuple[int, int]:
+    page = _positive(request, "page", 1)
+    amount = _positive(request, "amount", default_amount)
+    return page, amount
+
+
+def _positive(request: Request, name: str, default: int) -> int:
+    raw = request.one(name)
+    if raw is None or raw == "":
+        return default
+    if not raw.isdigit() or int(raw) < 1:
+        raise Failure(400, f"Invalid query: {name} must be a whole number from 1")
+    return int(raw)
+
+
+def _fields(request: Request, item: dict[str, Any]) -> dict[str, Any]:
+    wanted = [f for value in request.query.get("fields", ()) for f in value.split(",") if f]
+    return {k: v for k, v in item.items() if k in wanted} if wanted else item
+
+
+_FILTER_KEY = re.compile(r"^filter\[([a-z_]+)\](?:\[(\d+)\]\[(key|value)\])?$")
+
+
+def _matches(device: Device, view: dict[str, Any], filters: dict[str, str], tags: dict) -> bool:
+    for name, wanted in filters.items():
+        actual = view.get(name)
+        if isinstance(actual, bool):
+            actual = str(actual).lower()
+        pattern = "^" + ".*".join(re.escape(p) for p in wanted.split("*")) + "$"
+        if actual is None or not re.match(pattern, str(actual), re.IGNORECASE):
+            return False
+    return all(tag in device.tags for tag in tags.values() if "key" in tag and "value" in tag)
+
+
+async def list_devices(app: TargetApp, request: Request) -> Response:
+    page, amount = _page(request, DEFAULT_DEVICE_PAGE)
+    filters: dict[str, str] = {}
+    tags: dict[str, dict[str, str]] = {}
+    for key, values in request.query.items():
+        found = _FILTER_KEY.match(key)
+        if found and found.group(2) is not None and found.group(1) == "tags":
+            tags.setdefault(found.group(2), {})[found.group(3)] = values[-1]
+        elif found and found.group(2) is None:
+            filters[found.group(1)] = values[-1]
+    views = [(d, app.account.device_view(d)) for d in app.account.devices.values()]
+    chosen = [view for d, view in views if _matches(d, view, filters, tags)]
+    field_name, _, direction = (request.one("orderBy") or "name,asc").partition(",")
+    if field_name not in (
+        "name",
+        "created_at",
+        "updated_at",
+        "last_input",
+        "last_output",
+        "visible",
+        "active",
+    ):
+        raise Failure(400, f"Invalid query: cannot order by {field_name!r}")
+    chosen.sort(
+        key=lambda v: (v.get(field_name) is None, str(v.get(field_name))),
+        reverse=direction == "desc",
+    )
+    window = chosen[(page - 1) * amount : page * amount]
+    return ok([_fields(request, view) for view in window])
+
+
+async def get_device(app: TargetApp, request: Request) -> Response:
+    return ok(app.account.device_view(_device(app, request.params["id"])))
+
+
+async def edit_device(app: TargetApp, request: Request) -> Response:
+    device = _device(app, request.params["id"])
+    body = request.json()
+    if not isinstance(body, dict):
+        raise records.InvalidData("Invalid device: send an object")
+    changes: dict[str, Any] = {}
+    if "name" in body:
+        changes["name"] = _text(body, "name", required=True)
+    if "description" in body:
+        changes["description"] = _text(body, "description")
+    for flag in ("active", "visible"):
+        if flag in body:
+            changes[flag] = _flag(body, flag, True)
+    if "tags" in body:
+        changes["tags"] = _tags(body) or []
+    if "serie_number" in body:
+        changes["serie_number"] = _text(body, "serie_number")
+    changes.update(_rpm(body) or {})
+    updated = Device(**{**device.__dict__, **changes, "updated_ms": records.now_ms()})
+    await app.store.write(
+        lambda conn: conn.execute(
+            f"INSERT OR REPLACE INTO devices VALUES ({','.join('?' * 14)})", updated.row()
+        )
+    )
+    device.__dict__.update(updated.__dict__)
+    return ok("Successfully Updated")
+
+
+async def delete_device(app: TargetApp, request: Request) -> Response:
+    device = _device(app, request.params["id"])
+
+    def remove(conn: sqlite3.Connection) -> None:
+        for table, column in (
+            ("data", "device"),
+            ("tokens", "device"),
+            ("params", "device"),
+            ("devices", "id"),
+        ):
+            conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (device.id,))
+
+    await app.store.write(remove)
+    app.account.devices.pop(device.id, None)
+    for token in [t for t, found in app.account.tokens.items() if found.device == device.id]:
+        del app.account.tokens[token]
+    return ok("Successfully Removed")
+
+
+# -- device tokens (profile token)
+
+
+def _expiry(raw: Any) -> int | None:
+    if raw is None or raw == "never":
+        return None
+    if isinstance(raw, str):
+        now = records.now_ms()
+        moment = records.parse_moment_ms(raw, now, future=True)
+        if moment is not None:
+            return moment
+    raise records.InvalidData(
+        "Invalid token: expire_time must be never, a date, or such as '1 day'"
+    )
+
+
+async def create_token(app: TargetApp, request: Request) -> Response:
+    body = request.json()
+    if not isinstance(body, dict):
+        raise records.InvalidData("Invalid token: send an object")
+    device = _device(app, body.get("device") or "")
+    permission = body.get("permission", "full")
+    if permission not in PERMISSIONS:
+        raise records.InvalidData(
+            f"Invalid token: permission must be one of {', '.join(PERMISSIONS)}"
+        )
+    name = _text(body, "name") or "Token"
+    token = app.account.new_device_token(
+        device.id, permission, name, _expiry(body.get("expire_time")), _text(body, "serie_number")
+    )
+    await app.store.write(
+        lambda conn: conn.execute(f"INSERT INTO tokens VALUES ({','.join('?' * 7)})", token.row())
+    )
+    app.account.tokens[token.token] = token
+    view = app.account.token_view(token)
+    return ok({k: view[k] for k in ("token", "permission", "expire_time")}, 201)
+
+
+async def list_tokens(app: TargetApp, request: Request) -> Response:
+    device = _device(app, request.params["device_id"])
+    page, amount = _page(request, DEFAULT_DEVICE_PAGE)
+    mine: list[DeviceToken] = sorted(
+        (t for t in app.account.tokens.values() if t.device == device.id),
+        key=lambda t: t.created_ms,
+    )
+    window = mine[(page - 1) * amount : page * amount]
+    return ok([_fields(request, app.account.token_view(t)) for t in window])
+
+
+async def delete_token(app: TargetApp, request: Request) -> Response:
+    token = request.params["token"]
+    if token not in app.account.tokens:
+        raise Failure(404, "Token not found")
+    await app.store.write(lambda conn: conn.execute("DELETE FROM tokens WHERE token = ?", (token,)))
+    app.account.tokens.pop(token, None)
+    return ok("Token Successfully Removed")
+
+
+# -- network (network token)
+
+
+def _by_serial(app: TargetApp, serial: str) -> DeviceToken:
+    for token in app.account.tokens.values():
+        device = app.account.devices.get(token.device)
+        if token.serie_number == serial or (device and device.serie_number == serial):
+            return token
+    raise Failure(404, f"No device with serial number {serial!r}")
+
+
+async def resolve_serial(app: TargetApp, request: Request) -> Response:
+    return ok(_by_serial(app, request.params["serial"]).token)
+
+
+async def network_data(app: TargetApp, request: Request) -> Response:
+    serial = request.one("serial")
+    if not serial:
+        raise Failure(400, "Invalid query: serial is required to pick the device")
+    token = _by_serial(app, serial)
+    return await _ingest(app, _device(app, token.device), request.json())
+
+
+ROUTES = [
+    Route("POST", "/data", Access.DEVICE_SEND, post_data),
+    Route("GET", "/data", Access.DEVICE_READ, get_data),
+    Route("PUT", "/data", Access.DEVICE_EDIT, put_data),
+    Route("DELETE", "/data", Access.DEVICE_EDIT, delete_data),
+    Route("GET", "/info", Access.ANY_TOKEN, get_info),
+    Route("GET", "/device/params", Access.DEVICE_READ, get_device_params),
+    Route("PUT", "/device/params/{id}", Access.DEVICE_EDIT, put_device_param),
+    Route("POST", "/device", Access.PROFILE, create_device),
+    Route("GET", "/device", Access.PROFILE, list_devices),
+    Route("GET", "/device/{id}", Access.PROFILE, get_device),
+    Route("PUT", "/device/{id}", Access.PROFILE, edit_device),
+    Route("DELETE", "/device/{id}", Access.PROFILE, delete_device),
+    Route("GET", "/device/{id}/params", Access.PROFILE, list_params),
+    Route("POST", "/device/{id}/params", Access.PROFILE, set_params),
+    Route("POST", "/device/token", Access.PROFILE, create_token),
+    Route("GET", "/device/token/{device_id}", Access.PROFILE, list_tokens),
+    Route("DELETE", "/device/token/{token}", Access.PROFILE, delete_token),
+    Route("GET", "/integration/network/resolve/{serial}", Access.NETWORK, resolve_serial),
+    Route(
+        "GET",
+        "/integration/network/resolve/{serial}/{authorization}",
+        Access.NETWORK,
+        resolve_serial,
+    ),
+    Route("POST", "/integration/network/data", Access.NETWORK, network_data),
+]

@@ -1,0 +1,97 @@
+"""Rate limiting as TagoIO documents it (facts file section 5), written here in code.
+
+Hard limits count requests per profile and route in fixed windows aligned to the clock: a route
+that hits its limit stays blocked until the next boundary. Data routes may also be limited per
+device (`rpm` on the device), never above the hard limit. `--rate-window-seconds` shortens the
+window for tests; the limits stay per window.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+
+# Requests per window for each plan and limited route: the facts file's hard-limits table.
+AGGREGATE = "GET /data?query=aggregate"
+_TABLE = [
+    (("GET /data", "POST /data"), (250, 5_000, 15_000)),
+    (("PUT /data", "DELETE /data"), (60, 250, 1_000)),
+    ((AGGREGATE,), (5, 10, 100)),
+    (("POST /device", "DELETE /device/{id}"), (10, 250, 5_000)),
+    (("GET /device",), (50, 100, 500)),
+    (("GET /device/{id}", "GET /device/token/{device_id}"), (100, 1_000, 5_000)),
+    (("PUT /device/{id}", "POST /device/token", "DELETE /device/token/{token}"), (50, 250, 2_000)),
+    (("GET /info",), (60, 5_000, 10_000)),
+]
+PLAN_NAMES = ("free", "starter", "scale")
+PLANS: dict[str, dict[str, int]] = {
+    plan: {route: figures[i] for routes, figures in _TABLE for route in routes}
+    for i, plan in enumerate(PLAN_NAMES)
+}
+PLANS["unlimited"] = {}
+DEVICE_CAPS: dict[str, int | None] = {"free": 5, "starter": 100, "scale": 10_000, "unlimited": None}
+
+# Per-device soft limits: which key of the device's rpm applies to which route.
+DEVICE_LIMIT_KEYS = {"POST /data": "data_input", "GET /data": "data_output"}
+
+
+@dataclass(frozen=True)
+class Throttled:
+    retry_after: int
+
+    @property
+    def message(self) -> str:
+        return f"Too many requests (Retry-After: {self.retry_after})"
+
+
+class RateLimiter:
+    """Counts requests per window; `early` models a target that throttles at half the limit."""
+
+    def __init__(
+        self,
+        plan: str,
+        window_seconds: float = 60,
+        *,
+        enabled: bool = True,
+        early: bool = False,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.limits = PLANS[plan]
+        self.window = window_seconds
+        self.enabled = enabled
+        self.early = early
+        self.clock = clock
+        self._window_index = -1
+        self._counts: dict[tuple[str, str], int] = {}
+
+    def _effective(self, limit: int) -> int:
+        return max(1, limit // 2) if self.early else limit
+
+    def check(
+        self, route: str, device: str | None = None, device_rpm: int | None = None
+    ) -> Throttled | None:
+        """Count one request; a Throttled says it is over a limit in the current window."""
+        if not self.enabled:
+            return None
+        now = self.clock()
+        index = math.floor(now / self.window)
+        if index != self._window_index:
+            self._window_index = index
+            self._counts.clear()
+        limits = []
+        hard = self.limits.get(route)
+        if hard is not None:
+            limits.append((("profile", route), hard))
+        if device is not None and device_rpm is not None:
+            soft = device_rpm if hard is None else min(device_rpm, hard)
+            limits.append(((device, route), soft))
+        over = False
+        for key, limit in limits:
+            seen = self._counts.get(key, 0) + 1
+            self._counts[key] = seen
+            over = over or seen > self._effective(limit)
+        if not over:
+            return None
+        return Throttled(max(1, math.ceil((index + 1) * self.window - now)))

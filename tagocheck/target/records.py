@@ -1,0 +1,280 @@
+"""Ingest rules for device data: validation, normalisation and the formats the API speaks.
+
+Limits are the documented ones (facts file section 3). "kB" is read as 1,000 bytes. A rejected
+record names its field and its index in the request, and rejects the whole request.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+import time
+from datetime import UTC, datetime, timedelta
+from itertools import count
+from typing import Any
+
+import orjson
+
+MAX_VARIABLE = 100
+MAX_UNIT = 25
+MAX_GROUP = 100
+MAX_VALUE_BYTES = 6_000
+MAX_METADATA_BYTES = 10_000
+MAX_BODY_BYTES = 200_000
+FORBIDDEN_IN_VARIABLE = frozenset("*?!<>.-=$ ")
+UNIX_MS_THRESHOLD = 100_000_000_000  # numbers above this are milliseconds, below it seconds
+
+
+class InvalidData(ValueError):
+    """A request's data breaks a documented rule; the message is what the client sees."""
+
+
+# ---- ids and dates -----------------------------------------------------------------------------
+
+_ID_PREFIX = os.urandom(5).hex()
+_ID_COUNTER = count(int.from_bytes(os.urandom(3), "big"))
+
+
+def new_id() -> str:
+    """A 24-lowercase-hex id in the shape TagoIO uses: seconds, process random, counter."""
+    return f"{int(time.time()):08x}{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFF:06x}"
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+def iso_z(ms: int | None) -> str | None:
+    """Milliseconds since the epoch as ISO 8601 UTC with milliseconds and Z."""
+    if ms is None:
+        return None
+    seconds, millis = divmod(ms, 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+
+
+_RELATIVE = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*$", re.IGNORECASE)
+_UNIT_SECONDS = {
+    "second": 1,
+    "minute": 60,
+    "hour": 3600,
+    "day": 86400,
+    "week": 7 * 86400,
+    "month": 30 * 86400,
+    "year": 365 * 86400,
+}
+
+
+def relative_ms(text: str) -> int | None:
+    """ "2 hours" as milliseconds, or None when the text is not a relative duration."""
+    found = _RELATIVE.match(text)
+    if not found:
+        return None
+    return int(found.group(1)) * _UNIT_SECONDS[found.group(2).lower()] * 1000
+
+
+def parse_date_ms(text: str) -> int | None:
+    """ISO 8601 (a date, "YYYY-MM-DD HH:mm:ss", with or without zone) in ms; None if not a date."""
+    try:
+        moment = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return int(moment.timestamp() * 1000)
+
+
+def parse_time_ms(value: Any) -> int | None:
+    """A record's time: ISO 8601, or a Unix timestamp in seconds (milliseconds when that large)."""
+    if isinstance(value, bool):
+        return None
+    if isinstance(value, int | float):
+        if not math.isfinite(value) or value < 0:
+            return None
+        return int(value if value >= UNIX_MS_THRESHOLD else value * 1000)
+    if isinstance(value, str):
+        return parse_date_ms(value)
+    return None
+
+
+def parse_moment_ms(text: str, now: int, *, future: bool = False) -> int | None:
+    """A query date: ISO 8601, or a relative duration before (or after) now."""
+    span = relative_ms(text)
+    if span is not None:
+        return now + span if future else now - span
+    return parse_date_ms(text)
+
+
+def days_later(ms: int, days: int) -> int:
+    return int((datetime.fromtimestamp(ms / 1000, UTC) + timedelta(days=days)).timestamp() * 1000)
+
+
+# ---- records ------------------------------------------------------------------------------------
+
+
+def json_bytes(value: Any) -> int:
+    return len(orjson.dumps(value))
+
+
+def _fail(index: int | None, field: str, problem: str) -> InvalidData:
+    where = f"record {index}" if index is not None else "the record"
+    return InvalidData(f"Invalid data in {where}: {field} {problem}")
+
+
+def check_variable(raw: Any, index: int | None) -> str:
+    if not isinstance(raw, str) or not raw:
+        raise _fail(index, "variable", "is required and must be a non-empty string")
+    if len(raw) > MAX_VARIABLE:
+        raise _fail(index, "variable", f"is {len(raw)} characters; at most {MAX_VARIABLE}")
+    bad = FORBIDDEN_IN_VARIABLE.intersection(raw)
+    if bad:
+        shown = " ".join(repr(c) for c in sorted(bad))
+        raise _fail(index, "variable", f"contains forbidden characters {shown}")
+    return raw.lower()
+
+
+def check_value(raw: Any, index: int | None) -> Any:
+    if raw is None or isinstance(raw, bool | int | float):
+        return raw
+    if isinstance(raw, str):
+        size = len(raw.encode("utf-8"))
+        if size > MAX_VALUE_BYTES:
+            raise _fail(index, "value", f"is {size} bytes; at most {MAX_VALUE_BYTES}")
+        return raw
+    raise _fail(index, "value", "must be a string, number or boolean")
+
+
+def check_text(raw: Any, index: int | None, field: str, limit: int) -> str:
+    if not isinstance(raw, str):
+        raise _fail(index, field, "must be a string")
+    if len(raw) > limit:
+        raise _fail(index, field, f"is {len(raw)} characters; at most {limit}")
+    return raw
+
+
+def _coordinate(raw: Any, index: int | None, field: str, bound: float) -> float:
+    if isinstance(raw, bool) or not isinstance(raw, int | float) or not -bound <= raw <= bound:
+        raise _fail(index, field, f"must be a number from -{bound:g} to {bound:g}")
+    return raw
+
+
+def check_location(raw: Any, index: int | None) -> dict[str, Any]:
+    """{lat, lng} or a GeoJSON Point in; always a GeoJSON Point [lng, lat] out."""
+    if isinstance(raw, dict) and "lat" in raw and "lng" in raw:
+        lat = _coordinate(raw["lat"], index, "location.lat", 90)
+        lng = _coordinate(raw["lng"], index, "location.lng", 180)
+    elif isinstance(raw, dict) and raw.get("type") == "Point":
+        coordinates = raw.get("coordinates")
+        if not isinstance(coordinates, list) or len(coordinates) != 2:
+            raise _fail(index, "location.coordinates", "must be [lng, lat]")
+        lng = _coordinate(coordinates[0], index, "location.coordinates[0]", 180)
+        lat = _coordinate(coordinates[1], index, "location.coordinates[1]", 90)
+    else:
+        raise _fail(index, "location", "must be {lat, lng} or a GeoJSON Point")
+    return {"type": "Point", "coordinates": [lng, lat]}
+
+
+def check_metadata(raw: Any, index: int | None) -> dict[str, Any]:
+    if not isinstance(raw, dict):
+        raise _fail(index, "metadata", "must be an object")
+    size = json_bytes(raw)
+    if size > MAX_METADATA_BYTES:
+        raise _fail(index, "metadata", f"is {size} bytes; at most {MAX_METADATA_BYTES}")
+    return raw
+
+
+def check_time(raw: Any, index: int | None) -> int:
+    moment = parse_time_ms(raw)
+    if moment is None:
+        raise _fail(index, "time", "must be an ISO 8601 date or a Unix timestamp")
+    return moment
+
+
+Row = tuple[Any, ...]
+"""One stored record in the column order of the data table: (id, device, variable, value_json,
+num, unit, group, location_json, metadata_json, time_ms, created_ms)."""
+
+
+def new_row(raw: Any, index: int | None, device: str, group: str, created: int) -> Row:
+    """Check one record as sent and turn it into the row to store."""
+    if not isinstance(raw, dict):
+        raise _fail(index, "record", "must be an object")
+    variable = check_variable(raw.get("variable"), index)
+    value = check_value(raw.get("value"), index)
+    unit = check_text(raw["unit"], index, "unit", MAX_UNIT) if raw.get("unit") is not None else None
+    grp = raw.get("group", raw.get("serie"))
+    grp = check_text(grp, index, "group", MAX_GROUP) if grp is not None else group
+    location = raw.get("location")
+    location = check_location(location, index) if location is not None else None
+    metadata = raw.get("metadata")
+    metadata = check_metadata(metadata, index) if metadata is not None else None
+    moment = check_time(raw["time"], index) if raw.get("time") is not None else created
+    return (
+        new_id(),
+        device,
+        variable,
+        None if value is None else orjson.dumps(value).decode(),
+        value if isinstance(value, int | float) and not isinstance(value, bool) else None,
+        unit,
+        grp,
+        None if location is None else orjson.dumps(location).decode(),
+        None if metadata is None else orjson.dumps(metadata).decode(),
+        moment,
+        created,
+    )
+
+
+def batch(body: Any) -> list[Any]:
+    """A POST body is one record or a non-empty array of them."""
+    if isinstance(body, list):
+        if not body:
+            raise InvalidData("Invalid data: the array is empty")
+        return body
+    if isinstance(body, dict):
+        return [body]
+    raise InvalidData("Invalid data: send a data object or an array of them")
+
+
+def update_fields(raw: Any, index: int | None) -> dict[str, Any]:
+    """One PUT /data item: its id and the columns to change."""
+    if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
+        raise _fail(index, "id", "is required")
+    changes: dict[str, Any] = {}
+    if "value" in raw:
+        value = check_value(raw["value"], index)
+        changes["value"] = None if value is None else orjson.dumps(value).decode()
+        changes["num"] = (
+            value if isinstance(value, int | float) and not isinstance(value, bool) else None
+        )
+    if "unit" in raw:
+        changes["unit"] = check_text(raw["unit"], index, "unit", MAX_UNIT)
+    if "group" in raw or "serie" in raw:
+        changes["grp"] = check_text(raw.get("group", raw.get("serie")), index, "group", MAX_GROUP)
+    if "location" in raw:
+        changes["location"] = orjson.dumps(check_location(raw["location"], index)).decode()
+    if "metadata" in raw:
+        changes["metadata"] = orjson.dumps(check_metadata(raw["metadata"], index)).decode()
+    if "time" in raw:
+        changes["time_ms"] = check_time(raw["time"], index)
+    return {"id": raw["id"], "changes": changes}
+
+
+def record_out(row: Any) -> dict[str, Any]:
+    """A stored row as GET /data returns it."""
+    (rid, device, variable, value, _num, unit, grp, location, metadata, moment, created) = row
+    out: dict[str, Any] = {
+        "id": rid,
+        "device": device,
+        "variable": variable,
+        "value": None if value is None else orjson.loads(value),
+        "group": grp,
+        "time": iso_z(moment),
+        "created_at": iso_z(created),
+    }
+    if unit is not None:
+        out["unit"] = unit
+    if location is not None:
+        out["location"] = orjson.loads(location)
+    if metadata is not None:
+        out["metadata"] = orjson.loads(metadata)
+    return out

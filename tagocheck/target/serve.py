@@ -1,0 +1,259 @@
+"""`tagocheck serve`: run the embedded target until SIGTERM or SIGINT.
+
+When it is ready it prints one JSON line on stdout (url, profile_token, plan, ca_cert, and the
+other tokens a test needs) and writes the same to STATE_DIR/server.json, mode 0600. On SIGTERM or
+SIGINT it stops taking connections, finishes the requests in flight, commits everything handed to
+the writer, and exits 0: nothing acknowledged is lost, and a restart on the same state dir keeps
+every device, token and record.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import contextlib
+import ipaddress
+import json
+import logging
+import os
+import signal
+import socket
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import uvicorn
+
+from tagocheck.target.accounts import Account
+from tagocheck.target.api import TargetApp
+from tagocheck.target.faults import FAULTS, Faults, UnknownFault
+from tagocheck.target.plans import PLANS, RateLimiter
+from tagocheck.target.store import Store
+
+DESCRIPTION = """\
+Run a TagoIO-compatible API server on this machine, backed by SQLite in STATE_DIR, for the suite's
+contract and load tests and for `make demo`. It implements the device data routes, GET /info, device
+parameters, devices and device tokens, the network routes, token scoping, field validation and the
+plans' rate limits in calendar-minute windows, all written from the facts file.
+
+Where official sources disagree it answers with the variant most sources document: failures as
+{"status": false, "message": ...}; creates with HTTP 201; a new device as {device_id, bucket_id,
+token}; a new token as {token, permission, expire_time}. Sizes read "kB" as 1,000 bytes. A Unix
+time above 1e11 is taken as milliseconds. POST /integration/network/data names its device with
+?serial=. The profile, network and analysis tokens are made at first start and kept in STATE_DIR.
+"""
+
+
+def fault_help() -> str:
+    lines = ["fault modes (--fault NAME or NAME=VALUE, repeatable):"]
+    for name, (what, default) in FAULTS.items():
+        suffix = f" (default {default:g})" if default is not None else ""
+        lines.append(f"  {name:<18} {what}{suffix}")
+    return "\n".join(lines)
+
+
+def default_state_dir() -> Path:
+    base = os.environ.get("XDG_STATE_HOME") or Path.home() / ".local" / "state"
+    return Path(base) / "tagocheck" / "target"
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
+    parser.add_argument("--port", type=int, default=8000, help="port; 0 takes a free one (8000)")
+    parser.add_argument(
+        "--state-dir", type=Path, default=None, help=f"database and tokens ({default_state_dir()})"
+    )
+    parser.add_argument("--plan", choices=[*PLANS], default="free", help="rate-limit plan (free)")
+    parser.add_argument(
+        "--rate-window-seconds",
+        type=float,
+        default=60.0,
+        help="length of a rate-limit window, aligned to the clock (60: a calendar minute)",
+    )
+    parser.add_argument(
+        "--tls",
+        action="store_true",
+        help="serve HTTPS on --port with a generated certificate (its CA in the ready line), and "
+        "plain HTTP on a second port that refuses requests without _ssl=false",
+    )
+    parser.add_argument("--profile-token", help="use this profile token instead of a generated one")
+    parser.add_argument("--fault", action="append", default=[], metavar="NAME", help="see below")
+
+
+def parser() -> argparse.ArgumentParser:
+    built = argparse.ArgumentParser(
+        prog="tagocheck serve",
+        description=DESCRIPTION,
+        epilog=fault_help(),
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    add_arguments(built)
+    return built
+
+
+class ServeError(Exception):
+    """A problem the user can fix (bad flag value, port taken, unwritable state dir)."""
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    return run(parser().parse_args(argv))
+
+
+def run(args: argparse.Namespace) -> int:
+    try:
+        faults = Faults.parse(args.fault)
+        if args.rate_window_seconds <= 0:
+            raise ServeError("--rate-window-seconds must be positive")
+        return _run_loop(_serve(args, faults))
+    except (ServeError, UnknownFault) as error:
+        print(f"tagocheck serve: {error}", file=sys.stderr)
+        return 2
+
+
+def _run_loop(main: Any) -> int:
+    try:
+        import uvloop
+
+        return uvloop.run(main)
+    except ImportError:  # pragma: no cover - uvloop is a dependency, but optional in spirit
+        return asyncio.run(main)
+
+
+class _Server(uvicorn.Server):
+    """uvicorn's server minus its signal handling: _serve() stops every listener on a signal."""
+
+    @contextlib.contextmanager
+    def capture_signals(self):  # type: ignore[override]
+        yield
+
+
+def _listen(host: str, port: int) -> socket.socket:
+    family = (
+        socket.AF_INET6 if ipaddress.ip_address(_resolve(host)).version == 6 else socket.AF_INET
+    )
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        sock.bind((host, port))
+    except OSError as error:
+        sock.close()
+        raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}") from None
+    sock.listen(2048)
+    sock.setblocking(False)
+    return sock
+
+
+def _resolve(host: str) -> str:
+    try:
+        return socket.getaddrinfo(host, None)[0][4][0]
+    except socket.gaierror:
+        raise ServeError(f"cannot resolve host {host!r}") from None
+
+
+def _url(scheme: str, sock: socket.socket) -> str:
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    return f"{scheme}://{shown}:{port}"
+
+
+def _write_private(path: Path, text: str) -> None:
+    """Create or replace a file readable by its owner only (it holds tokens or keys)."""
+    temporary = path.with_name(path.name + ".tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+    with os.fdopen(fd, "w") as handle:
+        handle.write(text)
+    os.chmod(temporary, 0o600)
+    os.replace(temporary, path)
+
+
+def _state_dir(path: Path | None) -> Path:
+    state = path or default_state_dir()
+    try:
+        state.mkdir(parents=True, exist_ok=True, mode=0o700)
+        probe = state / ".writable"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise ServeError(f"state dir {state} is not writable: {error.strerror}") from None
+    return state
+
+
+def _certificates(state: Path, host: str) -> tuple[Path, Path, Path]:
+    """A CA and a server certificate for host, made once and kept in the state dir."""
+    ca_path, cert_path, key_path = state / "ca.pem", state / "server.pem", state / "server.key"
+    if not (ca_path.exists() and cert_path.exists() and key_path.exists()):
+        import trustme
+
+        ca = trustme.CA(organization_name="tagocheck embedded target")
+        names = sorted({host, "127.0.0.1", "localhost", "::1"})
+        issued = ca.issue_cert(*names)
+        _write_private(key_path, issued.private_key_pem.bytes().decode())
+        _write_private(cert_path, b"".join(b.bytes() for b in issued.cert_chain_pems).decode())
+        _write_private(ca_path, ca.cert_pem.bytes().decode())
+    return ca_path, cert_path, key_path
+
+
+async def _serve(args: argparse.Namespace, faults: Faults) -> int:
+    logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
+    state = _state_dir(args.state_dir)
+    store = Store(state / "target.sqlite3")
+    loop = asyncio.get_running_loop()
+    store.start(loop)
+    try:
+        account = Account(store, args.profile_token)
+        await account.save_meta()
+        limiter = RateLimiter(
+            args.plan,
+            args.rate_window_seconds,
+            enabled="no-rate-limit" not in faults,
+            early="early-throttle" in faults,
+        )
+        app = TargetApp(store, account, limiter, faults, plan=args.plan, tls=args.tls)
+        main_sock = _listen(args.host, args.port)
+        listeners: list[tuple[_Server, socket.socket]] = []
+        common = dict(lifespan="off", access_log=False, log_level="warning", http="httptools")
+        ca_cert = None
+        if args.tls:
+            ca_path, cert_path, key_path = _certificates(state, args.host)
+            ca_cert = str(ca_path)
+            tls_config = uvicorn.Config(
+                app, ssl_certfile=str(cert_path), ssl_keyfile=str(key_path), **common
+            )
+            listeners.append((_Server(tls_config), main_sock))
+            listeners.append((_Server(uvicorn.Config(app, **common)), _listen(args.host, 0)))
+        else:
+            listeners.append((_Server(uvicorn.Config(app, **common)), main_sock))
+
+        def stop() -> None:
+            for server, _ in listeners:
+                server.should_exit = True
+
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            loop.add_signal_handler(sig, stop)
+        tasks = [asyncio.create_task(s.serve(sockets=[sock])) for s, sock in listeners]
+        while not all(s.started for s, _ in listeners):
+            if any(t.done() for t in tasks):
+                break
+            await asyncio.sleep(0.01)
+        else:
+            ready = {
+                "url": _url("https" if args.tls else "http", main_sock),
+                "profile_token": account.profile_token,
+                "plan": args.plan,
+                "ca_cert": ca_cert,
+                "http_url": _url("http", listeners[-1][1]),
+                "network_token": account.meta["network_token"],
+                "analysis_token": account.meta["analysis_token"],
+                "rate_window_seconds": args.rate_window_seconds,
+                "faults": faults.describe(),
+                "state_dir": str(state),
+                "pid": os.getpid(),
+            }
+            line = json.dumps(ready)
+            _write_private(state / "server.json", line + "\n")
+            print(line, flush=True)
+        await asyncio.gather(*tasks)
+        return 0 if all(s.started for s, _ in listeners) else 1
+    finally:
+        store.close()

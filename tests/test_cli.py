@@ -26,7 +26,7 @@ def test_capacity_says_what_exists_and_what_is_missing(capsys, monkeypatch):
     code, out, _ = run(capsys, monkeypatch, "capacity")
     assert code == 0
     assert "18 routes" in out and "180 permission cells" in out
-    assert "not built yet (issue 3)" in out
+    assert "not built yet (issue 4)" in out
     assert "no load was sent and no report was written" in out
 
 

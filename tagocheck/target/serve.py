@@ -212,7 +212,16 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
         app = TargetApp(store, account, limiter, faults, plan=args.plan, tls=args.tls)
         main_sock = _listen(args.host, args.port)
         listeners: list[tuple[_Server, socket.socket]] = []
-        common = dict(lifespan="off", access_log=False, log_level="warning", http="httptools")
+        # A TLS client that keeps an idle connection never answers the server's close_notify;
+        # without a bound, shutdown would wait for it (30 s). Requests in flight finish well
+        # within the bound, since each waits only for its group commit.
+        common = dict(
+            lifespan="off",
+            access_log=False,
+            log_level="warning",
+            http="httptools",
+            timeout_graceful_shutdown=3,
+        )
         ca_cert = None
         if args.tls:
             ca_path, cert_path, key_path = _certificates(state, args.host)

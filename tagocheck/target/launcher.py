@@ -1,0 +1,91 @@
+"""Start the embedded target as a child process and wait for its ready line.
+
+The contract suite, the load tests and `tagocheck capacity` use this when no --host/--target is
+given; the self-tests use it to start the target with a fault. The child is stopped by its PID.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+class TargetFailedToStart(RuntimeError):
+    pass
+
+
+class RunningTarget:
+    """A target started by `start_target`; use as a context manager or call stop()."""
+
+    def __init__(self, process: subprocess.Popen[str], info: dict[str, Any]) -> None:
+        self.process = process
+        self.info = info
+
+    @property
+    def url(self) -> str:
+        return self.info["url"]
+
+    @property
+    def profile_token(self) -> str:
+        return self.info["profile_token"]
+
+    def stop(self, timeout: float = 15.0) -> int:
+        """SIGTERM, then wait; SIGKILL only if it does not stop in time. Returns the exit code."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGTERM)
+            try:
+                self.process.wait(timeout)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        return self.process.returncode
+
+    def kill(self) -> None:
+        """SIGKILL: the crash the durability test needs."""
+        self.process.kill()
+        self.process.wait()
+
+    def __enter__(self) -> RunningTarget:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.stop()
+
+
+def start_target(state_dir: Path, *args: str, timeout: float = 30.0) -> RunningTarget:
+    """Run `tagocheck serve --port 0 --state-dir STATE_DIR ARGS...` until it says it is ready."""
+    command = [sys.executable, "-m", "tagocheck", "serve", "--port", "0"]
+    command += ["--state-dir", str(state_dir), *args]
+    state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+    log_path = state_dir / "serve.log"  # a file, not a pipe: a pipe nobody reads can block it
+    with open(log_path, "a") as log:
+        process = subprocess.Popen(
+            command,
+            stdout=subprocess.PIPE,
+            stderr=log,
+            text=True,
+            env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        )
+    assert process.stdout is not None
+    selector = selectors.DefaultSelector()
+    selector.register(process.stdout, selectors.EVENT_READ)
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if selector.select(timeout=0.1):
+            line = process.stdout.readline()
+            if line:
+                return RunningTarget(process, json.loads(line))
+        if process.poll() is not None:
+            break
+    if process.poll() is None:
+        process.kill()
+    process.wait()
+    problem = log_path.read_text().strip().splitlines()
+    raise TargetFailedToStart(problem[-1] if problem else f"no ready line within {timeout:.0f} s")

@@ -1,0 +1,110 @@
+"""Each fault mode shows the deviation it promises, so the suite can prove its checks catch it."""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from tagocheck.target.faults import FAULTS, Faults, UnknownFault
+
+from .conftest import Client
+
+
+def faulty(start, *faults: str, plan: str = "unlimited") -> Client:
+    args = ["--plan", plan, "--rate-window-seconds", "600"]
+    for fault in faults:
+        args += ["--fault", fault]
+    return Client(start(*args))
+
+
+def test_no_rate_limit(start):
+    client = faulty(start, "no-rate-limit", plan="free")
+    codes = {client.profile("GET", "/info").status_code for _ in range(61)}
+    assert codes == {200}
+
+
+def test_early_throttle(start):
+    client = faulty(start, "early-throttle", plan="free")
+    codes = [client.profile("GET", "/info").status_code for _ in range(31)]
+    assert codes[:30] == [200] * 30 and codes[30] == 429
+
+
+def test_bad_envelope(start):
+    body = faulty(start, "bad-envelope").profile("GET", "/info").json()
+    assert body["status"] == "true"
+
+
+def test_html_errors(start):
+    response = faulty(start, "html-errors").call("GET", "/no/such/route")
+    assert response.status_code == 404
+    assert response.headers["content-type"].startswith("text/html")
+    assert response.text.startswith("<html>")
+
+
+def test_wrong_status(start):
+    response = faulty(start, "wrong-status").call("GET", "/info")
+    assert response.status_code == 200 and response.json()["status"] is False
+
+
+def test_wrong_count(start):
+    client = faulty(start, "wrong-count")
+    token = client.device("c")["token"]
+    response = client.call("POST", "/data", token, json=[{"variable": "a"}, {"variable": "b"}])
+    assert response.json()["result"] == "3 Data Added"
+    assert client.call("GET", "/data", token, params={"query": "count"}).json()["result"] == 2
+
+
+def test_ignore_permission(start):
+    client = faulty(start, "ignore-permission")
+    made = client.device("p")
+    read = client.token(made["device_id"], "read")
+    response = client.call("POST", "/data", read, json={"variable": "should_not"})
+    assert response.status_code == 200
+
+
+def test_cross_device(start):
+    client = faulty(start, "cross-device")
+    one, two = client.device("one"), client.device("two")
+    client.call("POST", "/data", one["token"], json={"variable": "secret", "value": 1})
+    seen = client.call("GET", "/data", two["token"], params={"variables": "secret"}).json()
+    assert [r["device"] for r in seen["result"]] == [one["device_id"]]
+
+
+def test_lose_writes(start):
+    client = faulty(start, "lose-writes=0.5")
+    token = client.device("l")["token"]
+    response = client.call(
+        "POST", "/data", token, json=[{"variable": "v", "value": i} for i in range(10)]
+    )
+    assert response.json()["result"] == "10 Data Added"
+    assert client.call("GET", "/data", token, params={"query": "count"}).json()["result"] == 5
+
+
+def test_server_errors(start):
+    client = faulty(start, "server-errors=0.5")
+    codes = [client.profile("GET", "/info").status_code for _ in range(10)]
+    assert codes.count(500) == 5 and codes.count(200) == 5
+
+
+def test_slow(start):
+    client = faulty(start, "slow=0.3")
+    began = time.monotonic()
+    assert client.profile("GET", "/info").status_code == 200
+    assert time.monotonic() - began >= 0.3
+
+
+def test_every_fault_has_a_test_here():
+    tested = {
+        name.removeprefix("test_").replace("_", "-")
+        for name in globals()
+        if name.startswith("test_")
+    }
+    assert set(FAULTS) <= tested
+
+
+def test_fault_parsing():
+    assert Faults.parse(["slow=0.5", "wrong-count"]).describe() == ["slow=0.5", "wrong-count"]
+    for bad in (["nope"], ["wrong-count=1"], ["lose-writes=2"], ["slow=fast"]):
+        with pytest.raises(UnknownFault):
+            Faults.parse(bad)

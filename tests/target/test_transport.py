@@ -1,0 +1,86 @@
+"""Envelopes for every failure, and HTTPS with _ssl=false for plain HTTP."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+import requests
+
+from tagocheck.target import api
+from tagocheck.target.accounts import Account
+from tagocheck.target.faults import Faults
+from tagocheck.target.plans import RateLimiter
+from tagocheck.target.store import Store
+
+from .conftest import Client
+
+
+def test_unknown_route_and_wrong_method_are_envelopes(client: Client):
+    missing = client.call("GET", "/no/such/route")
+    assert missing.status_code == 404 and missing.json()["status"] is False
+    wrong = client.call("PATCH", "/data", client.target.profile_token)
+    assert wrong.status_code == 405 and wrong.json()["status"] is False
+    assert set(wrong.headers["Allow"].split(", ")) == {"DELETE", "GET", "POST", "PUT"}
+
+
+def test_an_unexpected_exception_is_a_500_envelope_without_detail(tmp_path, monkeypatch):
+    async def explode(app, request):
+        raise RuntimeError("secret internal detail")
+
+    async def scenario():
+        store = Store(tmp_path / "db.sqlite3")
+        store.start(asyncio.get_running_loop())
+        account = Account(store)
+        app = api.TargetApp(store, account, RateLimiter("unlimited"), Faults(), plan="unlimited")
+        monkeypatch.setitem(
+            app._static, ("GET", "/info"), api.Route("GET", "/info", api.Access.ANY_TOKEN, explode)
+        )
+        sent = []
+
+        async def receive():
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message):
+            sent.append(message)
+
+        token = account.profile_token.encode()
+        scope = {"type": "http", "method": "GET", "path": "/info", "query_string": b"",
+                 "headers": [(b"token", token)], "scheme": "http"}  # fmt: skip
+        await app(scope, receive, send)
+        store.close()
+        return sent
+
+    start, body = asyncio.run(scenario())
+    assert start["status"] == 500
+    assert body["body"] == b'{"status":false,"message":"Internal server error"}'
+
+
+@pytest.fixture
+def tls_target(start):
+    return start("--tls")
+
+
+def test_https_with_the_generated_ca(tls_target):
+    info = tls_target.info
+    assert info["url"].startswith("https://") and info["ca_cert"]
+    response = requests.get(
+        info["url"] + "/info", headers={"Token": info["profile_token"]}, verify=info["ca_cert"]
+    )
+    assert response.status_code == 200
+    with pytest.raises(requests.exceptions.SSLError):
+        requests.get(info["url"] + "/info", timeout=5)  # verification is on: an unknown CA fails
+
+
+def test_plain_http_needs_ssl_false(tls_target):
+    info = tls_target.info
+    headers = {"Token": info["profile_token"]}
+    refused = requests.get(info["http_url"] + "/info", headers=headers)
+    assert refused.status_code == 403
+    assert refused.json() == {
+        "status": False,
+        "message": "HTTPS required: send _ssl=false to use plain HTTP",
+    }
+    as_header = requests.get(info["http_url"] + "/info", headers={**headers, "_ssl": "false"})
+    as_query = requests.get(info["http_url"] + "/info?_ssl=false", headers=headers)
+    assert as_header.status_code == 200 and as_query.status_code == 200

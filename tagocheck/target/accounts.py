@@ -47,6 +47,8 @@ DEVICE_ACCESS = {
 
 @dataclass
 class Device:
+    key: int
+    """The integer the data table knows the device by."""
     id: str
     name: str
     type: str
@@ -64,6 +66,7 @@ class Device:
 
     def row(self) -> tuple[Any, ...]:
         return (
+            self.key,
             self.id,
             self.name,
             self.description,
@@ -82,9 +85,10 @@ class Device:
 
     @classmethod
     def from_row(cls, row: tuple[Any, ...]) -> Device:
-        (id_, name, description, type_, active, visible, tags, serie, rpm_in, rpm_out) = row[:10]
-        created, updated, last_in, last_out = row[10:]
+        (key, id_, name, description, type_, active, visible, tags, serie, rpm_in) = row[:10]
+        rpm_out, created, updated, last_in, last_out = row[10:]
         return cls(
+            key=key,
             id=id_,
             name=name,
             description=description,
@@ -170,13 +174,15 @@ class Account:
             **({"profile_token": profile_token} if profile_token else {}),
         }
         self.devices = {
-            row[0]: Device.from_row(row)
+            row[1]: Device.from_row(row)
             for row in store.rows(
-                "SELECT id, name, description, type, active, visible, tags, serie_number, "
+                "SELECT key, id, name, description, type, active, visible, tags, serie_number, "
                 "rpm_input, rpm_output, created_ms, updated_ms, last_input_ms, last_output_ms "
                 "FROM devices"
             )
         }
+        self.device_ids = {d.key: d.id for d in self.devices.values()}
+        self._last_key = max(self.device_ids, default=0)
         self.tokens = {
             row[0]: DeviceToken(
                 token=row[0],
@@ -299,6 +305,10 @@ class Account:
         return {"id": self.meta[f"{kind}_id"], "name": names[kind]}
 
     # -- changes (each persisted through the group commit, then applied in memory)
+
+    def next_device_key(self) -> int:
+        self._last_key += 1
+        return self._last_key
 
     def new_device_token(
         self, device: str, permission: str, name: str, expire_ms: int | None, serie: str | None

@@ -34,7 +34,7 @@ from tagocheck.target.accounts import (
 )
 from tagocheck.target.faults import Faults
 from tagocheck.target.plans import AGGREGATE, DEVICE_CAPS, DEVICE_LIMIT_KEYS, RateLimiter
-from tagocheck.target.store import DATA_COLUMNS, Store
+from tagocheck.target.store import Store
 
 log = logging.getLogger("tagocheck.target")
 
@@ -148,6 +148,7 @@ class TargetApp:
         *,
         plan: str,
         tls: bool = False,
+        store_data: bool = True,
     ) -> None:
         self.store = store
         self.account = account
@@ -155,8 +156,35 @@ class TargetApp:
         self.faults = faults
         self.plan = plan
         self.tls = tls
+        self.store_data = store_data
+        self.touched: set[str] = set()
         self._static = {(r.method, r.template): r for r in ROUTES if "{" not in r.template}
         self._dynamic = [r for r in ROUTES if "{" in r.template]
+
+    async def persist_activity(self) -> None:
+        """Write the devices' last input and output times.
+
+        They change on every data request; writing them with each request would double the
+        statements on the ingest path, so they are written every second and at shutdown instead.
+        """
+        devices = self.account.devices
+        rows = [
+            (d.last_input_ms, d.last_output_ms, d.id)
+            for d in (devices.get(i) for i in self.touched)
+            if d is not None
+        ]
+        self.touched = set()
+        if rows:
+            await self.store.write(
+                lambda conn: conn.executemany(
+                    "UPDATE devices SET last_input_ms = ?, last_output_ms = ? WHERE id = ?", rows
+                )
+            )
+
+    async def persist_activity_forever(self, every: float = 1.0) -> None:
+        while True:
+            await asyncio.sleep(every)
+            await self.persist_activity()
 
     # -- ASGI
 
@@ -199,10 +227,11 @@ class TargetApp:
 
     async def respond(self, scope: dict, receive: Callable) -> Response:
         headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        raw_query = scope.get("query_string", b"")
         request = Request(
             method=scope["method"],
             path=unquote(scope["path"]),
-            query=parse_query(scope.get("query_string", b"")),
+            query=parse_query(raw_query) if raw_query else {},
             headers=headers,
             secure=scope.get("scheme") == "https",
         )
@@ -317,27 +346,26 @@ async def _ingest(app: TargetApp, device: Device, body: Any) -> Response:
     created = records.now_ms()
     group = str(created)
     rows = [
-        records.new_row(raw, index, device.id, group, created)
+        records.new_row(raw, index, app.store.next_seq(), device.key, group, created)
         for index, raw in enumerate(records.batch(body))
     ]
     kept = [row for row in rows if not app.faults.hits("lose-writes")]
 
-    def insert(conn: sqlite3.Connection) -> None:
-        conn.executemany(f"INSERT INTO data ({DATA_COLUMNS}) VALUES (?,?,?,?,?,?,?,?,?,?,?)", kept)
-        conn.execute("UPDATE devices SET last_input_ms = ? WHERE id = ?", (created, device.id))
-
-    await app.store.write(insert)
+    if app.store_data:
+        await app.store.insert(kept)
     device.last_input_ms = created
+    app.touched.add(device.id)
     added = len(rows) + (1 if "wrong-count" in app.faults else 0)
     return ok(f"{added} Data Added")
 
 
 async def get_data(app: TargetApp, request: Request) -> Response:
-    scope = None if "cross-device" in app.faults else request.device.id
+    scope = None if "cross-device" in app.faults else request.device.key
     now = records.now_ms()
     selection = queries.select(request.query, scope, now)
     request.device.last_output_ms = now
-    return ok(queries.run(selection, app.store.rows))
+    app.touched.add(request.device.id)
+    return ok(queries.run(selection, app.store.rows, app.account.device_ids))
 
 
 async def put_data(app: TargetApp, request: Request) -> Response:
@@ -358,8 +386,8 @@ async def put_data(app: TargetApp, request: Request) -> Response:
                 continue
             assignments = ", ".join(f"{c} = ?" for c in columns)
             cursor = conn.execute(
-                f"UPDATE data SET {assignments} WHERE id = ? AND device = ?",
-                (*columns.values(), update["id"], device.id),
+                f"UPDATE data SET {assignments} WHERE seq = ? AND device = ?",
+                (*columns.values(), records.seq_of(update["id"]), device.key),
             )
             changed += cursor.rowcount
         return changed
@@ -370,16 +398,16 @@ async def put_data(app: TargetApp, request: Request) -> Response:
 
 async def delete_data(app: TargetApp, request: Request) -> Response:
     device = request.device
-    selection = queries.select(request.query, device.id, records.now_ms())
-    ids = queries.selected_ids(selection, app.store.rows)
+    selection = queries.select(request.query, device.key, records.now_ms())
+    seqs = queries.selected_seqs(selection, app.store.rows, app.account.device_ids)
 
     def remove(conn: sqlite3.Connection) -> int:
-        marks = ",".join("?" * len(ids))
+        marks = ",".join("?" * len(seqs))
         return conn.execute(
-            f"DELETE FROM data WHERE device = ? AND id IN ({marks})", (device.id, *ids)
+            f"DELETE FROM data WHERE device = ? AND seq IN ({marks})", (device.key, *seqs)
         ).rowcount
 
-    removed = await app.store.write(remove) if ids else 0
+    removed = await app.store.write(remove) if seqs else 0
     return ok(f"{removed} Data Removed")
 
 
@@ -520,6 +548,7 @@ async def create_device(app: TargetApp, request: Request) -> Response:
         raise records.InvalidData(f"Invalid device: type must be one of {', '.join(DEVICE_TYPES)}")
     now = records.now_ms()
     device = Device(
+        key=app.account.next_device_key(),
         id=records.new_id(),
         name=_text(body, "name", required=True),
         description=_text(body, "description"),
@@ -535,11 +564,12 @@ async def create_device(app: TargetApp, request: Request) -> Response:
     token = app.account.new_device_token(device.id, "full", "Default", None, device.serie_number)
 
     def insert(conn: sqlite3.Connection) -> None:
-        conn.execute(f"INSERT INTO devices VALUES ({','.join('?' * 14)})", device.row())
+        conn.execute(f"INSERT INTO devices VALUES ({','.join('?' * 15)})", device.row())
         conn.execute(f"INSERT INTO tokens VALUES ({','.join('?' * 7)})", token.row())
 
     await app.store.write(insert)
     app.account.devices[device.id] = device
+    app.account.device_ids[device.key] = device.id
     app.account.tokens[token.token] = token
     return ok({"device_id": device.id, "bucket_id": device.id, "token": token.token}, 201)
 
@@ -634,7 +664,7 @@ async def edit_device(app: TargetApp, request: Request) -> Response:
     updated = Device(**{**device.__dict__, **changes, "updated_ms": records.now_ms()})
     await app.store.write(
         lambda conn: conn.execute(
-            f"INSERT OR REPLACE INTO devices VALUES ({','.join('?' * 14)})", updated.row()
+            f"INSERT OR REPLACE INTO devices VALUES ({','.join('?' * 15)})", updated.row()
         )
     )
     device.__dict__.update(updated.__dict__)
@@ -645,16 +675,13 @@ async def delete_device(app: TargetApp, request: Request) -> Response:
     device = _device(app, request.params["id"])
 
     def remove(conn: sqlite3.Connection) -> None:
-        for table, column in (
-            ("data", "device"),
-            ("tokens", "device"),
-            ("params", "device"),
-            ("devices", "id"),
-        ):
+        conn.execute("DELETE FROM data WHERE device = ?", (device.key,))
+        for table, column in (("tokens", "device"), ("params", "device"), ("devices", "id")):
             conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (device.id,))
 
     await app.store.write(remove)
     app.account.devices.pop(device.id, None)
+    app.account.device_ids.pop(device.key, None)
     for token in [t for t, found in app.account.tokens.items() if found.device == device.id]:
         del app.account.tokens[token]
     return ok("Successfully Removed")

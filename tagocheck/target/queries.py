@@ -16,7 +16,7 @@ from typing import Any
 
 import orjson
 
-from tagocheck.target.records import days_later, iso_z, parse_moment_ms, record_out
+from tagocheck.target.records import days_later, iso_z, parse_moment_ms, record_out, seq_of
 from tagocheck.target.store import DATA_COLUMNS
 
 Query = Mapping[str, Sequence[str]]
@@ -89,8 +89,8 @@ def value_candidates(raw: str) -> list[str]:
     return found
 
 
-def select(query: Query, device: str | None, now: int) -> Selection:
-    """Parse a query; `device` None means every device (the cross-device fault)."""
+def select(query: Query, device: int | None, now: int) -> Selection:
+    """Parse a query for a device (its key); None means every device (the cross-device fault)."""
     kind = _one(query, "query") or "default"
     if kind not in KINDS:
         raise BadQuery(f"unknown query {kind!r}")
@@ -104,7 +104,7 @@ def select(query: Query, device: str | None, now: int) -> Selection:
     if query.get("groups"):
         _in(selection, "grp", list(query["groups"]))
     if query.get("ids"):
-        _in(selection, "id", list(query["ids"]))
+        _in(selection, "seq", [seq_of(i) for i in query["ids"]])
     if query.get("values"):
         _in(selection, "value", [c for v in query["values"] for c in value_candidates(v)])
     start = _date(query, "start_date", now)
@@ -145,9 +145,10 @@ def _date(query: Query, name: str, now: int) -> int | None:
 
 
 Rows = Callable[[str, Sequence[Any]], list[tuple[Any, ...]]]
+DeviceIds = Mapping[int, str]
 
 
-def run(selection: Selection, rows: Rows) -> Any:
+def run(selection: Selection, rows: Rows, device_ids: DeviceIds) -> Any:
     """The result of GET /data for a selection: records, or a bare number."""
     kind = selection.kind
     base = f"SELECT {DATA_COLUMNS} FROM data"
@@ -160,21 +161,21 @@ def run(selection: Selection, rows: Rows) -> Any:
     if kind == "aggregate":
         return _aggregate(selection, rows)
     if kind in FIRST_LAST or kind in ("min", "max"):
-        return [record_out(r) for r in _singles(selection, rows, base)]
+        return [record_out(r, device_ids) for r in _singles(selection, rows, base)]
     extra, extra_params = _conditional(selection) if kind == "conditional" else ([], [])
     sql = (
         f"{base}{selection.sql_where(extra)} ORDER BY time_ms {selection.order}, "
         f"seq {selection.order} LIMIT ? OFFSET ?"
     )
     found = rows(sql, [*selection.params, *extra_params, selection.qty, selection.skip])
-    return [record_out(r) for r in found]
+    return [record_out(r, device_ids) for r in found]
 
 
-def selected_ids(selection: Selection, rows: Rows) -> list[str]:
-    """The ids DELETE /data removes: what GET would list for the same query."""
+def selected_seqs(selection: Selection, rows: Rows, device_ids: DeviceIds) -> list[int]:
+    """The records DELETE /data removes: what GET would list for the same query."""
     if selection.kind not in FIRST_LAST and selection.kind not in ("default", "conditional"):
         raise BadQuery(f"query={selection.kind} cannot select data to delete")
-    return [r["id"] for r in run(selection, rows)]
+    return [seq_of(r["id"]) for r in run(selection, rows, device_ids)]
 
 
 def _singles(selection: Selection, rows: Rows, base: str) -> list[tuple[Any, ...]]:

@@ -10,6 +10,7 @@ import math
 import os
 import re
 import time
+from collections.abc import Mapping
 from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
@@ -39,6 +40,21 @@ _ID_COUNTER = count(int.from_bytes(os.urandom(3), "big"))
 def new_id() -> str:
     """A 24-lowercase-hex id in the shape TagoIO uses: seconds, process random, counter."""
     return f"{int(time.time()):08x}{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFF:06x}"
+
+
+def record_id(created_ms: int, seq: int) -> str:
+    """A record's 24-hex id: its creation second, then its seq, which the id stands for."""
+    return f"{created_ms // 1000:08x}{seq:016x}"
+
+
+def seq_of(record_id: str) -> int | None:
+    """The seq a record id stands for, or None when it is no record id of ours."""
+    if len(record_id) != 24:
+        return None
+    try:
+        return int(record_id[8:], 16)
+    except ValueError:
+        return None
 
 
 def now_ms() -> int:
@@ -191,11 +207,11 @@ def check_time(raw: Any, index: int | None) -> int:
 
 
 Row = tuple[Any, ...]
-"""One stored record in the column order of the data table: (id, device, variable, value_json,
+"""One stored record in the column order of the data table: (seq, device, variable, value_json,
 num, unit, group, location_json, metadata_json, time_ms, created_ms)."""
 
 
-def new_row(raw: Any, index: int | None, device: str, group: str, created: int) -> Row:
+def new_row(raw: Any, index: int | None, seq: int, device: int, group: str, created: int) -> Row:
     """Check one record as sent and turn it into the row to store."""
     if not isinstance(raw, dict):
         raise _fail(index, "record", "must be an object")
@@ -210,7 +226,7 @@ def new_row(raw: Any, index: int | None, device: str, group: str, created: int) 
     metadata = check_metadata(metadata, index) if metadata is not None else None
     moment = check_time(raw["time"], index) if raw.get("time") is not None else created
     return (
-        new_id(),
+        seq,
         device,
         variable,
         None if value is None else orjson.dumps(value).decode(),
@@ -259,12 +275,12 @@ def update_fields(raw: Any, index: int | None) -> dict[str, Any]:
     return {"id": raw["id"], "changes": changes}
 
 
-def record_out(row: Any) -> dict[str, Any]:
-    """A stored row as GET /data returns it."""
-    (rid, device, variable, value, _num, unit, grp, location, metadata, moment, created) = row
+def record_out(row: Any, device_ids: Mapping[int, str]) -> dict[str, Any]:
+    """A stored row as GET /data returns it; device_ids maps device keys to device ids."""
+    (seq, device, variable, value, _num, unit, grp, location, metadata, moment, created) = row
     out: dict[str, Any] = {
-        "id": rid,
-        "device": device,
+        "id": record_id(created, seq),
+        "device": device_ids[device],
         "variable": variable,
         "value": None if value is None else orjson.loads(value),
         "group": grp,

@@ -79,6 +79,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--profile-token", help="use this profile token instead of a generated one")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME", help="see below")
+    # For bench/ only: the same server answering POST /data without storing, as a baseline.
+    parser.add_argument("--no-store", action="store_true", help=argparse.SUPPRESS)
 
 
 def parser() -> argparse.ArgumentParser:
@@ -209,7 +211,15 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
             enabled="no-rate-limit" not in faults,
             early="early-throttle" in faults,
         )
-        app = TargetApp(store, account, limiter, faults, plan=args.plan, tls=args.tls)
+        app = TargetApp(
+            store,
+            account,
+            limiter,
+            faults,
+            plan=args.plan,
+            tls=args.tls,
+            store_data=not args.no_store,
+        )
         main_sock = _listen(args.host, args.port)
         listeners: list[tuple[_Server, socket.socket]] = []
         # A TLS client that keeps an idle connection never answers the server's close_notify;
@@ -221,6 +231,8 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
             log_level="warning",
             http="httptools",
             timeout_graceful_shutdown=3,
+            proxy_headers=False,  # no proxy in front of a test target, and it costs per request
+            server_header=False,
         )
         ca_cert = None
         if args.tls:
@@ -241,6 +253,7 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop)
         tasks = [asyncio.create_task(s.serve(sockets=[sock])) for s, sock in listeners]
+        activity = asyncio.create_task(app.persist_activity_forever())
         while not all(s.started for s, _ in listeners):
             if any(t.done() for t in tasks):
                 break
@@ -263,6 +276,8 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
             _write_private(state / "server.json", line + "\n")
             print(line, flush=True)
         await asyncio.gather(*tasks)
+        activity.cancel()
+        await app.persist_activity()
         return 0 if all(s.started for s, _ in listeners) else 1
     finally:
         store.close()

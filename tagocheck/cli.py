@@ -142,6 +142,10 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
         f"schemas, {len(table)} routes, {len(matrix)} permission cells "
         f"({len(matrix.token_kinds)} token kinds), plans {', '.join(limits.plans)}."
     )
+    from tagocheck.smoke import ingest_round_trip
+
+    summary = ingest_round_trip(out)
+    out.print(summary.describe())
     status = Table(title="What the main job is made of", show_lines=False)
     status.add_column("part")
     status.add_column("state")
@@ -150,10 +154,10 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
     out.print(status)
     missing = sum(1 for _, issue in CAPACITY_PARTS if issue)
     out.print(
-        f"{missing} parts are still missing, so no load was sent and no report was written. "
-        "`tagocheck routes --plan free` shows the contract this run will check."
+        f"{missing} parts are still missing, so no capacity steps ran and no report was written. "
+        "`tagocheck routes --plan free` shows the contract a run checks."
     )
-    return 0
+    return 0 if summary.ok else 1
 
 
 def _routes(args: argparse.Namespace, out: Console) -> int:

@@ -27,7 +27,8 @@ def test_capacity_says_what_exists_and_what_is_missing(capsys, monkeypatch):
     assert code == 0
     assert "18 routes" in out and "180 permission cells" in out
     assert "not built yet (issue 4)" in out
-    assert "no load was sent and no report was written" in out
+    assert "records acknowledged 600, stored 600" in out and "violations: none" in out
+    assert "no capacity steps ran and no report was written" in out
 
 
 def test_routes_shows_the_plan_limits(capsys, monkeypatch):

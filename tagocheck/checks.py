@@ -1,0 +1,159 @@
+"""The one registry of checks every response goes through.
+
+The contract suite's recorder, the Locust request hook and `tagocheck capacity` all call `judge`,
+so a response is classified and checked the same way wherever it was seen. Checks read the
+contract from schemas/ (through the route table); none of them knows the embedded target.
+
+Each response gets an outcome (accepted, rate-limited, rejected, server-error, not-envelope) and a
+list of violations, each naming the check that failed. `variants` records which documented variant
+the response used where official sources disagree, so drift is counted rather than guessed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import orjson
+
+from tagocheck import ratelimits, routes, schemas
+from tagocheck.redact import scrub
+
+ACCEPTED = "accepted"
+RATE_LIMITED = "rate-limited"
+REJECTED = "rejected"
+SERVER_ERROR = "server-error"
+NOT_ENVELOPE = "not-envelope"
+TRANSPORT_ERROR = "transport-error"
+OUTCOMES = (ACCEPTED, RATE_LIMITED, REJECTED, SERVER_ERROR, NOT_ENVELOPE, TRANSPORT_ERROR)
+
+
+@dataclass(frozen=True)
+class Violation:
+    check: str
+    where: str
+    message: str
+
+    def __str__(self) -> str:
+        return f"{self.check} at {self.where}: {self.message}"
+
+
+@dataclass
+class Verdict:
+    route: str | None
+    status: int
+    outcome: str
+    violations: list[Violation] = field(default_factory=list)
+    variants: dict[str, list[str]] = field(default_factory=dict)
+    """Drift point -> the documented variants this response matched."""
+    message: str | None = None
+    """A failure envelope's message (tokens redacted)."""
+
+    @property
+    def ok(self) -> bool:
+        return not self.violations
+
+
+def parse_body(body: bytes | str | Any) -> tuple[bool, Any]:
+    """(parsed, value): raw bytes or text are parsed as JSON; anything else is taken as parsed."""
+    if isinstance(body, bytes | str):
+        try:
+            return True, orjson.loads(body)
+        except orjson.JSONDecodeError:
+            return False, None
+    return True, body
+
+
+def judge(
+    method: str,
+    path: str,
+    status: int,
+    body: bytes | str | Any,
+    *,
+    headers: Mapping[str, str] | None = None,
+    token_kind: str | None = None,
+    query: Mapping[str, Any] | None = None,
+) -> Verdict:
+    """Classify one response and run every check that applies to it."""
+    table = routes.route_table()
+    found = table.match(method, path)
+    route = found.route if found else None
+    verdict = Verdict(route=route.id if route else None, status=status, outcome=_outcome(status))
+    parsed, value = parse_body(body)
+    if not parsed:
+        verdict.outcome = NOT_ENVELOPE
+        verdict.violations.append(Violation("envelope", "/", "the body is not JSON"))
+        return verdict
+    problems = schemas.errors(table.envelope, value)
+    if problems:
+        verdict.outcome = NOT_ENVELOPE
+        verdict.violations += [_violation("envelope", p) for p in problems]
+        return verdict
+    succeeded = value["status"] is True
+    if not succeeded:
+        verdict.message = scrub(_failure_message(value))
+        verdict.variants["failure-message"] = schemas.variants(table.envelope, value)
+    if succeeded != (200 <= status < 300):
+        verdict.violations.append(
+            Violation(
+                "status-code",
+                "/status",
+                f"HTTP {status} with a {'success' if succeeded else 'failure'} envelope",
+            )
+        )
+    if status == 429:
+        verdict.violations += _check_too_many_requests(table, value, headers or {})
+    if route is not None and succeeded and 200 <= status < 300:
+        if status not in route.success_status:
+            expected = " or ".join(map(str, route.success_status))
+            message = f"HTTP {status}; {route.id} answers {expected}"
+            verdict.violations.append(Violation("status-code", "/status", message))
+        if len(route.success_status) > 1:
+            verdict.variants["success-status"] = [str(status)]
+        name = route.result_schema(token_kind, query or {})
+        verdict.violations += [
+            _violation("result", p, prefix="/result") for p in schemas.errors(name, value["result"])
+        ]
+        matched = schemas.variants(name, value["result"])
+        if matched:
+            verdict.variants[f"{route.id} result"] = matched
+    return verdict
+
+
+def _outcome(status: int) -> str:
+    if status == 429:
+        return RATE_LIMITED
+    if status >= 500:
+        return SERVER_ERROR
+    if status >= 400:
+        return REJECTED
+    return ACCEPTED
+
+
+def _failure_message(value: Mapping[str, Any]) -> str:
+    if isinstance(value.get("message"), str):
+        return value["message"]
+    result = value.get("result")
+    return result.get("message", "") if isinstance(result, dict) else ""
+
+
+def _violation(check: str, error: Any, prefix: str = "") -> Violation:
+    where, _, message = schemas.explain(error).partition(": ")
+    return Violation(check, (prefix + where).rstrip("/") or "/", scrub(message))
+
+
+def _check_too_many_requests(
+    table: routes.RouteTable, value: Any, headers: Mapping[str, str]
+) -> list[Violation]:
+    limits = ratelimits.rate_limits()
+    found = [
+        _violation("too-many-requests", p) for p in schemas.errors(table.status_bodies[429], value)
+    ]
+    lowered = {k.lower(): v for k, v in headers.items()}
+    header = lowered.get(limits.retry_after_header.lower())
+    if header is not None and not header.strip().isdigit():
+        found.append(
+            Violation("too-many-requests", "Retry-After", f"not whole seconds: {header!r}")
+        )
+    return found

@@ -87,15 +87,15 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 @dataclass
 class Target:
     url: str
-    profile_token: str
+    profile_token: str = field(repr=False)
     plan: str
     window: float
     verify: bool | str
     embedded: bool
     latency_budget_ms: float
-    network_token: str | None = None
-    analysis_token: str | None = None
-    info: dict[str, Any] = field(default_factory=dict)
+    network_token: str | None = field(default=None, repr=False)
+    analysis_token: str | None = field(default=None, repr=False)
+    info: dict[str, Any] = field(default_factory=dict, repr=False)
 
 
 RECORDER = Recorder()
@@ -175,16 +175,16 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
 @dataclass
 class Device:
     id: str
-    token: str
-    serial: str
-    tokens: dict[str, str] = field(default_factory=dict)
+    token: str = field(repr=False)
+    serial: str = ""
+    tokens: dict[str, str] = field(default_factory=dict, repr=False)
 
 
 @dataclass
 class Fleet:
     """Devices and tokens made for this run; everything listed in `created` is deleted at the end."""
 
-    client: TagoClient
+    client: TagoClient = field(repr=False)
     target: Target
     prefix: str
     a: Device

@@ -32,6 +32,8 @@ class Reply:
     headers: Mapping[str, str]
     verdict: checks.Verdict
     raw: bytes
+    curl: str
+    """The request as a curl command line, tokens redacted."""
 
     @property
     def ok(self) -> bool:
@@ -118,8 +120,10 @@ class TagoClient:
                 time.sleep(seconds)
                 continue
             parsed, value = checks.parse_body(raw)
-            return Reply(response.status_code, value if parsed else None, response.headers,
-                         verdict, raw)  # fmt: skip
+            return Reply(
+                response.status_code, value if parsed else None, response.headers, verdict, raw,
+                described,
+            )  # fmt: skip
 
 
 def retry_after(headers: Mapping[str, str], raw: bytes) -> float:

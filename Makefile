@@ -16,8 +16,11 @@ endif
 demo: $(STAMP)
 	$(BIN)/tagocheck capacity
 
+# The suite's own tests (which also run the contract suite against every fault mode), then the
+# contract suite itself against the embedded target, as a user would run it.
 test: $(STAMP) lint
 	$(BIN)/pytest
+	$(BIN)/pytest contract/ --junitxml=reports/contract/junit.xml
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

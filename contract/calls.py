@@ -26,29 +26,50 @@ class Call:
 
 
 def _count(fleet: Fleet, variable: str) -> int:
-    reply = fleet.client.request("GET", "/data", token=fleet.a.token, token_kind="device-full",
-                                 params={"variables": variable, "query": "count"})  # fmt: skip
+    reply = fleet.client.request(
+        "GET",
+        "/data",
+        token=fleet.a.token,
+        token_kind="device-full",
+        params={"variables": variable, "query": "count"},
+    )
     return reply.result
 
 
 def _values(fleet: Fleet, variable: str) -> list[Any]:
-    reply = fleet.client.request("GET", "/data", token=fleet.a.token, token_kind="device-full",
-                                 params={"variables": variable, "qty": 100})  # fmt: skip
+    reply = fleet.client.request(
+        "GET",
+        "/data",
+        token=fleet.a.token,
+        token_kind="device-full",
+        params={"variables": variable, "qty": 100},
+    )
     return sorted(str(r.get("value")) for r in reply.result)
 
 
 def _seed(fleet: Fleet, variable: str, value: Any = 1) -> str:
     """Store one record on device A; returns its id."""
-    fleet.client.request("POST", "/data", token=fleet.a.token, token_kind="device-full",
-                         json={"variable": variable, "value": value})  # fmt: skip
-    reply = fleet.client.request("GET", "/data", token=fleet.a.token, token_kind="device-full",
-                                 params={"variables": variable, "query": "last_item"})  # fmt: skip
+    fleet.client.request(
+        "POST",
+        "/data",
+        token=fleet.a.token,
+        token_kind="device-full",
+        json={"variable": variable, "value": value},
+    )
+    reply = fleet.client.request(
+        "GET",
+        "/data",
+        token=fleet.a.token,
+        token_kind="device-full",
+        params={"variables": variable, "query": "last_item"},
+    )
     return reply.result[0]["id"]
 
 
 def _device_names(fleet: Fleet) -> list[str]:
-    reply = fleet.profile("GET", "/device", params={"filter[name]": f"{fleet.prefix}*",
-                                                    "amount": 100})  # fmt: skip
+    reply = fleet.profile(
+        "GET", "/device", params={"filter[name]": f"{fleet.prefix}*", "amount": 100}
+    )
     return sorted(d["name"] for d in reply.result)
 
 
@@ -61,43 +82,79 @@ def build(route: str, fleet: Fleet) -> Call:
     """A request to `route` that succeeds for a token allowed to call it."""
     a = fleet.a
     if route == "POST /data":
-        return Call("POST", "/data", json=[{"variable": "probe_post", "value": 1}],
-                    state=lambda: _count(fleet, "probe_post"))  # fmt: skip
+        return Call(
+            "POST",
+            "/data",
+            json=[{"variable": "probe_post", "value": 1}],
+            state=lambda: _count(fleet, "probe_post"),
+        )
     if route == "GET /data":
         return Call("GET", "/data", params={"variables": "probe_post", "qty": 5})
     if route == "PUT /data":
         record = _seed(fleet, "probe_put", 1)
-        return Call("PUT", "/data", json=[{"id": record, "value": 2}],
-                    state=lambda: _values(fleet, "probe_put"))  # fmt: skip
+        return Call(
+            "PUT",
+            "/data",
+            json=[{"id": record, "value": 2}],
+            state=lambda: _values(fleet, "probe_put"),
+        )
     if route == "DELETE /data":
         _seed(fleet, "probe_delete")
-        return Call("DELETE", "/data", params={"variables": "probe_delete", "qty": 1},
-                    state=lambda: _count(fleet, "probe_delete"))  # fmt: skip
+        return Call(
+            "DELETE",
+            "/data",
+            params={"variables": "probe_delete", "qty": 1},
+            state=lambda: _count(fleet, "probe_delete"),
+        )
     if route == "GET /info":
         return Call("GET", "/info")
     if route == "GET /device/params":
         return Call("GET", "/device/params")
     if route == "PUT /device/params/{id}":
         fleet.profile("POST", f"/device/{a.id}/params", json=[{"key": "probe", "value": "1"}])
-        params = fleet.client.request("GET", "/device/params", token=a.token,
-                                      token_kind="device-full").result  # fmt: skip
+        params = fleet.client.request(
+            "GET", "/device/params", token=a.token, token_kind="device-full"
+        ).result
         param = next(p for p in params if p["key"] == "probe")
-        fleet.profile("POST", f"/device/{a.id}/params",
-                      json=[{"id": param["id"], "key": "probe", "value": "1", "sent": False}])  # fmt: skip
+        fleet.profile(
+            "POST",
+            f"/device/{a.id}/params",
+            json=[{"id": param["id"], "key": "probe", "value": "1", "sent": False}],
+        )
 
         def sent() -> bool:
-            found = fleet.client.request("GET", "/device/params", token=a.token,
-                                         token_kind="device-full").result  # fmt: skip
+            found = fleet.client.request(
+                "GET", "/device/params", token=a.token, token_kind="device-full"
+            ).result
             return next(p["sent"] for p in found if p["id"] == param["id"])
 
         return Call("PUT", f"/device/params/{param['id']}", state=sent)
+    if route == "POST /device/{id}/params":
+
+        def params() -> Any:
+            found = fleet.client.request(
+                "GET", "/device/params", token=a.token, token_kind="device-full"
+            ).result
+            return sorted((p["key"], p["value"]) for p in found)
+
+        return Call(
+            "POST",
+            f"/device/{a.id}/params",
+            json=[{"key": "probe_set", "value": "1"}],
+            state=params,
+        )
     if route == "POST /device":
-        call = Call("POST", "/device", json={"name": f"{fleet.prefix}created", "type": "mutable"},
-                    state=lambda: _device_names(fleet))  # fmt: skip
+        call = Call(
+            "POST",
+            "/device",
+            json={"name": f"{fleet.prefix}created", "type": "mutable"},
+            state=lambda: _device_names(fleet),
+        )
 
         def remove_created() -> None:
-            for device in fleet.profile("GET", "/device", params={
-                "filter[name]": f"{fleet.prefix}created", "amount": 100}).result:  # fmt: skip
+            for device in fleet.profile(
+                "GET", "/device", params={"filter[name]": f"{fleet.prefix}created", "amount": 100}
+            ).result:
                 fleet.remove(device["id"])
 
         call.cleanup.append(remove_created)
@@ -111,17 +168,26 @@ def build(route: str, fleet: Fleet) -> Call:
         def tags() -> Any:
             return fleet.profile("GET", f"/device/{a.id}").result.get("tags")
 
-        return Call("PUT", f"/device/{a.id}", json={"tags": [{"key": "probe", "value": "x"}]},
-                    state=tags)  # fmt: skip
+        return Call(
+            "PUT", f"/device/{a.id}", json={"tags": [{"key": "probe", "value": "x"}]}, state=tags
+        )
     if route == "DELETE /device/{id}":
         scratch = fleet.device("scratch")
         call = Call("DELETE", f"/device/{scratch.id}", state=lambda: _device_names(fleet))
         call.cleanup.append(lambda: fleet.remove(scratch.id))
         return call
     if route == "POST /device/token":
-        return Call("POST", "/device/token", json={"device": a.id, "name": f"{fleet.prefix}made",
-                                                   "permission": "read", "expire_time": "never"},
-                    state=lambda: _tokens(fleet))  # fmt: skip
+        return Call(
+            "POST",
+            "/device/token",
+            json={
+                "device": a.id,
+                "name": f"{fleet.prefix}made",
+                "permission": "read",
+                "expire_time": "never",
+            },
+            state=lambda: _tokens(fleet),
+        )
     if route == "GET /device/token/{device_id}":
         return Call("GET", f"/device/token/{a.id}")
     if route == "DELETE /device/token/{token}":
@@ -132,7 +198,11 @@ def build(route: str, fleet: Fleet) -> Call:
     if route == "GET /integration/network/resolve/{serial}/{authorization}":
         return Call("GET", f"/integration/network/resolve/{a.serial}/any")
     if route == "POST /integration/network/data":
-        return Call("POST", "/integration/network/data", params={"serial": a.serial},
-                    json={"variable": "probe_network", "value": 1},
-                    state=lambda: _count(fleet, "probe_network"))  # fmt: skip
+        return Call(
+            "POST",
+            "/integration/network/data",
+            params={"serial": a.serial},
+            json={"variable": "probe_network", "value": 1},
+            state=lambda: _count(fleet, "probe_network"),
+        )
     raise KeyError(f"no request builder for {route}")

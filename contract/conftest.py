@@ -79,9 +79,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         default=None,
         help="p95 latency a simple request must stay under (100 embedded, 1000 other)",
     )
-    group.addoption("--contract-report", default=None,
-                    help="where to write contract-report.json (default: beside --junitxml, "
-                         "else reports/contract-report.json)")  # fmt: skip
+    group.addoption(
+        "--contract-report",
+        default=None,
+        help="where to write contract-report.json (default: beside --junitxml, "
+        "else reports/contract-report.json)",
+    )
 
 
 @dataclass
@@ -96,6 +99,13 @@ class Target:
     network_token: str | None = field(default=None, repr=False)
     analysis_token: str | None = field(default=None, repr=False)
     info: dict[str, Any] = field(default_factory=dict, repr=False)
+
+    def __repr__(self) -> str:
+        return f"Target(url={self.url!r}, plan={self.plan!r}, window={self.window:g})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        """Hypothesis prints fixtures of a failing example with this; tokens stay out of it."""
+        printer.text(repr(self))
 
 
 RECORDER = Recorder()
@@ -182,7 +192,7 @@ class Device:
 
 @dataclass
 class Fleet:
-    """Devices and tokens made for this run; everything listed in `created` is deleted at the end."""
+    """Devices and tokens made for this run; all in `created` is deleted at the end."""
 
     client: TagoClient = field(repr=False)
     target: Target
@@ -191,6 +201,12 @@ class Fleet:
     b: Device
     created: list[str] = field(default_factory=list)
 
+    def __repr__(self) -> str:
+        return f"Fleet(prefix={self.prefix!r}, target={self.target!r})"
+
+    def _repr_pretty_(self, printer: Any, cycle: bool) -> None:
+        printer.text(repr(self))
+
     def profile(self, method: str, path: str, **kwargs: Any):
         return self.client.request(
             method, path, token=self.target.profile_token, token_kind="profile", **kwargs
@@ -198,9 +214,16 @@ class Fleet:
 
     def device(self, name: str, **fields: Any) -> Device:
         serial = f"{self.prefix}{name}-sn"
-        reply = self.profile("POST", "/device", json={"name": f"{self.prefix}{name}",
-                                                      "type": "mutable", "serie_number": serial,
-                                                      **fields})  # fmt: skip
+        reply = self.profile(
+            "POST",
+            "/device",
+            json={
+                "name": f"{self.prefix}{name}",
+                "type": "mutable",
+                "serie_number": serial,
+                **fields,
+            },
+        )
         assert reply.ok, reply.message
         result = reply.result
         device_id = result.get("device_id") or result.get("deviceID")
@@ -208,10 +231,16 @@ class Fleet:
         return Device(device_id, result["token"], serial, {"device-full": result["token"]})
 
     def token(self, device: Device, permission: str, expire_time: str = "never") -> str:
-        reply = self.profile("POST", "/device/token", json={
-            "device": device.id, "name": f"{self.prefix}{permission}",
-            "permission": permission, "expire_time": expire_time,
-        })  # fmt: skip
+        reply = self.profile(
+            "POST",
+            "/device/token",
+            json={
+                "device": device.id,
+                "name": f"{self.prefix}{permission}",
+                "permission": permission,
+                "expire_time": expire_time,
+            },
+        )
         assert reply.ok, reply.message
         return reply.result["token"]
 
@@ -237,8 +266,11 @@ class Fleet:
 
 def _sweep(fleet: Fleet) -> int:
     """Delete devices of earlier runs (our prefix) created more than a day ago."""
-    reply = fleet.profile("GET", "/device", params={"filter[name]": f"{PREFIX}*", "amount": 100,
-                                                    "fields": "id,name,created_at"})  # fmt: skip
+    reply = fleet.profile(
+        "GET",
+        "/device",
+        params={"filter[name]": f"{PREFIX}*", "amount": 100, "fields": "id,name,created_at"},
+    )
     swept = 0
     for device in reply.result or []:
         created = device.get("created_at")
@@ -256,8 +288,16 @@ def fleet(client: TagoClient, target: Target, request: pytest.FixtureRequest) ->
     reporter = request.config.pluginmanager.get_plugin("terminalreporter")
     prefix = f"{PREFIX}{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(2)}-"
     cap = rate_limits().device_caps.get(target.plan)
-    existing = client.request("GET", "/device", token=target.profile_token, token_kind="profile",
-                              params={"amount": 10000, "fields": "id"}).result or []  # fmt: skip
+    existing = (
+        client.request(
+            "GET",
+            "/device",
+            token=target.profile_token,
+            token_kind="profile",
+            params={"amount": 10000, "fields": "id"},
+        ).result
+        or []
+    )
     if cap is not None and len(existing) + DEVICES_PLANNED > cap:
         pytest.exit(
             f"the {target.plan} plan allows {cap} devices; the profile has {len(existing)} and the "

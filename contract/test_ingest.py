@@ -70,14 +70,21 @@ def millis(sent) -> int:
 
 
 def same(sent, got) -> bool:
+    if sent is None or got is None:
+        return sent is got
     if isinstance(sent, float) or isinstance(got, float):
         return not isinstance(got, bool) and math.isclose(sent, got, rel_tol=0, abs_tol=0)
     return type(sent) is type(got) and sent == got
 
 
 def stored(fleet, group: str) -> list[dict]:
-    reply = fleet.client.request("GET", "/data", token=fleet.a.token, token_kind="device-full",
-                                 params={"groups": group, "qty": 10000})  # fmt: skip
+    reply = fleet.client.request(
+        "GET",
+        "/data",
+        token=fleet.a.token,
+        token_kind="device-full",
+        params={"groups": group, "qty": 10000},
+    )
     return reply.result
 
 
@@ -85,8 +92,9 @@ def stored(fleet, group: str) -> list[dict]:
 def test_valid_batches_round_trip(fleet, batch):
     group = f"g{uuid.uuid4().hex}"
     body = [{**record, "group": group} for record in batch]
-    reply = fleet.client.request("POST", "/data", token=fleet.a.token, token_kind="device-full",
-                                 json=body)  # fmt: skip
+    reply = fleet.client.request(
+        "POST", "/data", token=fleet.a.token, token_kind="device-full", json=body
+    )
     note(reply.curl)
     assert reply.ok, reply.message
     assert reply.result == f"{len(body)} Data Added"
@@ -129,8 +137,9 @@ def test_documented_record_limits(fleet, example):
     record = dict(example.instance)
     if "group" not in record and "serie" not in record:
         record["group"] = group
-    reply = fleet.client.request("POST", "/data", token=fleet.a.token, token_kind="device-full",
-                                 json=[probe, record])  # fmt: skip
+    reply = fleet.client.request(
+        "POST", "/data", token=fleet.a.token, token_kind="device-full", json=[probe, record]
+    )
     if example.valid:
         assert reply.ok, f"{example.name} ({example.source}) was refused: {reply.message}"
         assert reply.result == "2 Data Added"
@@ -151,8 +160,9 @@ def test_documented_body_limits(fleet, example):
         else {**body, "group": group}
     )
     count = len(body) if isinstance(body, list) else 1
-    reply = fleet.client.request("POST", "/data", token=fleet.a.token, token_kind="device-full",
-                                 json=body)  # fmt: skip
+    reply = fleet.client.request(
+        "POST", "/data", token=fleet.a.token, token_kind="device-full", json=body
+    )
     if example.valid:
         assert reply.ok and reply.result == f"{count} Data Added"
         assert len(stored(fleet, group)) == count

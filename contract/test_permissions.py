@@ -55,10 +55,16 @@ def test_permission(cell, fleet):
 def test_a_device_token_never_reads_another_devices_data(fleet):
     """Cross-device reads: data posted to device A is invisible to device B's token."""
     variable = "cross_device_secret"
-    fleet.client.request("POST", "/data", token=fleet.a.token, token_kind="device-full",
-                         json={"variable": variable, "value": 42})  # fmt: skip
+    fleet.client.request(
+        "POST",
+        "/data",
+        token=fleet.a.token,
+        token_kind="device-full",
+        json={"variable": variable, "value": 42},
+    )
     for params in ({"variables": variable, "qty": 100}, {"qty": 10000}):
-        seen = fleet.client.request("GET", "/data", token=fleet.b.token, token_kind="device-full",
-                                    params=params).result  # fmt: skip
+        seen = fleet.client.request(
+            "GET", "/data", token=fleet.b.token, token_kind="device-full", params=params
+        ).result
         leaked = [r for r in seen if r.get("device") != fleet.b.id]
         assert not leaked, f"device B's token read {len(leaked)} records of other devices"

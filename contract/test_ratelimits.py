@@ -18,8 +18,14 @@ LIMITS = ratelimits.rate_limits()
 # Routes with small limits on every plan, so a window's worth of requests stays cheap.
 PROBED = [
     ("GET /device", "GET", "/device", {"amount": 1}, None),
-    ("GET /data?query=aggregate", "GET", "/data", {"query": "aggregate", "start_date": "1 day"}, None),
-]  # fmt: skip
+    (
+        "GET /data?query=aggregate",
+        "GET",
+        "/data",
+        {"query": "aggregate", "start_date": "1 day"},
+        None,
+    ),
+]
 
 
 def fresh_window(window: float, needed: float) -> None:
@@ -32,8 +38,9 @@ def fresh_window(window: float, needed: float) -> None:
 
 def send(fleet, kind: str, method: str, path: str, params):
     token = fleet.target.profile_token if kind == "profile" else fleet.a.token
-    return fleet.client.request(method, path, token=token, token_kind=kind, params=params,
-                                honour_429=False)  # fmt: skip
+    return fleet.client.request(
+        method, path, token=token, token_kind=kind, params=params, honour_429=False
+    )
 
 
 @pytest.mark.parametrize("probe", PROBED, ids=[p[0] for p in PROBED])
@@ -81,11 +88,17 @@ def test_a_device_limit_throttles_that_device_only(fleet):
             token_kind="device-full",
             json={"variable": "rpm"},
             honour_429=False,
-        ).status  # fmt: skip
+        ).status
         for _ in range(3)
     ]
-    other = fleet.client.request("POST", "/data", token=fleet.b.token, token_kind="device-full",
-                                 json={"variable": "rpm"}, honour_429=False)  # fmt: skip
+    other = fleet.client.request(
+        "POST",
+        "/data",
+        token=fleet.b.token,
+        token_kind="device-full",
+        json={"variable": "rpm"},
+        honour_429=False,
+    )
     assert codes[:2] == [200, 200], f"the first 2 of an rpm of 2 were refused: {codes}"
     assert codes[2] == 429, f"the 3rd request over an rpm of 2 got HTTP {codes[2]}"
     assert other.ok, "another device was throttled by this device's limit"

@@ -30,8 +30,9 @@ def test_route(route_id, fleet):
         pytest.skip(f"no {kind} token for this target (see --network-token)")
     call = build(route_id, fleet)
     try:
-        reply = fleet.client.request(call.method, call.path, token=token, token_kind=kind,
-                                     params=call.params, json=call.json)  # fmt: skip
+        reply = fleet.client.request(
+            call.method, call.path, token=token, token_kind=kind, params=call.params, json=call.json
+        )
         assert reply.ok, f"{route_id}: HTTP {reply.status}: {reply.message}"
         assert reply.status in route.success_status
     finally:

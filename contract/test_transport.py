@@ -11,23 +11,29 @@ from tagocheck import checks
 
 def test_ssl_false_as_header_and_as_query(fleet):
     token = fleet.target.profile_token
-    as_header = fleet.client.request("GET", "/info", token=token, token_kind="profile",
-                                     headers={"_ssl": "false"})  # fmt: skip
-    as_query = fleet.client.request("GET", "/info", token=token, token_kind="profile",
-                                    params={"_ssl": "false"})  # fmt: skip
+    as_header = fleet.client.request(
+        "GET", "/info", token=token, token_kind="profile", headers={"_ssl": "false"}
+    )
+    as_query = fleet.client.request(
+        "GET", "/info", token=token, token_kind="profile", params={"_ssl": "false"}
+    )
     assert as_header.ok and as_query.ok
 
 
 def test_plain_http_without_ssl_false_is_recorded(fleet):
     url = fleet.target.info.get("http_url") or fleet.target.url
     parts = urlsplit(url)
-    plain = urlunsplit(("http", parts.netloc if parts.scheme == "http" else parts.hostname,
-                        "/info", "", ""))  # fmt: skip
+    plain = urlunsplit(
+        ("http", parts.netloc if parts.scheme == "http" else parts.hostname, "/info", "", "")
+    )
     try:
         response = requests.get(plain, headers={"Token": fleet.target.profile_token}, timeout=10)
     except requests.RequestException as error:
-        fleet.client.recorder.note("GET /info", "plain HTTP without _ssl=false",
-                                   f"connection failed ({type(error).__name__})")  # fmt: skip
+        fleet.client.recorder.note(
+            "GET /info",
+            "plain HTTP without _ssl=false",
+            f"connection failed ({type(error).__name__})",
+        )
         return
     verdict = checks.judge("GET", "/info", response.status_code, response.content)
     behaviour = (
@@ -56,8 +62,11 @@ def test_which_token_headers_the_target_honours(fleet):
         if token is None:
             continue
         reply = fleet.client.request("GET", "/info", token=token, token_kind=kind, header=header)
-        fleet.client.recorder.note("GET /info", f"token header {header}",
-                                   "honoured" if reply.ok else f"refused ({reply.status})")  # fmt: skip
+        fleet.client.recorder.note(
+            "GET /info",
+            f"token header {header}",
+            "honoured" if reply.ok else f"refused ({reply.status})",
+        )
         if reply.ok:
             honoured.append(header)
     assert "token" in honoured, "the official SDKs send a lowercase token header; it was refused"

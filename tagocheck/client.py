@@ -35,6 +35,12 @@ class Reply:
     curl: str
     """The request as a curl command line, tokens redacted."""
 
+    def __repr__(self) -> str:
+        # Bodies can hold tokens (a new device's, a resolved serial's): a failing assertion that
+        # prints a Reply must not show them.
+        outcome, message = self.verdict.outcome, self.message
+        return f"Reply(status={self.status}, outcome={outcome!r}, message={message!r})"
+
     @property
     def ok(self) -> bool:
         return self.verdict.outcome == checks.ACCEPTED
@@ -82,6 +88,8 @@ class TagoClient:
         check: bool = True,
     ) -> Reply:
         """Send one request; raise ContractViolation if the response breaks the contract."""
+        # pytest prints each frame's arguments in a failure; this frame's include the token.
+        __tracebackhide__ = True
         sent_headers = dict(headers or {})
         if token is not None:
             sent_headers[header] = token
@@ -121,9 +129,13 @@ class TagoClient:
                 continue
             parsed, value = checks.parse_body(raw)
             return Reply(
-                response.status_code, value if parsed else None, response.headers, verdict, raw,
+                response.status_code,
+                value if parsed else None,
+                response.headers,
+                verdict,
+                raw,
                 described,
-            )  # fmt: skip
+            )
 
 
 def retry_after(headers: Mapping[str, str], raw: bytes) -> float:

@@ -79,8 +79,13 @@ def ingest_round_trip(out: Console) -> Summary:
                 task = progress.add_task("provisioning devices", total=DEVICES)
                 tokens = []
                 for i in range(DEVICES):
-                    made = call("POST", "/device", target.profile_token, "profile",
-                                json={"name": f"demo-{i:02d}", "type": "mutable"})  # fmt: skip
+                    made = call(
+                        "POST",
+                        "/device",
+                        target.profile_token,
+                        "profile",
+                        json={"name": f"demo-{i:02d}", "type": "mutable"},
+                    )
                     tokens.append(made.json()["result"]["token"])
                     progress.advance(task)
                 summary.devices = len(tokens)

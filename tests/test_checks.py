@@ -108,6 +108,7 @@ def test_checks_pass_the_healthy_target(tmp_path):
     with start_target(tmp_path, "--plan", "unlimited") as target:
         for token in (target.profile_token, "wrong-token"):
             response = requests.get(target.url + "/info", headers={"Token": token}, timeout=10)
-            verdict = checks.judge("GET", "/info", response.status_code, response.content,
-                                   token_kind="profile")  # fmt: skip
+            verdict = checks.judge(
+                "GET", "/info", response.status_code, response.content, token_kind="profile"
+            )
             assert verdict.ok, verdict.violations

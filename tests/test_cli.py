@@ -25,7 +25,7 @@ def run(capsys, monkeypatch, *argv, stdin=None):
 def test_capacity_says_what_exists_and_what_is_missing(capsys, monkeypatch):
     code, out, _ = run(capsys, monkeypatch, "capacity")
     assert code == 0
-    assert "18 routes" in out and "180 permission cells" in out
+    assert "19 routes" in out and "190 permission cells" in out
     assert "not built yet (issue 4)" in out
     assert "records acknowledged 600, stored 600" in out and "violations: none" in out
     assert "no capacity steps ran and no report was written" in out

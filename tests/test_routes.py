@@ -35,6 +35,7 @@ SAMPLE_PATHS = {
     "PUT /device/{id}": "/device/6010ea3cb1f2e10012c7a4d1",
     "DELETE /device/{id}": "/device/6010ea3cb1f2e10012c7a4d1",
     "PUT /device/params/{id}": "/device/params/6010ea3cb1f2e10012c7a4d9",
+    "POST /device/{id}/params": "/device/6010ea3cb1f2e10012c7a4d1/params",
     "GET /device/token/{device_id}": "/device/token/6010ea3cb1f2e10012c7a4d1",
     "DELETE /device/token/{token}": "/device/token/2b1f0e8c-5a6d-4c3b-9e7f-0a1b2c3d4e5f",
     "GET /integration/network/resolve/{serial}": "/integration/network/resolve/SN-0001",

@@ -30,20 +30,39 @@ def calls(tmp_path_factory):
     profile = info["profile_token"]
     made, done = [], []
     try:
-        created = call("POST", "/device", profile, json={"name": "c", "type": "mutable",
-                                                          "serie_number": "SN-C1"})  # fmt: skip
+        created = call(
+            "POST",
+            "/device",
+            profile,
+            json={"name": "c", "type": "mutable", "serie_number": "SN-C1"},
+        )
         device = created.json()["result"]
         device_id, full = device["device_id"], device["token"]
-        token_made = call("POST", "/device/token", profile,
-                          json={"device": device_id, "permission": "read"})  # fmt: skip
+        token_made = call(
+            "POST", "/device/token", profile, json={"device": device_id, "permission": "read"}
+        )
         read = token_made.json()["result"]["token"]
         call("POST", f"/device/{device_id}/params", profile, json={"key": "k", "value": "v"})
         param_id = call("GET", "/device/params", full).json()["result"][0]["id"]
         day = "start_date=2020-01-01T00:00:00Z&end_date=2020-01-20T00:00:00Z"
         plan = [
-            ("POST /data", "device-full", "POST", "/data",
-             {"json": [{"variable": "t", "value": 1.5, "location": {"lat": 1, "lng": 2},
-                        "metadata": {"m": 1}, "time": "2020-01-02T00:00:00Z"}]}),
+            (
+                "POST /data",
+                "device-full",
+                "POST",
+                "/data",
+                {
+                    "json": [
+                        {
+                            "variable": "t",
+                            "value": 1.5,
+                            "location": {"lat": 1, "lng": 2},
+                            "metadata": {"m": 1},
+                            "time": "2020-01-02T00:00:00Z",
+                        }
+                    ]
+                },
+            ),
             ("GET /data", "device-read", "GET", "/data", {}),
             ("GET /data", "device-read", "GET", "/data?query=count", {}),
             ("GET /data", "device-read", "GET", f"/data?query=sum&{day}", {}),
@@ -51,8 +70,13 @@ def calls(tmp_path_factory):
             ("GET /data", "device-read", "GET", "/data?query=last_value", {}),
             ("GET /data", "device-read", "GET", "/data?query=max", {}),
             ("GET /data", "device-read", "GET", f"/data?query=aggregate&{day}", {}),
-            ("GET /data", "device-read", "GET",
-             f"/data?query=conditional&value=1&conditional=>&{day}", {}),
+            (
+                "GET /data",
+                "device-read",
+                "GET",
+                f"/data?query=conditional&value=1&conditional=>&{day}",
+                {},
+            ),
             ("PUT /data", "device-full", "PUT", "/data", {"json": None}),
             ("DELETE /data", "device-full", "DELETE", "/data?query=last_item", {}),
             ("GET /info", "device-read", "GET", "/info", {}),
@@ -61,23 +85,55 @@ def calls(tmp_path_factory):
             ("GET /info", "analysis-no-policy", "GET", "/info", {}),
             ("GET /device/params", "device-read", "GET", "/device/params", {}),
             ("PUT /device/params/{id}", "device-full", "PUT", f"/device/params/{param_id}", {}),
+            (
+                "POST /device/{id}/params",
+                "profile",
+                "POST",
+                f"/device/{device_id}/params",
+                {"json": [{"key": "k2", "value": "v2"}]},
+            ),
             ("GET /device", "profile", "GET", "/device", {}),
             ("GET /device/{id}", "profile", "GET", f"/device/{device_id}", {}),
-            ("PUT /device/{id}", "profile", "PUT", f"/device/{device_id}",
-             {"json": {"name": "c2"}}),
-            ("POST /device/token", "profile", "POST", "/device/token",
-             {"json": {"device": device_id, "permission": "write", "expire_time": "1 day"}}),
+            (
+                "PUT /device/{id}",
+                "profile",
+                "PUT",
+                f"/device/{device_id}",
+                {"json": {"name": "c2"}},
+            ),
+            (
+                "POST /device/token",
+                "profile",
+                "POST",
+                "/device/token",
+                {"json": {"device": device_id, "permission": "write", "expire_time": "1 day"}},
+            ),
             ("GET /device/token/{device_id}", "profile", "GET", f"/device/token/{device_id}", {}),
             ("DELETE /device/token/{token}", "profile", "DELETE", f"/device/token/{read}", {}),
-            ("GET /integration/network/resolve/{serial}", "network", "GET",
-             "/integration/network/resolve/SN-C1", {}),
-            ("GET /integration/network/resolve/{serial}/{authorization}", "network", "GET",
-             "/integration/network/resolve/SN-C1/any", {}),
-            ("POST /integration/network/data", "network", "POST",
-             "/integration/network/data?serial=SN-C1", {"json": {"variable": "n", "value": 1}}),
+            (
+                "GET /integration/network/resolve/{serial}",
+                "network",
+                "GET",
+                "/integration/network/resolve/SN-C1",
+                {},
+            ),
+            (
+                "GET /integration/network/resolve/{serial}/{authorization}",
+                "network",
+                "GET",
+                "/integration/network/resolve/SN-C1/any",
+                {},
+            ),
+            (
+                "POST /integration/network/data",
+                "network",
+                "POST",
+                "/integration/network/data?serial=SN-C1",
+                {"json": {"variable": "n", "value": 1}},
+            ),
             ("POST /device", "profile", "POST", "/device", {"json": {"name": "second"}}),
             ("DELETE /device/{id}", "profile", "DELETE", None, {}),
-        ]  # fmt: skip
+        ]
         tokens = {
             "device-full": full,
             "device-read": read,

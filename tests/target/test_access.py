@@ -25,9 +25,17 @@ def fleet(client: Client):
 
 @pytest.mark.parametrize(
     "header",
-    ["Device-Token", "Profile-Token", "Account-Token", "Analysis-Token", "Middleware-Token",
-     "Token", "token", "Authorization"],
-)  # fmt: skip
+    [
+        "Device-Token",
+        "Profile-Token",
+        "Account-Token",
+        "Analysis-Token",
+        "Middleware-Token",
+        "Token",
+        "token",
+        "Authorization",
+    ],
+)
 def test_a_token_is_read_from_every_documented_header(fleet, header):
     client, _, tokens = fleet
     response = client.call("GET", "/info", headers={header: tokens["full"]})
@@ -44,14 +52,20 @@ def test_two_different_tokens_in_one_request_are_refused(fleet):
 @pytest.mark.parametrize(
     ("permission", "method", "allowed"),
     [
-        ("full", "POST", True), ("full", "GET", True), ("full", "PUT", True),
+        ("full", "POST", True),
+        ("full", "GET", True),
+        ("full", "PUT", True),
         ("full", "DELETE", True),
-        ("write", "POST", True), ("write", "GET", False), ("write", "PUT", True),
+        ("write", "POST", True),
+        ("write", "GET", False),
+        ("write", "PUT", True),
         ("write", "DELETE", True),
-        ("read", "POST", False), ("read", "GET", True), ("read", "PUT", False),
+        ("read", "POST", False),
+        ("read", "GET", True),
+        ("read", "PUT", False),
         ("read", "DELETE", False),
     ],
-)  # fmt: skip
+)
 def test_device_permissions(fleet, permission, method, allowed):
     client, _, tokens = fleet
     body = {"variable": "p", "value": 1} if method == "POST" else None
@@ -154,9 +168,11 @@ def test_network_routes(fleet):
     missing = client.call("GET", "/integration/network/resolve/SN-NOPE", network)
     assert missing.status_code == 404
     sent = client.call(
-        "POST", f"/integration/network/data?serial={serial}", network,
+        "POST",
+        f"/integration/network/data?serial={serial}",
+        network,
         json=[{"variable": "via_network", "value": 1}],
-    )  # fmt: skip
+    )
     assert sent.json() == {"status": True, "result": "1 Data Added"}
     as_device = client.call("GET", f"/integration/network/resolve/{serial}", tokens["full"])
     assert as_device.status_code == 403

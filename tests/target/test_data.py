@@ -28,13 +28,22 @@ def get(client, token, **params):
 def test_round_trip_normalises_variable_location_and_dates(dev):
     client, token, device_id = dev
     body = [
-        {"variable": "Temperature", "value": 21.5, "unit": "C", "group": "g1",
-         "location": {"lat": 42.5, "lng": -85.25}, "metadata": {"color": "red"},
-         "time": "2021-09-16T17:51:43.672Z"},
+        {
+            "variable": "Temperature",
+            "value": 21.5,
+            "unit": "C",
+            "group": "g1",
+            "location": {"lat": 42.5, "lng": -85.25},
+            "metadata": {"color": "red"},
+            "time": "2021-09-16T17:51:43.672Z",
+        },
         {"variable": "door", "value": True, "time": 1631814703},
-        {"variable": "label", "value": "open",
-         "location": {"type": "Point", "coordinates": [1, 2]}},
-    ]  # fmt: skip
+        {
+            "variable": "label",
+            "value": "open",
+            "location": {"type": "Point", "coordinates": [1, 2]},
+        },
+    ]
     response = post(client, token, body)
     assert response.status_code == 200
     assert response.json() == {"status": True, "result": "3 Data Added"}
@@ -117,11 +126,19 @@ def test_body_limits_and_bad_bodies_are_envelopes(dev):
 
 def test_queries(dev):
     client, token, _ = dev
-    post(client, token, [
-        {"variable": "t", "value": v, "time": 1_700_000_000 + v,
-         "group": "even" if v % 2 == 0 else "odd"}
-        for v in range(1, 21)
-    ])  # fmt: skip
+    post(
+        client,
+        token,
+        [
+            {
+                "variable": "t",
+                "value": v,
+                "time": 1_700_000_000 + v,
+                "group": "even" if v % 2 == 0 else "odd",
+            }
+            for v in range(1, 21)
+        ],
+    )
     post(
         client, token, {"variable": "pos", "location": {"lat": 1, "lng": 2}, "time": 1_700_000_100}
     )
@@ -143,8 +160,13 @@ def test_queries(dev):
     assert get(client, token, variables="t", query="sum", **day) == 210
     assert get(client, token, variables="t", query="avg", **day) == 10.5
     assert get(client, token, variables="t", values="7", query="count") == 1
-    window = get(client, token, variables="t", start_date="2023-11-14T22:13:25Z",
-                 end_date="2023-11-14T22:13:27Z")  # fmt: skip
+    window = get(
+        client,
+        token,
+        variables="t",
+        start_date="2023-11-14T22:13:25Z",
+        end_date="2023-11-14T22:13:27Z",
+    )
     assert sorted(r["value"] for r in window) == [5, 6, 7]
     assert get(client, token, variables="t", start_date="1 day", query="count") == 0
 
@@ -215,9 +237,9 @@ def test_aggregate_and_conditional(dev):
         [{"variable": "x", "value": v, "time": 1_700_000_000 + 60 * v} for v in range(6)],
     )
     day = {"start_date": "2023-11-14T00:00:00Z", "end_date": "2023-11-15T00:00:00Z"}
-    buckets = get(client, token, variables="x", query="aggregate", function="sum",
-                  interval="hour", **day)  # fmt: skip
+    buckets = get(
+        client, token, variables="x", query="aggregate", function="sum", interval="hour", **day
+    )
     assert sum(b["value"] for b in buckets) == 15
-    over = get(client, token, variables="x", query="conditional", conditional=">", value="3",
-               **day)  # fmt: skip
+    over = get(client, token, variables="x", query="conditional", conditional=">", value="3", **day)
     assert sorted(r["value"] for r in over) == [4, 5]

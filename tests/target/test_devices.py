@@ -32,14 +32,20 @@ def test_list_pages_filters_and_order(client: Client):
     ).json()["result"]
     assert [d["name"] for d in found] == ["listme-4", "listme-3"]
     page2 = client.profile(
-        "GET", "/device", params={"filter[name]": "listme-*", "orderBy": "name,asc",
-                                  "amount": 2, "page": 2},
-    ).json()["result"]  # fmt: skip
+        "GET",
+        "/device",
+        params={"filter[name]": "listme-*", "orderBy": "name,asc", "amount": 2, "page": 2},
+    ).json()["result"]
     assert [d["name"] for d in page2] == ["listme-2", "listme-3"]
     tagged = client.profile(
-        "GET", "/device", params={"filter[tags][0][key]": "batch", "filter[tags][0][value]": "odd",
-                                  "filter[name]": "listme-*"},
-    ).json()["result"]  # fmt: skip
+        "GET",
+        "/device",
+        params={
+            "filter[tags][0][key]": "batch",
+            "filter[tags][0][value]": "odd",
+            "filter[name]": "listme-*",
+        },
+    ).json()["result"]
     assert sorted(d["name"] for d in tagged) == ["listme-1", "listme-3"]
     fields = client.profile("GET", "/device", params={"fields": "id,name", "amount": 1}).json()
     assert set(fields["result"][0]) == {"id", "name"}
@@ -62,9 +68,10 @@ def test_device_cap_of_the_plan(start):
 def test_parameters(client: Client):
     made = client.device("params")
     set_ = client.profile(
-        "POST", f"/device/{made['device_id']}/params",
+        "POST",
+        f"/device/{made['device_id']}/params",
         json=[{"key": "interval", "value": "60"}, {"key": "mode", "value": "eco", "sent": True}],
-    )  # fmt: skip
+    )
     assert set_.status_code == 200
     params = client.call("GET", "/device/params", made["token"]).json()["result"]
     assert {(p["key"], p["sent"]) for p in params} == {("interval", False), ("mode", True)}

@@ -95,7 +95,9 @@ def test_over_http_a_device_rpm_throttles_that_device_only(start):
     slow = client.device("slow")
     other = client.device("other")
     client.profile("PUT", f"/device/{slow['device_id']}", json={"rpm": {"data_input": 2}})
-    codes = [client.call("POST", "/data", slow["token"], json={"variable": "v"}).status_code
-             for _ in range(3)]  # fmt: skip
+    codes = [
+        client.call("POST", "/data", slow["token"], json={"variable": "v"}).status_code
+        for _ in range(3)
+    ]
     assert codes == [200, 200, 429]
     assert client.call("POST", "/data", other["token"], json={"variable": "v"}).status_code == 200

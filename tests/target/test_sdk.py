@@ -18,8 +18,15 @@ def test_the_official_sdk_works_unchanged(shared_target, monkeypatch):
     device_id = created["device_id"]
     device = Device({"token": created["token"]})
 
-    assert device.sendData([{"variable": "temperature", "value": 21, "unit": "C"},
-                            {"variable": "humidity", "value": 40}]) == "2 Data Added"  # fmt: skip
+    assert (
+        device.sendData(
+            [
+                {"variable": "temperature", "value": 21, "unit": "C"},
+                {"variable": "humidity", "value": 40},
+            ]
+        )
+        == "2 Data Added"
+    )
     data = device.getData({"variables": ["temperature", "humidity"], "qty": 10})
     assert sorted(r["variable"] for r in data) == ["humidity", "temperature"]
     last = device.getData({"variables": "temperature", "query": "last_value"})[0]

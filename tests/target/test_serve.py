@@ -110,8 +110,18 @@ def test_help_documents_every_fault_and_the_chosen_variants():
     done = subprocess.run(
         [sys.executable, "-m", "tagocheck", "serve", "--help"], capture_output=True, text=True
     )
-    for fault in ("no-rate-limit", "early-throttle", "bad-envelope", "html-errors",
-                  "wrong-status", "wrong-count", "ignore-permission", "cross-device",
-                  "lose-writes", "server-errors", "slow"):  # fmt: skip
+    for fault in (
+        "no-rate-limit",
+        "early-throttle",
+        "bad-envelope",
+        "html-errors",
+        "wrong-status",
+        "wrong-count",
+        "ignore-permission",
+        "cross-device",
+        "lose-writes",
+        "server-errors",
+        "slow",
+    ):
         assert fault in done.stdout
     assert "HTTP 201" in done.stdout and "device_id" in done.stdout

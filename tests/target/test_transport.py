@@ -45,8 +45,14 @@ def test_an_unexpected_exception_is_a_500_envelope_without_detail(tmp_path, monk
             sent.append(message)
 
         token = account.profile_token.encode()
-        scope = {"type": "http", "method": "GET", "path": "/info", "query_string": b"",
-                 "headers": [(b"token", token)], "scheme": "http"}  # fmt: skip
+        scope = {
+            "type": "http",
+            "method": "GET",
+            "path": "/info",
+            "query_string": b"",
+            "headers": [(b"token", token)],
+            "scheme": "http",
+        }
         await app(scope, receive, send)
         store.close()
         return sent

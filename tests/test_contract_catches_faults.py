@@ -1,0 +1,120 @@
+"""The contract suite tests itself: each fault of the embedded target is caught by the tests
+meant to catch it, and those tests pass on the healthy target. No fault goes uncaught.
+
+Each run is a real `pytest contract/` in a subprocess against a target started with one fault.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from pathlib import Path
+
+import pytest
+
+from tagocheck.redact import TOKEN_PATTERN
+from tagocheck.target.faults import FAULTS
+from tagocheck.target.launcher import RunningTarget, start_target
+
+ROOT = Path(__file__).resolve().parents[1]
+WINDOW = "2"
+
+# fault -> (contract files to run, tests of which at least one must fail). The README has this
+# table too; test_every_fault_is_caught_by_some_test keeps the two honest.
+CATCHES = {
+    "no-rate-limit": (["test_ratelimits.py"], ["test_the_limit_is_exact_and_429_is_documented"]),
+    "early-throttle": (["test_ratelimits.py"], ["test_the_limit_is_exact_and_429_is_documented"]),
+    "bad-envelope": (["test_routes.py"], ["test_route"]),
+    "html-errors": (["test_permissions.py"], ["test_permission"]),
+    "wrong-status": (["test_permissions.py"], ["test_permission"]),
+    "wrong-count": (["test_ingest.py"], ["test_valid_batches_round_trip"]),
+    "ignore-permission": (["test_permissions.py"], ["test_permission"]),
+    "cross-device": (
+        ["test_permissions.py"],
+        ["test_a_device_token_never_reads_another_devices_data"],
+    ),
+    "lose-writes": (
+        ["test_ingest.py", "test_queries.py"],
+        ["test_valid_batches_round_trip", "test_queries_agree_with_the_model"],
+    ),
+    "server-errors": (["test_routes.py"], ["test_route"]),
+    "slow": (["test_transport.py"], ["test_latency_budget"]),
+}
+
+
+def run_contract(target: RunningTarget, files: list[str], junit: Path) -> dict[str, str]:
+    """Run contract tests against a target; returns test name -> passed | failed | skipped."""
+    info = target.info
+    command = [sys.executable, "-m", "pytest", *(f"contract/{f}" for f in files)]
+    command += ["-p", "no:cacheprovider", "-q", f"--junitxml={junit}"]
+    command += ["--target", info["url"], "--profile-token", info["profile_token"]]
+    command += [
+        "--network-token",
+        info["network_token"],
+        "--analysis-token",
+        info["analysis_token"],
+    ]
+    command += ["--plan", info["plan"], "--rate-window", WINDOW, "--latency-budget-ms", "100"]
+    command += ["--contract-report", str(junit.with_suffix(".json"))]
+    done = subprocess.run(
+        command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False
+    )
+    report = junit.with_suffix(".json")
+    for text in (done.stdout, done.stderr, junit.read_text(), report.read_text()):
+        leaked = TOKEN_PATTERN.findall(text)
+        assert not leaked, (
+            f"{len(leaked)} tokens in the contract run's output, e.g. {leaked[0][:4]}…"
+        )
+    outcomes = {}
+    for case in ET.parse(junit).iter("testcase"):
+        name = case.get("name", "")
+        if case.find("failure") is not None or case.find("error") is not None:
+            outcomes[name] = "failed"
+        elif case.find("skipped") is not None:
+            outcomes[name] = "skipped"
+        else:
+            outcomes[name] = "passed"
+    return outcomes
+
+
+def start(tmp_path: Path, *faults: str) -> RunningTarget:
+    args = ["--plan", "starter", "--rate-window-seconds", WINDOW]
+    for fault in faults:
+        args += ["--fault", fault]
+    return start_target(tmp_path / "state", *args)
+
+
+def base(name: str) -> str:
+    return name.split("[", 1)[0]
+
+
+@pytest.fixture(scope="module")
+def healthy(tmp_path_factory) -> dict[str, str]:
+    """The whole contract suite, slow tests included, against the healthy target."""
+    tmp = tmp_path_factory.mktemp("healthy")
+    with start(tmp) as target:
+        files = sorted({f for files, _ in CATCHES.values() for f in files})
+        return run_contract(target, files, tmp / "junit.xml")
+
+
+def test_every_fault_is_caught_by_some_test():
+    assert set(CATCHES) == set(FAULTS)
+
+
+def test_the_catching_tests_pass_on_the_healthy_target(healthy):
+    assert healthy, "the healthy run produced no results"
+    failed = sorted(name for name, outcome in healthy.items() if outcome == "failed")
+    assert not failed, f"failed on the healthy target: {failed}"
+    for _, catchers in CATCHES.values():
+        for catcher in catchers:
+            assert any(base(n) == catcher for n in healthy), f"{catcher} did not run"
+
+
+@pytest.mark.parametrize("fault", sorted(CATCHES))
+def test_the_fault_is_caught(fault, tmp_path):
+    files, catchers = CATCHES[fault]
+    with start(tmp_path, fault) as target:
+        outcomes = run_contract(target, files, tmp_path / "junit.xml")
+    caught = sorted(n for n, o in outcomes.items() if o == "failed" and base(n) in catchers)
+    assert caught, f"no test caught {fault}: {outcomes}"

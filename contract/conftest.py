@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import secrets
+import signal
 import tempfile
 import time
 from collections.abc import Iterator
@@ -19,8 +20,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+import requests
 from hypothesis import HealthCheck, settings
 
+from tagocheck import checks
 from tagocheck.client import TagoClient
 from tagocheck.ratelimits import rate_limits
 from tagocheck.recorder import Recorder
@@ -40,6 +43,19 @@ EMBEDDED_WINDOW = 2.0
 EMBEDDED_PLAN = "starter"
 DEVICES_PLANNED = 3  # two fleet devices and one scratch device at a time
 TOKENS_PLANNED = 6
+# Data-input transactions (one per variable sent) with the ci profile: ingest properties about
+# 25 x 5, documented limits about 60 x 2, stateful queries about 8 x 12 x 4, permission and
+# route probes about 30. The thorough profile takes roughly ten times as many.
+DATA_INPUT_PLANNED = {"ci": 700, "thorough": 7000}
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    # SIGTERM (a CI job cancelled, a container stopped) ends the run like Ctrl-C does, so the
+    # session's teardown still deletes the fleet.
+    def interrupt(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    signal.signal(signal.SIGTERM, interrupt)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:
@@ -130,6 +146,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             analysis_token=option("--analysis-token"),
         )
         RECORDER.target = {"url": found.url, "plan": found.plan, "embedded": False}
+        _preflight(found)
         yield found
         return
     with tempfile.TemporaryDirectory(prefix="tagocheck-contract-") as state:
@@ -155,6 +172,50 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             running.stop()
 
 
+def _preflight(target: Target) -> None:
+    """Stop at once, in one line, when the target cannot be used: unreachable, not TagoIO, or the
+    profile token refused."""
+    try:
+        response = requests.get(
+            target.url + "/info",
+            headers={"Token": target.profile_token},
+            verify=target.verify,
+            timeout=15,
+        )
+    except requests.exceptions.SSLError as error:
+        pytest.exit(
+            f"TLS verification of {target.url} failed ({_reason(error)}); pass --ca-cert "
+            "with its CA, or --insecure",
+            returncode=4,
+        )
+    except requests.RequestException as error:
+        pytest.exit(f"cannot reach {target.url}: {_reason(error)}", returncode=4)
+    parsed, body = checks.parse_body(response.content)
+    if not parsed or not isinstance(body, dict) or "status" not in body:
+        kind = response.headers.get("content-type", "no content type")
+        pytest.exit(
+            f"{target.url} does not answer like a TagoIO API (HTTP {response.status_code}, {kind})",
+            returncode=4,
+        )
+    if response.status_code in (401, 403):
+        pytest.exit(
+            f"{target.url} refused the profile token (HTTP {response.status_code})", returncode=4
+        )
+
+
+def _reason(error: Exception) -> str:
+    text = str(error.args[0] if error.args else error)
+    for marker in (
+        "CERTIFICATE_VERIFY_FAILED",
+        "Connection refused",
+        "Name or service not known",
+        "timed out",
+    ):
+        if marker in text:
+            return marker.lower()
+    return type(error).__name__
+
+
 @pytest.fixture(scope="session")
 def client(target: Target) -> TagoClient:
     return TagoClient(target.url, verify=target.verify, recorder=RECORDER)
@@ -176,7 +237,10 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     RECORDER.write(Path(path))
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
-        reporter.write_line(f"tagocheck: drift and violations written to {path}")
+        reporter.write_line(
+            f"tagocheck: {RECORDER.records_added:,} records acknowledged (data-input "
+            f"transactions); drift and violations written to {path}"
+        )
 
 
 # -- the throwaway fleet
@@ -283,9 +347,29 @@ def _sweep(fleet: Fleet) -> int:
     return swept
 
 
+class _Announcer:
+    """Writes a line to the terminal now, past pytest's output capturing."""
+
+    def __init__(self, config: pytest.Config) -> None:
+        self.reporter = config.pluginmanager.get_plugin("terminalreporter")
+        self.capture = config.pluginmanager.get_plugin("capturemanager")
+
+    def __bool__(self) -> bool:
+        return self.reporter is not None
+
+    def write_line(self, line: str) -> None:
+        if self.reporter is None:
+            return
+        if self.capture is not None:
+            with self.capture.global_and_fixture_disabled():
+                self.reporter.write_line(line)
+        else:
+            self.reporter.write_line(line)
+
+
 @pytest.fixture(scope="session")
 def fleet(client: TagoClient, target: Target, request: pytest.FixtureRequest) -> Iterator[Fleet]:
-    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    reporter = _Announcer(request.config)
     prefix = f"{PREFIX}{time.strftime('%Y%m%d%H%M%S')}-{secrets.token_hex(2)}-"
     cap = rate_limits().device_caps.get(target.plan)
     existing = (
@@ -304,11 +388,13 @@ def fleet(client: TagoClient, target: Target, request: pytest.FixtureRequest) ->
             f"suite needs {DEVICES_PLANNED} more",
             returncode=4,
         )
+    profile = os.environ.get("TAGOCHECK_HYPOTHESIS_PROFILE", "ci")
     if reporter:
         reporter.write_line(
             f"tagocheck: will create up to {DEVICES_PLANNED} devices at a time and about "
-            f"{TOKENS_PLANNED} tokens named {prefix}*, deleted at the end; plan {target.plan}, "
-            f"rate window {target.window:g} s"
+            f"{TOKENS_PLANNED} tokens named {prefix}*, deleted at the end, and send about "
+            f"{DATA_INPUT_PLANNED.get(profile, 7000):,} data-input transactions; plan "
+            f"{target.plan}, rate window {target.window:g} s"
         )
     placeholder = Device("", "", "")
     made = Fleet(client, target, prefix, placeholder, placeholder)

@@ -49,6 +49,8 @@ class Verdict:
     """Drift point -> the documented variants this response matched."""
     message: str | None = None
     """A failure envelope's message (tokens redacted)."""
+    added: int | None = None
+    """N of an accepted "N Data Added"."""
 
     @property
     def ok(self) -> bool:
@@ -115,6 +117,10 @@ def judge(
         verdict.violations += [
             _violation("result", p, prefix="/result") for p in schemas.errors(name, value["result"])
         ]
+        result = value["result"]
+        if isinstance(result, str) and result.endswith(" Data Added"):
+            count = result.split(" ", 1)[0]
+            verdict.added = int(count) if count.isdigit() else None
         matched = schemas.variants(name, value["result"])
         if matched:
             verdict.variants[f"{route.id} result"] = matched

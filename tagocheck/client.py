@@ -66,7 +66,8 @@ class TagoClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = requests.Session()
-        self.http.verify = verify
+        # Passed with every request: requests lets REQUESTS_CA_BUNDLE override Session.verify.
+        self.verify = verify
         self.recorder = recorder or Recorder()
         self.timeout = timeout
         self.max_429_waits = max_429_waits
@@ -106,6 +107,7 @@ class TagoClient:
                 data=body,
                 headers=sent_headers,
                 timeout=self.timeout,
+                verify=self.verify,
             )
             raw = response.content
             verdict = checks.judge(

@@ -38,10 +38,14 @@ class Recorder:
     examples: list[dict[str, Any]] = field(default_factory=list)
     started: float = field(default_factory=time.time)
     max_examples: int = 50
+    records_added: int = 0
+    """Records the target acknowledged ("N Data Added"): the data-input transactions spent."""
 
     def record(self, verdict: Verdict, request: str, body: bytes) -> None:
         stats = self.routes[verdict.route or "(unknown route)"]
         stats.responses += 1
+        if verdict.added is not None:
+            self.records_added += verdict.added
         stats.outcomes[verdict.outcome] += 1
         for point, matched in verdict.variants.items():
             stats.variants[point][" + ".join(matched) or "none"] += 1
@@ -68,6 +72,7 @@ class Recorder:
         return {
             "target": {k: scrub(v) if isinstance(v, str) else v for k, v in self.target.items()},
             "started": self.started,
+            "records_added": self.records_added,
             "finished": time.time(),
             "routes": {
                 route: {

@@ -226,8 +226,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         return
     config = session.config
     path = config.getoption("--contract-report", None)
-    junit = config.getoption("--junitxml", None) if hasattr(config.option, "xmlpath") else None
-    junit = junit or getattr(config.option, "xmlpath", None)
+    junit = getattr(config.option, "xmlpath", None)
     if path is None:
         path = (
             Path(junit).parent / "contract-report.json"

@@ -9,6 +9,7 @@ reads after a delete poll until they agree or the time is up.
 
 from __future__ import annotations
 
+import json
 import math
 import time
 from dataclasses import dataclass
@@ -231,6 +232,17 @@ class DeviceData(RuleBasedStateMachine):
         for returned, record in zip(got, expected, strict=True):
             assert returned["variable"] == record.variable and returned["value"] == record.value
             assert returned["group"] == record.group
+
+    @rule(record=records)
+    def by_id_and_by_value(self, record):
+        live = record in self.model
+        got = self.get({"ids": record.id, **WINDOW})
+        assert [r["id"] for r in got] == ([record.id] if live else []), f"ids={record.id}"
+        text = json.dumps(record.value)
+        params = [("values", text), ("variables", record.variable), ("qty", "100"), *WINDOW.items()]
+        expected = [r.id for r in self.timed([record.variable]) if json.dumps(r.value) == text]
+        got = self.get(params)
+        assert [r["id"] for r in got] == expected[::-1], f"values={text}"
 
     @rule(variables=st.lists(st.sampled_from(VARIABLES), max_size=2, unique=True))
     def count(self, variables):

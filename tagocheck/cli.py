@@ -48,7 +48,7 @@ examples:
 CAPACITY_PARTS = [
     ("contract as data (schemas/, route table, permissions, plans)", None),
     ("embedded TagoIO-compatible target: tagocheck serve", None),
-    ("contract suite: pytest contract/", "issue 4"),
+    ("contract suite: pytest contract/", None),
     ("fleet load tests and the capacity scenario: loadtests/", "issue 5"),
     ("HTML capacity report: tagocheck report", "issue 6"),
     ("the main job end to end: tagocheck capacity", "issue 7"),

@@ -411,5 +411,10 @@ def fleet(client: TagoClient, target: Target, request: pytest.FixtureRequest) ->
         made.a.tokens["token-deleted"] = doomed
         yield made
     finally:
-        for device_id in list(made.created):
+        # Also look the run's devices up by name: an interrupt can land after the target made a
+        # device but before the answer was read.
+        named = made.profile(
+            "GET", "/device", params={"filter[name]": f"{prefix}*", "amount": 1000, "fields": "id"}
+        ).result
+        for device_id in {*made.created, *(d["id"] for d in named or [])}:
             made.remove(device_id)

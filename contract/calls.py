@@ -26,41 +26,22 @@ class Call:
 
 
 def _count(fleet: Fleet, variable: str) -> int:
-    reply = fleet.client.request(
-        "GET",
-        "/data",
-        token=fleet.a.token,
-        token_kind="device-full",
-        params={"variables": variable, "query": "count"},
-    )
-    return reply.result
+    return fleet.as_a("GET", params={"variables": variable, "query": "count"}).result
 
 
 def _values(fleet: Fleet, variable: str) -> list[Any]:
-    reply = fleet.client.request(
-        "GET",
-        "/data",
-        token=fleet.a.token,
-        token_kind="device-full",
-        params={"variables": variable, "qty": 100},
-    )
-    return sorted(str(r.get("value")) for r in reply.result)
+    found = fleet.as_a("GET", params={"variables": variable, "qty": 100}).result
+    return sorted(str(r.get("value")) for r in found)
 
 
 def _seed(fleet: Fleet, variable: str, value: Any = 1) -> str:
     """Store one record on device A; returns its id."""
-    fleet.client.request(
+    fleet.as_a(
         "POST",
-        "/data",
-        token=fleet.a.token,
-        token_kind="device-full",
         json={"variable": variable, "value": value},
     )
-    reply = fleet.client.request(
+    reply = fleet.as_a(
         "GET",
-        "/data",
-        token=fleet.a.token,
-        token_kind="device-full",
         params={"variables": variable, "query": "last_item"},
     )
     return reply.result[0]["id"]
@@ -112,8 +93,9 @@ def build(route: str, fleet: Fleet) -> Call:
         return Call("GET", "/device/params")
     if route == "PUT /device/params/{id}":
         fleet.profile("POST", f"/device/{a.id}/params", json=[{"key": "probe", "value": "1"}])
-        params = fleet.client.request(
-            "GET", "/device/params", token=a.token, token_kind="device-full"
+        params = fleet.as_a(
+            "GET",
+            "/device/params",
         ).result
         param = next(p for p in params if p["key"] == "probe")
         fleet.profile(
@@ -123,8 +105,9 @@ def build(route: str, fleet: Fleet) -> Call:
         )
 
         def sent() -> bool:
-            found = fleet.client.request(
-                "GET", "/device/params", token=a.token, token_kind="device-full"
+            found = fleet.as_a(
+                "GET",
+                "/device/params",
             ).result
             return next(p["sent"] for p in found if p["id"] == param["id"])
 
@@ -132,8 +115,9 @@ def build(route: str, fleet: Fleet) -> Call:
     if route == "POST /device/{id}/params":
 
         def params() -> Any:
-            found = fleet.client.request(
-                "GET", "/device/params", token=a.token, token_kind="device-full"
+            found = fleet.as_a(
+                "GET",
+                "/device/params",
             ).result
             return sorted((p["key"], p["value"]) for p in found)
 

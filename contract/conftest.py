@@ -275,6 +275,11 @@ class Fleet:
             method, path, token=self.target.profile_token, token_kind="profile", **kwargs
         )
 
+    def as_a(self, method: str, path: str = "/data", **kwargs: Any):
+        """A request with device A's full token."""
+        return self.client.request(method, path, token=self.a.token, token_kind="device-full",
+                                   **kwargs)  # fmt: skip
+
     def device(self, name: str, **fields: Any) -> Device:
         serial = f"{self.prefix}{name}-sn"
         reply = self.profile(

@@ -78,23 +78,14 @@ def same(sent, got) -> bool:
 
 
 def stored(fleet, group: str) -> list[dict]:
-    reply = fleet.client.request(
-        "GET",
-        "/data",
-        token=fleet.a.token,
-        token_kind="device-full",
-        params={"groups": group, "qty": 10000},
-    )
-    return reply.result
+    return fleet.as_a("GET", params={"groups": group, "qty": 10000}).result
 
 
 @given(batch=st.lists(records(), min_size=1, max_size=5))
 def test_valid_batches_round_trip(fleet, batch):
     group = f"g{uuid.uuid4().hex}"
     body = [{**record, "group": group} for record in batch]
-    reply = fleet.client.request(
-        "POST", "/data", token=fleet.a.token, token_kind="device-full", json=body
-    )
+    reply = fleet.as_a("POST", json=body)
     note(reply.curl)
     assert reply.ok, reply.message
     assert reply.result == f"{len(body)} Data Added"
@@ -137,9 +128,7 @@ def test_documented_record_limits(fleet, example):
     record = dict(example.instance)
     if "group" not in record and "serie" not in record:
         record["group"] = group
-    reply = fleet.client.request(
-        "POST", "/data", token=fleet.a.token, token_kind="device-full", json=[probe, record]
-    )
+    reply = fleet.as_a("POST", json=[probe, record])
     if example.valid:
         assert reply.ok, f"{example.name} ({example.source}) was refused: {reply.message}"
         assert reply.result == "2 Data Added"
@@ -160,9 +149,7 @@ def test_documented_body_limits(fleet, example):
         else {**body, "group": group}
     )
     count = len(body) if isinstance(body, list) else 1
-    reply = fleet.client.request(
-        "POST", "/data", token=fleet.a.token, token_kind="device-full", json=body
-    )
+    reply = fleet.as_a("POST", json=body)
     if example.valid:
         assert reply.ok and reply.result == f"{count} Data Added"
         assert len(stored(fleet, group)) == count

@@ -55,11 +55,8 @@ def test_permission(cell, fleet):
 def test_a_device_token_never_reads_another_devices_data(fleet):
     """Cross-device reads: data posted to device A is invisible to device B's token."""
     variable = "cross_device_secret"
-    fleet.client.request(
+    fleet.as_a(
         "POST",
-        "/data",
-        token=fleet.a.token,
-        token_kind="device-full",
         json={"variable": variable, "value": 42},
     )
     for params in ({"variables": variable, "qty": 100}, {"qty": 10000}):

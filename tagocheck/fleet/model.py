@@ -1,0 +1,126 @@
+"""A fleet of simulated devices: who reports, how often, and what they send.
+
+Each device has its own token, its own report interval (fixed, or drawn once per device from a
+distribution), a random phase so the fleet does not fire in lockstep, and jitter on every report.
+Fleet size is independent of how many Locust users (connections) send the reports.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from array import array
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+CONNECTION_MODES = ("keep-alive", "per-report")
+
+
+class FleetConfigError(ValueError):
+    """A fleet parameter that cannot work; the message says which and why."""
+
+
+@dataclass(frozen=True)
+class Interval:
+    """Seconds between a device's reports: `10`, `uniform:5:15`, `exponential:10`, `normal:10:2`."""
+
+    kind: str
+    a: float
+    b: float = 0.0
+
+    @classmethod
+    def parse(cls, text: str) -> Interval:
+        kind, _, rest = str(text).partition(":")
+        try:
+            if not rest:
+                value = float(kind)
+                if value <= 0:
+                    raise ValueError
+                return cls("fixed", value)
+            numbers = [float(x) for x in rest.split(":")]
+        except ValueError:
+            raise FleetConfigError(
+                f"interval {text!r}: use seconds (10) or uniform:LOW:HIGH, exponential:MEAN, "
+                "normal:MEAN:SD"
+            ) from None
+        if kind == "uniform" and len(numbers) == 2 and 0 < numbers[0] <= numbers[1]:
+            return cls("uniform", *numbers)
+        if kind == "exponential" and len(numbers) == 1 and numbers[0] > 0:
+            return cls("exponential", numbers[0])
+        if kind == "normal" and len(numbers) == 2 and numbers[0] > 0 and numbers[1] >= 0:
+            return cls("normal", *numbers)
+        raise FleetConfigError(f"interval {text!r} is not a valid distribution")
+
+    @property
+    def mean(self) -> float:
+        if self.kind == "uniform":
+            return (self.a + self.b) / 2
+        return self.a
+
+    def draw(self, rng: random.Random) -> float:
+        if self.kind == "fixed":
+            return self.a
+        if self.kind == "uniform":
+            return rng.uniform(self.a, self.b)
+        if self.kind == "exponential":
+            return max(0.001, rng.expovariate(1 / self.a))
+        return max(0.001, rng.gauss(self.a, self.b))
+
+
+@dataclass(frozen=True)
+class FleetConfig:
+    devices: int
+    interval: Interval
+    jitter: float = 0.0
+    payload: str = "smart-meter"
+    records_per_request: int = 1
+    connection: str = "keep-alive"
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        from tagocheck.fleet.payloads import PROFILES
+
+        if self.devices < 1:
+            raise FleetConfigError("--devices must be at least 1")
+        if self.jitter < 0:
+            raise FleetConfigError("--jitter must not be negative")
+        if self.payload not in PROFILES:
+            raise FleetConfigError(
+                f"--payload {self.payload!r}: profiles are {', '.join(PROFILES)}"
+            )
+        if not 1 <= self.records_per_request <= 1000:
+            raise FleetConfigError("--records-per-request must be from 1 to 1,000")
+        if self.connection not in CONNECTION_MODES:
+            raise FleetConfigError(f"--connection must be {' or '.join(CONNECTION_MODES)}")
+
+    @property
+    def offered_rate(self) -> float:
+        """Reports per second the whole fleet offers."""
+        return self.devices / self.interval.mean
+
+
+class Fleet:
+    """Per-device schedule parameters in arrays; tokens in a list (the only per-device objects)."""
+
+    def __init__(self, config: FleetConfig, tokens: Sequence[str]) -> None:
+        if len(tokens) != config.devices:
+            raise FleetConfigError(f"{config.devices} devices but {len(tokens)} tokens")
+        self.config = config
+        self.tokens = tokens
+        rng = random.Random(config.seed)
+        self.intervals = array("d", (config.interval.draw(rng) for _ in range(config.devices)))
+        # A random phase in [0, interval): the fleet's first reports spread over one interval.
+        self.phases = array("d", (rng.random() * i for i in self.intervals))
+
+    def __len__(self) -> int:
+        return self.config.devices
+
+    def shard(self, index: int, count: int) -> range:
+        """The devices worker `index` of `count` simulates: disjoint, together the whole fleet."""
+        if not 0 <= index < count:
+            raise FleetConfigError(f"worker index {index} is not in 0..{count - 1}")
+        return range(index, len(self), count)
+
+    def offered_rate(self, devices: Sequence[int] | range | None = None) -> float:
+        chosen = range(len(self)) if devices is None else devices
+        return math.fsum(1 / self.intervals[i] for i in chosen)

@@ -1,0 +1,60 @@
+"""The open-model schedule: every report is due at its own time, whatever happened before.
+
+A closed loop (send, wait for the answer, sleep) sends less when the target slows down and so
+hides the slowdown (coordinated omission). Here each device's reports are due at
+`start + phase + k * interval` plus jitter; a report that goes out late is still measured from the
+time it was due, and how late it went out is recorded as schedule lateness.
+"""
+
+from __future__ import annotations
+
+import heapq
+import random
+from collections.abc import Iterable
+from dataclasses import dataclass
+
+from tagocheck.fleet.model import Fleet
+
+
+@dataclass(frozen=True)
+class Report:
+    device: int
+    due: float
+    """When the report should be sent (the intended time, for corrected latency)."""
+    sequence: int
+
+
+class Schedule:
+    """Due reports of some of a fleet's devices, earliest first."""
+
+    def __init__(self, fleet: Fleet, devices: Iterable[int], start: float, seed: int = 0) -> None:
+        self.fleet = fleet
+        self.jitter = fleet.config.jitter
+        self.rng = random.Random(seed)
+        # (due, device, nominal, sequence): nominal is the jitter-free time, so jitter never drifts.
+        self.heap: list[tuple[float, int, float, int]] = []
+        for device in devices:
+            nominal = start + fleet.phases[device]
+            self.heap.append((self._jittered(nominal), device, nominal, 0))
+        heapq.heapify(self.heap)
+
+    def __len__(self) -> int:
+        return len(self.heap)
+
+    def _jittered(self, nominal: float) -> float:
+        return nominal + self.rng.uniform(-self.jitter, self.jitter) if self.jitter else nominal
+
+    def next_due(self) -> float | None:
+        return self.heap[0][0] if self.heap else None
+
+    def pop_due(self, now: float, limit: int | None = None) -> list[Report]:
+        """Every report due by `now` (at most `limit`), each device rescheduled for its next."""
+        due: list[Report] = []
+        heap = self.heap
+        intervals = self.fleet.intervals
+        while heap and heap[0][0] <= now and (limit is None or len(due) < limit):
+            when, device, nominal, sequence = heap[0]
+            due.append(Report(device, when, sequence))
+            following = nominal + intervals[device]
+            heapq.heapreplace(heap, (self._jittered(following), device, following, sequence + 1))
+        return due

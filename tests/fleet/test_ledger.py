@@ -1,0 +1,75 @@
+"""The rate-limit ledger finds early throttling and enforcement leaks, and merges across workers."""
+
+from __future__ import annotations
+
+from tagocheck.fleet.ledger import PROFILE, Ledger
+
+
+def limits(scope: str, route: str) -> int | None:
+    if scope == PROFILE:
+        return {"POST /data": 5}.get(route)
+    return 2 if route == "POST /data" else None
+
+
+def fill(ledger: Ledger, start: float, outcomes: list[str], device: str | None = None) -> None:
+    for i, outcome in enumerate(outcomes):
+        t = start + 0.1 + i * 0.01
+        ledger.record("POST /data", t, t + 0.002, outcome, device)
+
+
+def test_a_compliant_window_has_no_findings():
+    ledger = Ledger(60)
+    fill(ledger, 600, ["accepted"] * 5 + ["rate-limited"] * 3)
+    assert ledger.findings(limits) == []
+
+
+def test_early_throttling_is_found():
+    ledger = Ledger(60)
+    fill(ledger, 600, ["accepted"] * 3 + ["rate-limited"])
+    (finding,) = ledger.findings(limits)
+    assert (finding.kind, finding.accepted, finding.throttled, finding.limit) == (
+        "early-throttle",
+        3,
+        1,
+        5,
+    )
+    assert finding.window_start == 600
+
+
+def test_a_leak_is_found():
+    ledger = Ledger(60)
+    fill(ledger, 600, ["accepted"] * 7)
+    (finding,) = ledger.findings(limits)
+    assert finding.kind == "leak" and finding.accepted == 7
+
+
+def test_device_scope_uses_the_device_limit():
+    ledger = Ledger(60)
+    fill(ledger, 600, ["accepted"] * 3, device="d1")
+    fill(ledger, 600, ["accepted"], device="d2")
+    found = {(f.scope, f.kind) for f in ledger.findings(limits)}
+    assert found == {("device:d1", "leak")}
+
+
+def test_windows_are_aligned_to_the_clock():
+    ledger = Ledger(60)
+    fill(ledger, 659.0, ["accepted"] * 3)  # 659.1, 659.11, 659.12: still the 600 window
+    ledger.record("POST /data", 660.2, 660.21, "accepted")
+    starts = sorted({index for (_, _, index) in ledger.windows})
+    assert starts == [10, 11]
+
+
+def test_requests_near_a_boundary_are_marked():
+    ledger = Ledger(60)
+    ledger.record("POST /data", 659.95, 660.05, "accepted")  # a 100 ms round trip over it
+    (window,) = [w for (s, _, _), w in ledger.windows.items() if s == PROFILE]
+    assert window.near_boundary == 1
+
+
+def test_ledgers_merge_and_round_trip_through_json():
+    one, two = Ledger(60), Ledger(60)
+    fill(one, 600, ["accepted"] * 3)
+    fill(two, 600, ["accepted"] * 3)
+    one.merge(Ledger.from_json(two.to_json()))
+    (finding,) = one.findings(limits)
+    assert finding.kind == "leak" and finding.accepted == 6

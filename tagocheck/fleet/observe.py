@@ -1,0 +1,153 @@
+"""What a load run saw, response by response: outcomes, latency, schedule lateness, rate limits.
+
+The Locust request hook hands every response to a FleetObserver, which judges it with the same
+registry of checks the contract suite uses, and records:
+
+- latency in HDR histograms (exact percentiles, mergeable across workers), both from the time the
+  report was due (corrected for coordinated omission) and as service time, and how late each
+  report went out;
+- outcomes per route and class (accepted, rate-limited, rejected with its reason, server error,
+  transport error, not an envelope) and every violation, with redacted examples;
+- the rate-limit ledger;
+- records acknowledged per device, for the integrity check at the end.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from hdrh.histogram import HdrHistogram
+
+from tagocheck import checks
+from tagocheck.fleet.ledger import Ledger
+from tagocheck.redact import scrub
+
+MAX_MICROS = 3_600_000_000  # an hour: anything slower is recorded as an hour
+EXAMPLES_PER_CHECK = 5
+
+
+def histogram() -> HdrHistogram:
+    return HdrHistogram(1, MAX_MICROS, 3)
+
+
+class FleetObserver:
+    def __init__(self, window_seconds: float, *, per_device_ledger: bool = False) -> None:
+        self.corrected = histogram()
+        self.service = histogram()
+        self.lateness = histogram()
+        self.outcomes: dict[str, Counter] = defaultdict(Counter)
+        self.reasons: Counter = Counter()
+        self.violations: Counter = Counter()
+        self.examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.ledger = Ledger(window_seconds)
+        # Per-device windows are only worth their memory when devices have limits of their own.
+        self.per_device_ledger = per_device_ledger
+        self.acknowledged: Counter = Counter()
+        self.reports = 0
+
+    def observe(
+        self,
+        *,
+        method: str,
+        path: str,
+        status: int,
+        body: bytes,
+        due: float,
+        sent_at: float,
+        answered_at: float,
+        device: str | None = None,
+        token_kind: str | None = "device-full",
+        transport_error: str | None = None,
+    ) -> checks.Verdict:
+        self.reports += 1
+        self.lateness.record_value(_micros(sent_at - due))
+        self.service.record_value(_micros(answered_at - sent_at))
+        self.corrected.record_value(_micros(answered_at - due))
+        if transport_error is not None:
+            verdict = checks.Verdict(route=None, status=0, outcome=checks.TRANSPORT_ERROR)
+            route = f"{method} {path}"
+            self.reasons[f"transport: {transport_error}"] += 1
+        else:
+            verdict = checks.judge(method, path, status, body, token_kind=token_kind)
+            route = verdict.route or f"{method} {path}"
+            if verdict.outcome == checks.REJECTED:
+                self.reasons[f"{status}: {verdict.message}"] += 1
+            for violation in verdict.violations:
+                self.violations[violation.check] += 1
+                examples = self.examples[violation.check]
+                if len(examples) < EXAMPLES_PER_CHECK:
+                    examples.append(
+                        {
+                            "route": route,
+                            "status": status,
+                            "where": violation.where,
+                            "message": violation.message,
+                            "body": scrub(body[:300].decode("utf-8", "replace")),
+                        }
+                    )
+            if verdict.added and device is not None:
+                self.acknowledged[device] += verdict.added
+            scope_device = device if self.per_device_ledger else None
+            self.ledger.record(route, sent_at, answered_at, verdict.outcome, scope_device)
+        self.outcomes[route][verdict.outcome] += 1
+        return verdict
+
+    def merge(self, other: FleetObserver) -> None:
+        self.corrected.add(other.corrected)
+        self.service.add(other.service)
+        self.lateness.add(other.lateness)
+        for route, counts in other.outcomes.items():
+            self.outcomes[route].update(counts)
+        self.reasons.update(other.reasons)
+        self.violations.update(other.violations)
+        for check, examples in other.examples.items():
+            self.examples[check] = (self.examples[check] + examples)[:EXAMPLES_PER_CHECK]
+        self.ledger.merge(other.ledger)
+        self.acknowledged.update(other.acknowledged)
+        self.reports += other.reports
+
+    def summary(self) -> dict[str, Any]:
+        def percentiles(h: HdrHistogram) -> dict[str, float]:
+            return {f"p{p:g}": h.get_value_at_percentile(p) / 1000 for p in (50, 95, 99, 99.9)}
+
+        return {
+            "reports": self.reports,
+            "latency_ms": {
+                "corrected": percentiles(self.corrected),
+                "service": percentiles(self.service),
+                "lateness": percentiles(self.lateness),
+            },
+            "outcomes": {route: dict(c) for route, c in self.outcomes.items()},
+            "rejection_reasons": dict(self.reasons.most_common(20)),
+            "violations": dict(self.violations),
+            "violation_examples": dict(self.examples),
+        }
+
+    def write(self, run_dir: Path, extra: dict[str, Any] | None = None) -> None:
+        """Summary, histograms (HDR's own compressed base64) and ledger into the run directory."""
+        run_dir.mkdir(parents=True, exist_ok=True)
+        (run_dir / "summary.json").write_text(
+            json.dumps({**self.summary(), **(extra or {}), "written": time.time()}, indent=2)
+        )
+        (run_dir / "histograms.json").write_text(
+            json.dumps(
+                {
+                    name: h.encode().decode()
+                    for name, h in (
+                        ("corrected", self.corrected),
+                        ("service", self.service),
+                        ("lateness", self.lateness),
+                    )
+                },
+                indent=2,
+            )
+        )
+        (run_dir / "ledger.json").write_text(json.dumps(self.ledger.to_json()))
+
+
+def _micros(seconds: float) -> int:
+    return min(MAX_MICROS, max(1, int(seconds * 1_000_000)))

@@ -1,0 +1,161 @@
+"""The fleet scenario under real Locust, headless, against the embedded target."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+from tagocheck.fleet.observe import FleetObserver
+from tagocheck.redact import TOKEN_PATTERN
+from tagocheck.target.launcher import start_target
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def locust(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
+    command = [
+        sys.executable,
+        "-m",
+        "locust",
+        "-f",
+        "loadtests/fleet.py",
+        "--headless",
+        "--only-summary",
+        *args,
+    ]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
+
+
+def test_a_fleet_run_on_the_embedded_target_writes_its_run_directory(tmp_path):
+    run_dir = tmp_path / "run"
+    done = locust(
+        "-u",
+        "10",
+        "-r",
+        "10",
+        "-t",
+        "5s",
+        "--devices",
+        "200",
+        "--interval",
+        "1",
+        "--run-dir",
+        str(run_dir),
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    for name in (
+        "config.json",
+        "summary.json",
+        "histograms.json",
+        "ledger.json",
+        "fleet.json",
+        "locust_stats.csv",
+        "locust_stats_history.csv",
+        "locust_failures.csv",
+    ):
+        assert (run_dir / name).exists(), name
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["reports"] > 500
+    assert summary["outcomes"]["POST /data"] == {"accepted": summary["reports"]}
+    assert summary["integrity"]["lost"] == 0
+    assert summary["integrity"]["devices_checked"] == 200
+    assert (run_dir / "fleet.json").stat().st_mode & 0o077 == 0
+    for path in run_dir.iterdir():
+        if path.name != "fleet.json":
+            assert not TOKEN_PATTERN.search(path.read_text()), f"a token in {path.name}"
+
+
+def test_lost_writes_and_violations_break_the_thresholds(tmp_path):
+    with start_target(
+        tmp_path / "state",
+        "--plan",
+        "unlimited",
+        "--fault",
+        "lose-writes=0.2",
+        "--fault",
+        "wrong-count",
+    ) as target:
+        run_dir = tmp_path / "run"
+        done = locust(
+            "-u",
+            "5",
+            "-r",
+            "5",
+            "-t",
+            "4s",
+            "--devices",
+            "20",
+            "--interval",
+            "0.5",
+            "--host",
+            target.url,
+            "--profile-token",
+            target.profile_token,
+            "--run-dir",
+            str(run_dir),
+            "--check-schema-violations",
+            "0",
+        )
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["integrity"]["lost"] > 0
+    assert "acknowledged records were lost" in done.stdout
+
+
+def test_failures_are_classified_in_locust_stats(tmp_path):
+    with start_target(
+        tmp_path / "state", "--plan", "unlimited", "--fault", "server-errors=0.5"
+    ) as target:
+        run_dir = tmp_path / "run"
+        done = locust(
+            "-u",
+            "5",
+            "-r",
+            "5",
+            "-t",
+            "3s",
+            "--devices",
+            "20",
+            "--interval",
+            "0.5",
+            "--host",
+            target.url,
+            "--profile-token",
+            target.profile_token,
+            "--run-dir",
+            str(run_dir),
+            "--check-error-rate",
+            "0.1",
+        )
+    assert done.returncode == 1
+    failures = (run_dir / "locust_failures.csv").read_text()
+    assert "server-error 500" in failures
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["outcomes"]["POST /data"]["server-error"] > 0
+
+
+def test_a_bad_fleet_parameter_is_a_clear_error(tmp_path):
+    done = locust("-t", "2s", "--interval", "ten", "--run-dir", str(tmp_path / "run"))
+    assert done.returncode != 0
+    assert "tagocheck fleet: interval 'ten'" in done.stdout + done.stderr
+
+
+def test_observer_merges_across_workers():
+    one, two = FleetObserver(60), FleetObserver(60)
+    for observer in (one, two):
+        observer.observe(
+            method="POST",
+            path="/data",
+            status=200,
+            body=b'{"status":true,"result":"2 Data Added"}',
+            due=100.0,
+            sent_at=100.1,
+            answered_at=100.2,
+            device="7",
+        )
+    one.merge(two)
+    assert one.reports == 2 and one.acknowledged["7"] == 4
+    assert one.corrected.get_total_count() == 2
+    assert one.summary()["latency_ms"]["corrected"]["p50"] > 190

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import lru_cache
 from typing import Any
 
 import orjson
@@ -67,6 +68,10 @@ def parse_body(body: bytes | str | Any) -> tuple[bool, Any]:
     return True, body
 
 
+CACHEABLE_BODY = 1024
+"""Bodies up to this size are judged once: a load run sees the same few answers again and again."""
+
+
 def judge(
     method: str,
     path: str,
@@ -77,7 +82,62 @@ def judge(
     token_kind: str | None = None,
     query: Mapping[str, Any] | None = None,
 ) -> Verdict:
-    """Classify one response and run every check that applies to it."""
+    """Classify one response and run every check that applies to it.
+
+    A verdict depends only on the request line, the status, the body, the Retry-After header, the
+    token kind and the query, so for small bodies it is computed once and reused: a load run's
+    millions of `"1 Data Added"` answers cost a dictionary lookup each, not a schema validation.
+    Callers must treat a verdict as read-only.
+    """
+    if isinstance(body, bytes) and len(body) <= CACHEABLE_BODY:
+        retry_after = None
+        if headers is not None and status == 429:
+            retry_after = next((v for k, v in headers.items() if k.lower() == "retry-after"), None)
+        frozen_query = (
+            tuple(
+                sorted(
+                    (k, tuple(v) if isinstance(v, list | tuple) else v) for k, v in query.items()
+                )
+            )
+            if query
+            else ()
+        )
+        return _judge_cached(method, path, status, body, retry_after, token_kind, frozen_query)
+    return _judge(method, path, status, body, headers=headers, token_kind=token_kind, query=query)
+
+
+@lru_cache(maxsize=4096)
+def _judge_cached(
+    method: str,
+    path: str,
+    status: int,
+    body: bytes,
+    retry_after: str | None,
+    token_kind: str | None,
+    query: tuple,
+) -> Verdict:
+    headers = {"Retry-After": retry_after} if retry_after is not None else None
+    return _judge(
+        method,
+        path,
+        status,
+        body,
+        headers=headers,
+        token_kind=token_kind,
+        query={k: list(v) if isinstance(v, tuple) else v for k, v in query},
+    )
+
+
+def _judge(
+    method: str,
+    path: str,
+    status: int,
+    body: bytes | str | Any,
+    *,
+    headers: Mapping[str, str] | None = None,
+    token_kind: str | None = None,
+    query: Mapping[str, Any] | None = None,
+) -> Verdict:
     table = routes.route_table()
     found = table.match(method, path)
     route = found.route if found else None

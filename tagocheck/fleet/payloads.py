@@ -19,12 +19,20 @@ Profile = Callable[[random.Random, int, int, int], list[Record]]
 
 def smart_meter(rng: random.Random, device: int, sequence: int, count: int) -> list[Record]:
     energy = round(1000 + device % 997 + sequence * 0.25, 3)
-    readings = [
-        {"variable": "energy", "value": energy, "unit": "kWh"},
-        {"variable": "power", "value": round(rng.uniform(50, 4000), 1), "unit": "W"},
-        {"variable": "voltage", "value": round(rng.gauss(230, 3), 1), "unit": "V"},
-    ]
-    return [readings[i % 3] for i in range(count)]
+    records = []
+    for i in range(count):
+        kind = i % 3
+        if kind == 0:
+            records.append({"variable": "energy", "value": energy, "unit": "kWh"})
+        elif kind == 1:
+            records.append(
+                {"variable": "power", "value": round(50 + rng.random() * 3950, 1), "unit": "W"}
+            )
+        else:
+            records.append(
+                {"variable": "voltage", "value": round(224 + rng.random() * 12, 1), "unit": "V"}
+            )
+    return records
 
 
 def gps_tracker(rng: random.Random, device: int, sequence: int, count: int) -> list[Record]:
@@ -43,24 +51,35 @@ def gps_tracker(rng: random.Random, device: int, sequence: int, count: int) -> l
             )
         else:
             records.append(
-                {"variable": "speed", "value": round(rng.uniform(0, 120), 1), "unit": "km/h"}
+                {"variable": "speed", "value": round(rng.random() * 120, 1), "unit": "km/h"}
             )
     return records
 
 
 def environment(rng: random.Random, device: int, sequence: int, count: int) -> list[Record]:
     metadata = {"sensor": f"env-{device % 1000:03d}", "firmware": "2.4.1", "battery": 3.6}
-    temperature = round(20 + 5 * math.sin(sequence / 50) + rng.uniform(-0.5, 0.5), 2)
-    readings = [
-        {"variable": "temperature", "value": temperature, "unit": "°C", "metadata": metadata},
-        {
-            "variable": "humidity",
-            "value": round(rng.uniform(30, 70), 1),
-            "unit": "%",
-            "metadata": metadata,
-        },
-    ]
-    return [readings[i % 2] for i in range(count)]
+    records = []
+    for i in range(count):
+        if i % 2 == 0:
+            temperature = round(20 + 5 * math.sin(sequence / 50) + rng.random() - 0.5, 2)
+            records.append(
+                {
+                    "variable": "temperature",
+                    "value": temperature,
+                    "unit": "°C",
+                    "metadata": metadata,
+                }
+            )
+        else:
+            records.append(
+                {
+                    "variable": "humidity",
+                    "value": round(30 + rng.random() * 40, 1),
+                    "unit": "%",
+                    "metadata": metadata,
+                }
+            )
+    return records
 
 
 VARIABLE_CHARS = string.ascii_lowercase + string.digits + "_"

@@ -32,6 +32,7 @@ from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter
 
 from tagocheck import checks, ratelimits
 from tagocheck.client import TagoClient
+from tagocheck.fleet.httpclient import patch_connection_pool
 from tagocheck.fleet.ledger import PROFILE
 from tagocheck.fleet.model import CONNECTION_MODES, Fleet, FleetConfig, FleetConfigError, Interval
 from tagocheck.fleet.observe import FleetObserver
@@ -46,6 +47,9 @@ from tagocheck.fleet.provision import (
 from tagocheck.fleet.schedule import Schedule
 from tagocheck.redact import redact_token
 from tagocheck.target.launcher import start_target
+
+
+patch_connection_pool()  # keep-alive must survive past 1,024 open sockets
 
 
 class Run:

@@ -48,6 +48,10 @@ class FleetObserver:
         self.per_device_ledger = per_device_ledger
         self.acknowledged: Counter = Counter()
         self.reports = 0
+        self.failed = 0
+        # (lateness, corrected, service) seconds since the last take_recent(): the timeline's
+        # per-second percentiles, kept as a plain list because the hot path appends to it.
+        self.recent: list[tuple[float, float, float]] = []
 
     def observe(
         self,
@@ -64,6 +68,7 @@ class FleetObserver:
         transport_error: str | None = None,
     ) -> checks.Verdict:
         self.reports += 1
+        self.recent.append((sent_at - due, answered_at - due, answered_at - sent_at))
         self.lateness.record_value(_micros(sent_at - due))
         self.service.record_value(_micros(answered_at - sent_at))
         self.corrected.record_value(_micros(answered_at - due))
@@ -94,7 +99,13 @@ class FleetObserver:
             scope_device = device if self.per_device_ledger else None
             self.ledger.record(route, sent_at, answered_at, verdict.outcome, scope_device)
         self.outcomes[route][verdict.outcome] += 1
+        if verdict.outcome != checks.ACCEPTED or verdict.violations:
+            self.failed += 1
         return verdict
+
+    def take_recent(self) -> list[tuple[float, float, float]]:
+        taken, self.recent = self.recent, []
+        return taken
 
     def merge(self, other: FleetObserver) -> None:
         self.corrected.add(other.corrected)
@@ -109,6 +120,7 @@ class FleetObserver:
         self.ledger.merge(other.ledger)
         self.acknowledged.update(other.acknowledged)
         self.reports += other.reports
+        self.failed += other.failed
 
     def summary(self) -> dict[str, Any]:
         def percentiles(h: HdrHistogram) -> dict[str, float]:

@@ -199,6 +199,51 @@ class Account:
             )
         }
 
+    async def seed_devices(self, count: int, prefix: str = "seeded-") -> list[tuple[str, str]]:
+        """Make sure `count` devices named PREFIXnnnnnnn exist, each with a full token, in one
+        commit; returns (device id, token) for each. Load tests of big fleets start from these
+        instead of creating every device through the API."""
+        existing = {d.name: d for d in self.devices.values() if d.name.startswith(prefix)}
+        tokens = {t.device: t.token for t in self.tokens.values() if t.permission == "full"}
+        now = now_ms()
+        new_devices, new_tokens, seeded = [], [], []
+        for i in range(count):
+            name = f"{prefix}{i:07d}"
+            device = existing.get(name)
+            if device is None:
+                key = self.next_device_key()
+                device = Device(
+                    key=key,
+                    id=new_id(),
+                    name=name,
+                    type="immutable",
+                    created_ms=now,
+                    updated_ms=now,
+                )
+                new_devices.append(device)
+            token = tokens.get(device.id)
+            if token is None:
+                made = self.new_device_token(device.id, "full", "Default", None, None)
+                new_tokens.append(made)
+                token = made.token
+            seeded.append((device.id, token))
+
+        def insert(conn) -> None:
+            conn.executemany(
+                f"INSERT INTO devices VALUES ({','.join('?' * 15)})", [d.row() for d in new_devices]
+            )
+            conn.executemany(
+                f"INSERT INTO tokens VALUES ({','.join('?' * 7)})", [t.row() for t in new_tokens]
+            )
+
+        await self.store.write(insert)
+        for device in new_devices:
+            self.devices[device.id] = device
+            self.device_ids[device.key] = device.id
+        for token in new_tokens:
+            self.tokens[token.token] = token
+        return seeded
+
     async def save_meta(self) -> None:
         """Persist the profile's own ids and tokens, so a restart keeps them."""
         pending = self._meta_to_save

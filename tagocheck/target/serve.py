@@ -79,6 +79,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument("--profile-token", help="use this profile token instead of a generated one")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME", help="see below")
+    parser.add_argument(
+        "--seed-devices",
+        type=int,
+        default=0,
+        metavar="N",
+        help="make sure N devices (seeded-0000000...) exist, each with a full token, and write "
+        "them to STATE_DIR/fleet.json (mode 0600) for load tests of big fleets",
+    )
     # For bench/ only: the same server answering POST /data without storing, as a baseline.
     parser.add_argument("--no-store", action="store_true", help=argparse.SUPPRESS)
 
@@ -205,6 +213,12 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
     try:
         account = Account(store, args.profile_token)
         await account.save_meta()
+        fleet_file = None
+        if args.seed_devices > 0:
+            seeded = await account.seed_devices(args.seed_devices)
+            fleet_file = state / "fleet.json"
+            devices = [{"id": device, "token": token} for device, token in seeded]
+            _write_private(fleet_file, json.dumps({"devices": devices}))
         limiter = RateLimiter(
             args.plan,
             args.rate_window_seconds,
@@ -270,6 +284,7 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
                 "rate_window_seconds": args.rate_window_seconds,
                 "faults": faults.describe(),
                 "state_dir": str(state),
+                "fleet_file": str(fleet_file) if fleet_file else None,
                 "pid": os.getpid(),
             }
             line = json.dumps(ready)

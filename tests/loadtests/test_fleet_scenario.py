@@ -50,7 +50,6 @@ def test_a_fleet_run_on_the_embedded_target_writes_its_run_directory(tmp_path):
         "summary.json",
         "histograms.json",
         "ledger.json",
-        "fleet.json",
         "locust_stats.csv",
         "locust_stats_history.csv",
         "locust_failures.csv",
@@ -61,7 +60,6 @@ def test_a_fleet_run_on_the_embedded_target_writes_its_run_directory(tmp_path):
     assert summary["outcomes"]["POST /data"] == {"accepted": summary["reports"]}
     assert summary["integrity"]["lost"] == 0
     assert summary["integrity"]["devices_checked"] == 200
-    assert (run_dir / "fleet.json").stat().st_mode & 0o077 == 0
     for path in run_dir.iterdir():
         if path.name != "fleet.json":
             assert not TOKEN_PATTERN.search(path.read_text()), f"a token in {path.name}"
@@ -99,6 +97,7 @@ def test_lost_writes_and_violations_break_the_thresholds(tmp_path):
             "0",
         )
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert (run_dir / "fleet.json").stat().st_mode & 0o077 == 0  # it holds the created tokens
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["integrity"]["lost"] > 0
     assert "acknowledged records were lost" in done.stdout
@@ -159,3 +158,52 @@ def test_observer_merges_across_workers():
     assert one.reports == 2 and one.acknowledged["7"] == 4
     assert one.corrected.get_total_count() == 2
     assert one.summary()["latency_ms"]["corrected"]["p50"] > 190
+
+
+def test_an_overloaded_generator_says_it_was_the_limit(tmp_path):
+    run_dir = tmp_path / "run"
+    done = locust(
+        "-u",
+        "50",
+        "-r",
+        "50",
+        "-t",
+        "8s",
+        "--devices",
+        "30000",
+        "--interval",
+        "1",
+        "--run-dir",
+        str(run_dir),
+    )
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["limit"]["limit"] == "generator", summary["limit"]
+    assert "limit: generator" in done.stdout
+    lines = (run_dir / "timeline.jsonl").read_text().splitlines()
+    assert len(lines) >= 5
+    assert max(json.loads(line)["cpu"] for line in lines) > 90
+
+
+def test_a_slow_target_is_named_the_limit(tmp_path):
+    with start_target(tmp_path / "state", "--plan", "unlimited", "--fault", "slow=0.1") as target:
+        run_dir = tmp_path / "run"
+        locust(
+            "-u",
+            "5",
+            "-r",
+            "5",
+            "-t",
+            "8s",
+            "--devices",
+            "50",
+            "--interval",
+            "0.1",
+            "--host",
+            target.url,
+            "--profile-token",
+            target.profile_token,
+            "--run-dir",
+            str(run_dir),
+        )
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["limit"]["limit"] == "target", summary["limit"]

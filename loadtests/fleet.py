@@ -33,6 +33,7 @@ from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter
 
 from tagocheck import checks, ratelimits
 from tagocheck.client import TagoClient
+from tagocheck.fleet.capacity import highest_good, knee, step_from
 from tagocheck.fleet.httpclient import patch_connection_pool
 from tagocheck.fleet.ledger import PROFILE
 from tagocheck.fleet.model import CONNECTION_MODES, Fleet, FleetConfig, FleetConfigError, Interval
@@ -67,6 +68,9 @@ class Run:
     schedule: Schedule | None = None
     timeline: Timeline | None = None
     sampler = None
+    stepper = None
+    steps: list = []  # noqa: RUF012
+    environment = None
     csv_writer = None
     csv_greenlet = None
     state_dir = None
@@ -102,6 +106,16 @@ def add_arguments(parser) -> None:
     )
     group.add_argument("--fleet-file", default="", help="JSON file of existing devices (mode 600)")
     group.add_argument("--run-dir", default="", help="where the run's data goes")
+    group.add_argument(
+        "--steps",
+        type=int,
+        default=1,
+        help="capacity: bring the fleet in over this many steps, stopping after the knee "
+        "(1: the whole fleet at once)",
+    )
+    group.add_argument(
+        "--step-seconds", type=float, default=30, help="how long each capacity step is held"
+    )
     group.add_argument(
         "--integrity-devices",
         type=int,
@@ -163,6 +177,7 @@ def on_init(environment, **_kwargs) -> None:
         )
     except FleetConfigError as error:
         _fail(environment, str(error))
+    Run.environment = environment
     Run.run_dir = Path(options.run_dir or f"reports/{time.strftime('%Y%m%d-%H%M%S')}")
     Run.run_dir.mkdir(parents=True, exist_ok=True)
     Run.window = options.rate_window or 60.0
@@ -238,12 +253,48 @@ def _plain(value: Any) -> bool:
     return isinstance(value, str | int | float | bool | type(None))
 
 
-@events.test_start.add_listener
-def on_test_start(environment, **_kwargs) -> None:
+@events.spawning_complete.add_listener
+def on_spawning_complete(user_count: int, **_kwargs) -> None:
+    """The schedule starts once every gateway is up: a ramp still spawning users would make the
+    first reports late for the generator's sake, not the target's."""
+    environment = Run.environment
     if Run.fleet is not None and Run.schedule is None:
-        Run.schedule = Schedule(Run.fleet, range(len(Run.fleet)), start=time.time())
+        steps = max(1, environment.parsed_options.steps)
+        first = _devices_at(1, steps)
+        Run.schedule = Schedule(Run.fleet, range(first), start=time.time())
         Run.timeline = Timeline(Run.run_dir / "timeline.jsonl")
         Run.sampler = gevent.spawn(sample_every_second, environment)
+        if steps > 1:
+            Run.stepper = gevent.spawn(run_steps, environment, steps)
+
+
+def _devices_at(step: int, steps: int) -> int:
+    return max(1, round(len(Run.fleet) * step / steps))
+
+
+def run_steps(environment, steps: int) -> None:
+    """Capacity: bring the fleet in over `steps` equal steps, note each, stop after the knee."""
+    hold = environment.parsed_options.step_seconds
+    active = 0
+    for index in range(1, steps + 1):
+        began = time.time()
+        target = _devices_at(index, steps)
+        if target > active:
+            Run.schedule.add(range(active, target), began)
+        active = target
+        gevent.sleep(hold)
+        offered = Run.fleet.offered_rate(range(active))
+        Run.steps.append(
+            step_from(index, active, began, time.time(), offered, Run.timeline.samples)
+        )
+        print(
+            f"tagocheck capacity: step {index}/{steps}: {active} devices, offered "
+            f"{offered:,.0f}/s, achieved {Run.steps[-1].achieved:,.0f}/s, "
+            f"p99 {Run.steps[-1].p99_ms:,.0f} ms"
+        )
+        if knee(Run.steps) is not None:
+            break
+    environment.runner.quit()
 
 
 def _p99_ms(values: list[float]) -> float:
@@ -416,13 +467,23 @@ def _limit_for(scope: str, route: str) -> int | None:
 def on_quitting(environment, **_kwargs) -> None:
     if Run.observer is None:
         return
-    if Run.sampler is not None:
-        Run.sampler.kill(block=False)
+    for greenlet in (Run.sampler, Run.stepper):
+        if greenlet is not None:
+            greenlet.kill(block=False)
     _final_csvs(environment)
     try:
         integrity = _integrity(environment.parsed_options.integrity_devices)
         findings = [f.as_dict() for f in Run.observer.ledger.findings(_limit_for)]
         limit = Run.timeline.limit() if Run.timeline else {"limit": "unknown"}
+        if Run.steps:
+            best = highest_good(Run.steps)
+            capacity = {
+                "steps": [step.as_dict() for step in Run.steps],
+                "knee": knee(Run.steps),
+                "highest_good": best.as_dict() if best else None,
+            }
+            (Run.run_dir / "steps.json").write_text(json.dumps(capacity, indent=2))
+            limit["capacity"] = capacity
         Run.observer.write(
             Run.run_dir, {"integrity": integrity, "rate_limit_findings": findings, "limit": limit}
         )

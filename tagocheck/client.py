@@ -17,6 +17,7 @@ from urllib.parse import urlencode, urlsplit
 
 import orjson
 import requests
+import requests.adapters
 
 from tagocheck import checks, ratelimits
 from tagocheck.recorder import ContractViolation, Recorder, violation_message
@@ -66,6 +67,9 @@ class TagoClient:
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = requests.Session()
+        adapter = requests.adapters.HTTPAdapter(pool_connections=4, pool_maxsize=64)
+        self.http.mount("http://", adapter)
+        self.http.mount("https://", adapter)
         # Passed with every request: requests lets REQUESTS_CA_BUNDLE override Session.verify.
         self.verify = verify
         self.recorder = recorder or Recorder()

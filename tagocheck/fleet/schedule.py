@@ -33,8 +33,13 @@ class Schedule:
         self.rng = random.Random(seed)
         # (due, device, nominal, sequence): nominal is the jitter-free time, so jitter never drifts.
         self.heap: list[tuple[float, int, float, int]] = []
+        self.add(devices, start)
+
+    def add(self, devices: Iterable[int], start: float) -> None:
+        """Bring more devices in: each first reports at start + its phase."""
+        phases = self.fleet.phases
         for device in devices:
-            nominal = start + fleet.phases[device]
+            nominal = start + phases[device]
             self.heap.append((self._jittered(nominal), device, nominal, 0))
         heapq.heapify(self.heap)
 

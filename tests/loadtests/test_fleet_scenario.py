@@ -207,3 +207,39 @@ def test_a_slow_target_is_named_the_limit(tmp_path):
         )
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["limit"]["limit"] == "target", summary["limit"]
+
+
+def test_capacity_steps_find_the_knee_of_a_slow_target(tmp_path):
+    with start_target(
+        tmp_path / "state", "--plan", "unlimited", "--fault", "slow=0.05", "--seed-devices", "400"
+    ) as target:
+        run_dir = tmp_path / "run"
+        done = locust(
+            "-u",
+            "10",
+            "-r",
+            "10",
+            "-t",
+            "60s",
+            "--devices",
+            "400",
+            "--interval",
+            "1",
+            "--steps",
+            "4",
+            "--step-seconds",
+            "4",
+            "--host",
+            target.url,
+            "--fleet-file",
+            target.info["fleet_file"],
+            "--run-dir",
+            str(run_dir),
+        )
+    steps = json.loads((run_dir / "steps.json").read_text())
+    assert steps["knee"] is not None, done.stdout[-2000:]
+    # 10 connections to a target that takes 50 ms each: at most 200 reports a second
+    assert steps["knee"]["offered"] >= 200
+    assert steps["highest_good"] is None or steps["highest_good"]["offered"] <= 200
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["limit"]["limit"] == "target"

@@ -1,0 +1,81 @@
+"""The capacity steps: raise the offered load step by step until the target stops keeping up.
+
+Each step brings more of the fleet in and holds it for a while; its offered and achieved rates,
+corrected p99 and error share come from the run's per-second timeline (its first seconds, the
+ramp, are left out). The knee is the first step where throughput stops following the offered rate,
+p99 bends (more than twice the first step's and over 50 ms), or errors start (over 1 %).
+"""
+
+from __future__ import annotations
+
+import statistics
+from dataclasses import asdict, dataclass
+from typing import Any
+
+from tagocheck.fleet.timeline import Sample
+
+FOLLOWS = 0.95
+P99_BEND = 2.0
+P99_FLOOR_MS = 50.0
+ERROR_SHARE = 0.01
+SETTLE_SECONDS = 2
+
+
+@dataclass(frozen=True)
+class Step:
+    index: int
+    devices: int
+    started: float
+    ended: float
+    offered: float
+    achieved: float
+    p99_ms: float
+    error_share: float
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def step_from(
+    index: int, devices: int, started: float, ended: float, offered: float, samples: list[Sample]
+) -> Step:
+    held = [s for s in samples if started + SETTLE_SECONDS <= s.t <= ended] or [
+        s for s in samples if started <= s.t <= ended
+    ]
+    achieved = statistics.fmean(s.achieved for s in held) if held else 0.0
+    answered = sum(s.achieved for s in held) or 1.0
+    return Step(
+        index=index,
+        devices=devices,
+        started=started,
+        ended=ended,
+        offered=offered,
+        achieved=achieved,
+        p99_ms=max((s.corrected_p99_ms for s in held), default=0.0),
+        error_share=sum(s.errors for s in held) / answered,
+    )
+
+
+def knee(steps: list[Step]) -> dict[str, Any] | None:
+    """The first step the target did not keep up with, and what showed it; None if none."""
+    if not steps:
+        return None
+    baseline = steps[0].p99_ms
+    for step in steps:
+        reasons = []
+        if step.offered and step.achieved / step.offered < FOLLOWS:
+            reasons.append(f"throughput {step.achieved:,.0f}/s of {step.offered:,.0f}/s offered")
+        if step.p99_ms > max(P99_FLOOR_MS, P99_BEND * baseline):
+            reasons.append(f"p99 {step.p99_ms:,.0f} ms against {baseline:,.0f} ms at the start")
+        if step.error_share > ERROR_SHARE:
+            reasons.append(f"{step.error_share:.1%} of reports failed")
+        if reasons:
+            return {"step": step.index, "offered": step.offered, "why": "; ".join(reasons)}
+    return None
+
+
+def highest_good(steps: list[Step]) -> Step | None:
+    """The highest step before the knee: the capacity the run can vouch for."""
+    found = knee(steps)
+    good = steps if found is None else [s for s in steps if s.index < found["step"]]
+    return good[-1] if good else None

@@ -277,8 +277,9 @@ class Fleet:
 
     def as_a(self, method: str, path: str = "/data", **kwargs: Any):
         """A request with device A's full token."""
-        return self.client.request(method, path, token=self.a.token, token_kind="device-full",
-                                   **kwargs)  # fmt: skip
+        return self.client.request(
+            method, path, token=self.a.token, token_kind="device-full", **kwargs
+        )
 
     def device(self, name: str, **fields: Any) -> Device:
         serial = f"{self.prefix}{name}-sn"
@@ -330,6 +331,28 @@ class Fleet:
         if kind == "malformed":
             return "not-a-token"
         return self.a.tokens[kind]
+
+
+def _delete_run_devices(fleet: Fleet) -> None:
+    """Delete every device of this run, also those the client never heard about.
+
+    An interrupt can land after a create was sent but before its answer was read, and the target
+    may still be making that device when cleanup starts: the run's devices are looked up by name
+    until a lookup, a moment after the last deletion, finds none.
+    """
+    for device_id in list(fleet.created):
+        fleet.remove(device_id)
+    for _ in range(5):
+        time.sleep(0.3)
+        named = fleet.profile(
+            "GET",
+            "/device",
+            params={"filter[name]": f"{fleet.prefix}*", "amount": 1000, "fields": "id"},
+        ).result
+        if not named:
+            return
+        for device in named:
+            fleet.remove(device["id"])
 
 
 def _sweep(fleet: Fleet) -> int:
@@ -416,10 +439,4 @@ def fleet(client: TagoClient, target: Target, request: pytest.FixtureRequest) ->
         made.a.tokens["token-deleted"] = doomed
         yield made
     finally:
-        # Also look the run's devices up by name: an interrupt can land after the target made a
-        # device but before the answer was read.
-        named = made.profile(
-            "GET", "/device", params={"filter[name]": f"{prefix}*", "amount": 1000, "fields": "id"}
-        ).result
-        for device_id in {*made.created, *(d["id"] for d in named or [])}:
-            made.remove(device_id)
+        _delete_run_devices(made)

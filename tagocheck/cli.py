@@ -49,7 +49,8 @@ CAPACITY_PARTS = [
     ("contract as data (schemas/, route table, permissions, plans)", None),
     ("embedded TagoIO-compatible target: tagocheck serve", None),
     ("contract suite: pytest contract/", None),
-    ("fleet load tests and the capacity scenario: loadtests/", "issue 5"),
+    ("fleet load tests and capacity steps: loadtests/fleet.py (single process)", None),
+    ("distributed load runs, ratelimit and soak scenarios", "issue 5"),
     ("HTML capacity report: tagocheck report", "issue 6"),
     ("the main job end to end: tagocheck capacity", "issue 7"),
 ]

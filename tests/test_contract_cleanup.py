@@ -3,6 +3,7 @@ what crashed runs of more than a day ago left."""
 
 from __future__ import annotations
 
+import os
 import signal
 import sqlite3
 import subprocess
@@ -59,11 +60,13 @@ def suite_devices(target: RunningTarget) -> list[str]:
 def test_an_interrupted_run_deletes_its_fleet(tmp_path, sig):
     with start_target(tmp_path / "state", "--plan", "starter") as target:
         run = subprocess.Popen(
-            contract_command(target, "contract/test_queries.py"),
+            contract_command(target, "contract/test_queries.py", "contract/test_ingest.py"),
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
             text=True,
+            # the thorough profile makes the run last long enough to be interrupted mid-way
+            env={**os.environ, "TAGOCHECK_HYPOTHESIS_PROFILE": "thorough"},
         )
         deadline = time.monotonic() + 30
         while not suite_devices(target) and time.monotonic() < deadline:

@@ -197,6 +197,7 @@ def on_init(environment, **_kwargs) -> None:
             timeout=600,
         )
         environment.host = Run.target.url
+        Gateway.host = Run.target.url  # the web UI's empty host field must not unset it
         Run.profile_token = Run.target.profile_token
         options.fleet_file = options.fleet_file or Run.target.info["fleet_file"]
     else:

@@ -243,3 +243,58 @@ def test_capacity_steps_find_the_knee_of_a_slow_target(tmp_path):
     assert steps["highest_good"] is None or steps["highest_good"]["offered"] <= 200
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["limit"]["limit"] == "target"
+
+
+def test_the_web_ui_shows_the_fleet_options_and_runs_on_the_embedded_target(tmp_path):
+    """The form sends an empty host: the embedded target's must survive it."""
+    import signal
+    import socket
+    import time
+
+    import requests
+
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    ui = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "locust",
+            "-f",
+            "loadtests/fleet.py",
+            "--web-host",
+            "127.0.0.1",
+            "--web-port",
+            str(port),
+            "--devices",
+            "50",
+            "--interval",
+            "1",
+            "--run-dir",
+            str(tmp_path / "run"),
+        ],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(100):
+            try:
+                page = requests.get(base + "/", timeout=1).text
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        for option in ("devices", "interval", "payload", "connection", "fleet_file", "steps"):
+            assert option in page
+        assert '"is_secret": true' in page  # the profile token field is masked
+        requests.post(base + "/swarm", data={"user_count": 5, "spawn_rate": 5, "host": ""})
+        time.sleep(4)
+        stats = requests.get(base + "/stats/requests", timeout=5).json()["stats"]
+        posted = next(s for s in stats if s["name"] == "POST /data")
+        assert posted["num_requests"] > 50 and posted["num_failures"] == 0
+        requests.get(base + "/stop", timeout=5)
+    finally:
+        ui.send_signal(signal.SIGTERM)
+        ui.wait(30)

@@ -49,13 +49,28 @@ TOKENS_PLANNED = 6
 DATA_INPUT_PLANNED = {"ci": 700, "thorough": 7000}
 
 
+INTERRUPTS: list[int] = []
+
+
 def pytest_configure(config: pytest.Config) -> None:
-    # SIGTERM (a CI job cancelled, a container stopped) ends the run like Ctrl-C does, so the
-    # session's teardown still deletes the fleet.
+    # SIGTERM (a CI job cancelled, a container stopped) ends the run like Ctrl-C, and both are
+    # remembered: hypothesis swallows a KeyboardInterrupt raised inside a property or state
+    # machine, so the run is stopped again after the test (pytest_runtest_call below).
     def interrupt(signum: int, frame: Any) -> None:
+        INTERRUPTS.append(signum)
         raise KeyboardInterrupt
 
     signal.signal(signal.SIGTERM, interrupt)
+    signal.signal(signal.SIGINT, interrupt)
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_call(item: pytest.Item):
+    try:
+        return (yield)
+    finally:
+        if INTERRUPTS:
+            pytest.exit("interrupted: the fleet is being deleted", returncode=2)
 
 
 def pytest_addoption(parser: pytest.Parser) -> None:

@@ -7,7 +7,6 @@ Each run is a real `pytest contract/` in a subprocess against a target started w
 from __future__ import annotations
 
 import subprocess
-import sys
 import xml.etree.ElementTree as ET
 from pathlib import Path
 
@@ -17,8 +16,7 @@ from tagocheck.redact import TOKEN_PATTERN
 from tagocheck.target.faults import FAULTS
 from tagocheck.target.launcher import RunningTarget, start_target
 
-ROOT = Path(__file__).resolve().parents[1]
-WINDOW = "2"
+from .contract_runs import ROOT, WINDOW, contract_command
 
 # fault -> (contract files to run, tests of which at least one must fail). The README has this
 # table too; test_every_fault_is_caught_by_some_test keeps the two honest.
@@ -46,16 +44,14 @@ CATCHES = {
 def run_contract(target: RunningTarget, files: list[str], junit: Path) -> dict[str, str]:
     """Run contract tests against a target; returns test name -> passed | failed | skipped."""
     info = target.info
-    command = [sys.executable, "-m", "pytest", *(f"contract/{f}" for f in files)]
-    command += ["-p", "no:cacheprovider", "-q", f"--junitxml={junit}"]
-    command += ["--target", info["url"], "--profile-token", info["profile_token"]]
+    command = contract_command(*(f"contract/{f}" for f in files), target=target, plan=info["plan"])
     command += [
         "--network-token",
         info["network_token"],
         "--analysis-token",
         info["analysis_token"],
     ]
-    command += ["--plan", info["plan"], "--rate-window", WINDOW, "--latency-budget-ms", "100"]
+    command += ["--latency-budget-ms", "100", f"--junitxml={junit}"]
     command += ["--contract-report", str(junit.with_suffix(".json"))]
     done = subprocess.run(
         command, cwd=ROOT, capture_output=True, text=True, timeout=300, check=False

@@ -7,7 +7,6 @@ import os
 import signal
 import sqlite3
 import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -16,30 +15,12 @@ import requests
 
 from tagocheck.target.launcher import RunningTarget, start_target
 
-ROOT = Path(__file__).resolve().parents[1]
+from .contract_runs import ROOT, contract_command
 
 
-def contract_command(target: RunningTarget, *tests: str) -> list[str]:
-    info = target.info
-    return [
-        sys.executable,
-        "-m",
-        "pytest",
-        *tests,
-        "-p",
-        "no:cacheprovider",
-        "-q",
-        "--target",
-        info["url"],
-        "--profile-token",
-        info["profile_token"],
-        "--plan",
-        "starter",
-        "--rate-window",
-        "2",
-        "--contract-report",
-        str(Path(target.info["state_dir"]) / "report.json"),
-    ]
+def run_command(target: RunningTarget, *tests: str) -> list[str]:
+    report = Path(target.info["state_dir"]) / "report.json"
+    return [*contract_command(*tests, target=target), "--contract-report", str(report)]
 
 
 def devices(target: RunningTarget) -> list[dict]:
@@ -60,7 +41,7 @@ def suite_devices(target: RunningTarget) -> list[str]:
 def test_an_interrupted_run_deletes_its_fleet(tmp_path, sig):
     with start_target(tmp_path / "state", "--plan", "starter") as target:
         run = subprocess.Popen(
-            contract_command(target, "contract/test_queries.py", "contract/test_ingest.py"),
+            run_command(target, "contract/test_queries.py", "contract/test_ingest.py"),
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.STDOUT,
@@ -81,7 +62,7 @@ def test_an_interrupted_run_deletes_its_fleet(tmp_path, sig):
 def test_a_failing_run_deletes_its_fleet(tmp_path):
     with start_target(tmp_path / "state", "--plan", "starter", "--fault", "wrong-count") as target:
         done = subprocess.run(
-            contract_command(target, "contract/test_ingest.py"),
+            run_command(target, "contract/test_ingest.py"),
             cwd=ROOT,
             capture_output=True,
             text=True,
@@ -115,7 +96,7 @@ def test_leftovers_older_than_a_day_are_swept(tmp_path):
         )
     with start_target(state, "--plan", "starter") as target:
         done = subprocess.run(
-            contract_command(target, "contract/test_routes.py"),
+            run_command(target, "contract/test_routes.py"),
             cwd=ROOT,
             capture_output=True,
             text=True,

@@ -3,37 +3,17 @@
 from __future__ import annotations
 
 import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 
 from tagocheck.target.launcher import start_target
 
-ROOT = Path(__file__).resolve().parents[1]
+from .contract_runs import ROOT, contract_command
 
 
 def contract(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pytest",
-            "contract/test_routes.py",
-            "-p",
-            "no:cacheprovider",
-            "-q",
-            "--plan",
-            "starter",
-            "--rate-window",
-            "2",
-            *args,
-        ],
-        cwd=ROOT,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    command = [*contract_command("contract/test_routes.py"), *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
 
 
 @pytest.fixture(scope="module")

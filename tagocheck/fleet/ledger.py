@@ -23,6 +23,7 @@ PROFILE = "profile"
 class Window:
     sent: int = 0
     accepted: int = 0
+    """Answered with anything but 429: let through by the limiter (a 400 counts as well)."""
     throttled: int = 0
     near_boundary: int = 0
 
@@ -56,7 +57,8 @@ class Ledger:
         outcome: str,
         device: str | None = None,
     ) -> None:
-        """Count one request; outcome is "accepted", "rate-limited" or anything else."""
+        """Count one request by its outcome (checks.ACCEPTED, RATE_LIMITED, ...); one that got no
+        answer says nothing about the limit and is only counted as sent."""
         middle = (sent_at + answered_at) / 2
         index = math.floor(middle / self.window)
         edge = min(middle - index * self.window, (index + 1) * self.window - middle)
@@ -64,7 +66,7 @@ class Ledger:
         for scope in (PROFILE, f"device:{device}") if device else (PROFILE,):
             window = self.windows.setdefault((scope, route, index), Window())
             window.sent += 1
-            window.accepted += outcome == "accepted"
+            window.accepted += outcome not in ("rate-limited", "transport-error")
             window.throttled += outcome == "rate-limited"
             window.near_boundary += near
 
@@ -76,33 +78,89 @@ class Ledger:
             mine.throttled += theirs.throttled
             mine.near_boundary += theirs.near_boundary
 
-    def findings(self, limit_for: Callable[[str, str], int | None]) -> list[Finding]:
-        """Windows that disagree with the plan; limit_for(scope, route) is None where unlimited."""
-        found = []
+    def _device_throttled(
+        self, limit_for: Callable[[str, str], int | None]
+    ) -> dict[tuple[str, int], int]:
+        """429s that devices' own limits explain, per route and window: a device that used up
+        its rpm is throttled rightly, and that 429 says nothing about the profile's limit."""
+        explained: dict[tuple[str, int], int] = {}
+        for (scope, route, index), window in self.windows.items():
+            if scope == PROFILE or not window.throttled:
+                continue
+            limit = limit_for(scope, route)
+            if limit is not None and window.accepted >= limit:
+                explained[(route, index)] = explained.get((route, index), 0) + window.throttled
+        return explained
+
+    def _judged(self, limit_for: Callable[[str, str], int | None]):
+        """(scope, route, index, window, limit, kind) for every window with a limit."""
+        explained = self._device_throttled(limit_for)
         for (scope, route, index), window in sorted(self.windows.items()):
             limit = limit_for(scope, route)
             if limit is None:
                 continue
-            kind = None
-            if window.throttled and window.accepted < limit:
+            throttled = window.throttled
+            if scope == PROFILE:
+                throttled -= explained.get((route, index), 0)
+            if throttled > 0 and window.accepted < limit:
                 kind = "early-throttle"
             elif window.accepted > limit:
                 kind = "leak"
-            if kind:
-                found.append(
-                    Finding(
-                        kind,
-                        scope,
-                        route,
-                        index * self.window,
-                        window.sent,
-                        window.accepted,
-                        window.throttled,
-                        limit,
-                        window.near_boundary > 0,
-                    )
-                )
-        return found
+            elif throttled > 0 or window.accepted == limit:
+                kind = "enforced"
+            else:
+                kind = "under"
+            yield scope, route, index, window, limit, kind
+
+    def findings(self, limit_for: Callable[[str, str], int | None]) -> list[Finding]:
+        """Windows that disagree with the plan; limit_for(scope, route) is None where unlimited."""
+        return [
+            Finding(
+                kind,
+                scope,
+                route,
+                index * self.window,
+                window.sent,
+                window.accepted,
+                window.throttled,
+                limit,
+                window.near_boundary > 0,
+            )
+            for scope, route, index, window, limit, kind in self._judged(limit_for)
+            if kind in ("early-throttle", "leak")
+        ]
+
+    def enforcement(self, limit_for: Callable[[str, str], int | None]) -> list[dict[str, Any]]:
+        """Per scope and limited route, how its windows went against the plan.
+
+        A window is `enforced` when the limit was reached exactly and the rest throttled, `under`
+        when fewer requests than the limit came and none was throttled (it says nothing about the
+        limit), and otherwise an early throttle or a leak (see findings()).
+        """
+        table: dict[tuple[str, str], dict[str, Any]] = {}
+        for scope, route, _index, window, limit, kind in self._judged(limit_for):
+            row = table.setdefault(
+                (scope, route),
+                {
+                    "scope": scope,
+                    "route": route,
+                    "limit": limit,
+                    "windows": 0,
+                    "enforced": 0,
+                    "under": 0,
+                    "early-throttle": 0,
+                    "leak": 0,
+                    "max_accepted": 0,
+                    "sent": 0,
+                    "throttled": 0,
+                },
+            )
+            row["windows"] += 1
+            row[kind] += 1
+            row["sent"] += window.sent
+            row["throttled"] += window.throttled
+            row["max_accepted"] = max(row["max_accepted"], window.accepted)
+        return list(table.values())
 
     def to_json(self) -> dict[str, Any]:
         return {

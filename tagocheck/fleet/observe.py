@@ -17,6 +17,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -66,7 +67,12 @@ class FleetObserver:
         device: str | None = None,
         token_kind: str | None = "device-full",
         transport_error: str | None = None,
+        ledger_route: str | None = None,
+        query: Mapping[str, Any] | None = None,
+        headers: Mapping[str, str] | None = None,
     ) -> checks.Verdict:
+        """Judge and count one response; `ledger_route` names a limit finer than the route (the
+        aggregate query has its own)."""
         self.reports += 1
         self.recent.append((sent_at - due, answered_at - due, answered_at - sent_at))
         self.lateness.record_value(_micros(sent_at - due))
@@ -77,7 +83,9 @@ class FleetObserver:
             route = f"{method} {path}"
             self.reasons[f"transport: {transport_error}"] += 1
         else:
-            verdict = checks.judge(method, path, status, body, token_kind=token_kind)
+            verdict = checks.judge(
+                method, path, status, body, token_kind=token_kind, query=query, headers=headers
+            )
             route = verdict.route or f"{method} {path}"
             if verdict.outcome == checks.REJECTED:
                 self.reasons[f"{status}: {verdict.message}"] += 1
@@ -97,7 +105,9 @@ class FleetObserver:
             if verdict.added and device is not None:
                 self.acknowledged[device] += verdict.added
             scope_device = device if self.per_device_ledger else None
-            self.ledger.record(route, sent_at, answered_at, verdict.outcome, scope_device)
+            self.ledger.record(
+                ledger_route or route, sent_at, answered_at, verdict.outcome, scope_device
+            )
         self.outcomes[route][verdict.outcome] += 1
         if verdict.outcome != checks.ACCEPTED or verdict.violations:
             self.failed += 1
@@ -121,6 +131,38 @@ class FleetObserver:
         self.acknowledged.update(other.acknowledged)
         self.reports += other.reports
         self.failed += other.failed
+
+    def to_wire(self) -> dict[str, Any]:
+        """What a worker sends its master: plain types Locust's messages can carry."""
+        return {
+            "histograms": {name: h.encode().decode() for name, h in self.histograms().items()},
+            "outcomes": {route: dict(c) for route, c in self.outcomes.items()},
+            "reasons": dict(self.reasons),
+            "violations": dict(self.violations),
+            "examples": dict(self.examples),
+            "ledger": self.ledger.to_json(),
+            "acknowledged": dict(self.acknowledged),
+            "reports": self.reports,
+            "failed": self.failed,
+        }
+
+    @classmethod
+    def from_wire(cls, data: dict[str, Any]) -> FleetObserver:
+        observer = cls(data["ledger"]["window_seconds"])
+        for name, encoded in data["histograms"].items():
+            getattr(observer, name).decode_and_add(encoded)
+        for route, counts in data["outcomes"].items():
+            observer.outcomes[route].update(counts)
+        observer.reasons.update(data["reasons"])
+        observer.violations.update(data["violations"])
+        observer.examples.update(data["examples"])
+        observer.ledger = Ledger.from_json(data["ledger"])
+        observer.acknowledged.update(data["acknowledged"])
+        observer.reports, observer.failed = data["reports"], data["failed"]
+        return observer
+
+    def histograms(self) -> dict[str, HdrHistogram]:
+        return {"corrected": self.corrected, "service": self.service, "lateness": self.lateness}
 
     def summary(self) -> dict[str, Any]:
         def percentiles(h: HdrHistogram) -> dict[str, float]:
@@ -147,15 +189,7 @@ class FleetObserver:
         )
         (run_dir / "histograms.json").write_text(
             json.dumps(
-                {
-                    name: h.encode().decode()
-                    for name, h in (
-                        ("corrected", self.corrected),
-                        ("service", self.service),
-                        ("lateness", self.lateness),
-                    )
-                },
-                indent=2,
+                {name: h.encode().decode() for name, h in self.histograms().items()}, indent=2
             )
         )
         (run_dir / "ledger.json").write_text(json.dumps(self.ledger.to_json()))

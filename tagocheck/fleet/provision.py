@@ -34,18 +34,28 @@ SERVER_ERROR_RETRIES = 5
 
 
 def create_devices(
-    client: TagoClient, profile_token: str, count: int, prefix: str, progress=None
+    client: TagoClient,
+    profile_token: str,
+    count: int,
+    prefix: str,
+    progress=None,
+    *,
+    rpm_input: int | None = None,
+    first: int = 0,
+    device_type: str = "immutable",
 ) -> list[ProvisionedDevice]:
-    """Create `count` devices; like the official SDKs, retry a 5xx a few times with backoff."""
+    """Create `count` devices (numbered from `first`, with the data_input rpm given); like the
+    official SDKs, retry a 5xx a few times with backoff."""
     made = []
-    for i in range(count):
+    body_extra = {"rpm": {"data_input": rpm_input}} if rpm_input else {}
+    for i in range(first, first + count):
         for attempt in range(SERVER_ERROR_RETRIES):
             reply = client.request(
                 "POST",
                 "/device",
                 token=profile_token,
                 token_kind="profile",
-                json={"name": f"{prefix}{i:07d}", "type": "immutable"},
+                json={"name": f"{prefix}{i:07d}", "type": device_type, **body_extra},
             )
             if reply.verdict.outcome != "server-error":
                 break
@@ -53,14 +63,15 @@ def create_devices(
         if not reply.ok:
             remove_devices(client, profile_token, made)
             raise ProvisionError(
-                f"creating device {i + 1} of {count} failed: HTTP {reply.status} {reply.message}"
+                f"creating device {i + 1} of {first + count} failed: HTTP {reply.status} "
+                f"{reply.message}"
             )
         result = reply.result
         made.append(
             ProvisionedDevice(result.get("device_id") or result["deviceID"], result["token"])
         )
         if progress:
-            progress(i + 1)
+            progress(len(made))
     return made
 
 

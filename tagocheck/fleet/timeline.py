@@ -1,16 +1,20 @@
 """The run second by second, and who was the limit: the generator or the target.
 
-Each second the load generator notes how many reports were due and how many went out, how late
-they went out, their latency, errors, and its own CPU. If it cannot keep up (lateness grows, CPU
-above 90 %), the run says the generator was the limit, so a slow generator is never reported as a
-slow target.
+Each second every load-generating process notes how many reports were due and how many went out,
+how late they went out, their latency, errors, its own CPU and memory. The timeline puts the
+processes' samples of one second together: rates and errors add up; CPU, memory and p99s are
+those of the worst process (a p99 cannot be merged exactly from p99s; the worst is an upper
+bound, and the exact run-wide percentiles are in the merged HDR histograms). If a generator
+cannot keep up (lateness grows, CPU above 90 %), the run says the generator was the limit, so a
+slow generator is never reported as a slow target.
 """
 
 from __future__ import annotations
 
 import json
 import statistics
-from dataclasses import asdict, dataclass
+from collections import defaultdict
+from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
@@ -31,22 +35,69 @@ class Sample:
     lateness_p99_ms: float
     corrected_p99_ms: float
     service_p99_ms: float
+    rss_mb: float = 0.0
+    """The generating process's resident memory."""
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Sample:
+        known = {f.name for f in fields(cls)}
+        return cls(**{k: v for k, v in data.items() if k in known})
+
+
+ADDED = ("users", "offered", "achieved", "errors", "rss_mb")
+
+
+def combine(second: int, samples: list[Sample]) -> Sample:
+    """One second of the whole generator from its processes' samples of that second."""
+    if len(samples) == 1:
+        return samples[0]
+    worst = ("cpu", "lateness_p99_ms", "corrected_p99_ms", "service_p99_ms")
+    values: dict[str, Any] = {"t": float(second)}
+    for name in ADDED:
+        values[name] = sum(getattr(s, name) for s in samples)
+    for name in worst:
+        values[name] = max(getattr(s, name) for s in samples)
+    return Sample(**values)
 
 
 class Timeline:
+    """Samples from one or more processes, by second; written to `path` as the run goes."""
+
     def __init__(self, path: Path | None = None) -> None:
-        self.samples: list[Sample] = []
+        self.by_second: dict[int, list[Sample]] = defaultdict(list)
         self.path = path
+        self.written_before = 0
 
     def add(self, sample: Sample) -> None:
-        self.samples.append(sample)
+        self.by_second[int(sample.t)].append(sample)
+
+    @property
+    def samples(self) -> list[Sample]:
+        return [combine(second, group) for second, group in sorted(self.by_second.items())]
+
+    def flush(self, before: float) -> None:
+        """Append the seconds before `before` not yet written (later ones may still get samples
+        from other processes)."""
+        if self.path is None:
+            return
+        seconds = [s for s in sorted(self.by_second) if self.written_before <= s < before]
+        with self.path.open("a") as log:
+            for second in seconds:
+                log.write(json.dumps(combine(second, self.by_second[second]).as_dict()) + "\n")
+        self.written_before = max(self.written_before, int(before))
+
+    def rewrite(self) -> None:
+        """The whole timeline once more, with every late sample in its place."""
         if self.path is not None:
-            with self.path.open("a") as log:
-                log.write(json.dumps(asdict(sample)) + "\n")
+            self.path.write_text("".join(json.dumps(s.as_dict()) + "\n" for s in self.samples))
 
     def limit(self) -> dict[str, Any]:
         """Which side limited the run, and the evidence."""
-        steady = self.samples[2:] or self.samples  # the first seconds are ramp-up
+        samples = self.samples
+        steady = samples[2:] or samples  # the first seconds are ramp-up
         if not steady:
             return {"limit": "unknown", "why": "no samples"}
         busy = sum(s.cpu >= CPU_LIMIT for s in steady) / len(steady)
@@ -76,3 +127,46 @@ class Timeline:
             )
             return {"limit": "target", "why": why, **evidence}
         return {"limit": "none", "why": "the target kept up with the offered load", **evidence}
+
+
+def drift(samples: list[Sample]) -> dict[str, Any]:
+    """How the end of a long run compares with its start: the soak scenario's question.
+
+    The first and last fifths of the steady part (the first 10 % left out as warm-up) are
+    compared: corrected p99, the share of the offered rate answered, errors per second, and the
+    generator's memory.
+    """
+    steady = samples[max(2, len(samples) // 10) :]
+    if len(steady) < 10:
+        return {"verdict": "too short", "seconds": len(steady)}
+    fifth = len(steady) // 5
+    first, last = steady[:fifth], steady[-fifth:]
+
+    def describe(part: list[Sample]) -> dict[str, float]:
+        offered = sum(s.offered for s in part)
+        return {
+            "corrected_p99_ms": statistics.median(s.corrected_p99_ms for s in part),
+            "achieved_over_offered": sum(s.achieved for s in part) / offered if offered else 1.0,
+            "errors_per_second": sum(s.errors for s in part) / len(part),
+            "rss_mb": statistics.median(s.rss_mb for s in part),
+        }
+
+    start, end = describe(first), describe(last)
+    p99_ratio = end["corrected_p99_ms"] / max(start["corrected_p99_ms"], 1.0)
+    findings = []
+    if p99_ratio > 2 and end["corrected_p99_ms"] > 50:
+        findings.append(f"p99 grew {p99_ratio:.1f}x")
+    if end["achieved_over_offered"] < start["achieved_over_offered"] - 0.02:
+        findings.append("less of the offered rate answered at the end")
+    if end["errors_per_second"] > max(1.0, 2 * start["errors_per_second"]):
+        findings.append("more errors at the end")
+    if end["rss_mb"] > 1.5 * max(start["rss_mb"], 1.0) + 50:
+        findings.append("the generator's memory grew")
+    return {
+        "verdict": "drift" if findings else "stable",
+        "findings": findings,
+        "seconds": len(steady),
+        "start": start,
+        "end": end,
+        "p99_ratio": round(p99_ratio, 3),
+    }

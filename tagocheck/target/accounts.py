@@ -199,17 +199,22 @@ class Account:
             )
         }
 
-    async def seed_devices(self, count: int, prefix: str = "seeded-") -> list[tuple[str, str]]:
-        """Make sure `count` devices named PREFIXnnnnnnn exist, each with a full token, in one
-        commit; returns (device id, token) for each. Load tests of big fleets start from these
-        instead of creating every device through the API."""
+    async def seed_devices(
+        self, count: int, prefix: str = "seeded-", rpm_input: int | None = None
+    ) -> list[tuple[str, str]]:
+        """Make sure `count` devices named PREFIXnnnnnnn exist, each with a full token (and the
+        data_input rpm given), in one commit; returns (device id, token) for each. Load tests of
+        big fleets start from these instead of creating every device through the API."""
         existing = {d.name: d for d in self.devices.values() if d.name.startswith(prefix)}
         tokens = {t.device: t.token for t in self.tokens.values() if t.permission == "full"}
         now = now_ms()
-        new_devices, new_tokens, seeded = [], [], []
+        new_devices, new_tokens, seeded, changed = [], [], [], []
         for i in range(count):
             name = f"{prefix}{i:07d}"
             device = existing.get(name)
+            if device is not None and device.rpm_input != rpm_input:
+                device.rpm_input = rpm_input
+                changed.append(device)
             if device is None:
                 key = self.next_device_key()
                 device = Device(
@@ -219,6 +224,7 @@ class Account:
                     type="immutable",
                     created_ms=now,
                     updated_ms=now,
+                    rpm_input=rpm_input,
                 )
                 new_devices.append(device)
             token = tokens.get(device.id)
@@ -234,6 +240,10 @@ class Account:
             )
             conn.executemany(
                 f"INSERT INTO tokens VALUES ({','.join('?' * 7)})", [t.row() for t in new_tokens]
+            )
+            conn.executemany(
+                "UPDATE devices SET rpm_input = ? WHERE id = ?",
+                [(d.rpm_input, d.id) for d in changed],
             )
 
         await self.store.write(insert)

@@ -87,6 +87,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="make sure N devices (seeded-0000000...) exist, each with a full token, and write "
         "them to STATE_DIR/fleet.json (mode 0600) for load tests of big fleets",
     )
+    parser.add_argument(
+        "--seed-device-rpm",
+        type=int,
+        default=None,
+        metavar="RPM",
+        help="give the seeded devices this data_input rpm (their own rate limit)",
+    )
     # For bench/ only: the same server answering POST /data without storing, as a baseline.
     parser.add_argument("--no-store", action="store_true", help=argparse.SUPPRESS)
 
@@ -215,7 +222,7 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
         await account.save_meta()
         fleet_file = None
         if args.seed_devices > 0:
-            seeded = await account.seed_devices(args.seed_devices)
+            seeded = await account.seed_devices(args.seed_devices, rpm_input=args.seed_device_rpm)
             fleet_file = state / "fleet.json"
             devices = [{"id": device, "token": token} for device, token in seeded]
             _write_private(fleet_file, json.dumps({"devices": devices}))

@@ -1,0 +1,597 @@
+"""The coordinator of a load run, where Locust's master (or its only process) runs.
+
+It puts the fleet on the target (starting the embedded one when there is no --host), gives every
+load-generating process its shard, merges what the shards saw (HDR histograms, outcomes, the
+rate-limit ledger, acknowledged records, per-second samples), brings capacity steps in, and at the
+end reconciles integrity, judges the thresholds and writes the run directory. Without workers the
+one shard lives in this process and is merged the same way, only without the messages.
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import gevent
+import gevent.pool
+from locust.runners import MasterRunner
+from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter
+
+from tagocheck import checks, ratelimits
+from tagocheck.client import TagoClient
+from tagocheck.fleet.capacity import highest_good, knee, step_from
+from tagocheck.fleet.ledger import PROFILE
+from tagocheck.fleet.model import Fleet, FleetConfig, Interval
+from tagocheck.fleet.observe import FleetObserver
+from tagocheck.fleet.probes import NOT_DRIVEN, Probe, plan_probes
+from tagocheck.fleet.provision import (
+    ProvisionedDevice,
+    create_devices,
+    read_fleet_file,
+    remove_devices,
+    write_fleet_file,
+)
+from tagocheck.fleet.timeline import Sample, Timeline, drift
+from tagocheck.load import shard as this_process
+from tagocheck.load.shard import Shard
+from tagocheck.redact import redact_token
+from tagocheck.target.launcher import start_target
+
+SHARD, GO, GROW, FINISH, FINAL = (
+    "tagocheck:shard",
+    "tagocheck:go",
+    "tagocheck:grow",
+    "tagocheck:finish",
+    "tagocheck:final",
+)
+FINAL_WAIT_SECONDS = 20.0
+# Worker samples arrive with their reports (every 3 s): seconds this far back are complete.
+SETTLED_SECONDS = {True: 8.0, False: 2.0}
+
+
+class RunError(RuntimeError):
+    """A run that cannot start; the message is the one line the user sees."""
+
+
+def fleet_config(options: Any) -> FleetConfig:
+    return FleetConfig(
+        devices=options.devices,
+        interval=Interval.parse(options.interval),
+        jitter=options.jitter,
+        payload=options.payload,
+        records_per_request=options.records_per_request,
+        connection=options.connection,
+    )
+
+
+def config_to_wire(config: FleetConfig) -> dict[str, Any]:
+    return dataclasses.asdict(config)
+
+
+def config_from_wire(data: dict[str, Any]) -> FleetConfig:
+    return FleetConfig(**{**data, "interval": Interval(**data["interval"])})
+
+
+class Coordinator:
+    def __init__(self, environment: Any, scenario: str) -> None:
+        self.environment = environment
+        self.options = environment.parsed_options
+        self.scenario = scenario
+        self.distributed = isinstance(environment.runner, MasterRunner)
+        self.run_dir = Path(self.options.run_dir or f"reports/{time.strftime('%Y%m%d-%H%M%S')}")
+        self.window = self.options.rate_window or 60.0
+        self.plan = "unlimited"
+        self.target = None
+        self.state_dir: tempfile.TemporaryDirectory | None = None
+        self.client: TagoClient | None = None
+        self.profile_token: str | None = None
+        self.devices: list[ProvisionedDevice] = []
+        self.created: list[ProvisionedDevice] = []
+        self.device_limits: dict[tuple[str, str], int] = {}
+        self.fleet: Fleet | None = None
+        self.observer: FleetObserver | None = None
+        self.timeline = Timeline(self.run_dir / "timeline.jsonl")
+        self.steps: list = []
+        self.shards: dict[str, int] = {}
+        self.finals: set[str] = set()
+        self.going = False
+        self.collected = False
+        self.finished = False
+        self.greenlets: list[gevent.Greenlet] = []
+        self.csv_writer: StatsCSVFileWriter | None = None
+
+    # -- set-up, at Locust's init ------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Target and fleet, from the command line (the web form may still change the fleet)."""
+        options = self.options
+        config = fleet_config(options)
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        rpm = options.device_rpm or None
+        if not self.environment.host:
+            self.plan = options.plan or ("free" if self.scenario == "ratelimit" else "unlimited")
+            self.state_dir = tempfile.TemporaryDirectory(prefix="tagocheck-load-target-")
+            seed = ["--seed-devices", str(config.devices)]
+            if rpm:
+                seed += ["--seed-device-rpm", str(rpm)]
+            # The embedded target seeds the fleet itself: a million devices in one commit, not
+            # a million API calls.
+            self.target = start_target(
+                Path(self.state_dir.name),
+                "--plan",
+                self.plan,
+                "--rate-window-seconds",
+                str(self.window),
+                *seed,
+                timeout=900,
+            )
+            self.environment.host = self.target.url
+            self.profile_token = self.target.profile_token
+            self.devices = read_fleet_file(Path(self.target.info["fleet_file"]))
+        else:
+            self.plan = options.plan or "free"
+            self.profile_token = options.profile_token or None
+        if self.plan != "unlimited" and self.plan not in ratelimits.rate_limits().plans:
+            raise RunError(
+                f"--plan {self.plan!r}: plans are {', '.join(ratelimits.rate_limits().plans)}"
+            )
+        self.client = TagoClient(self.environment.host)
+        if self.target is None:
+            if options.fleet_file:
+                self.devices = read_fleet_file(Path(options.fleet_file))
+            elif not self.profile_token:
+                raise RunError("--host needs --profile-token or --fleet-file")
+        self._provision(config.devices)
+        self.csv_writer = StatsCSVFileWriter(
+            self.environment, PERCENTILES_TO_REPORT, str(self.run_dir / "locust"), full_history=True
+        )
+        self.greenlets.append(gevent.spawn(self.csv_writer.stats_writer))
+
+    def _provision(self, count: int) -> None:
+        """Make sure there are `count` devices: create the missing ones with the profile token."""
+        missing = count - len(self.devices)
+        if missing <= 0:
+            return
+        if not self.profile_token or (self.options.fleet_file and self.target is None):
+            raise RunError(f"the fleet file has {len(self.devices)} devices, --devices is {count}")
+        print(f"tagocheck load: creating {missing:,} devices on the target")
+        prefix = f"tagocheck-fleet-{time.strftime('%Y%m%d%H%M%S')}-"
+        made = create_devices(
+            self.client,
+            self.profile_token,
+            missing,
+            prefix,
+            rpm_input=self.options.device_rpm or None,
+            first=len(self.devices),
+        )
+        self.devices += made
+        if self.target is None:
+            self.created += made
+            write_fleet_file(self.run_dir / "fleet.json", self.created)
+
+    # -- a swarm starts, at test_start ---------------------------------------------------------
+
+    def start(self) -> None:
+        """The fleet as the options now say (the web form may have changed them); every
+        load-generating process gets its shard before its users start."""
+        options = self.options
+        config = fleet_config(options)
+        if self.target is not None:
+            # the web form's empty host field must not unset the embedded target's
+            self.environment.host = self.target.url
+            if options.plan and options.plan != self.plan:
+                raise RunError(
+                    f"the embedded target was started with plan {self.plan}; restart Locust "
+                    f"with --plan {options.plan}"
+                )
+        self._provision(config.devices)
+        self.fleet = Fleet(config, [d.token for d in self.devices[: config.devices]])
+        if self.options.device_rpm:
+            for index in range(config.devices):
+                self.device_limits[(str(index), "POST /data")] = self.options.device_rpm
+        if self.observer is None:
+            self.observer = FleetObserver(self.window)
+        probes = self._probes() if self.scenario == "ratelimit" else []
+        self._write_config()
+        per_device = bool(self.device_limits)
+        if not self.distributed:
+            this_process.current = Shard(
+                self.fleet,
+                0,
+                1,
+                window_seconds=self.window,
+                per_device_ledger=per_device,
+                probes=probes if self.scenario == "ratelimit" else None,
+                probe_factor=self.options.probe_factor,
+            )
+            return
+        runner = self.environment.runner
+        workers = sorted(
+            w.id for w in runner.clients.ready + runner.clients.running + runner.clients.spawning
+        )
+        self.shards = {worker: index for index, worker in enumerate(workers)}
+        tokens = self.fleet.tokens
+        for worker, index in self.shards.items():
+            runner.send_message(
+                SHARD,
+                {
+                    "index": index,
+                    "count": len(workers),
+                    "config": config_to_wire(config),
+                    "tokens": list(tokens[index :: len(workers)]),
+                    "window": self.window,
+                    "per_device_ledger": per_device,
+                    "probes": None
+                    if self.scenario != "ratelimit"
+                    else [p.as_dict() for p in probes]
+                    if index == 0
+                    else [],
+                    "probe_factor": self.options.probe_factor,
+                },
+                worker,
+            )
+        print(f"tagocheck load: {len(self.fleet):,} devices in {len(workers)} shards")
+
+    def _probes(self) -> list[Probe]:
+        """The ratelimit scenario's probes, with a record to edit and a device with its own rpm."""
+        if len(self.devices) < 2:
+            raise RunError("the ratelimit scenario needs --devices 2 or more")
+        first, second = self.devices[0], self.devices[1]
+        if self.profile_token:
+            # PUT /data needs a mutable device; the fleet's are immutable, like most devices
+            prefix = f"tagocheck-probe-{time.strftime('%Y%m%d%H%M%S')}-"
+            first = create_devices(
+                self.client, self.profile_token, 1, prefix, device_type="mutable"
+            )[0]
+            self.created.append(first)
+        sent = self.client.request(
+            "POST",
+            "/data",
+            token=first.token,
+            token_kind="device-full",
+            json=[{"variable": "probe", "value": 1}],
+        )
+        read = self.client.request(
+            "GET",
+            "/data",
+            token=first.token,
+            token_kind="device-full",
+            params={"variables": "probe", "qty": 1},
+        )
+        if not sent.ok or not read.ok or not read.result:
+            raise RunError(f"could not write and read a probe record: HTTP {read.status}")
+        plan_limit = ratelimits.rate_limits().per_minute(self.plan, "POST /data") or 0
+        rpm = self.options.device_rpm or min(20, plan_limit)
+        rpm_device = None
+        if self.profile_token and rpm:
+            done = self.client.request(
+                "PUT",
+                f"/device/{second.id}",
+                token=self.profile_token,
+                token_kind="profile",
+                json={"rpm": {"data_input": rpm, "data_output": rpm}},
+            )
+            if done.ok:
+                rpm_device = (1, second.token)
+                self.device_limits[("1", "POST /data")] = rpm
+                self.device_limits[("1", "GET /data")] = rpm
+        return plan_probes(
+            self.plan,
+            profile_token=self.profile_token or "",
+            device=(first.id, first.token),
+            record_id=read.result[0]["id"],
+            rpm_device=rpm_device,
+            rpm=rpm,
+        )
+
+    def _write_config(self) -> None:
+        options = self.options
+        settings = {k: v for k, v in vars(options).items() if _plain(v)}
+        settings["profile_token"] = (
+            redact_token(options.profile_token) if options.profile_token else ""
+        )
+        (self.run_dir / "config.json").write_text(
+            json.dumps(
+                {
+                    "scenario": self.scenario,
+                    "host": self.environment.host,
+                    "embedded_target": self.target is not None,
+                    "plan": self.plan,
+                    "rate_window_seconds": self.window,
+                    "devices": len(self.fleet),
+                    "offered_reports_per_second": self.fleet.offered_rate(),
+                    "distributed": self.distributed,
+                    "options": settings,
+                },
+                indent=2,
+            )
+        )
+
+    # -- the schedule starts, at spawning_complete ----------------------------------------------
+
+    def go(self) -> None:
+        """The schedule starts once every gateway is up: a ramp still spawning users would make
+        the first reports late for the generator's sake, not the target's."""
+        if self.going:
+            return
+        self.going = True
+        steps = max(1, self.options.steps)
+        first = self.devices_at(1, steps)
+        if self.distributed:
+            self.environment.runner.send_message(GO, {"active": first})
+        else:
+            this_process.current.begin(first, lambda: self.environment.runner.user_count)
+        self.greenlets.append(gevent.spawn(self._collect_every_second))
+        if steps > 1 and self.scenario != "ratelimit":
+            self.greenlets.append(gevent.spawn(self._run_steps, steps))
+
+    def devices_at(self, step: int, steps: int) -> int:
+        return max(1, round(len(self.fleet) * step / steps))
+
+    def _collect_every_second(self) -> None:
+        while True:
+            gevent.sleep(1.0)
+            if not self.distributed and this_process.current is not None:
+                self.absorb(*this_process.current.take())
+            self.timeline.flush(time.time() - SETTLED_SECONDS[self.distributed])
+
+    def absorb(self, observer: FleetObserver, samples: list[Sample]) -> None:
+        self.observer.merge(observer)
+        for sample in samples:
+            self.timeline.add(sample)
+
+    def _grow(self, active: int) -> None:
+        if self.distributed:
+            self.environment.runner.send_message(GROW, {"active": active})
+        else:
+            this_process.current.grow(active)
+
+    def _run_steps(self, steps: int) -> None:
+        """Capacity: bring the fleet in over `steps` equal steps, note each, stop after the knee."""
+        hold = self.options.step_seconds
+        active = 0
+        for index in range(1, steps + 1):
+            began = time.time()
+            target = self.devices_at(index, steps)
+            if target > active:
+                self._grow(target)
+            active = target
+            gevent.sleep(hold)
+            offered = self.fleet.offered_rate(range(active))
+            if self.distributed:
+                gevent.sleep(SETTLED_SECONDS[True] / 2)  # the step's last worker samples
+            step = step_from(index, active, began, began + hold, offered, self.timeline.samples)
+            self.steps.append(step)
+            print(
+                f"tagocheck capacity: step {index}/{steps}: {active:,} devices, offered "
+                f"{offered:,.0f}/s, achieved {step.achieved:,.0f}/s, p99 {step.p99_ms:,.0f} ms"
+            )
+            if knee(self.steps) is not None:
+                break
+        self.environment.runner.quit()
+
+    # -- the end -------------------------------------------------------------------------------
+
+    def on_final(self, worker: str, observer: FleetObserver, samples: list[Sample]) -> None:
+        self.absorb(observer, samples)
+        self.finals.add(worker)
+
+    def collect(self) -> None:
+        """Every shard's last observations: its schedule stops, answers in flight are waited for."""
+        if self.collected or self.observer is None:
+            return
+        self.collected = True
+        if not self.distributed:
+            shard = this_process.current
+            if shard is not None:
+                shard.stop()
+                shard.settle()
+                self.absorb(*shard.take())
+            return
+        self.environment.runner.send_message(FINISH)
+        deadline = time.time() + FINAL_WAIT_SECONDS
+        while set(self.shards) - self.finals and time.time() < deadline:
+            gevent.sleep(0.1)
+        missing = set(self.shards) - self.finals
+        if missing:
+            print(
+                f"tagocheck load: {len(missing)} workers sent no final report; their last "
+                "seconds are missing"
+            )
+
+    def finish(self) -> None:
+        """Integrity, findings, thresholds and the run directory; then remove what was created."""
+        if self.finished:
+            return
+        self.finished = True
+        for greenlet in self.greenlets:
+            greenlet.kill(block=False)
+        try:
+            if self.observer is None:
+                return
+            self.collect()
+            self._final_csvs()
+            self.timeline.rewrite()
+            integrity = self._integrity() if self.scenario != "ratelimit" else {"skipped": True}
+            findings = [f.as_dict() for f in self.observer.ledger.findings(self.limit_for)]
+            enforcement = self.observer.ledger.enforcement(self.limit_for)
+            limit = self.timeline.limit()
+            extra: dict[str, Any] = {
+                "scenario": self.scenario,
+                "integrity": integrity,
+                "rate_limit_findings": findings,
+                "rate_limit_enforcement": enforcement,
+                "limit": limit,
+                "drift": drift(self.timeline.samples),
+                "generator_peak_rss_mb": max((s.rss_mb for s in self.timeline.samples), default=0),
+            }
+            if self.scenario == "ratelimit":
+                extra["not_driven"] = NOT_DRIVEN
+            if self.steps:
+                best = highest_good(self.steps)
+                capacity = {
+                    "steps": [step.as_dict() for step in self.steps],
+                    "knee": knee(self.steps),
+                    "highest_good": best.as_dict() if best else None,
+                }
+                (self.run_dir / "steps.json").write_text(json.dumps(capacity, indent=2))
+                extra["capacity"] = capacity
+            self.observer.write(self.run_dir, extra)
+            self._print(extra)
+            broken = self._thresholds(integrity, findings, extra["drift"])
+            for line in broken:
+                print(f"tagocheck load: threshold broken: {line}")
+            if broken:
+                self.environment.process_exit_code = 1
+            print(f"tagocheck load: run written to {self.run_dir}")
+        finally:
+            self._clean_up()
+
+    def _clean_up(self) -> None:
+        if self.created:
+            remove_devices(self.client, self.profile_token, self.created)
+            self.created = []
+        if self.target is not None:
+            self.target.stop()
+            self.state_dir.cleanup()
+            self.target = None
+
+    def _print(self, extra: dict[str, Any]) -> None:
+        limit = extra["limit"]
+        print(f"tagocheck load: limit: {limit['limit']} ({limit.get('why', '')})")
+        if self.scenario == "soak":
+            found = extra["drift"].get("findings") or []
+            print(
+                f"tagocheck soak: {extra['drift']['verdict']}"
+                + (f": {'; '.join(found)}" if found else "")
+            )
+        if self.scenario == "ratelimit":
+            for row in extra["rate_limit_enforcement"]:
+                print(
+                    f"tagocheck ratelimit: {row['scope']:>10} {row['route']:<28} limit "
+                    f"{row['limit']:>6}/window: {row['windows']} windows, {row['enforced']} "
+                    f"enforced, {row['under']} under, {row['early-throttle']} early throttle, "
+                    f"{row['leak']} leak (max accepted {row['max_accepted']})"
+                )
+            for route, why in NOT_DRIVEN.items():
+                print(f"tagocheck ratelimit: not driven: {route} ({why})")
+
+    def limit_for(self, scope: str, route: str) -> int | None:
+        """The limit a ledger window is held to: the plan's for the profile, rpm for a device."""
+        if scope != PROFILE:
+            return self.device_limits.get((scope.removeprefix("device:"), route))
+        if self.plan == "unlimited":
+            return None
+        path, _, query = route.partition("?")
+        params = dict(part.split("=", 1) for part in query.split("&")) if query else {}
+        try:
+            return ratelimits.rate_limits().per_minute(self.plan, path, params)
+        except KeyError:
+            return None
+
+    def _final_csvs(self) -> None:
+        """The history CSV is written as the run goes; the totals are written once more."""
+        if self.csv_writer is None:
+            return
+        self.csv_writer.close_files()
+        final = StatsCSV(self.environment, PERCENTILES_TO_REPORT)
+        for name, write in (
+            ("stats", final.requests_csv),
+            ("failures", final.failures_csv),
+            ("exceptions", final.exceptions_csv),
+        ):
+            with open(self.run_dir / f"locust_{name}.csv", "w", newline="") as handle:
+                write(csv.writer(handle))
+
+    def _integrity(self) -> dict[str, Any]:
+        """Acknowledged records per device against what the target returns.
+
+        Every device when the fleet has at most --integrity-devices of them, else a fixed random
+        sample: the check costs one request per device, sent twenty at a time.
+        """
+        import random
+
+        sample = self.options.integrity_devices
+        indexes = list(range(len(self.fleet)))
+        if len(indexes) > sample:
+            indexes = sorted(random.Random(0).sample(indexes, sample))
+
+        def stored(index: int) -> tuple[int, Any]:
+            reply = self.client.request(
+                "GET",
+                "/data",
+                token=self.devices[index].token,
+                token_kind="device-full",
+                params={"query": "count"},
+                check=False,
+            )
+            return index, reply.result
+
+        lost = extra = checked = 0
+        worst = []
+        acknowledged_by = self.observer.acknowledged
+        for index, count in gevent.pool.Pool(20).imap_unordered(stored, indexes):
+            if not isinstance(count, int):
+                continue
+            checked += 1
+            acknowledged = acknowledged_by.get(str(index), 0)
+            if count < acknowledged:
+                lost += acknowledged - count
+                worst.append(
+                    {
+                        "device": self.devices[index].id,
+                        "acknowledged": acknowledged,
+                        "stored": count,
+                    }
+                )
+            elif count > acknowledged:
+                extra += count - acknowledged
+        return {
+            "devices_checked": checked,
+            "devices_in_fleet": len(self.fleet),
+            "acknowledged": sum(acknowledged_by.values()),
+            "lost": lost,
+            "stored_not_acknowledged": extra,
+            "note": "stored but not acknowledged: requests still in flight when the run stopped",
+            "worst": sorted(worst, key=lambda w: w["stored"] - w["acknowledged"])[:20],
+        }
+
+    def _thresholds(
+        self, integrity: dict[str, Any], findings: list, drifted: dict[str, Any]
+    ) -> list[str]:
+        options = self.options
+        summary = self.observer.summary()
+        broken = []
+        p99 = summary["latency_ms"]["corrected"]["p99"]
+        if options.check_p99_ms > 0 and p99 > options.check_p99_ms:
+            broken.append(f"p99 {p99:.1f} ms > {options.check_p99_ms:g} ms")
+        outcomes = self.observer.outcomes.values()
+        total = sum(sum(c.values()) for c in outcomes)
+        expected = (
+            (checks.ACCEPTED, checks.RATE_LIMITED)
+            if self.scenario == "ratelimit"
+            else (checks.ACCEPTED,)
+        )
+        bad = total - sum(c.get(kind, 0) for c in outcomes for kind in expected)
+        if options.check_error_rate >= 0 and total and bad / total > options.check_error_rate:
+            broken.append(f"error rate {bad / total:.4f} > {options.check_error_rate:g}")
+        violations = sum(self.observer.violations.values())
+        if options.check_schema_violations >= 0 and violations > options.check_schema_violations:
+            broken.append(f"{violations} schema violations > {options.check_schema_violations}")
+        if options.check_rate_limit_leaks >= 0 and len(findings) > options.check_rate_limit_leaks:
+            broken.append(f"{len(findings)} rate-limit findings > {options.check_rate_limit_leaks}")
+        found = len(drifted.get("findings") or [])
+        if options.check_drift >= 0 and found > options.check_drift:
+            broken.append(f"drift: {'; '.join(drifted['findings'])}")
+        if integrity.get("lost"):
+            broken.append(f"{integrity['lost']} acknowledged records were lost")
+        return broken
+
+
+def _plain(value: Any) -> bool:
+    return isinstance(value, str | int | float | bool | type(None))

@@ -1,0 +1,177 @@
+"""Where Locust's events meet the coordinator and the shards.
+
+A locustfile calls use(scenario) and imports its user class; the rest happens here:
+
+    init            master or lone runner: the coordinator sets up target and fleet
+                    worker: listens for its shard
+    test_start      the coordinator hands out shards (in messages, before any user spawns)
+    spawning_complete  the schedules start
+    report_to_master   a worker sends what its shard saw since its last report
+    test_stopping   before users stop: the schedules stop, answers in flight are waited for, and
+                    the master asks every worker for its last observations and waits for them
+    quitting        the coordinator writes the run directory and removes what it created
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from locust import events
+from locust.runners import WorkerRunner
+
+from tagocheck.fleet.model import Fleet, FleetConfigError
+from tagocheck.fleet.observe import FleetObserver
+from tagocheck.fleet.probes import Probe
+from tagocheck.fleet.provision import ProvisionError
+from tagocheck.fleet.timeline import Sample
+from tagocheck.load import coordinator as coordination
+from tagocheck.load import options as load_options
+from tagocheck.load import shard as this_process
+from tagocheck.load.coordinator import Coordinator, RunError
+from tagocheck.load.shard import Shard
+
+
+class Scenario:
+    name = "fleet"
+    coordinator: Coordinator | None = None
+
+
+def use(scenario: str) -> None:
+    """Called by a locustfile: which scenario this Locust run is."""
+    if scenario not in load_options.SCENARIOS:
+        raise ValueError(f"unknown scenario {scenario!r}")
+    Scenario.name = scenario
+
+
+def _fail(environment: Any, message: str) -> None:
+    if environment.runner is not None:
+        environment.runner.quit()
+    raise SystemExit(f"tagocheck {Scenario.name}: {message}")
+
+
+@events.init_command_line_parser.add_listener
+def _add_arguments(parser: Any) -> None:
+    load_options.add_arguments(parser, Scenario.name)
+
+
+@events.init.add_listener
+def _on_init(environment: Any, **_kwargs: Any) -> None:
+    if environment.parsed_options is None:
+        return
+    runner = environment.runner
+    if isinstance(runner, WorkerRunner):
+        _listen_as_worker(environment)
+        return
+    coordinator = Coordinator(environment, Scenario.name)
+    Scenario.coordinator = coordinator
+    try:
+        coordinator.prepare()
+    except (FleetConfigError, ProvisionError, RunError) as error:
+        coordinator.finish()
+        _fail(environment, str(error))
+    if runner is not None and coordinator.distributed:
+        runner.register_message(coordination.FINAL, _on_final)
+
+        @events.worker_report.add_listener
+        def _on_worker_report(client_id: str, data: dict[str, Any]) -> None:
+            report = data.get("tagocheck")
+            if report is not None:
+                coordinator.absorb(*_from_wire(report))
+
+
+@events.test_start.add_listener
+def _on_test_start(environment: Any, **_kwargs: Any) -> None:
+    coordinator = Scenario.coordinator
+    if coordinator is None or isinstance(environment.runner, WorkerRunner):
+        return
+    try:
+        coordinator.start()
+    except (FleetConfigError, ProvisionError, RunError) as error:
+        _fail(environment, str(error))
+
+
+@events.spawning_complete.add_listener
+def _on_spawning_complete(**_kwargs: Any) -> None:
+    coordinator = Scenario.coordinator
+    if coordinator is not None and coordinator.fleet is not None:
+        coordinator.go()
+
+
+@events.test_stopping.add_listener
+def _on_test_stopping(environment: Any, **_kwargs: Any) -> None:
+    if Scenario.coordinator is not None and not isinstance(environment.runner, WorkerRunner):
+        Scenario.coordinator.collect()
+
+
+@events.quitting.add_listener
+def _on_quitting(environment: Any, **_kwargs: Any) -> None:
+    if Scenario.coordinator is not None:
+        Scenario.coordinator.finish()
+
+
+# -- the worker's side -------------------------------------------------------------------------
+
+
+def _listen_as_worker(environment: Any) -> None:
+    runner = environment.runner
+
+    def on_shard(environment: Any, msg: Any, **_kwargs: Any) -> None:
+        data = msg.data
+        config = coordination.config_from_wire(data["config"])
+        tokens = [""] * config.devices
+        tokens[data["index"] :: data["count"]] = data["tokens"]
+        probes = data["probes"]
+        this_process.current = Shard(
+            Fleet(config, tokens),
+            data["index"],
+            data["count"],
+            window_seconds=data["window"],
+            per_device_ledger=data["per_device_ledger"],
+            probes=None if probes is None else [Probe(**p) for p in probes],
+            probe_factor=data["probe_factor"],
+        )
+
+    def on_go(environment: Any, msg: Any, **_kwargs: Any) -> None:
+        if this_process.current is not None:
+            this_process.current.begin(msg.data["active"], lambda: runner.user_count)
+
+    def on_grow(environment: Any, msg: Any, **_kwargs: Any) -> None:
+        if this_process.current is not None:
+            this_process.current.grow(msg.data["active"])
+
+    def on_finish(environment: Any, msg: Any, **_kwargs: Any) -> None:
+        shard = this_process.current
+        if shard is None:
+            runner.send_message(coordination.FINAL, None)
+            return
+        shard.stop()
+        shard.settle()
+        runner.send_message(coordination.FINAL, _to_wire(*shard.take()))
+
+    runner.register_message(coordination.SHARD, on_shard)
+    runner.register_message(coordination.GO, on_go)
+    runner.register_message(coordination.GROW, on_grow)
+    runner.register_message(coordination.FINISH, on_finish, concurrent=True)
+
+    @events.report_to_master.add_listener
+    def _report(client_id: str, data: dict[str, Any]) -> None:
+        if this_process.current is not None:
+            data["tagocheck"] = _to_wire(*this_process.current.take())
+
+
+def _on_final(environment: Any, msg: Any, **_kwargs: Any) -> None:
+    coordinator = Scenario.coordinator
+    if coordinator is None:
+        return
+    if msg.data is None:
+        coordinator.finals.add(msg.node_id)
+    else:
+        coordinator.on_final(msg.node_id, *_from_wire(msg.data))
+
+
+def _to_wire(observer: FleetObserver, samples: list[Sample]) -> dict[str, Any]:
+    return {"observer": observer.to_wire(), "samples": [s.as_dict() for s in samples]}
+
+
+def _from_wire(data: dict[str, Any]) -> tuple[FleetObserver, list[Sample]]:
+    return FleetObserver.from_wire(data["observer"]), [Sample.from_dict(s) for s in data["samples"]]

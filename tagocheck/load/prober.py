@@ -1,0 +1,78 @@
+"""The Locust user of the `ratelimit` scenario: sends each probe when it is due and records the
+answer in the ledger under the limit it drives."""
+
+from __future__ import annotations
+
+import time
+
+import gevent
+import orjson
+from locust import FastHttpUser, constant, task
+
+from tagocheck import checks
+from tagocheck.fleet.probes import ProbeSchedule, Shot
+from tagocheck.load import shard as this_process
+from tagocheck.load.gateway import IDLE_SECONDS, failure_label
+
+
+class Prober(FastHttpUser):
+    wait_time = constant(0)
+
+    @task
+    def probe(self) -> None:
+        shard = this_process.current
+        schedule = shard.schedule if shard is not None else None
+        if not isinstance(schedule, ProbeSchedule):
+            gevent.sleep(IDLE_SECONDS)
+            return
+        now = time.time()
+        due = schedule.pop_due(now, limit=1)
+        if not due:
+            following = schedule.next_due()
+            gevent.sleep(min(IDLE_SECONDS, following - now) if following else IDLE_SECONDS)
+            return
+        self.send(shard, schedule, due[0])
+
+    def send(self, shard: this_process.Shard, schedule: ProbeSchedule, shot: Shot) -> None:
+        probe = schedule.probes[shot.probe]
+        headers = {"Token": probe.token}
+        if probe.body is not None:
+            headers["Content-Type"] = "application/json"
+        shard.in_flight += 1
+        sent = time.time()
+        try:
+            with self.client.request(
+                probe.method,
+                probe.path,
+                params=probe.params or None,
+                data=orjson.dumps(probe.body) if probe.body is not None else None,
+                headers=headers,
+                name=probe.label
+                + (f" (device {probe.device})" if probe.device is not None else ""),
+                catch_response=True,
+            ) as response:
+                answered = time.time()
+                error = response.error if response.status_code == 0 else None
+                verdict = shard.observer.observe(
+                    method=probe.method,
+                    path=probe.path,
+                    status=response.status_code or 0,
+                    body=response.content or b"",
+                    due=shot.due,
+                    sent_at=sent,
+                    answered_at=answered,
+                    device=str(probe.device) if probe.device is not None else None,
+                    token_kind=probe.token_kind,
+                    transport_error=type(error).__name__ if error else None,
+                    ledger_route=probe.label,
+                    query=probe.params,
+                    headers=response.headers if response.status_code == 429 else None,
+                )
+                # 429s are what this scenario is after: they are failures only when the ledger
+                # says they came early, which it can tell only per window, at the end.
+                if verdict.ok and verdict.outcome in (checks.ACCEPTED, checks.RATE_LIMITED):
+                    response.success()
+                else:
+                    response.failure(failure_label(verdict))
+        finally:
+            shard.in_flight -= 1

@@ -1,0 +1,147 @@
+"""This process's part of the fleet: its devices' schedule, what their responses showed, and the
+run second by second as this process saw it.
+
+A run without workers has one shard (index 0 of 1); a distributed run gives every worker a
+disjoint one (device i belongs to shard i % count), so no device is simulated twice. The
+coordinator takes each shard's observer and samples (directly, or in worker reports) and merges
+them.
+"""
+
+from __future__ import annotations
+
+import os
+import time
+from collections.abc import Callable
+
+import gevent
+
+from tagocheck.fleet.model import Fleet
+from tagocheck.fleet.observe import FleetObserver
+from tagocheck.fleet.probes import Probe, ProbeSchedule
+from tagocheck.fleet.schedule import Schedule
+from tagocheck.fleet.timeline import Sample
+
+PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 1_048_576
+
+
+def rss_mb() -> float:
+    with open("/proc/self/statm") as statm:
+        return int(statm.read().split()[1]) * PAGE_MB
+
+
+def _p99_ms(values: list[float]) -> float:
+    if not values:
+        return 0.0
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
+
+
+class Shard:
+    def __init__(
+        self,
+        fleet: Fleet,
+        index: int = 0,
+        count: int = 1,
+        *,
+        window_seconds: float = 60.0,
+        per_device_ledger: bool = False,
+        probes: list[Probe] | None = None,
+        probe_factor: float = 1.5,
+    ) -> None:
+        """`probes` (the ratelimit scenario) replaces the devices' reports; an empty list is a
+        shard with nothing to do (the probes go to the first shard only)."""
+        self.fleet = fleet
+        self.index = index
+        self.count = count
+        self.window = window_seconds
+        self.per_device_ledger = per_device_ledger
+        self.probes = probes
+        self.probe_factor = probe_factor
+        self.observer = self._new_observer()
+        self.schedule: Schedule | ProbeSchedule | None = None
+        self.samples: list[Sample] = []
+        self.active = 0
+        self.offered = 0.0
+        self.in_flight = 0
+        self.taken_reports = 0
+        self.taken_failed = 0
+        self._sampler: gevent.Greenlet | None = None
+
+    def _new_observer(self) -> FleetObserver:
+        return FleetObserver(self.window, per_device_ledger=self.per_device_ledger)
+
+    def devices_between(self, low: int, high: int) -> range:
+        """This shard's devices among devices low..high-1."""
+        return range(low + (self.index - low) % self.count, high, self.count)
+
+    def begin(self, active: int, users: Callable[[], int]) -> None:
+        """Start the schedule with the fleet's first `active` devices (this shard's of them), or
+        the probes; `users` tells the sampler how many Locust users this process runs."""
+        if self.probes is None:
+            self.schedule = Schedule(self.fleet, (), start=time.time(), seed=self.index)
+            self.grow(active)
+        elif self.probes:
+            factor = self.probe_factor
+            self.schedule = ProbeSchedule(self.probes, factor, self.window, time.time())
+            # each probe's group has every other window
+            self.offered = sum(factor * p.limit / self.window for p in self.probes) / 2
+        self._sampler = gevent.spawn(self._sample_every_second, users)
+
+    def grow(self, active: int) -> None:
+        if not isinstance(self.schedule, Schedule) or active <= self.active:
+            return
+        self.schedule.add(self.devices_between(self.active, active), time.time())
+        self.active = active
+        self.offered = self.fleet.offered_rate(self.devices_between(0, active))
+
+    def stop(self) -> None:
+        """No more reports go out; answers to those in flight are still counted."""
+        self.schedule = None
+        if self._sampler is not None:
+            self._sampler.kill(block=False)
+            self._sampler = None
+
+    def settle(self, timeout: float = 3.0) -> None:
+        """Wait (a while) for the answers to reports already sent."""
+        deadline = time.time() + timeout
+        while self.in_flight and time.time() < deadline:
+            gevent.sleep(0.05)
+
+    def take(self) -> tuple[FleetObserver, list[Sample]]:
+        """What was seen since the last take; the shard starts afresh."""
+        taken, self.observer = self.observer, self._new_observer()
+        self.observer.recent = taken.take_recent()  # the sampler's, not the coordinator's
+        self.taken_reports += taken.reports
+        self.taken_failed += taken.failed
+        samples, self.samples = self.samples, []
+        return taken, samples
+
+    def _sample_every_second(self, users: Callable[[], int]) -> None:
+        reports, failed = 0, 0
+        last, cpu_last = time.time(), time.process_time()
+        while True:
+            gevent.sleep(1.0)
+            now, cpu_now = time.time(), time.process_time()
+            recent = self.observer.take_recent()
+            total = self.taken_reports + self.observer.reports
+            total_failed = self.taken_failed + self.observer.failed
+            elapsed = now - last
+            self.samples.append(
+                Sample(
+                    t=now,
+                    users=users(),
+                    cpu=100 * (cpu_now - cpu_last) / elapsed,
+                    offered=self.offered,
+                    achieved=(total - reports) / elapsed,
+                    errors=total_failed - failed,
+                    lateness_p99_ms=_p99_ms([r[0] for r in recent]),
+                    corrected_p99_ms=_p99_ms([r[1] for r in recent]),
+                    service_p99_ms=_p99_ms([r[2] for r in recent]),
+                    rss_mb=rss_mb(),
+                )
+            )
+            reports, failed, last, cpu_last = total, total_failed, now, cpu_now
+
+
+current: Shard | None = None
+"""The shard this process simulates, once it has one."""

@@ -30,17 +30,38 @@ class Schedule:
     def __init__(self, fleet: Fleet, devices: Iterable[int], start: float, seed: int = 0) -> None:
         self.fleet = fleet
         self.jitter = fleet.config.jitter
-        self.rng = random.Random(seed)
+        # Not random.Random(seed): the fleet drew its phases from Random(config.seed), and the same
+        # seed would make every device's jitter a function of its phase.
+        self.rng = random.Random(f"jitter:{fleet.config.seed}:{seed}")
         # (due, device, nominal, sequence): nominal is the jitter-free time, so jitter never drifts.
         self.heap: list[tuple[float, int, float, int]] = []
+        # Heap times are relative to origin, so a big schedule can be built before the run and
+        # started in an instant with start_at(): building a million devices' takes seconds,
+        # and reports due meanwhile would all go out late.
+        self.origin = 0.0
         self.add(devices, start)
 
+    def start_at(self, origin: float) -> None:
+        """Move the whole schedule so that what was due at 0 is due at `origin`."""
+        self.origin = origin
+
     def add(self, devices: Iterable[int], start: float) -> None:
-        """Bring more devices in: each first reports at start + its phase."""
-        phases = self.fleet.phases
+        """Bring more devices in: each first reports at start + its phase (+ jitter).
+
+        The first report is the device's first at or after `start` as if the fleet had been
+        running all along: clamping reports that jitter puts before `start` would make a burst,
+        and leaving jitter off the first ones would make the rate uneven one interval later.
+        """
+        phases, intervals = self.fleet.phases, self.fleet.intervals
+        start -= self.origin
         for device in devices:
-            nominal = start + phases[device]
-            self.heap.append((self._jittered(nominal), device, nominal, 0))
+            # from the report before (its jitter may bring it after start) to the first one due
+            nominal = start + phases[device] - (intervals[device] if self.jitter else 0.0)
+            due = self._jittered(nominal)
+            while due < start:
+                nominal += intervals[device]
+                due = self._jittered(nominal)
+            self.heap.append((due, device, nominal, 0))
         heapq.heapify(self.heap)
 
     def __len__(self) -> int:
@@ -50,16 +71,17 @@ class Schedule:
         return nominal + self.rng.uniform(-self.jitter, self.jitter) if self.jitter else nominal
 
     def next_due(self) -> float | None:
-        return self.heap[0][0] if self.heap else None
+        return self.origin + self.heap[0][0] if self.heap else None
 
     def pop_due(self, now: float, limit: int | None = None) -> list[Report]:
         """Every report due by `now` (at most `limit`), each device rescheduled for its next."""
         due: list[Report] = []
-        heap = self.heap
+        heap, origin = self.heap, self.origin
         intervals = self.fleet.intervals
+        now -= origin
         while heap and heap[0][0] <= now and (limit is None or len(due) < limit):
             when, device, nominal, sequence = heap[0]
-            due.append(Report(device, when, sequence))
+            due.append(Report(device, origin + when, sequence))
             following = nominal + intervals[device]
             heapq.heapreplace(heap, (self._jittered(following), device, following, sequence + 1))
         return due

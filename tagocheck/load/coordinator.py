@@ -209,6 +209,7 @@ class Coordinator:
                 probes=probes if self.scenario == "ratelimit" else None,
                 probe_factor=self.options.probe_factor,
             )
+            this_process.current.prepare(self.first_devices())
             return
         runner = self.environment.runner
         workers = sorted(
@@ -226,6 +227,7 @@ class Coordinator:
                     "tokens": list(tokens[index :: len(workers)]),
                     "window": self.window,
                     "per_device_ledger": per_device,
+                    "active": self.first_devices(),
                     "probes": None
                     if self.scenario != "ratelimit"
                     else [p.as_dict() for p in probes]
@@ -321,14 +323,17 @@ class Coordinator:
             return
         self.going = True
         steps = max(1, self.options.steps)
-        first = self.devices_at(1, steps)
         if self.distributed:
-            self.environment.runner.send_message(GO, {"active": first})
+            self.environment.runner.send_message(GO)
         else:
-            this_process.current.begin(first, lambda: self.environment.runner.user_count)
+            this_process.current.begin(lambda: self.environment.runner.user_count)
         self.greenlets.append(gevent.spawn(self._collect_every_second))
         if steps > 1 and self.scenario != "ratelimit":
             self.greenlets.append(gevent.spawn(self._run_steps, steps))
+
+    def first_devices(self) -> int:
+        """Devices reporting from the start: all, or the first capacity step's."""
+        return self.devices_at(1, max(1, self.options.steps))
 
     def devices_at(self, step: int, steps: int) -> int:
         return max(1, round(len(self.fleet) * step / steps))

@@ -1,10 +1,9 @@
 """The Locust user of the fleet scenarios: a gateway (one connection) sending whichever of this
 process's devices' reports is due next.
 
-Gateways take due reports straight from the shard's schedule (greenlets share it without locks);
-one with nothing due sleeps until the next report is. Every answer goes to the shard's observer,
-which judges it with the registry of checks; Locust's stats show each class that is not "accepted"
-as a failure with its reason.
+Gateways take due reports from the shard's schedule (Shard.wait_for_due). Every answer goes to
+the shard's observer, which judges it with the registry of checks; Locust's stats show each class
+that is not "accepted" as a failure with its reason.
 """
 
 from __future__ import annotations
@@ -21,9 +20,9 @@ from tagocheck.fleet.httpclient import patch_connection_pool
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.fleet.schedule import Report
 from tagocheck.load import shard as this_process
+from tagocheck.load.shard import IDLE_SECONDS
 
 patch_connection_pool()  # keep-alive must survive past 1,024 open sockets
-IDLE_SECONDS = 0.05
 
 
 def failure_label(verdict: checks.Verdict) -> str:
@@ -42,17 +41,11 @@ class Gateway(FastHttpUser):
     @task
     def report(self) -> None:
         shard = this_process.current
-        schedule = shard.schedule if shard is not None else None
-        if schedule is None:
+        taken = shard.wait_for_due() if shard is not None else None
+        if taken is None:
             gevent.sleep(IDLE_SECONDS)
             return
-        now = time.time()
-        due = schedule.pop_due(now, limit=1)
-        if not due:
-            following = schedule.next_due()
-            gevent.sleep(min(IDLE_SECONDS, following - now) if following else IDLE_SECONDS)
-            return
-        self.send(shard, due[0])
+        self.send(shard, taken[1])
 
     def send(self, shard: this_process.Shard, report: Report) -> None:
         config = shard.fleet.config

@@ -130,10 +130,11 @@ def _listen_as_worker(environment: Any) -> None:
             probes=None if probes is None else [Probe(**p) for p in probes],
             probe_factor=data["probe_factor"],
         )
+        this_process.current.prepare(data["active"])
 
     def on_go(environment: Any, msg: Any, **_kwargs: Any) -> None:
         if this_process.current is not None:
-            this_process.current.begin(msg.data["active"], lambda: runner.user_count)
+            this_process.current.begin(lambda: runner.user_count)
 
     def on_grow(environment: Any, msg: Any, **_kwargs: Any) -> None:
         if this_process.current is not None:

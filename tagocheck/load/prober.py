@@ -12,7 +12,8 @@ from locust import FastHttpUser, constant, task
 from tagocheck import checks
 from tagocheck.fleet.probes import ProbeSchedule, Shot
 from tagocheck.load import shard as this_process
-from tagocheck.load.gateway import IDLE_SECONDS, failure_label
+from tagocheck.load.gateway import failure_label
+from tagocheck.load.shard import IDLE_SECONDS
 
 
 class Prober(FastHttpUser):
@@ -21,17 +22,11 @@ class Prober(FastHttpUser):
     @task
     def probe(self) -> None:
         shard = this_process.current
-        schedule = shard.schedule if shard is not None else None
-        if not isinstance(schedule, ProbeSchedule):
+        taken = shard.wait_for_due() if shard is not None else None
+        if taken is None or not isinstance(taken[0], ProbeSchedule):
             gevent.sleep(IDLE_SECONDS)
             return
-        now = time.time()
-        due = schedule.pop_due(now, limit=1)
-        if not due:
-            following = schedule.next_due()
-            gevent.sleep(min(IDLE_SECONDS, following - now) if following else IDLE_SECONDS)
-            return
-        self.send(shard, schedule, due[0])
+        self.send(shard, *taken)
 
     def send(self, shard: this_process.Shard, schedule: ProbeSchedule, shot: Shot) -> None:
         probe = schedule.probes[shot.probe]

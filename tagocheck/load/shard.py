@@ -9,11 +9,14 @@ them.
 
 from __future__ import annotations
 
+import gc
 import os
 import time
 from collections.abc import Callable
+from typing import Any
 
 import gevent
+import gevent.lock
 
 from tagocheck.fleet.model import Fleet
 from tagocheck.fleet.observe import FleetObserver
@@ -21,6 +24,7 @@ from tagocheck.fleet.probes import Probe, ProbeSchedule
 from tagocheck.fleet.schedule import Schedule
 from tagocheck.fleet.timeline import Sample
 
+IDLE_SECONDS = 0.05
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 1_048_576
 
 
@@ -59,6 +63,9 @@ class Shard:
         self.probe_factor = probe_factor
         self.observer = self._new_observer()
         self.schedule: Schedule | ProbeSchedule | None = None
+        self._prepared: Schedule | None = None
+        self.turn = gevent.lock.Semaphore()
+        """Held by the one gateway waiting for the next due report (see Gateway)."""
         self.samples: list[Sample] = []
         self.active = 0
         self.offered = 0.0
@@ -74,18 +81,52 @@ class Shard:
         """This shard's devices among devices low..high-1."""
         return range(low + (self.index - low) % self.count, high, self.count)
 
-    def begin(self, active: int, users: Callable[[], int]) -> None:
-        """Start the schedule with the fleet's first `active` devices (this shard's of them), or
-        the probes; `users` tells the sampler how many Locust users this process runs."""
+    def prepare(self, active: int) -> None:
+        """Build the schedule of the fleet's first `active` devices (this shard's of them) ahead
+        of the run: for a million devices this takes seconds, which must not be spent while
+        reports are due."""
         if self.probes is None:
-            self.schedule = Schedule(self.fleet, (), start=time.time(), seed=self.index)
-            self.grow(active)
+            self._prepared = Schedule(self.fleet, self.devices_between(0, active), 0.0, self.index)
+            self.active = active
+            self.offered = self.fleet.offered_rate(self.devices_between(0, active))
+
+    def begin(self, users: Callable[[], int]) -> None:
+        """Start the prepared schedule now, or the probes; `users` tells the sampler how many
+        Locust users this process runs."""
+        # The fleet's millions of long-lived objects (tokens, schedule entries) would otherwise be
+        # traversed by every full garbage collection: pauses of a good part of a second.
+        gc.collect()
+        gc.freeze()
+        now = time.time()
+        if self.probes is None:
+            self._prepared.start_at(now)
+            self.schedule = self._prepared
         elif self.probes:
             factor = self.probe_factor
-            self.schedule = ProbeSchedule(self.probes, factor, self.window, time.time())
+            self.schedule = ProbeSchedule(self.probes, factor, self.window, now)
             # each probe's group has every other window
             self.offered = sum(factor * p.limit / self.window for p in self.probes) / 2
         self._sampler = gevent.spawn(self._sample_every_second, users)
+
+    def wait_for_due(self) -> tuple[Schedule | ProbeSchedule, Any] | None:
+        """The next due report (or probe) and its schedule, once it is due; None while there
+        is no schedule.
+
+        One user at a time waits for the next due time; the others queue on `turn`. Were they
+        all to sleep until that time, every report would wake every idle user (50 wake-ups for
+        one send), costing CPU and making reports late.
+        """
+        with self.turn:
+            while True:
+                schedule = self.schedule
+                if schedule is None:
+                    return None
+                now = time.time()
+                due = schedule.pop_due(now, limit=1)
+                if due:
+                    return schedule, due[0]
+                following = schedule.next_due()
+                gevent.sleep(min(IDLE_SECONDS, following - now) if following else IDLE_SECONDS)
 
     def grow(self, active: int) -> None:
         if not isinstance(self.schedule, Schedule) or active <= self.active:

@@ -246,7 +246,8 @@ def test_capacity_steps_find_the_knee_of_a_slow_target(tmp_path):
 
 
 def test_the_web_ui_shows_the_fleet_options_and_runs_on_the_embedded_target(tmp_path):
-    """The form sends an empty host: the embedded target's must survive it."""
+    """The form sends an empty host: the embedded target's must survive it; the fleet options
+    changed in the form take effect."""
     import signal
     import socket
     import time
@@ -289,8 +290,12 @@ def test_the_web_ui_shows_the_fleet_options_and_runs_on_the_embedded_target(tmp_
         for option in ("devices", "interval", "payload", "connection", "fleet_file", "steps"):
             assert option in page
         assert '"is_secret": true' in page  # the profile token field is masked
-        requests.post(base + "/swarm", data={"user_count": 5, "spawn_rate": 5, "host": ""})
+        # the form's fleet options are the ones the swarm uses: 80 devices, 30 more than seeded
+        form = {"user_count": 5, "spawn_rate": 5, "host": "", "devices": 80, "interval": "0.5"}
+        requests.post(base + "/swarm", data=form, timeout=60)
         time.sleep(4)
+        config = json.loads((tmp_path / "run" / "config.json").read_text())
+        assert config["devices"] == 80 and config["offered_reports_per_second"] == 160
         stats = requests.get(base + "/stats/requests", timeout=5).json()["stats"]
         posted = next(s for s in stats if s["name"] == "POST /data")
         assert posted["num_requests"] > 50 and posted["num_failures"] == 0
@@ -298,3 +303,54 @@ def test_the_web_ui_shows_the_fleet_options_and_runs_on_the_embedded_target(tmp_
     finally:
         ui.send_signal(signal.SIGTERM)
         ui.wait(30)
+
+
+def test_devices_with_their_own_rpm_are_held_to_it(tmp_path):
+    """Every device sends 3 reports a 3-s window against an rpm of 2: the third is throttled,
+    rightly, and must not count as the profile throttling early; without enforcement it leaks."""
+    for fault, expected in (((), "enforced"), (("--fault", "no-rate-limit"), "leak")):
+        with start_target(
+            tmp_path / f"state{bool(fault)}",
+            "--plan",
+            "free",
+            "--rate-window-seconds",
+            "3",
+            "--seed-devices",
+            "5",
+            "--seed-device-rpm",
+            "2",
+            *fault,
+        ) as target:
+            run_dir = tmp_path / f"run{bool(fault)}"
+            locust(
+                "-u",
+                "5",
+                "-r",
+                "5",
+                "-t",
+                "10s",
+                "--devices",
+                "5",
+                "--interval",
+                "1",
+                "--jitter",
+                "0",
+                "--device-rpm",
+                "2",
+                "--plan",
+                "free",
+                "--rate-window",
+                "3",
+                "--host",
+                target.url,
+                "--fleet-file",
+                target.info["fleet_file"],
+                "--run-dir",
+                str(run_dir),
+            )
+        summary = json.loads((run_dir / "summary.json").read_text())
+        rows = [r for r in summary["rate_limit_enforcement"] if r["scope"].startswith("device:")]
+        assert len(rows) == 5
+        assert all(r[expected] >= 2 for r in rows), rows
+        kinds = {f["kind"] for f in summary["rate_limit_findings"]}
+        assert kinds == (set() if expected == "enforced" else {"leak"}), kinds

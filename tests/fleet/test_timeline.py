@@ -1,0 +1,46 @@
+"""The per-second timeline: merging processes' samples, and the soak scenario's drift verdict."""
+
+from __future__ import annotations
+
+from tagocheck.fleet.timeline import Sample, Timeline, drift
+
+
+def sample(t: float, p99: float = 5.0, rss: float = 100.0, achieved: float = 100.0, **kw) -> Sample:
+    values = dict(
+        t=t,
+        users=5,
+        cpu=20.0,
+        offered=100.0,
+        achieved=achieved,
+        errors=0,
+        lateness_p99_ms=1.0,
+        corrected_p99_ms=p99,
+        service_p99_ms=p99,
+        rss_mb=rss,
+    )
+    return Sample(**{**values, **kw})
+
+
+def test_samples_of_one_second_from_two_processes_add_up():
+    timeline = Timeline()
+    timeline.add(sample(100.2, p99=5, cpu=30.0))
+    timeline.add(sample(100.7, p99=9, cpu=95.0))
+    timeline.add(sample(101.3))
+    first, second = timeline.samples
+    assert first.t == 100 and first.offered == 200 and first.achieved == 200 and first.users == 10
+    assert first.cpu == 95.0 and first.corrected_p99_ms == 9  # the worst process
+    assert second.offered == 100
+
+
+def test_a_steady_run_is_stable_and_a_degrading_one_drifts():
+    steady = [sample(float(t)) for t in range(120)]
+    assert drift(steady)["verdict"] == "stable"
+    degrading = [
+        sample(float(t), p99=5 + t, rss=100 + 3 * t, achieved=100 - t / 4) for t in range(120)
+    ]
+    found = drift(degrading)
+    assert found["verdict"] == "drift"
+    assert any("p99 grew" in f for f in found["findings"])
+    assert any("memory grew" in f for f in found["findings"])
+    assert any("offered rate" in f for f in found["findings"])
+    assert drift(steady[:8])["verdict"] == "too short"

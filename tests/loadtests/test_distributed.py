@@ -1,0 +1,90 @@
+"""Distributed runs: every worker simulates its own shard, the master merges what they saw."""
+
+from __future__ import annotations
+
+import json
+
+from tagocheck.fleet.model import Fleet, FleetConfig, Interval
+from tagocheck.fleet.observe import FleetObserver
+from tagocheck.load.coordinator import config_from_wire, config_to_wire
+from tagocheck.load.shard import Shard
+
+from .test_fleet_scenario import locust
+
+ACCEPTED = b'{"status":true,"result":"1 Data Added"}'
+
+
+def test_shards_are_disjoint_and_cover_the_fleet_at_every_step():
+    fleet = Fleet(FleetConfig(devices=103, interval=Interval.parse("5")), ["t"] * 103)
+    for count in (1, 2, 3, 7):
+        shards = [Shard(fleet, i, count) for i in range(count)]
+        for low, high in ((0, 103), (0, 40), (40, 77), (77, 103)):
+            seen = [d for shard in shards for d in shard.devices_between(low, high)]
+            assert sorted(seen) == list(range(low, high)), (count, low, high)
+
+
+def test_the_fleet_configuration_survives_the_message():
+    config = FleetConfig(devices=9, interval=Interval.parse("uniform:5:15"), jitter=0.2)
+    assert config_from_wire(json.loads(json.dumps(config_to_wire(config)))) == config
+
+
+def test_an_observer_survives_the_message_and_merges():
+    observer = FleetObserver(60, per_device_ledger=True)
+    for i in range(50):
+        observer.observe(
+            method="POST",
+            path="/data",
+            status=200,
+            body=ACCEPTED,
+            due=100.0 + i,
+            sent_at=100.001 + i,
+            answered_at=100.003 + i,
+            device=str(i % 5),
+        )
+    wired = json.loads(json.dumps(observer.to_wire()))  # plain types only
+    copy = FleetObserver.from_wire(wired)
+    assert copy.summary() == observer.summary()
+    assert copy.ledger.windows == observer.ledger.windows
+    empty = FleetObserver.from_wire(FleetObserver(60).to_wire())
+    copy.merge(empty)
+    assert copy.corrected.get_total_count() == 50 and copy.acknowledged["3"] == 10
+
+
+def test_two_worker_processes_share_the_fleet_and_the_master_merges(tmp_path):
+    run_dir = tmp_path / "run"
+    done = locust(
+        "--processes",
+        "2",
+        "-u",
+        "10",
+        "-r",
+        "10",
+        "-t",
+        "8s",
+        "--devices",
+        "300",
+        "--interval",
+        "1",
+        "--run-dir",
+        str(run_dir),
+        "--check-schema-violations",
+        "0",
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    assert "300 devices in 2 shards" in done.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    # Every device reported once a second: a device simulated by both workers would double it.
+    ratio = summary["limit"]["achieved_over_offered"]
+    assert 0.9 < ratio < 1.1, summary["limit"]
+    samples = [json.loads(line) for line in (run_dir / "timeline.jsonl").read_text().splitlines()]
+    assert max(s["offered"] for s in samples) == 300  # both shards' offered rates added up
+    assert {s["users"] for s in samples[1:-1]} == {10}
+    # the master's merged counts are Locust's own merged counts
+    stats = (run_dir / "locust_stats.csv").read_text().splitlines()
+    posted = next(line for line in stats if ",POST /data," in line).split(",")
+    assert int(posted[2]) == summary["reports"]
+    integrity = summary["integrity"]
+    assert integrity["devices_checked"] == 300 and integrity["lost"] == 0
+    assert integrity["acknowledged"] == summary["reports"]
+    assert integrity["stored_not_acknowledged"] == 0  # the last answers were waited for

@@ -1,0 +1,103 @@
+"""The ratelimit scenario on the embedded target: it finds enforcement as documented on a healthy
+target, and early throttling and leaks on targets with those faults."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import pytest
+
+from tagocheck.fleet.probes import DEVICE_WINDOWS, PROFILE_WINDOWS, ProbeSchedule, plan_probes
+from tagocheck.target.launcher import start_target
+
+from .test_fleet_scenario import ROOT
+
+
+def ratelimit(*args: str) -> subprocess.CompletedProcess:
+    command = [sys.executable, "-m", "locust", "-f", "loadtests/ratelimit.py", "--headless"]
+    command += ["--only-summary", "-u", "10", "-r", "10", "-t", "13s", "--rate-window", "3", *args]
+    return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def probes():
+    return plan_probes(
+        "free",
+        profile_token="p",
+        device=("d0", "t0"),
+        record_id="r",
+        rpm_device=(1, "t1"),
+        rpm=10,
+    )
+
+
+def test_every_limit_of_the_plan_is_probed_and_groups_alternate():
+    planned = probes()
+    labels = {(p.label, p.device) for p in planned}
+    assert ("GET /data?query=aggregate", None) in labels
+    assert ("POST /data", 1) in labels and ("GET /device", None) in labels
+    assert not any(p.label.startswith("POST /device") for p in planned)
+    schedule = ProbeSchedule(planned, 1.5, window=2.0, start=1000.0)
+    shots = schedule.pop_due(1012.0)
+    per_window: dict[tuple[int, int], int] = {}
+    for shot in shots:
+        probe = planned[shot.probe]
+        window = int(shot.due // 2.0)
+        assert window % 2 == probe.group, (probe.label, shot.due)
+        per_window[(shot.probe, window)] = per_window.get((shot.probe, window), 0) + 1
+    for (index, window), sent in per_window.items():
+        if 1001 <= window <= 1004:  # whole windows only
+            assert sent == pytest.approx(1.5 * planned[index].limit, abs=1)
+    groups = {p.group for p in planned}
+    assert groups == {PROFILE_WINDOWS, DEVICE_WINDOWS}
+
+
+def test_a_healthy_target_enforces_every_limit_as_documented(tmp_path):
+    run_dir = tmp_path / "run"
+    done = ratelimit("--run-dir", str(run_dir), "--check-rate-limit-leaks", "0")
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["rate_limit_findings"] == []
+    rows = summary["rate_limit_enforcement"]
+    assert {r["route"] for r in rows if r["scope"] == "profile"} >= {
+        "POST /data",
+        "GET /data",
+        "GET /data?query=aggregate",
+        "PUT /data",
+        "GET /device",
+        "GET /info",
+    }
+    assert all(r["enforced"] >= 1 and r["max_accepted"] == r["limit"] for r in rows), rows
+    assert any(r["scope"] == "device:1" for r in rows)  # a device's own rpm, too
+    assert set().union(*(c for c in summary["outcomes"].values())) == {"accepted", "rate-limited"}
+    assert "not driven: POST /device" in done.stdout
+
+
+@pytest.mark.parametrize(
+    ("fault", "kind"), [("early-throttle", "early-throttle"), ("no-rate-limit", "leak")]
+)
+def test_a_target_that_enforces_otherwise_is_found_out(tmp_path, fault, kind):
+    with start_target(
+        tmp_path / "state", "--plan", "free", "--rate-window-seconds", "3", "--fault", fault
+    ) as target:
+        run_dir = tmp_path / "run"
+        done = ratelimit(
+            "--host",
+            target.url,
+            "--profile-token",
+            target.profile_token,
+            "--plan",
+            "free",
+            "--devices",
+            "2",
+            "--run-dir",
+            str(run_dir),
+            "--check-rate-limit-leaks",
+            "0",
+        )
+    assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
+    assert "rate-limit findings > 0" in done.stdout
+    summary = json.loads((run_dir / "summary.json").read_text())
+    found = {(f["kind"], f["route"]) for f in summary["rate_limit_findings"]}
+    assert (kind, "POST /data") in found and (kind, "GET /device") in found, found

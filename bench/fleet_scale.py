@@ -4,10 +4,12 @@
 The embedded target is seeded with the fleet in one commit and pinned to core 0; one Locust
 process (loadtests/fleet.py, every in-run check on, 200 gateways) runs on core 1 with the devices'
 tokens from the target's fleet file. Gateways must cover rate x service time with room to spare:
-the durable target's commits take up to ~100 ms at times, and 50 gateways at 1,667 reports/s
-were all busy then, so reports waited (lateness p99 53-75 ms; 6 ms with 200). Printed per case, with the goals of issue 5: achieved over offered rate in the
-steady part (>= 0.99), schedule lateness p99 over the whole run from the HDR histogram (< 100 ms),
-and the generator's peak memory, the sum of its processes' RSS sampled every 0.5 s (< 2 GB).
+the durable target's commits take up to ~100 ms at times, and 50 gateways at 1,667 reports/s were
+all busy then, so reports waited (lateness p99 53-75 ms; 6 ms with 200).
+
+Printed per case, with the goals of issue 5: achieved over offered rate in the steady part
+(>= 0.99), schedule lateness p99 over the whole run from the HDR histogram (< 100 ms), and the
+generator's peak memory, the sum of its processes' RSS sampled every 0.5 s (< 2 GB).
 
     .venv/bin/python bench/fleet_scale.py [--seconds 120] [--only 1m|10k]
 """
@@ -118,7 +120,9 @@ def main() -> int:
             print(f"  achieved/offered (steady) {r['achieved_over_offered']:.4f}   goal >= 0.99")
             print(f"  lateness p99              {r['lateness_p99_ms']:.1f} ms   goal < 100 ms")
             print(f"  generator peak memory     {r['peak_rss_mb']:,.0f} MB   goal < 2,048 MB")
-            print(f"  corrected latency p99     {r['corrected_p99_ms']:.1f} ms; limit: {r['limit']}")
+            print(
+                f"  corrected latency p99     {r['corrected_p99_ms']:.1f} ms; limit: {r['limit']}"
+            )
             print(f"  outcomes {r['outcomes']}; exit {r['exit']} {r['tail']}")
     return 0
 

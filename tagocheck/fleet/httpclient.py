@@ -27,6 +27,9 @@ def _original_poll():
         return _select.poll
 
 
+_POLL = _original_poll()  # looked up once: this check runs before every pooled request
+
+
 def socket_is_alive(sock: Any) -> bool:
     """An idle keep-alive socket must not be readable: readable means closed (EOF) or dirty."""
     if sock is None:
@@ -35,7 +38,7 @@ def socket_is_alive(sock: Any) -> bool:
         fd = sock.fileno()
         if fd < 0:
             return False
-        poller = _original_poll()()
+        poller = _POLL()
         poller.register(fd, POLL_READABLE)
         return not poller.poll(0)
     except (OSError, ValueError):
@@ -46,4 +49,7 @@ def patch_connection_pool() -> None:
     """Make geventhttpclient's pool check its sockets with poll() (idempotent)."""
     from geventhttpclient.connectionpool import ConnectionPool
 
-    ConnectionPool._is_socket_alive = lambda self, sock: socket_is_alive(sock)
+    def is_socket_alive(_pool: Any, sock: Any) -> bool:
+        return socket_is_alive(sock)
+
+    ConnectionPool._is_socket_alive = is_socket_alive

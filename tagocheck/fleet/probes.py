@@ -16,7 +16,7 @@ from __future__ import annotations
 import heapq
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, NamedTuple
 
 from tagocheck import ratelimits
 
@@ -48,8 +48,7 @@ class Probe:
         return dict(self.__dict__)
 
 
-@dataclass(frozen=True)
-class Shot:
+class Shot(NamedTuple):
     probe: int
     due: float
 
@@ -155,6 +154,10 @@ class ProbeSchedule:
 
     def next_due(self) -> float | None:
         return self.heap[0][0] if self.heap else None
+
+    def pop_one(self, now: float) -> Shot | None:
+        shots = self.pop_due(now, limit=1)
+        return shots[0] if shots else None
 
     def pop_due(self, now: float, limit: int | None = None) -> list[Shot]:
         shots: list[Shot] = []

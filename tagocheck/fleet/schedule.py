@@ -11,13 +11,14 @@ from __future__ import annotations
 import heapq
 import random
 from collections.abc import Iterable
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from tagocheck.fleet.model import Fleet
 
 
-@dataclass(frozen=True)
-class Report:
+class Report(NamedTuple):
+    """One report of one device (a tuple: made for every request, so it must be cheap)."""
+
     device: int
     due: float
     """When the report should be sent (the intended time, for corrected latency)."""
@@ -72,6 +73,16 @@ class Schedule:
 
     def next_due(self) -> float | None:
         return self.origin + self.heap[0][0] if self.heap else None
+
+    def pop_one(self, now: float) -> Report | None:
+        """The earliest report due by `now`, the device rescheduled for its next; or None."""
+        heap = self.heap
+        if not heap or heap[0][0] > now - self.origin:
+            return None
+        when, device, nominal, sequence = heap[0]
+        following = nominal + self.fleet.intervals[device]
+        heapq.heapreplace(heap, (self._jittered(following), device, following, sequence + 1))
+        return Report(device, self.origin + when, sequence)
 
     def pop_due(self, now: float, limit: int | None = None) -> list[Report]:
         """Every report due by `now` (at most `limit`), each device rescheduled for its next."""

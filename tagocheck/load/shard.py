@@ -116,15 +116,21 @@ class Shard:
         all to sleep until that time, every report would wake every idle user (50 wake-ups for
         one send), costing CPU and making reports late.
         """
+        schedule = self.schedule
+        if schedule is None:
+            return None
+        report = schedule.pop_one(time.time())  # no waiting, no lock: gevent will not switch
+        if report is not None:
+            return schedule, report
         with self.turn:
             while True:
                 schedule = self.schedule
                 if schedule is None:
                     return None
                 now = time.time()
-                due = schedule.pop_due(now, limit=1)
-                if due:
-                    return schedule, due[0]
+                report = schedule.pop_one(now)
+                if report is not None:
+                    return schedule, report
                 following = schedule.next_due()
                 gevent.sleep(min(IDLE_SECONDS, following - now) if following else IDLE_SECONDS)
 

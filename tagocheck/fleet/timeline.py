@@ -22,10 +22,23 @@ CPU_LIMIT = 90.0
 LATE_MS = 100.0
 
 
+OUTCOME_FIELDS = {
+    "accepted": "accepted",
+    "rate-limited": "rate_limited",
+    "rejected": "rejected",
+    "server-error": "server_error",
+    "transport-error": "transport_error",
+    "not-envelope": "not_envelope",
+}
+"""checks' outcome classes, and the Sample field counting each per second."""
+PERCENTILES = (50, 95, 99, 99.9)
+
+
 @dataclass(frozen=True)
 class Sample:
     t: float
     users: int
+    """Locust users: gateways, connections."""
     cpu: float
     offered: float
     """Reports due per second."""
@@ -37,6 +50,20 @@ class Sample:
     service_p99_ms: float
     rss_mb: float = 0.0
     """The generating process's resident memory."""
+    devices: int = 0
+    """Devices reporting."""
+    accepted: int = 0
+    rate_limited: int = 0
+    rejected: int = 0
+    server_error: int = 0
+    transport_error: int = 0
+    not_envelope: int = 0
+    corrected_p50_ms: float = 0.0
+    corrected_p95_ms: float = 0.0
+    corrected_p999_ms: float = 0.0
+    service_p50_ms: float = 0.0
+    service_p95_ms: float = 0.0
+    service_p999_ms: float = 0.0
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -47,18 +74,41 @@ class Sample:
         return cls(**{k: v for k, v in data.items() if k in known})
 
 
-ADDED = ("users", "offered", "achieved", "errors", "rss_mb")
+def percentiles_ms(seconds: list[float]) -> dict[str, float]:
+    """p50, p95, p99 and p99.9 of one second's values, in ms, keyed p50 ... p999."""
+    if not seconds:
+        return {f"p{str(p).replace('.', '')}": 0.0 for p in PERCENTILES}
+    ordered = sorted(seconds)
+    last = len(ordered) - 1
+    return {
+        f"p{str(p).replace('.', '')}": ordered[min(last, int(len(ordered) * p / 100))] * 1000
+        for p in PERCENTILES
+    }
+
+
+ADDED = ("users", "offered", "achieved", "errors", "rss_mb", "devices", *OUTCOME_FIELDS.values())
+WORST = (
+    "cpu",
+    "lateness_p99_ms",
+    "corrected_p50_ms",
+    "corrected_p95_ms",
+    "corrected_p99_ms",
+    "corrected_p999_ms",
+    "service_p50_ms",
+    "service_p95_ms",
+    "service_p99_ms",
+    "service_p999_ms",
+)
 
 
 def combine(second: int, samples: list[Sample]) -> Sample:
     """One second of the whole generator from its processes' samples of that second."""
     if len(samples) == 1:
         return samples[0]
-    worst = ("cpu", "lateness_p99_ms", "corrected_p99_ms", "service_p99_ms")
     values: dict[str, Any] = {"t": float(second)}
     for name in ADDED:
         values[name] = sum(getattr(s, name) for s in samples)
-    for name in worst:
+    for name in WORST:
         values[name] = max(getattr(s, name) for s in samples)
     return Sample(**values)
 

@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import importlib.metadata
 import json
+import platform
 import tempfile
 import time
 from pathlib import Path
@@ -38,6 +40,7 @@ from tagocheck.fleet.provision import (
 )
 from tagocheck.fleet.timeline import Sample, Timeline, drift
 from tagocheck.load import shard as this_process
+from tagocheck.load.eventlog import EventLog
 from tagocheck.load.shard import Shard
 from tagocheck.redact import redact_token
 from tagocheck.target.launcher import start_target
@@ -96,6 +99,7 @@ class Coordinator:
         self.fleet: Fleet | None = None
         self.observer: FleetObserver | None = None
         self.timeline = Timeline(self.run_dir / "timeline.jsonl")
+        self.events = EventLog(self.run_dir / "events.jsonl")
         self.steps: list = []
         self.shards: dict[str, int] = {}
         self.finals: set[str] = set()
@@ -105,6 +109,11 @@ class Coordinator:
         self.greenlets: list[gevent.Greenlet] = []
         self.csv_writer: StatsCSVFileWriter | None = None
 
+    def say(self, kind: str, message: str, **details: Any) -> None:
+        """Print a line of the run's progress and put it in the events log."""
+        print(f"tagocheck {self.scenario}: {message}", flush=True)
+        self.events.note(kind, message, **details)
+
     # -- set-up, at Locust's init ------------------------------------------------------------
 
     def prepare(self) -> None:
@@ -113,6 +122,7 @@ class Coordinator:
         config = fleet_config(options)
         self.run_dir.mkdir(parents=True, exist_ok=True)
         rpm = options.device_rpm or None
+        self.events.note("run", f"{self.scenario} run set up", distributed=self.distributed)
         if not self.environment.host:
             self.plan = options.plan or ("free" if self.scenario == "ratelimit" else "unlimited")
             self.state_dir = tempfile.TemporaryDirectory(prefix="tagocheck-load-target-")
@@ -133,6 +143,11 @@ class Coordinator:
             self.environment.host = self.target.url
             self.profile_token = self.target.profile_token
             self.devices = read_fleet_file(Path(self.target.info["fleet_file"]))
+            self.say(
+                "target",
+                f"embedded target at {self.target.url}, plan {self.plan}, "
+                f"{len(self.devices):,} devices seeded",
+            )
         else:
             self.plan = options.plan or "free"
             self.profile_token = options.profile_token or None
@@ -159,7 +174,7 @@ class Coordinator:
             return
         if not self.profile_token or (self.options.fleet_file and self.target is None):
             raise RunError(f"the fleet file has {len(self.devices)} devices, --devices is {count}")
-        print(f"tagocheck load: creating {missing:,} devices on the target")
+        self.say("provision", f"creating {missing:,} devices on the target")
         prefix = f"tagocheck-fleet-{time.strftime('%Y%m%d%H%M%S')}-"
         made = create_devices(
             self.client,
@@ -237,7 +252,9 @@ class Coordinator:
                 },
                 worker,
             )
-        print(f"tagocheck load: {len(self.fleet):,} devices in {len(workers)} shards")
+        self.say(
+            "shards", f"{len(self.fleet):,} devices in {len(workers)} shards", workers=len(workers)
+        )
 
     def _probes(self) -> list[Probe]:
         """The ratelimit scenario's probes, with a record to edit and a device with its own rpm."""
@@ -308,6 +325,9 @@ class Coordinator:
                     "devices": len(self.fleet),
                     "offered_reports_per_second": self.fleet.offered_rate(),
                     "distributed": self.distributed,
+                    "workers": len(self.shards) or 1,
+                    "started": time.time(),
+                    "versions": versions(),
                     "options": settings,
                 },
                 indent=2,
@@ -323,10 +343,16 @@ class Coordinator:
             return
         self.going = True
         steps = max(1, self.options.steps)
+        self._write_config()  # once more: the shards are known now
         if self.distributed:
             self.environment.runner.send_message(GO)
         else:
             this_process.current.begin(lambda: self.environment.runner.user_count)
+        self.say(
+            "schedule",
+            f"schedule started: {self.first_devices():,} devices, offered "
+            f"{self.fleet.offered_rate(range(self.first_devices())):,.1f} reports/s",
+        )
         self.greenlets.append(gevent.spawn(self._collect_every_second))
         if steps > 1 and self.scenario != "ratelimit":
             self.greenlets.append(gevent.spawn(self._run_steps, steps))
@@ -372,11 +398,15 @@ class Coordinator:
                 gevent.sleep(SETTLED_SECONDS[True] / 2)  # the step's last worker samples
             step = step_from(index, active, began, began + hold, offered, self.timeline.samples)
             self.steps.append(step)
-            print(
-                f"tagocheck capacity: step {index}/{steps}: {active:,} devices, offered "
-                f"{offered:,.0f}/s, achieved {step.achieved:,.0f}/s, p99 {step.p99_ms:,.0f} ms"
+            self.say(
+                "step",
+                f"step {index}/{steps}: {active:,} devices, offered {offered:,.0f}/s, "
+                f"achieved {step.achieved:,.0f}/s, p99 {step.p99_ms:,.0f} ms",
+                step=step.as_dict(),
             )
-            if knee(self.steps) is not None:
+            found = knee(self.steps)
+            if found is not None:
+                self.say("knee", f"knee at step {found['step']}: {found['why']}", knee=found)
                 break
         self.environment.runner.quit()
 
@@ -446,14 +476,15 @@ class Coordinator:
                 }
                 (self.run_dir / "steps.json").write_text(json.dumps(capacity, indent=2))
                 extra["capacity"] = capacity
+            broken = self._thresholds(integrity, findings, extra["drift"])
+            extra["thresholds"] = {"checked": self._threshold_settings(), "broken": broken}
             self.observer.write(self.run_dir, extra)
             self._print(extra)
-            broken = self._thresholds(integrity, findings, extra["drift"])
             for line in broken:
-                print(f"tagocheck load: threshold broken: {line}")
+                self.say("threshold", f"threshold broken: {line}")
             if broken:
                 self.environment.process_exit_code = 1
-            print(f"tagocheck load: run written to {self.run_dir}")
+            self.say("run", f"run written to {self.run_dir}")
         finally:
             self._clean_up()
 
@@ -468,7 +499,7 @@ class Coordinator:
 
     def _print(self, extra: dict[str, Any]) -> None:
         limit = extra["limit"]
-        print(f"tagocheck load: limit: {limit['limit']} ({limit.get('why', '')})")
+        self.say("limit", f"limit: {limit['limit']} ({limit.get('why', '')})")
         if self.scenario == "soak":
             found = extra["drift"].get("findings") or []
             print(
@@ -566,6 +597,18 @@ class Coordinator:
             "worst": sorted(worst, key=lambda w: w["stored"] - w["acknowledged"])[:20],
         }
 
+    def _threshold_settings(self) -> dict[str, float]:
+        """The thresholds this run was held to (those set on the command line or in the form)."""
+        options = self.options
+        settings = {
+            "p99_ms": options.check_p99_ms if options.check_p99_ms > 0 else None,
+            "error_rate": options.check_error_rate,
+            "schema_violations": options.check_schema_violations,
+            "rate_limit_findings": options.check_rate_limit_leaks,
+            "drift_findings": options.check_drift,
+        }
+        return {k: v for k, v in settings.items() if v is not None and v >= 0}
+
     def _thresholds(
         self, integrity: dict[str, Any], findings: list, drifted: dict[str, Any]
     ) -> list[str]:
@@ -596,6 +639,22 @@ class Coordinator:
         if integrity.get("lost"):
             broken.append(f"{integrity['lost']} acknowledged records were lost")
         return broken
+
+
+def versions() -> dict[str, str]:
+    return {
+        "tagocheck": _version("tagocheck"),
+        "locust": _version("locust"),
+        "python": platform.python_version(),
+        "platform": platform.platform(),
+    }
+
+
+def _version(package: str) -> str:
+    try:
+        return importlib.metadata.version(package)
+    except importlib.metadata.PackageNotFoundError:
+        return "unknown"
 
 
 def _plain(value: Any) -> bool:

@@ -12,17 +12,19 @@ from __future__ import annotations
 import gc
 import os
 import time
+from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import gevent
 import gevent.lock
 
+from tagocheck import checks
 from tagocheck.fleet.model import Fleet
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.fleet.probes import Probe, ProbeSchedule
 from tagocheck.fleet.schedule import Schedule
-from tagocheck.fleet.timeline import Sample
+from tagocheck.fleet.timeline import OUTCOME_FIELDS, Sample, percentiles_ms
 
 IDLE_SECONDS = 0.05
 PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 1_048_576
@@ -31,13 +33,6 @@ PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 1_048_576
 def rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * PAGE_MB
-
-
-def _p99_ms(values: list[float]) -> float:
-    if not values:
-        return 0.0
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, int(len(ordered) * 0.99))] * 1000
 
 
 class Shard:
@@ -71,7 +66,7 @@ class Shard:
         self.offered = 0.0
         self.in_flight = 0
         self.taken_reports = 0
-        self.taken_failed = 0
+        self.taken_outcomes: Counter = Counter()
         self._sampler: gevent.Greenlet | None = None
 
     def _new_observer(self) -> FleetObserver:
@@ -159,20 +154,26 @@ class Shard:
         taken, self.observer = self.observer, self._new_observer()
         self.observer.recent = taken.take_recent()  # the sampler's, not the coordinator's
         self.taken_reports += taken.reports
-        self.taken_failed += taken.failed
+        for counts in taken.outcomes.values():
+            self.taken_outcomes.update(counts)
         samples, self.samples = self.samples, []
         return taken, samples
 
     def _sample_every_second(self, users: Callable[[], int]) -> None:
-        reports, failed = 0, 0
-        last, cpu_last = time.time(), time.process_time()
+        last_outcomes: Counter = Counter()
+        reports, last, cpu_last = 0, time.time(), time.process_time()
         while True:
             gevent.sleep(1.0)
             now, cpu_now = time.time(), time.process_time()
             recent = self.observer.take_recent()
             total = self.taken_reports + self.observer.reports
-            total_failed = self.taken_failed + self.observer.failed
+            outcomes = self.taken_outcomes.copy()
+            for counts in self.observer.outcomes.values():
+                outcomes.update(counts)
+            second = outcomes - last_outcomes
             elapsed = now - last
+            corrected = percentiles_ms([r[1] for r in recent])
+            service = percentiles_ms([r[2] for r in recent])
             self.samples.append(
                 Sample(
                     t=now,
@@ -180,14 +181,22 @@ class Shard:
                     cpu=100 * (cpu_now - cpu_last) / elapsed,
                     offered=self.offered,
                     achieved=(total - reports) / elapsed,
-                    errors=total_failed - failed,
-                    lateness_p99_ms=_p99_ms([r[0] for r in recent]),
-                    corrected_p99_ms=_p99_ms([r[1] for r in recent]),
-                    service_p99_ms=_p99_ms([r[2] for r in recent]),
+                    errors=sum(second.values()) - second[checks.ACCEPTED],
+                    lateness_p99_ms=percentiles_ms([r[0] for r in recent])["p99"],
+                    corrected_p99_ms=corrected["p99"],
+                    service_p99_ms=service["p99"],
                     rss_mb=rss_mb(),
+                    devices=len(self.devices_between(0, self.active)),
+                    **{field: second[kind] for kind, field in OUTCOME_FIELDS.items()},
+                    corrected_p50_ms=corrected["p50"],
+                    corrected_p95_ms=corrected["p95"],
+                    corrected_p999_ms=corrected["p999"],
+                    service_p50_ms=service["p50"],
+                    service_p95_ms=service["p95"],
+                    service_p999_ms=service["p999"],
                 )
             )
-            reports, failed, last, cpu_last = total, total_failed, now, cpu_now
+            reports, last, cpu_last, last_outcomes = total, now, cpu_now, outcomes
 
 
 current: Shard | None = None

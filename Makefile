@@ -2,6 +2,7 @@
 # first, and rebuild it when pyproject.toml is newer than the last install or the venv is broken.
 
 PYTHON ?= python3
+CHROMIUM ?= /usr/bin/chromium
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-from-pyproject
@@ -11,15 +12,15 @@ ifneq ($(shell $(BIN)/python -c "import tagocheck" >/dev/null 2>&1 && echo ok),o
 $(shell rm -f $(STAMP))
 endif
 
-.PHONY: demo test lint format venv clean
+.PHONY: demo test lint format venv clean browser
 
 demo: $(STAMP)
 	$(BIN)/tagocheck capacity
 
 # The suite's own tests (which also run the contract suite against every fault mode), then the
 # contract suite itself against the embedded target, as a user would run it.
-test: $(STAMP) lint
-	$(BIN)/pytest
+test: $(STAMP) lint browser
+	TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
 	$(BIN)/pytest contract/ --junitxml=reports/contract/junit.xml
 
 lint: $(STAMP)
@@ -31,6 +32,13 @@ format: $(STAMP)
 	$(BIN)/ruff format .
 
 venv: $(STAMP)
+
+# The report's tests open it in real headless Chromium: Debian's package, installed when missing.
+browser: $(CHROMIUM)
+
+$(CHROMIUM):
+	@command -v apt-get >/dev/null || { echo "the report tests need Chromium at $(CHROMIUM)"; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)

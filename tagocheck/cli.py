@@ -36,6 +36,12 @@ EPILOG_CAPACITY = """examples:
   tagocheck capacity
 """
 
+EPILOG_REPORT = """examples:
+  tagocheck report reports/20261126-120000
+  tagocheck report reports/today --baseline reports/last-week
+  tagocheck report reports/today --contract reports/contract/contract-report.json
+"""
+
 EPILOG_SERVE = """
 
 examples:
@@ -49,9 +55,9 @@ CAPACITY_PARTS = [
     ("contract as data (schemas/, route table, permissions, plans)", None),
     ("embedded TagoIO-compatible target: tagocheck serve", None),
     ("contract suite: pytest contract/", None),
-    ("fleet load tests and capacity steps: loadtests/fleet.py (single process)", None),
-    ("distributed load runs, ratelimit and soak scenarios", "issue 5"),
-    ("HTML capacity report: tagocheck report", "issue 6"),
+    ("fleet load tests and capacity steps: loadtests/", None),
+    ("distributed load runs, ratelimit and soak scenarios", None),
+    ("HTML capacity report: tagocheck report", None),
     ("the main job end to end: tagocheck capacity", "issue 7"),
 ]
 
@@ -93,6 +99,27 @@ def _parser() -> argparse.ArgumentParser:
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     capacity.set_defaults(run=_capacity)
+
+    report = commands.add_parser(
+        "report",
+        help="write the HTML capacity report of a load run",
+        description="Build RUN_DIR/report.html from a load run's directory: the verdict, the "
+        "configuration, plots, rate limits, compliance and integrity. The file is "
+        "self-contained: it opens offline and fetches nothing.",
+        epilog=EPILOG_REPORT,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    report.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a load run's directory")
+    report.add_argument(
+        "--baseline", type=Path, metavar="OTHER_RUN_DIR", help="compare every metric with this run"
+    )
+    report.add_argument(
+        "--contract",
+        type=Path,
+        metavar="FILE",
+        help="the contract suite's contract-report.json (its junit.xml beside it is read too)",
+    )
+    report.set_defaults(run=_report)
 
     from tagocheck.target import serve
 
@@ -159,6 +186,19 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
         "`tagocheck routes --plan free` shows the contract a run checks."
     )
     return 0 if summary.ok else 1
+
+
+def _report(args: argparse.Namespace, out: Console) -> int:
+    from tagocheck.report import ReportError, write_report
+
+    try:
+        written = write_report(args.run_dir, baseline=args.baseline, contract=args.contract)
+    except ReportError as error:
+        raise UsageError(str(error)) from None
+    except OSError as error:
+        raise UsageError(f"cannot write the report: {error.strerror}: {error.filename}") from None
+    out.print(f"report written to {written}", highlight=False)
+    return 0
 
 
 def _routes(args: argparse.Namespace, out: Console) -> int:

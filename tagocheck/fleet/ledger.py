@@ -54,11 +54,12 @@ class Ledger:
         route: str,
         sent_at: float,
         answered_at: float,
-        outcome: str,
+        status: int,
         device: str | None = None,
     ) -> None:
-        """Count one request by its outcome (checks.ACCEPTED, RATE_LIMITED, ...); one that got no
-        answer says nothing about the limit and is only counted as sent."""
+        """Count one request by its HTTP status (0: no answer). A 429 is a throttle whatever its
+        body (a target may send it as an HTML page); any other answer was let through; a
+        request with no answer says nothing about the limit and is only counted as sent."""
         middle = (sent_at + answered_at) / 2
         index = math.floor(middle / self.window)
         edge = min(middle - index * self.window, (index + 1) * self.window - middle)
@@ -66,8 +67,8 @@ class Ledger:
         for scope in (PROFILE, f"device:{device}") if device else (PROFILE,):
             window = self.windows.setdefault((scope, route, index), Window())
             window.sent += 1
-            window.accepted += outcome not in ("rate-limited", "transport-error")
-            window.throttled += outcome == "rate-limited"
+            window.accepted += status != 429 and status != 0
+            window.throttled += status == 429
             window.near_boundary += near
 
     def merge(self, other: Ledger) -> None:

@@ -105,9 +105,7 @@ class FleetObserver:
             if verdict.added and device is not None:
                 self.acknowledged[device] += verdict.added
             scope_device = device if self.per_device_ledger else None
-            self.ledger.record(
-                ledger_route or route, sent_at, answered_at, verdict.outcome, scope_device
-            )
+            self.ledger.record(ledger_route or route, sent_at, answered_at, status, scope_device)
         self.outcomes[route][verdict.outcome] += 1
         if verdict.outcome != checks.ACCEPTED or verdict.violations:
             self.failed += 1

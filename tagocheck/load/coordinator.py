@@ -485,8 +485,21 @@ class Coordinator:
             if broken:
                 self.environment.process_exit_code = 1
             self.say("run", f"run written to {self.run_dir}")
+            self._write_report()
         finally:
             self._clean_up()
+
+    def _write_report(self) -> None:
+        """The HTML report, at the end of every run; a report that fails says why in one line
+        and leaves the run directory as it is."""
+        from tagocheck.report import ReportError, write_report
+
+        try:
+            written = write_report(self.run_dir)
+        except (ReportError, OSError) as error:
+            self.say("report", f"no report written: {error}")
+            return
+        self.say("report", f"report: {written}")
 
     def _clean_up(self) -> None:
         if self.created:

@@ -11,10 +11,13 @@ def limits(scope: str, route: str) -> int | None:
     return 2 if route == "POST /data" else None
 
 
+STATUS = {"accepted": 200, "rate-limited": 429, "rejected": 400}
+
+
 def fill(ledger: Ledger, start: float, outcomes: list[str], device: str | None = None) -> None:
     for i, outcome in enumerate(outcomes):
         t = start + 0.1 + i * 0.01
-        ledger.record("POST /data", t, t + 0.002, outcome, device)
+        ledger.record("POST /data", t, t + 0.002, STATUS[outcome], device)
 
 
 def test_a_compliant_window_has_no_findings():
@@ -54,14 +57,14 @@ def test_device_scope_uses_the_device_limit():
 def test_windows_are_aligned_to_the_clock():
     ledger = Ledger(60)
     fill(ledger, 659.0, ["accepted"] * 3)  # 659.1, 659.11, 659.12: still the 600 window
-    ledger.record("POST /data", 660.2, 660.21, "accepted")
+    ledger.record("POST /data", 660.2, 660.21, 200)
     starts = sorted({index for (_, _, index) in ledger.windows})
     assert starts == [10, 11]
 
 
 def test_requests_near_a_boundary_are_marked():
     ledger = Ledger(60)
-    ledger.record("POST /data", 659.95, 660.05, "accepted")  # a 100 ms round trip over it
+    ledger.record("POST /data", 659.95, 660.05, 200)  # a 100 ms round trip over it
     (window,) = [w for (s, _, _), w in ledger.windows.items() if s == PROFILE]
     assert window.near_boundary == 1
 
@@ -73,3 +76,23 @@ def test_ledgers_merge_and_round_trip_through_json():
     one.merge(Ledger.from_json(two.to_json()))
     (finding,) = one.findings(limits)
     assert finding.kind == "leak" and finding.accepted == 6
+
+
+def test_a_429_is_a_throttle_whatever_its_body():
+    """Found by the report's faulty run: a target answering 429 with an HTML page was counted as
+    letting the request through, and its early throttling showed as a leak."""
+    from tagocheck.fleet.observe import FleetObserver
+
+    observer = FleetObserver(60)
+    for i in range(4):
+        observer.observe(
+            method="POST",
+            path="/data",
+            status=429 if i == 3 else 200,
+            body=b"<html>429</html>" if i == 3 else b'{"status":true,"result":"1 Data Added"}',
+            due=600.1 + i / 100,
+            sent_at=600.1 + i / 100,
+            answered_at=600.102 + i / 100,
+        )
+    (finding,) = observer.ledger.findings(limits)
+    assert (finding.kind, finding.accepted, finding.throttled) == ("early-throttle", 3, 1)

@@ -1,0 +1,376 @@
+"""The report's plots, drawn with Bokeh: interactive (zoom, pan, hover) and embedded with the
+report, so they need no network.
+
+Each function returns a figure, or None when the run has nothing to plot there.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+from bokeh.models import ColumnDataSource, HoverTool, Label, LinearAxis, Range1d, Span
+from bokeh.plotting import figure
+
+from tagocheck.fleet.timeline import OUTCOME_FIELDS, Sample
+from tagocheck.report.rundata import RunData
+
+TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
+WIDTH, HEIGHT = 900, 300
+COLOURS = {
+    "offered": "#7f7f7f",
+    "achieved": "#1f77b4",
+    "p50": "#2ca02c",
+    "p95": "#ff7f0e",
+    "p99": "#d62728",
+    "p999": "#9467bd",
+    "lateness": "#8c564b",
+    "accepted": "#2ca02c",
+    "rate_limited": "#ff7f0e",
+    "rejected": "#bcbd22",
+    "server_error": "#d62728",
+    "transport_error": "#9467bd",
+    "not_envelope": "#17becf",
+}
+FLOOR_MS = 0.01  # log axes cannot show 0
+
+
+def _time_figure(title: str, y_label: str, **kwargs: Any):
+    chart = figure(
+        title=title,
+        x_axis_type="datetime",
+        width=WIDTH,
+        height=HEIGHT,
+        tools=TOOLS,
+        sizing_mode="stretch_width",
+        **kwargs,
+    )
+    chart.yaxis.axis_label = y_label
+    return chart
+
+
+def _timeline_source(samples: list[Sample]) -> ColumnDataSource:
+    columns: dict[str, Any] = {"time": np.array([s.t * 1000 for s in samples])}
+    for name in Sample.__dataclass_fields__:
+        if name != "t":
+            columns[name] = np.array([getattr(s, name) for s in samples], dtype=float)
+    for name in list(columns):
+        if name.endswith("_ms"):
+            columns[name] = np.maximum(columns[name], FLOOR_MS)
+    return ColumnDataSource(columns)
+
+
+def rates(run: RunData):
+    if not run.samples:
+        return None
+    source = _timeline_source(run.samples)
+    chart = _time_figure("Offered and achieved reports per second", "reports/s")
+    chart.line(
+        "time",
+        "offered",
+        source=source,
+        color=COLOURS["offered"],
+        line_dash="dashed",
+        line_width=2,
+        legend_label="offered (due)",
+    )
+    chart.line(
+        "time",
+        "achieved",
+        source=source,
+        color=COLOURS["achieved"],
+        line_width=2,
+        legend_label="achieved (answered)",
+    )
+    chart.add_tools(
+        HoverTool(
+            tooltips=[("offered", "@offered{0,0.0}"), ("achieved", "@achieved{0,0.0}")],
+            formatters={"@time": "datetime"},
+            mode="vline",
+        )
+    )
+    chart.legend.location = "bottom_right"
+    return chart
+
+
+def latency_over_time(run: RunData):
+    if not run.samples:
+        return None
+    source = _timeline_source(run.samples)
+    chart = _time_figure(
+        "Latency percentiles per second (corrected: solid; service time: dashed)",
+        "ms (log)",
+        y_axis_type="log",
+    )
+    for p in ("p50", "p95", "p99", "p999"):
+        label = "p99.9" if p == "p999" else p
+        chart.line(
+            "time",
+            f"corrected_{p}_ms",
+            source=source,
+            color=COLOURS[p],
+            line_width=2,
+            legend_label=f"corrected {label}",
+        )
+        chart.line(
+            "time",
+            f"service_{p}_ms",
+            source=source,
+            color=COLOURS[p],
+            line_dash="dashed",
+            legend_label=f"service {label}",
+        )
+    chart.line(
+        "time",
+        "lateness_p99_ms",
+        source=source,
+        color=COLOURS["lateness"],
+        line_dash="dotted",
+        line_width=2,
+        legend_label="schedule lateness p99",
+    )
+    chart.add_tools(
+        HoverTool(
+            tooltips=[
+                ("corrected p99", "@corrected_p99_ms{0.0} ms"),
+                ("service p99", "@service_p99_ms{0.0} ms"),
+                ("lateness p99", "@lateness_p99_ms{0.0} ms"),
+            ],
+            mode="vline",
+        )
+    )
+    chart.legend.click_policy = "hide"
+    chart.legend.location = "top_left"
+    return chart
+
+
+# Percentiles for the HDR plot: 0, 90, 99, 99.9 ... spaced evenly on 1/(1 - p).
+HDR_PERCENTILES = sorted({round(100 * (1 - 10 ** (-k / 20)), 6) for k in range(0, 121)} | {50.0})
+
+
+def latency_distribution(run: RunData):
+    if not run.histograms:
+        return None
+    chart = figure(
+        title="Latency distribution over the whole run (HDR, exact percentiles)",
+        x_axis_type="log",
+        y_axis_type="log",
+        width=WIDTH,
+        height=HEIGHT,
+        tools=TOOLS,
+        sizing_mode="stretch_width",
+    )
+    names = {
+        "corrected": "corrected (from the due time)",
+        "service": "service time",
+        "lateness": "schedule lateness",
+    }
+    colours = {
+        "corrected": COLOURS["p99"],
+        "service": COLOURS["achieved"],
+        "lateness": COLOURS["lateness"],
+    }
+    for name, histogram in run.histograms.items():
+        if not histogram.get_total_count():
+            continue
+        values = histogram.get_percentile_to_value_dict(HDR_PERCENTILES)
+        xs = [1 / (1 - p / 100) if p < 100 else 1e7 for p in values]
+        ys = [max(FLOOR_MS, v / 1000) for v in values.values()]
+        source = ColumnDataSource({"x": xs, "ms": ys, "percentile": list(values)})
+        chart.line(
+            "x",
+            "ms",
+            source=source,
+            color=colours.get(name, "black"),
+            line_width=2,
+            legend_label=names.get(name, name),
+        )
+    chart.xaxis.ticker = [1, 2, 10, 100, 1000, 10000, 100000]
+    chart.xaxis.major_label_overrides = {
+        1: "0%",
+        2: "50%",
+        10: "90%",
+        100: "99%",
+        1000: "99.9%",
+        10000: "99.99%",
+        100000: "99.999%",
+    }
+    chart.xaxis.axis_label = "percentile"
+    chart.yaxis.axis_label = "ms (log)"
+    chart.add_tools(
+        HoverTool(tooltips=[("percentile", "@percentile{0.0000}"), ("latency", "@ms{0.000} ms")])
+    )
+    chart.legend.location = "top_left"
+    return chart
+
+
+def outcomes_over_time(run: RunData):
+    if not run.samples:
+        return None
+    source = _timeline_source(run.samples)
+    present = [f for f in OUTCOME_FIELDS.values() if source.data[f].sum() > 0] or ["accepted"]
+    chart = _time_figure("Outcome of every answer, per second", "answers/s")
+    chart.varea_stack(
+        present,
+        x="time",
+        source=source,
+        color=[COLOURS[f] for f in present],
+        legend_label=[f.replace("_", " ") for f in present],
+    )
+    chart.add_tools(
+        HoverTool(tooltips=[(f.replace("_", " "), f"@{f}") for f in present], mode="vline")
+    )
+    chart.legend.location = "top_left"
+    return chart
+
+
+def capacity_steps(run: RunData):
+    capacity = run.summary.get("capacity") or run.steps or {}
+    steps = capacity.get("steps") or []
+    if not steps:
+        return None
+    source = ColumnDataSource(
+        {
+            "offered": [s["offered"] for s in steps],
+            "achieved": [s["achieved"] for s in steps],
+            "p99": [max(FLOOR_MS, s["p99_ms"]) for s in steps],
+            "devices": [s["devices"] for s in steps],
+            "step": [s["index"] for s in steps],
+        }
+    )
+    top = max(max(source.data["offered"]), max(source.data["achieved"])) * 1.1 or 1
+    chart = figure(
+        title="Capacity steps: achieved against offered rate, and p99",
+        width=WIDTH,
+        height=HEIGHT,
+        tools=TOOLS,
+        sizing_mode="stretch_width",
+        x_range=Range1d(0, top),
+        y_range=Range1d(0, top),
+    )
+    chart.line(
+        [0, top],
+        [0, top],
+        color=COLOURS["offered"],
+        line_dash="dashed",
+        legend_label="achieved = offered",
+    )
+    chart.line(
+        "offered",
+        "achieved",
+        source=source,
+        color=COLOURS["achieved"],
+        line_width=2,
+        legend_label="achieved",
+    )
+    chart.scatter("offered", "achieved", source=source, color=COLOURS["achieved"], size=9)
+    chart.extra_y_ranges = {"p99": Range1d(0, max(source.data["p99"]) * 1.2 or 1)}
+    chart.add_layout(LinearAxis(y_range_name="p99", axis_label="p99 ms"), "right")
+    chart.line(
+        "offered",
+        "p99",
+        source=source,
+        y_range_name="p99",
+        color=COLOURS["p99"],
+        line_dash="dotdash",
+        legend_label="p99 (right axis)",
+    )
+    knee = capacity.get("knee")
+    if knee:
+        chart.add_layout(
+            Span(location=knee["offered"], dimension="height", line_color="black", line_width=2)
+        )
+        chart.add_layout(
+            Label(x=knee["offered"], y=top * 0.05, text=f" knee (step {knee['step']})")
+        )
+    chart.xaxis.axis_label = "offered reports/s"
+    chart.yaxis[0].axis_label = "achieved reports/s"
+    chart.add_tools(
+        HoverTool(
+            tooltips=[
+                ("step", "@step"),
+                ("devices", "@devices{0,0}"),
+                ("offered", "@offered{0,0.0}"),
+                ("achieved", "@achieved{0,0.0}"),
+                ("p99", "@p99{0.0} ms"),
+            ]
+        )
+    )
+    chart.legend.location = "top_left"
+    return chart
+
+
+def fleet_over_time(run: RunData):
+    if not run.samples:
+        return None
+    source = _timeline_source(run.samples)
+    chart = _time_figure("Devices reporting and connections (Locust users)", "devices")
+    chart.line(
+        "time",
+        "devices",
+        source=source,
+        color=COLOURS["achieved"],
+        line_width=2,
+        legend_label="devices",
+    )
+    chart.extra_y_ranges = {"users": Range1d(0, max(1.0, float(source.data["users"].max())) * 1.2)}
+    chart.add_layout(LinearAxis(y_range_name="users", axis_label="connections"), "right")
+    chart.line(
+        "time",
+        "users",
+        source=source,
+        y_range_name="users",
+        color=COLOURS["p95"],
+        line_width=2,
+        line_dash="dashed",
+        legend_label="connections (right axis)",
+    )
+    chart.add_tools(
+        HoverTool(tooltips=[("devices", "@devices{0,0}"), ("connections", "@users")], mode="vline")
+    )
+    chart.legend.location = "top_left"
+    return chart
+
+
+def generator_load(run: RunData):
+    if not run.samples:
+        return None
+    source = _timeline_source(run.samples)
+    chart = _time_figure(
+        "Load generator: CPU of its busiest process, and memory", "CPU %", y_range=Range1d(0, 110)
+    )
+    chart.line(
+        "time", "cpu", source=source, color=COLOURS["p99"], line_width=2, legend_label="CPU %"
+    )
+    chart.add_layout(
+        Span(location=90, dimension="width", line_color=COLOURS["p99"], line_dash="dotted")
+    )
+    chart.extra_y_ranges = {"rss": Range1d(0, max(1.0, float(source.data["rss_mb"].max())) * 1.2)}
+    chart.add_layout(LinearAxis(y_range_name="rss", axis_label="MB"), "right")
+    chart.line(
+        "time",
+        "rss_mb",
+        source=source,
+        y_range_name="rss",
+        color=COLOURS["achieved"],
+        legend_label="memory MB (right axis)",
+    )
+    chart.legend.location = "top_left"
+    return chart
+
+
+CHARTS = {
+    "rates": rates,
+    "latency": latency_over_time,
+    "distribution": latency_distribution,
+    "outcomes": outcomes_over_time,
+    "capacity": capacity_steps,
+    "fleet": fleet_over_time,
+    "generator": generator_load,
+}
+
+
+def draw(run: RunData) -> dict[str, Any]:
+    """Every chart the run has data for, by name."""
+    drawn = {name: make(run) for name, make in CHARTS.items()}
+    return {name: chart for name, chart in drawn.items() if chart is not None}

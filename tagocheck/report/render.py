@@ -1,0 +1,132 @@
+"""RUN_DIR/report.html: one self-contained file (styles, data and Bokeh's JavaScript inline), so
+it opens offline, fetches nothing, and can be handed to a team as it is."""
+
+from __future__ import annotations
+
+import datetime
+import os
+from pathlib import Path
+from typing import Any
+
+import jinja2
+from bokeh.embed import components
+from bokeh.resources import Resources
+
+from tagocheck.redact import scrub
+from tagocheck.report import charts, compare, compliance, rundata, verdict
+
+MAX_BYTES = 5_000_000
+CAPTIONS = {
+    "rates": "Reports due per second (offered, from the fleet's schedule) and answered per second "
+    "(achieved). Achieved below offered means reports were not answered in their second.",
+    "latency": "Per-second latency percentiles. Corrected latency is measured from the time a "
+    "report was due, so a slow target cannot hide behind the reports it delayed (coordinated "
+    "omission); service time is from sending to the answer. In a distributed run each second "
+    "shows the worst process.",
+    "distribution": "The whole run's latency as an HDR percentile plot (exact, merged across "
+    "processes): how rare a slow answer is.",
+    "outcomes": "What each answer was: accepted, rate-limited (429), rejected (4xx), server "
+    "error (5xx), transport error, or not a TagoIO envelope at all.",
+    "capacity": "Each capacity step's offered rate against what was answered, with the knee: the "
+    "first step where throughput stopped following, p99 bent, or errors started.",
+    "fleet": "Devices reporting and concurrent connections (Locust users).",
+    "generator": "The load generator's own CPU and memory: at 90 % CPU or more the generator, "
+    "not the target, limits the run.",
+}
+
+
+class ReportError(RuntimeError):
+    """A report that cannot be built: the message is one line for the user."""
+
+
+def _environment() -> jinja2.Environment:
+    env = jinja2.Environment(
+        loader=jinja2.PackageLoader("tagocheck.report", "templates"),
+        autoescape=jinja2.select_autoescape(["html", "j2"]),
+        undefined=jinja2.StrictUndefined,
+    )
+    env.filters["scrub"] = lambda value: scrub(str(value))
+    env.filters["when"] = lambda t: (
+        datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
+        if isinstance(t, int | float)
+        else "-"
+    )
+    env.filters["num"] = _number
+    return env
+
+
+def _number(value: Any, digits: int = 1) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, int) or (isinstance(value, float) and value.is_integer()):
+        return f"{int(value):,}"
+    if isinstance(value, float):
+        return f"{value:,.{digits}f}"
+    return str(value)
+
+
+def build(run_dir: Path, *, baseline: Path | None = None, contract: Path | None = None) -> str:
+    try:
+        run = rundata.load(run_dir)
+        base = rundata.load(baseline) if baseline else None
+        found = compliance.read(contract) if contract else None
+    except (rundata.RunDirError, compliance.ContractReportError) as error:
+        raise ReportError(str(error)) from None
+    drawn = charts.draw(run)
+    script, divs = components(drawn) if drawn else ("", {})
+    answer = verdict.judge(run)
+    summary = run.summary
+    enforcement = summary.get("rate_limit_enforcement") or []
+    devices_rows = [r for r in enforcement if r["scope"] != "profile"]
+    findings = sorted(
+        summary.get("rate_limit_findings") or [],
+        key=lambda f: -abs(f["accepted"] - f["limit"]),
+    )
+    context = {
+        "run": run,
+        "name": run.path.resolve().name,
+        "verdict": answer,
+        "config": run.config,
+        "options": run.config.get("options") or {},
+        "summary": summary,
+        "duration": (run.samples[-1].t - run.samples[0].t + 1) if run.samples else None,
+        "charts": [(name, divs[name], CAPTIONS[name]) for name in drawn],
+        "bokeh_js": Resources(mode="inline", components=["bokeh"]).render_js() if drawn else "",
+        "bokeh_script": script,
+        "profile_limits": [r for r in enforcement if r["scope"] == "profile"],
+        "device_limits": _device_totals(devices_rows),
+        "worst_devices": sorted(devices_rows, key=lambda r: -(r["early-throttle"] + r["leak"]))[
+            :10
+        ],
+        "findings": findings[:20],
+        "findings_total": len(findings),
+        "compliance": found,
+        "deltas": compare.compare(run, base) if base else None,
+        "baseline": base,
+        "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+    }
+    return _environment().get_template("report.html.j2").render(**context)
+
+
+def _device_totals(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
+    if not rows:
+        return None
+    keys = ("windows", "enforced", "under", "early-throttle", "leak", "sent", "throttled")
+    totals = {k: sum(r[k] for r in rows) for k in keys}
+    totals["devices"] = len(rows)
+    totals["limits"] = sorted({r["limit"] for r in rows})
+    return totals
+
+
+def write_report(
+    run_dir: Path, *, baseline: Path | None = None, contract: Path | None = None
+) -> Path:
+    """Build the report and write it atomically to RUN_DIR/report.html."""
+    html = build(Path(run_dir), baseline=baseline, contract=contract)
+    if len(html.encode()) > MAX_BYTES:
+        raise ReportError(f"the report would be {len(html.encode()):,} bytes, over {MAX_BYTES:,}")
+    target = Path(run_dir) / "report.html"
+    temporary = target.with_name("report.html.tmp")
+    temporary.write_text(html)
+    os.replace(temporary, target)
+    return target

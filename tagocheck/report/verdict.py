@@ -1,0 +1,111 @@
+"""The answer a capacity report opens with.
+
+The highest offered load that met the thresholds (a capacity step's, or the whole run's), where
+the knee is and what showed it, and whether the target or the generator was the limit. Each
+statement comes from the run's own figures; where the run cannot tell, the verdict says so.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from tagocheck.report.rundata import RunData
+
+
+@dataclass
+class Verdict:
+    headline: str
+    good: bool
+    """True when the run met its thresholds and found no fault."""
+    facts: list[str] = field(default_factory=list)
+    problems: list[str] = field(default_factory=list)
+    highest_good: dict[str, Any] | None = None
+
+
+def _step_meets(step: dict[str, Any], thresholds: dict[str, float]) -> bool:
+    p99 = thresholds.get("p99_ms")
+    errors = thresholds.get("error_rate")
+    return (p99 is None or step["p99_ms"] <= p99) and (
+        errors is None or step["error_share"] <= errors
+    )
+
+
+def judge(run: RunData) -> Verdict:
+    summary, config = run.summary, run.config
+    thresholds = (summary.get("thresholds") or {}).get("checked", {})
+    broken = (summary.get("thresholds") or {}).get("broken", [])
+    limit = summary.get("limit") or {}
+    capacity = summary.get("capacity") or run.steps or {}
+    steps = capacity.get("steps") or []
+    knee = capacity.get("knee")
+    facts: list[str] = []
+    problems: list[str] = []
+
+    if steps:
+        before_knee = [s for s in steps if knee is None or s["index"] < knee["step"]]
+        good = [s for s in before_knee if _step_meets(s, thresholds)]
+        best = good[-1] if good else None
+        if best:
+            headline = (
+                f"Highest load that met the thresholds: {best['devices']:,} devices, "
+                f"{best['offered']:,.1f} reports/s offered ({best['achieved']:,.1f}/s answered, "
+                f"p99 {best['p99_ms']:,.0f} ms)."
+            )
+        else:
+            headline = "No capacity step met the thresholds, the first one included."
+        if knee:
+            facts.append(
+                f"Knee at step {knee['step']} ({knee['offered']:,.1f} reports/s offered): "
+                f"{knee['why']}."
+            )
+        else:
+            facts.append(
+                f"No knee within the {len(steps)} steps run: the target kept up with all of them."
+            )
+    else:
+        best = None
+        offered = config.get("offered_reports_per_second")
+        devices = config.get("devices")
+        ratio = limit.get("achieved_over_offered")
+        if offered is None:
+            headline = "The run ended before its fleet was configured; see what it wrote below."
+        elif broken:
+            headline = (
+                f"{devices:,} devices offering {offered:,.1f} reports/s did not meet the "
+                "thresholds."
+            )
+        else:
+            headline = (
+                f"{devices:,} devices offering {offered:,.1f} reports/s met the thresholds"
+                + (f" ({ratio:.1%} answered)." if ratio is not None else ".")
+            )
+            best = {"devices": devices, "offered": offered}
+    who = limit.get("limit")
+    if who == "generator":
+        problems.append(f"The load generator, not the target, was the limit: {limit.get('why')}.")
+    elif who == "target":
+        facts.append(f"The target was the limit: {limit.get('why')}.")
+    elif who == "none":
+        facts.append("Neither side was a limit: the target kept up with the offered load.")
+    problems += [f"Threshold broken: {line}." for line in broken]
+    integrity = summary.get("integrity") or {}
+    if integrity.get("lost"):
+        problems.append(f"{integrity['lost']:,} acknowledged records were lost.")
+    violations = sum((summary.get("violations") or {}).values())
+    if violations:
+        problems.append(f"{violations:,} responses broke the contract.")
+    findings = summary.get("rate_limit_findings") or []
+    if findings:
+        leaks = sum(f["kind"] == "leak" for f in findings)
+        early = len(findings) - leaks
+        problems.append(
+            f"Rate limits enforced otherwise than the plan: {leaks} windows leaked, "
+            f"{early} throttled early."
+        )
+    drift = summary.get("drift") or {}
+    if drift.get("verdict") == "drift":
+        problems.append(f"The run drifted: {'; '.join(drift.get('findings', []))}.")
+    if run.missing:
+        problems.append(f"The run did not finish writing: missing {', '.join(run.missing)}.")
+    return Verdict(headline, not problems, facts, problems, best)

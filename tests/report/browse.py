@@ -1,0 +1,85 @@
+"""Open a report in real headless Chromium and say what happened, as JSON on stdout.
+
+Run as its own process: Playwright's sync API and gevent (which Locust patches in when the
+load-test tests import it) do not share one process.
+
+    python tests/report/browse.py REPORT.html SCREENSHOT.png
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from urllib.parse import urlparse
+
+from playwright.sync_api import TimeoutError as PlaywrightTimeout
+from playwright.sync_api import sync_playwright
+
+CHROMIUM = os.environ.get("TAGOCHECK_CHROMIUM", "/usr/bin/chromium")
+
+# Every .chart's canvases (Bokeh draws inside shadow roots), and how many sampled pixels are
+# neither blank nor white: a chart that rendered has axes, lines and labels on it.
+CHARTS = """
+() => Array.from(document.querySelectorAll('.chart')).map(el => {
+  const canvases = [];
+  const walk = node => {
+    if (!node) return;
+    if (node.tagName === 'CANVAS') canvases.push(node);
+    if (node.shadowRoot) walk(node.shadowRoot);
+    for (const child of node.children || []) walk(child);
+  };
+  walk(el);
+  let painted = 0;
+  for (const canvas of canvases) {
+    const context = canvas.getContext('2d');
+    if (!context || !canvas.width || !canvas.height) continue;
+    const data = context.getImageData(0, 0, canvas.width, canvas.height).data;
+    for (let i = 0; i < data.length; i += 4 * 37) {
+      if (data[i + 3] && (data[i] < 240 || data[i + 1] < 240 || data[i + 2] < 240)) painted++;
+    }
+  }
+  return {name: el.dataset.chart, canvases: canvases.length, painted: painted};
+})
+"""
+
+
+def main(report: str, screenshot: str) -> dict:
+    url = "file://" + os.path.abspath(report)
+    found: dict = {"console_errors": [], "page_errors": [], "requests": [], "charts": []}
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=["--no-sandbox"])
+        try:
+            page = browser.new_page(viewport={"width": 1280, "height": 900})
+            page.on(
+                "console",
+                lambda m: found["console_errors"].append(m.text) if m.type == "error" else None,
+            )
+            page.on("pageerror", lambda e: found["page_errors"].append(str(e)))
+            page.on("request", lambda r: found["requests"].append(r.url))
+            page.goto(url, wait_until="load")
+            try:
+                page.wait_for_function(
+                    "() => window.Bokeh && Bokeh.documents.length > 0", timeout=20000
+                )
+                found["bokeh"] = True
+            except PlaywrightTimeout:
+                found["bokeh"] = False
+            page.wait_for_timeout(1500)  # Bokeh paints after its documents are built
+            found["charts"] = page.evaluate(CHARTS)
+            found["verdict"] = page.inner_text("#verdict")
+            found["text"] = page.inner_text("main")
+            page.screenshot(path=screenshot, full_page=True)
+        finally:
+            browser.close()
+    found["network"] = [
+        u for u in found["requests"] if urlparse(u).scheme not in ("file", "data", "blob")
+    ]
+    found["other_files"] = [
+        u for u in found["requests"] if urlparse(u).scheme == "file" and u != url
+    ]
+    return found
+
+
+if __name__ == "__main__":
+    print(json.dumps(main(sys.argv[1], sys.argv[2])))

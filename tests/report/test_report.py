@@ -1,0 +1,315 @@
+"""The HTML capacity report: built from real load runs, opened in real headless Chromium."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from tagocheck.fleet.timeline import Sample
+from tagocheck.report import write_report
+from tagocheck.target.launcher import start_target
+
+from ..loadtests.test_fleet_scenario import ROOT, locust
+
+ARTIFACTS = ROOT / "reports" / "test-artifacts"
+CHROMIUM = os.environ.get("TAGOCHECK_CHROMIUM", "/usr/bin/chromium")
+
+
+def browse(report: Path, screenshot: Path) -> dict:
+    if not Path(CHROMIUM).exists():
+        pytest.fail(f"Chromium is not at {CHROMIUM}: `make browser` installs Debian's package")
+    screenshot.parent.mkdir(parents=True, exist_ok=True)
+    done = subprocess.run(
+        [sys.executable, str(Path(__file__).with_name("browse.py")), str(report), str(screenshot)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    return json.loads(done.stdout)
+
+
+def fleet_run(state: Path, run_dir: Path, *faults: str) -> tuple[list[str], str]:
+    """A short run on the free plan with 2-s windows, the fleet above the limit; the tokens it
+    used come back so the report can be searched for them."""
+    with start_target(
+        state,
+        "--plan",
+        "free",
+        "--rate-window-seconds",
+        "2",
+        "--seed-devices",
+        "5",
+        *[arg for fault in faults for arg in ("--fault", fault)],
+    ) as target:
+        done = locust(
+            "-u",
+            "5",
+            "-r",
+            "5",
+            "-t",
+            "7s",
+            "--devices",
+            "5",
+            "--interval",
+            "0.02",
+            "--plan",
+            "free",
+            "--rate-window",
+            "2",
+            "--host",
+            target.url,
+            "--fleet-file",
+            target.info["fleet_file"],
+            "--profile-token",
+            target.profile_token,
+            "--run-dir",
+            str(run_dir),
+        )
+        tokens = [
+            d["token"] for d in json.loads(Path(target.info["fleet_file"]).read_text())["devices"]
+        ]
+        tokens.append(target.profile_token)
+    assert (run_dir / "summary.json").exists(), done.stdout[-2000:] + done.stderr[-2000:]
+    return tokens, done.stdout
+
+
+@pytest.fixture(scope="module")
+def clean(tmp_path_factory):
+    base = tmp_path_factory.mktemp("clean")
+    tokens, stdout = fleet_run(base / "state", base / "run")
+    return base / "run", tokens, stdout
+
+
+@pytest.fixture(scope="module")
+def faulty(tmp_path_factory):
+    base = tmp_path_factory.mktemp("faulty")
+    tokens, stdout = fleet_run(
+        base / "state", base / "run", "lose-writes=0.3", "early-throttle", "html-errors"
+    )
+    return base / "run", tokens, stdout
+
+
+def test_a_headless_run_writes_its_report_and_it_renders_offline(clean):
+    run_dir, tokens, stdout = clean
+    report = run_dir / "report.html"
+    assert f"report: {report}" in stdout  # written by the run itself
+    size = report.stat().st_size
+    assert size < 5_000_000, size
+    seen = browse(report, ARTIFACTS / "report-clean.png")
+    assert seen["bokeh"] and seen["console_errors"] == [] and seen["page_errors"] == []
+    assert seen["network"] == [] and seen["other_files"] == []
+    names = {chart["name"] for chart in seen["charts"]}
+    assert names == {"rates", "latency", "distribution", "outcomes", "fleet", "generator"}
+    for chart in seen["charts"]:
+        assert chart["canvases"] >= 1 and chart["painted"] > 50, chart
+    html = report.read_text()
+    for token in tokens:
+        assert token not in html, "a token of the run is in the report"
+
+
+def test_a_clean_run_shows_no_fault(clean):
+    run_dir, _, _ = clean
+    seen = browse(run_dir / "report.html", ARTIFACTS / "report-clean-2.png")
+    text = seen["text"]
+    assert "Every window was enforced as the plan says" in text
+    assert "Every response matched the envelope and route schemas" in text
+    assert "No threshold broken, no contract violation" in seen["verdict"]
+    assert "records were lost" not in seen["verdict"]
+
+
+def test_a_faulty_run_shows_each_fault(faulty):
+    run_dir, tokens, _ = faulty
+    seen = browse(run_dir / "report.html", ARTIFACTS / "report-faulty.png")
+    verdict = seen["verdict"]
+    assert "acknowledged records were lost" in verdict
+    assert "throttled early" in verdict
+    assert "responses broke the contract" in verdict
+    text = seen["text"]
+    assert "early-throttle" in text  # the worst windows
+    assert "the body is not JSON" in text  # a violation's redacted example
+    assert "Devices that lost the most" in text
+    html = (run_dir / "report.html").read_text()
+    for token in tokens:
+        assert token not in html
+
+
+def test_a_broken_report_is_caught_by_the_browser_check(clean, tmp_path):
+    """The render check can fail: without Bokeh's script no chart draws."""
+    html = (clean[0] / "report.html").read_text()
+    broken = tmp_path / "report.html"
+    broken.write_text(html.replace("Bokeh.embed", "Bokeh.nothing"))
+    seen = browse(broken, tmp_path / "broken.png")
+    assert seen["page_errors"] or seen["console_errors"]
+    assert all(chart["painted"] == 0 for chart in seen["charts"])
+
+
+def synthetic_hour(run_dir: Path) -> None:
+    """A one-hour run with full history, as a run writes it, without running an hour."""
+    from hdrh.histogram import HdrHistogram
+
+    run_dir.mkdir(parents=True)
+    start = 1_800_000_000.0
+    samples = [
+        Sample(
+            t=start + i,
+            users=100,
+            cpu=40 + i % 7,
+            offered=1000,
+            achieved=995 + i % 11,
+            errors=i % 3,
+            lateness_p99_ms=1 + i % 5,
+            corrected_p99_ms=10 + i % 13,
+            service_p99_ms=8 + i % 13,
+            rss_mb=300,
+            devices=10_000,
+            accepted=995,
+            rate_limited=i % 3,
+            corrected_p50_ms=2,
+            corrected_p95_ms=6,
+            corrected_p999_ms=30,
+            service_p50_ms=1.5,
+            service_p95_ms=5,
+            service_p999_ms=25,
+        )
+        for i in range(3600)
+    ]
+    (run_dir / "timeline.jsonl").write_text(
+        "".join(json.dumps(s.as_dict()) + "\n" for s in samples)
+    )
+    histograms = {}
+    for name in ("corrected", "service", "lateness"):
+        histogram = HdrHistogram(1, 3_600_000_000, 3)
+        for value in range(1, 200_000, 7):
+            histogram.record_value(value * 17 % 3_000_000 + 1, 120)
+        histograms[name] = histogram.encode().decode()
+    (run_dir / "histograms.json").write_text(json.dumps(histograms))
+    (run_dir / "config.json").write_text(
+        json.dumps({"scenario": "soak", "devices": 10_000, "offered_reports_per_second": 1000.0})
+    )
+    windows = [
+        {
+            "scope": f"device:{d}",
+            "route": "POST /data",
+            "limit": 6,
+            "windows": 60,
+            "enforced": 60,
+            "under": 0,
+            "early-throttle": 0,
+            "leak": 0,
+            "max_accepted": 6,
+            "sent": 400,
+            "throttled": 40,
+        }
+        for d in range(10_000)
+    ]
+    summary = {
+        "reports": 3_600_000,
+        "latency_ms": {"corrected": {"p50": 2, "p99": 20, "p99.9": 30}, "service": {"p99": 15}},
+        "outcomes": {"POST /data": {"accepted": 3_590_000, "rate-limited": 10_000}},
+        "rate_limit_enforcement": windows,
+        "rate_limit_findings": [],
+        "integrity": {
+            "devices_checked": 2000,
+            "devices_in_fleet": 10_000,
+            "acknowledged": 720_000,
+            "lost": 0,
+            "stored_not_acknowledged": 0,
+            "worst": [],
+        },
+        "limit": {"limit": "none", "why": "the target kept up"},
+    }
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+
+
+def test_the_report_of_an_hour_long_run_builds_in_under_ten_seconds(tmp_path):
+    synthetic_hour(tmp_path / "hour")
+    began = time.perf_counter()
+    report = write_report(tmp_path / "hour")
+    took = time.perf_counter() - began
+    assert took < 10, f"{took:.1f} s"
+    assert report.stat().st_size < 5_000_000
+
+
+def test_a_killed_run_still_gets_a_report_of_what_it_had(clean, tmp_path):
+    run_dir = tmp_path / "killed"
+    run_dir.mkdir()
+    shutil.copy(clean[0] / "config.json", run_dir)
+    timeline = (clean[0] / "timeline.jsonl").read_text()
+    (run_dir / "timeline.jsonl").write_text(timeline[: len(timeline) - 40])  # cut mid-line
+    report = write_report(run_dir)
+    text = report.read_text()
+    assert "did not finish writing" in text and "summary.json" in text
+
+
+def test_a_baseline_regression_is_highlighted(clean, tmp_path):
+    slower = tmp_path / "slower"
+    shutil.copytree(clean[0], slower)
+    summary = json.loads((slower / "summary.json").read_text())
+    summary["latency_ms"]["corrected"]["p99"] = summary["latency_ms"]["corrected"]["p99"] * 3 + 5
+    (slower / "summary.json").write_text(json.dumps(summary))
+    text = write_report(slower, baseline=clean[0]).read_text()
+    row = next(line for line in text.splitlines() if "<td>corrected p99</td>" in line)
+    assert 'class="regression"' in row
+    same = write_report(tmp_path / "slower", baseline=slower).read_text()
+    assert 'class="regression"' not in same
+
+
+def test_the_contract_report_adds_drift_violations_and_permission_leaks(clean, tmp_path):
+    contract = tmp_path / "contract"
+    contract.mkdir()
+    (contract / "contract-report.json").write_text(
+        json.dumps(
+            {
+                "target": {"url": "http://127.0.0.1:1"},
+                "routes": {
+                    "POST /device": {
+                        "responses": 3,
+                        "outcomes": {"accepted": 3},
+                        "variants": {"success-status": {"201": 3}},
+                        "violations": {"route-result": 1},
+                    }
+                },
+                "violation_examples": [
+                    {
+                        "route": "POST /device",
+                        "request": "curl ...",
+                        "status": 201,
+                        "check": "route-result",
+                        "where": "/result",
+                        "message": "'token' is a required property",
+                        "body": "{}",
+                    }
+                ],
+            }
+        )
+    )
+    (contract / "junit.xml").write_text(
+        '<testsuites><testsuite><testcase classname="contract.test_permissions" '
+        'name="test_cell[PUT /data-device-read]"><failure message="device-read wrote: HTTP 200">'
+        "</failure></testcase></testsuite></testsuites>"
+    )
+    report = tmp_path / "run"
+    shutil.copytree(clean[0], report)
+    text = write_report(report, contract=contract / "contract-report.json").read_text()
+    assert "success-status" in text and "201 (3)" in text
+    assert "&#39;token&#39; is a required property" in text
+    assert "test_cell[PUT /data-device-read]" in text and "device-read wrote" in text
+
+
+def test_report_command_errors_are_one_line(tmp_path, capsys):
+    from tagocheck import cli
+
+    assert cli.main(["report", str(tmp_path / "nothing")]) == 2
+    err = capsys.readouterr().err
+    assert err.strip().splitlines() == [f"tagocheck: {tmp_path / 'nothing'} is not a directory"]
+    (tmp_path / "empty").mkdir()
+    assert cli.main(["report", str(tmp_path / "empty")]) == 2
+    assert "is not a run directory" in capsys.readouterr().err

@@ -43,6 +43,7 @@ class FleetObserver:
         self.outcomes: dict[str, Counter] = defaultdict(Counter)
         self.reasons: Counter = Counter()
         self.violations: Counter = Counter()
+        self.violations_by_route: dict[str, Counter] = defaultdict(Counter)
         self.examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.ledger = Ledger(window_seconds)
         # Per-device windows are only worth their memory when devices have limits of their own.
@@ -91,6 +92,7 @@ class FleetObserver:
                 self.reasons[f"{status}: {verdict.message}"] += 1
             for violation in verdict.violations:
                 self.violations[violation.check] += 1
+                self.violations_by_route[route][violation.check] += 1
                 examples = self.examples[violation.check]
                 if len(examples) < EXAMPLES_PER_CHECK:
                     examples.append(
@@ -123,6 +125,8 @@ class FleetObserver:
             self.outcomes[route].update(counts)
         self.reasons.update(other.reasons)
         self.violations.update(other.violations)
+        for route, counts in other.violations_by_route.items():
+            self.violations_by_route[route].update(counts)
         for check, examples in other.examples.items():
             self.examples[check] = (self.examples[check] + examples)[:EXAMPLES_PER_CHECK]
         self.ledger.merge(other.ledger)
@@ -137,6 +141,7 @@ class FleetObserver:
             "outcomes": {route: dict(c) for route, c in self.outcomes.items()},
             "reasons": dict(self.reasons),
             "violations": dict(self.violations),
+            "violations_by_route": {r: dict(c) for r, c in self.violations_by_route.items()},
             "examples": dict(self.examples),
             "ledger": self.ledger.to_json(),
             "acknowledged": dict(self.acknowledged),
@@ -153,6 +158,8 @@ class FleetObserver:
             observer.outcomes[route].update(counts)
         observer.reasons.update(data["reasons"])
         observer.violations.update(data["violations"])
+        for route, counts in data["violations_by_route"].items():
+            observer.violations_by_route[route].update(counts)
         observer.examples.update(data["examples"])
         observer.ledger = Ledger.from_json(data["ledger"])
         observer.acknowledged.update(data["acknowledged"])
@@ -176,6 +183,7 @@ class FleetObserver:
             "outcomes": {route: dict(c) for route, c in self.outcomes.items()},
             "rejection_reasons": dict(self.reasons.most_common(20)),
             "violations": dict(self.violations),
+            "violations_by_route": {r: dict(c) for r, c in self.violations_by_route.items()},
             "violation_examples": dict(self.examples),
         }
 

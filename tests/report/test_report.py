@@ -135,10 +135,39 @@ def test_a_faulty_run_shows_each_fault(faulty):
     text = seen["text"]
     assert "early-throttle" in text  # the worst windows
     assert "the body is not JSON" in text  # a violation's redacted example
+    assert "POST /data\tenvelope" in text  # violations by route and kind
     assert "Devices that lost the most" in text
     html = (run_dir / "report.html").read_text()
     for token in tokens:
         assert token not in html
+
+
+def test_capacity_steps_are_plotted_with_the_knee_and_the_verdict_names_it(clean, tmp_path):
+    run_dir = tmp_path / "capacity"
+    shutil.copytree(clean[0], run_dir)
+    summary = json.loads((run_dir / "summary.json").read_text())
+    steps = [
+        {
+            "index": i,
+            "devices": 100 * i,
+            "started": 0,
+            "ended": 1,
+            "offered": 100.0 * i,
+            "achieved": min(100.0 * i, 250.0),
+            "p99_ms": 5.0 if i < 3 else 80.0,
+            "error_share": 0.0,
+        }
+        for i in range(1, 5)
+    ]
+    knee = {"step": 3, "offered": 300.0, "why": "throughput 250/s of 300/s offered"}
+    summary["capacity"] = {"steps": steps, "knee": knee, "highest_good": steps[1]}
+    (run_dir / "summary.json").write_text(json.dumps(summary))
+    write_report(run_dir)
+    seen = browse(run_dir / "report.html", ARTIFACTS / "report-capacity.png")
+    chart = next(c for c in seen["charts"] if c["name"] == "capacity")
+    assert chart["painted"] > 50
+    assert "200 devices, 200.0 reports/s offered" in seen["verdict"]
+    assert "Knee at step 3" in seen["verdict"]
 
 
 def test_a_broken_report_is_caught_by_the_browser_check(clean, tmp_path):

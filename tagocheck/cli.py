@@ -8,7 +8,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
@@ -32,8 +34,15 @@ EPILOG_VALIDATE = """examples:
 """
 
 EPILOG_CAPACITY = """examples:
-  make demo                        the same, with the project's virtual environment
-  tagocheck capacity
+  tagocheck capacity                                   the embedded target, defaults (make demo)
+  tagocheck capacity --devices 20000 --interval 2 --steps 8 --step-seconds 30
+  TAGOIO_API=https://api.us-e1.tago.io TAGOIO_PROFILE_TOKEN=... \\
+      tagocheck capacity --plan starter --devices 50    a real account: preflight first
+  tagocheck capacity --plan starter --devices 50 --budget 20000 --yes
+
+Against a real account it prints what it will create and consume, and refuses to start without
+--yes when the run would exceed a plan limit or the --budget. Ctrl-C stops it cleanly: what it
+created is removed and the report of what it had is written.
 """
 
 EPILOG_REPORT = """examples:
@@ -49,17 +58,6 @@ examples:
   tagocheck serve --plan starter --rate-window-seconds 5 --fault lose-writes=0.05
   tagocheck serve --tls --port 8443                      HTTPS, CA path in the ready line
 """
-
-# What `tagocheck capacity` will do, and the issue that builds each part.
-CAPACITY_PARTS = [
-    ("contract as data (schemas/, route table, permissions, plans)", None),
-    ("embedded TagoIO-compatible target: tagocheck serve", None),
-    ("contract suite: pytest contract/", None),
-    ("fleet load tests and capacity steps: loadtests/", None),
-    ("distributed load runs, ratelimit and soak scenarios", None),
-    ("HTML capacity report: tagocheck report", None),
-    ("the main job end to end: tagocheck capacity", "issue 7"),
-]
 
 
 class UsageError(Exception):
@@ -91,13 +89,57 @@ def _parser() -> argparse.ArgumentParser:
 
     capacity = commands.add_parser(
         "capacity",
-        help="the main job: how much fleet traffic the target takes (being built)",
-        description="Start the target, provision a fleet, check the contract, raise the load in "
-        "steps until the knee, and write the HTML report. Runs what exists so far and says what "
-        "is still missing.",
+        help="the main job: how much fleet traffic the target takes",
+        description="Start the embedded target (or use $TAGOIO_API), provision a fleet, run the "
+        "contract suite's fast tests, raise the load in steps until the knee, and write the HTML "
+        "report; print its path and the verdict.",
         epilog=EPILOG_CAPACITY,
         formatter_class=argparse.RawDescriptionHelpFormatter,
     )
+    add = capacity.add_argument
+    add(
+        "--target",
+        default=os.environ.get("TAGOIO_API"),
+        help="base URL (default $TAGOIO_API; none: the embedded target)",
+    )
+    add("--plan", help="the account's plan: free, starter, scale (embedded default: unlimited)")
+    add("--devices", type=int, help="devices in the fleet (embedded default 5000, else 50)")
+    add(
+        "--interval",
+        default="2",
+        help="seconds between a device's reports (2), or a "
+        "distribution: uniform:LOW:HIGH, exponential:MEAN, normal:MEAN:SD",
+    )
+    add("--jitter", type=float, default=0.5)
+    add("--payload", default="smart-meter", help="smart-meter, gps-tracker, environment, random")
+    add("--records-per-request", type=int, default=1)
+    add("--connection", default="keep-alive", help="keep-alive or per-report")
+    add("--steps", type=int, default=5, help="capacity steps (5)")
+    add("--step-seconds", type=float, default=12, help="seconds each step is held (12)")
+    add("--users", type=int, default=100, help="Locust users: concurrent connections (100)")
+    add("--processes", type=int, default=0, help="Locust worker processes (0: one process)")
+    add(
+        "--check-p99-ms",
+        type=float,
+        default=500,
+        help="a step meets the thresholds with p99 at most this (500)",
+    )
+    add(
+        "--check-error-rate",
+        type=float,
+        default=0.01,
+        help="... and at most this share of reports not accepted (0.01)",
+    )
+    add("--run-dir", type=Path, help="where the run goes (reports/capacity-<timestamp>)")
+    add(
+        "--budget",
+        type=int,
+        default=50_000,
+        help="most data-input plus data-output "
+        "transactions the run may consume on a real account (50,000)",
+    )
+    add("--yes", action="store_true", help="start even if the preflight finds a limit exceeded")
+    add("--no-contract", action="store_true", help="skip the contract suite's fast tests")
     capacity.set_defaults(run=_capacity)
 
     report = commands.add_parser(
@@ -161,31 +203,133 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _capacity(args: argparse.Namespace, out: Console) -> int:
-    table = routes.route_table()
-    matrix = permissions.permission_matrix()
-    limits = ratelimits.rate_limits()
-    out.print("[bold]tagocheck capacity[/bold]")
-    out.print(
-        f"Contract loaded and checked against its own schemas: {len(schemas.schema_files())} "
-        f"schemas, {len(table)} routes, {len(matrix)} permission cells "
-        f"({len(matrix.token_kinds)} token kinds), plans {', '.join(limits.plans)}."
-    )
-    from tagocheck.smoke import ingest_round_trip
+    from tagocheck.fleet.model import FleetConfig, FleetConfigError, Interval
+    from tagocheck.job import preflight
+    from tagocheck.job.run import Job, JobError, Runner, verdict_paragraph
 
-    summary = ingest_round_trip(out)
-    out.print(summary.describe())
-    status = Table(title="What the main job is made of", show_lines=False)
-    status.add_column("part")
-    status.add_column("state")
-    for part, issue in CAPACITY_PARTS:
-        status.add_row(part, "ready" if issue is None else f"[yellow]not built yet ({issue})")
-    out.print(status)
-    missing = sum(1 for _, issue in CAPACITY_PARTS if issue)
-    out.print(
-        f"{missing} parts are still missing, so no capacity steps ran and no report was written. "
-        "`tagocheck routes --plan free` shows the contract a run checks."
+    limits = ratelimits.rate_limits()
+    embedded = not args.target
+    plan = args.plan or ("unlimited" if embedded else None)
+    if plan is None:
+        raise UsageError(
+            f"--plan is needed against {args.target}: one of {', '.join(limits.plans)}"
+        )
+    if plan not in limits.plans and not (embedded and plan == "unlimited"):
+        raise UsageError(f"--plan {plan!r}: plans are {', '.join(limits.plans)}")
+    token = os.environ.get("TAGOIO_PROFILE_TOKEN")
+    if not embedded and not token:
+        raise UsageError("a real target needs $TAGOIO_PROFILE_TOKEN (the profile token)")
+    try:
+        config = FleetConfig(
+            devices=args.devices or (5000 if embedded else 50),
+            interval=Interval.parse(args.interval),
+            jitter=args.jitter,
+            payload=args.payload,
+            records_per_request=args.records_per_request,
+            connection=args.connection,
+        )
+    except FleetConfigError as error:
+        raise UsageError(str(error)) from None
+    if args.steps < 1 or args.step_seconds <= 0 or args.users < 1:
+        raise UsageError("--steps, --step-seconds and --users must be positive")
+    run_dir = args.run_dir or Path("reports") / f"capacity-{time.strftime('%Y%m%d-%H%M%S')}"
+    _writable(run_dir)
+    planned = preflight.plan_run(
+        config,
+        plan=plan,
+        steps=args.steps,
+        step_seconds=args.step_seconds,
+        integrity_devices=2000,
+        contract=not args.no_contract,
+        create_devices=not embedded,
+        budget=None if embedded else args.budget,
     )
-    return 0 if summary.ok else 1
+    _print_preflight(out, planned, args.target or "the embedded target")
+    if planned.problems and not args.yes:
+        for problem in planned.problems:
+            out.print(f"  [red]over:[/red] {problem}", highlight=False)
+        raise UsageError("the run would exceed the limits above; rerun with --yes to start anyway")
+    if not embedded:
+        _reachable(args.target, token)  # the first request the job sends
+    job = Job(
+        config=config,
+        plan=plan,
+        steps=args.steps,
+        step_seconds=args.step_seconds,
+        users=args.users,
+        run_dir=run_dir,
+        target=args.target,
+        profile_token=token,
+        contract=not args.no_contract,
+        processes=args.processes,
+        check_p99_ms=args.check_p99_ms,
+        check_error_rate=args.check_error_rate,
+    )
+    try:
+        outcome = Runner(job, out).run(planned)
+    except JobError as error:
+        raise UsageError(str(error)) from None
+    if outcome.error:
+        err = Console(stderr=True, soft_wrap=True)
+        err.print(f"tagocheck: {outcome.error}", markup=False, highlight=False)
+    if outcome.report is None:
+        out.print(f"tagocheck: no report: the run wrote nothing to {run_dir}")
+        return 130 if outcome.interrupted else 1
+    out.print(f"\n[bold]Report:[/bold] {outcome.report}", highlight=False)
+    out.print(verdict_paragraph(run_dir), highlight=False)
+    if outcome.contract_failed:
+        out.print(f"The contract suite had {outcome.contract_failed} failures: see the report.")
+    if outcome.interrupted:
+        out.print("tagocheck: interrupted; the report shows what the run had")
+        return 130
+    return 1 if outcome.contract_failed or outcome.error else 0
+
+
+def _writable(run_dir: Path) -> None:
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".writable"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise UsageError(f"cannot write the run directory {run_dir}: {error.strerror}") from None
+
+
+def _reachable(url: str, token: str) -> None:
+    """One GET /info with the profile token: a wrong address or token stops the job here."""
+    import requests
+
+    from tagocheck.client import TagoClient
+
+    try:
+        reply = TagoClient(url).request(
+            "GET", "/info", token=token, token_kind="profile", check=False, honour_429=False
+        )
+    except requests.exceptions.SSLError:
+        raise UsageError(f"{url}: TLS verification failed (set REQUESTS_CA_BUNDLE)") from None
+    except requests.RequestException as error:
+        raise UsageError(f"cannot reach {url}: {type(error).__name__}") from None
+    if reply.status in (401, 403):
+        raise UsageError(f"{url} refused the profile token (HTTP {reply.status}): check it")
+    if reply.verdict.outcome == "not-envelope":
+        raise UsageError(f"{url} does not answer like a TagoIO API (HTTP {reply.status})")
+    if reply.status >= 400 and reply.status != 429:
+        raise UsageError(f"{url} answered GET /info with HTTP {reply.status}")
+
+
+def _print_preflight(out: Console, planned: Any, where: str) -> None:
+    table = Table(title=f"Preflight: {where}, plan {planned.plan}", show_lines=False)
+    table.add_column("what")
+    table.add_column("amount", justify="right")
+    table.add_column("limit", justify="right")
+    table.add_column("note")
+    for line in planned.lines:
+        limit = "-" if line.limit is None else f"{line.limit:,.0f}"
+        amount = f"[red]{line.amount:,.0f}[/red]" if line.over else f"{line.amount:,.0f}"
+        table.add_row(line.what, amount, limit, line.note)
+    out.print(table)
+    budget = f" (budget {planned.budget:,})" if planned.budget is not None else ""
+    out.print(f"Transactions in all, at most: {planned.transactions:,}{budget}", highlight=False)
 
 
 def _report(args: argparse.Namespace, out: Console) -> int:

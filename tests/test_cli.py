@@ -22,15 +22,6 @@ def run(capsys, monkeypatch, *argv, stdin=None):
     return code, out, err
 
 
-def test_capacity_says_what_exists_and_what_is_missing(capsys, monkeypatch):
-    code, out, _ = run(capsys, monkeypatch, "capacity")
-    assert code == 0
-    assert "19 routes" in out and "190 permission cells" in out
-    assert "not built yet (issue 5)" in out
-    assert "records acknowledged 600, stored 600" in out and "violations: none" in out
-    assert "no capacity steps ran and no report was written" in out
-
-
 def test_routes_shows_the_plan_limits(capsys, monkeypatch):
     code, out, _ = run(capsys, monkeypatch, "routes", "--plan", "starter")
     assert code == 0

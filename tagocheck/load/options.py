@@ -17,8 +17,16 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 
 
 def add_arguments(parser: Any, scenario: str) -> None:
-    """Declare the options on Locust's own parser (it masks the secret ones in the web UI)."""
-    add = parser.add_argument
+    """Declare the options on Locust's own parser (it masks the secret ones in the web UI).
+
+    Locust's parser maps an option to a LOCUST_* variable only when told: each of these gets
+    its own (--profile-token: LOCUST_PROFILE_TOKEN), like Locust's own options.
+    """
+
+    def add(flag: str, **kwargs: Any) -> None:
+        name = "LOCUST_" + flag.removeprefix("--").replace("-", "_").upper()
+        parser.add_argument(flag, env_var=name, **kwargs)
+
     add("--devices", type=int, default=100, help="devices in the fleet")
     add(
         "--interval",

@@ -64,6 +64,10 @@ class Shard:
         self.samples: list[Sample] = []
         self.active = 0
         self.offered = 0.0
+        # offered x seconds since the last sample: a second in which a capacity step began is
+        # sampled with the rate that was due on average, not the new step's whole rate
+        self._offered_area = 0.0
+        self._offered_mark = 0.0
         self.in_flight = 0
         self.taken_reports = 0
         self.taken_outcomes: Counter = Counter()
@@ -101,7 +105,14 @@ class Shard:
             self.schedule = ProbeSchedule(self.probes, factor, self.window, now)
             # each probe's group has every other window
             self.offered = sum(factor * p.limit / self.window for p in self.probes) / 2
+        self._offered_mark = now
         self._sampler = gevent.spawn(self._sample_every_second, users)
+
+    def _offered_since(self, last: float, now: float) -> float:
+        """The average offered rate from `last` to `now`, the sampler's interval."""
+        area = self._offered_area + self.offered * (now - self._offered_mark)
+        self._offered_area, self._offered_mark = 0.0, now
+        return area / (now - last)
 
     def wait_for_due(self) -> tuple[Schedule | ProbeSchedule, Any] | None:
         """The next due report (or probe) and its schedule, once it is due; None while there
@@ -132,8 +143,11 @@ class Shard:
     def grow(self, active: int) -> None:
         if not isinstance(self.schedule, Schedule) or active <= self.active:
             return
-        self.schedule.add(self.devices_between(self.active, active), time.time())
+        now = time.time()
+        self.schedule.add(self.devices_between(self.active, active), now)
         self.active = active
+        self._offered_area += self.offered * (now - self._offered_mark)
+        self._offered_mark = now
         self.offered = self.fleet.offered_rate(self.devices_between(0, active))
 
     def stop(self) -> None:
@@ -179,7 +193,7 @@ class Shard:
                     t=now,
                     users=users(),
                     cpu=100 * (cpu_now - cpu_last) / elapsed,
-                    offered=self.offered,
+                    offered=self._offered_since(last, now),
                     achieved=(total - reports) / elapsed,
                     errors=sum(second.values()) - second[checks.ACCEPTED],
                     lateness_p99_ms=percentiles_ms([r[0] for r in recent])["p99"],

@@ -42,7 +42,13 @@ def judge(run: RunData) -> Verdict:
     facts: list[str] = []
     problems: list[str] = []
 
-    if steps:
+    if not summary:
+        best = None
+        seconds = len(run.samples)
+        headline = "The load run did not finish, so this report has no verdict on capacity" + (
+            f"; it had {seconds} seconds of samples." if seconds else " and no samples."
+        )
+    elif steps:
         before_knee = [s for s in steps if knee is None or s["index"] < knee["step"]]
         good = [s for s in before_knee if _step_meets(s, thresholds)]
         best = good[-1] if good else None
@@ -54,6 +60,12 @@ def judge(run: RunData) -> Verdict:
             )
         else:
             headline = "No capacity step met the thresholds, the first one included."
+        planned = (config.get("options") or {}).get("steps") or len(steps)
+        if not knee and len(steps) < planned:
+            problems.append(
+                f"The run stopped after step {len(steps)} of {planned} (interrupted?): the "
+                "capacity above it was not measured."
+            )
         if knee:
             facts.append(
                 f"Knee at step {knee['step']} ({knee['offered']:,.1f} reports/s offered): "

@@ -59,8 +59,14 @@ class RunningTarget:
         self.stop()
 
 
-def start_target(state_dir: Path, *args: str, timeout: float = 30.0) -> RunningTarget:
-    """Run `tagocheck serve --port 0 --state-dir STATE_DIR ARGS...` until it says it is ready."""
+def start_target(
+    state_dir: Path, *args: str, timeout: float = 30.0, new_session: bool = False
+) -> RunningTarget:
+    """Run `tagocheck serve --port 0 --state-dir STATE_DIR ARGS...` until it says it is ready.
+
+    new_session: the target does not get the terminal's Ctrl-C; whoever started it stops it,
+    after the parts that still need it.
+    """
     command = [sys.executable, "-m", "tagocheck", "serve", "--port", "0"]
     command += ["--state-dir", str(state_dir), *args]
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
@@ -72,18 +78,24 @@ def start_target(state_dir: Path, *args: str, timeout: float = 30.0) -> RunningT
             stderr=log,
             text=True,
             env={**os.environ, "PYTHONUNBUFFERED": "1"},
+            start_new_session=new_session,
         )
     assert process.stdout is not None
     selector = selectors.DefaultSelector()
     selector.register(process.stdout, selectors.EVENT_READ)
     deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        if selector.select(timeout=0.1):
-            line = process.stdout.readline()
-            if line:
-                return RunningTarget(process, json.loads(line))
-        if process.poll() is not None:
-            break
+    try:
+        while time.monotonic() < deadline:
+            if selector.select(timeout=0.1):
+                line = process.stdout.readline()
+                if line:
+                    return RunningTarget(process, json.loads(line))
+            if process.poll() is not None:
+                break
+    except BaseException:  # Ctrl-C while it starts: no target is left running
+        process.kill()
+        process.wait()
+        raise
     if process.poll() is None:
         process.kill()
     process.wait()

@@ -354,3 +354,18 @@ def test_devices_with_their_own_rpm_are_held_to_it(tmp_path):
         assert all(r[expected] >= 2 for r in rows), rows
         kinds = {f["kind"] for f in summary["rate_limit_findings"]}
         assert kinds == (set() if expected == "enforced" else {"leak"}), kinds
+
+
+def test_fleet_options_work_from_locust_conf_and_locust_variables(tmp_path):
+    conf = tmp_path / "locust.conf"
+    conf.write_text("interval = 0.5\npayload = gps-tracker\n")
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "locust", "-f", "loadtests/fleet.py", "--config", str(conf)]
+    command += ["--headless", "--only-summary", "-u", "5", "-r", "5", "-t", "3s"]
+    command += ["--run-dir", str(run_dir)]
+    env = {**__import__("os").environ, "LOCUST_DEVICES": "30", "LOCUST_JITTER": "0.1"}
+    done = subprocess.run(command, cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr[-2000:]
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["devices"] == 30 and config["offered_reports_per_second"] == 60
+    assert config["options"]["payload"] == "gps-tracker" and config["options"]["jitter"] == 0.1

@@ -1,0 +1,130 @@
+"""What a capacity run will cost before it sends anything, against the plan's hard limits.
+
+Against a real account every request counts: the run creates devices and tokens, sends data
+(data-input transactions, one per variable), reads data back (data-output transactions, one per
+record read) and may run into the plan's per-minute limits and device cap. The preflight sets all
+of that out, and says which of it would exceed a limit or the budget: the job refuses to start
+then, unless told --yes.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from tagocheck import ratelimits
+from tagocheck.fleet.model import FleetConfig
+from tagocheck.fleet.payloads import PROFILES
+
+# The contract suite's fast tests (-m "not slow", the ci hypothesis profile) say up front what
+# they spend; these are their figures (contract/conftest.py DATA_INPUT_PLANNED), plus the
+# handful of devices they make.
+CONTRACT_DATA_INPUT = 700
+CONTRACT_DATA_OUTPUT = 2000
+CONTRACT_DEVICES = 4
+
+
+@dataclass(frozen=True)
+class Line:
+    what: str
+    amount: float
+    limit: float | None = None
+    note: str = ""
+
+    @property
+    def over(self) -> bool:
+        return self.limit is not None and self.amount > self.limit
+
+
+@dataclass
+class Preflight:
+    plan: str
+    lines: list[Line] = field(default_factory=list)
+    transactions: int = 0
+    budget: int | None = None
+
+    @property
+    def problems(self) -> list[str]:
+        found = [
+            f"{line.what}: {line.amount:,.0f} > {line.limit:,.0f}"
+            for line in self.lines
+            if line.over
+        ]
+        if self.budget is not None and self.transactions > self.budget:
+            found.append(
+                f"transactions: {self.transactions:,} > the budget of {self.budget:,} (--budget)"
+            )
+        return found
+
+
+def records_per_report(config: FleetConfig) -> int:
+    """Variables in one report (each record is one variable: one data-input transaction)."""
+    return len(PROFILES[config.payload](random.Random(0), 0, 0, config.records_per_request))
+
+
+def plan_run(
+    config: FleetConfig,
+    *,
+    plan: str,
+    steps: int,
+    step_seconds: float,
+    integrity_devices: int,
+    contract: bool,
+    create_devices: bool,
+    budget: int | None,
+) -> Preflight:
+    limits = ratelimits.rate_limits()
+    limited = plan in limits.plans
+    per_minute = (lambda route: limits.per_minute(plan, route)) if limited else (lambda route: None)
+    top_rate = config.offered_rate  # reports/s with the whole fleet in
+    reports = sum(top_rate * step / steps * step_seconds for step in range(1, steps + 1))
+    variables = records_per_report(config)
+    checked = min(integrity_devices, config.devices)
+    data_input = round(reports * variables) + (CONTRACT_DATA_INPUT if contract else 0)
+    # Reading back: the integrity check asks each checked device for its count. Whether a count
+    # query is billed per record counted is not documented [?]: the upper figure is used.
+    data_output = round(reports * variables * checked / config.devices) + (
+        CONTRACT_DATA_OUTPUT if contract else 0
+    )
+    found = Preflight(plan, transactions=data_input + data_output, budget=budget)
+    devices = config.devices if create_devices else 0
+    found.lines += [
+        Line(
+            "devices created (and removed)",
+            devices + (CONTRACT_DEVICES if contract else 0),
+            limits.device_caps.get(plan) if limited else None,
+            "each with one device token",
+        ),
+        Line(
+            "POST /device per minute while provisioning",
+            min(devices, 60 * 10),
+            per_minute("POST /device"),
+            "the provisioner waits out 429s",
+        ),
+        Line("POST /data per minute at the top step", top_rate * 60, per_minute("POST /data")),
+        Line(
+            "GET /data per minute during the integrity check",
+            min(checked, 20 * 60),
+            per_minute("GET /data"),
+            "20 devices at a time",
+        ),
+        Line(
+            "DELETE /device per minute while cleaning up",
+            min(devices, 600),
+            per_minute("DELETE /device/{id}"),
+        ),
+        Line(
+            "data-input transactions (one per variable)",
+            data_input,
+            None,
+            f"{reports:,.0f} reports x {variables} variables"
+            + (f" + {CONTRACT_DATA_INPUT} for the contract suite" if contract else ""),
+        ),
+        Line(
+            "data-output transactions (one per record read)",
+            data_output,
+            None,
+            "upper figure: count queries billed per record counted",
+        ),
+    ]
+    return found

@@ -1,0 +1,332 @@
+"""The main job's parts, in order, as processes: the embedded target (unless a target is given),
+the contract suite's fast tests, the capacity scenario under Locust, and the report.
+
+Every child runs in its own session, so Ctrl-C reaches this process only: it then passes one
+SIGINT to the part running (Locust then stops its schedule, reconciles and writes what it had,
+and removes the devices it created), waits for it, writes the report of what there is, and stops
+the target. No process is left behind.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import signal
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from rich.console import Console
+from rich.progress import (
+    BarColumn,
+    Progress,
+    SpinnerColumn,
+    TextColumn,
+    TimeElapsedColumn,
+)
+
+from tagocheck.fleet.model import FleetConfig
+from tagocheck.job.preflight import Preflight
+from tagocheck.redact import scrub
+from tagocheck.target.launcher import RunningTarget, TargetFailedToStart, start_target
+
+ROOT = Path(__file__).resolve().parents[2]
+CHILD_STOP_SECONDS = 120.0
+
+
+class JobError(RuntimeError):
+    """Something the user can fix; one line."""
+
+
+@dataclass
+class Job:
+    config: FleetConfig
+    plan: str
+    steps: int
+    step_seconds: float
+    users: int
+    run_dir: Path
+    target: str | None = None
+    """None: the embedded target."""
+    profile_token: str | None = None
+    contract: bool = True
+    processes: int = 0
+    check_p99_ms: float = 500.0
+    check_error_rate: float = 0.01
+    integrity_devices: int = 2000
+    env: dict[str, str] = field(default_factory=dict)
+
+
+@dataclass
+class Outcome:
+    run_dir: Path
+    report: Path | None
+    interrupted: bool
+    contract_failed: int = 0
+    contract_passed: int = 0
+    error: str | None = None
+
+
+def locustfile(scenario: str) -> Path:
+    """loadtests/<scenario>.py of this checkout, or the copy an installed wheel carries."""
+    for base in (ROOT / "loadtests", Path(__file__).resolve().parents[1] / "_loadtests"):
+        if (base / f"{scenario}.py").exists():
+            return base / f"{scenario}.py"
+    raise JobError(f"loadtests/{scenario}.py is missing from this installation")
+
+
+class Child:
+    """A part of the job running as a process, its output lines read by a thread."""
+
+    def __init__(self, command: list[str], env: dict[str, str], cwd: Path) -> None:
+        self.process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
+        self.lines: queue.Queue[str | None] = queue.Queue()
+        self.output: list[str] = []
+        threading.Thread(target=self._read, daemon=True).start()
+
+    def _read(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.put(line.rstrip("\n"))
+        self.lines.put(None)
+
+    def each_line(self, timeout: float = 0.2):
+        """Lines as they come, until the process ends."""
+        while True:
+            try:
+                line = self.lines.get(timeout=timeout)
+            except queue.Empty:
+                continue
+            if line is None:
+                self.process.wait()
+                return
+            self.output.append(line)
+            yield line
+
+    def interrupt(self) -> None:
+        """One SIGINT, as Ctrl-C would send, then wait; kill only if it does not stop."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGINT)
+            try:
+                self.process.wait(CHILD_STOP_SECONDS)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+
+
+class Runner:
+    def __init__(self, job: Job, out: Console) -> None:
+        self.job = job
+        self.out = out
+        self.target: RunningTarget | None = None
+        self.state: tempfile.TemporaryDirectory | None = None
+        self.child: Child | None = None
+        self.contract_report = job.run_dir / "contract" / "contract-report.json"
+
+    def run(self, preflight: Preflight) -> Outcome:
+        job = self.job
+        outcome = Outcome(job.run_dir, None, interrupted=False)
+        self._write_config(preflight)
+        columns = (
+            SpinnerColumn(),
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TextColumn("{task.fields[status]}"),
+            TimeElapsedColumn(),
+        )
+        try:
+            with Progress(*columns, console=self.out, transient=False) as progress:
+                url, env = self._target(progress)
+                if job.contract:
+                    self._contract(progress, env, outcome)
+                self._capacity(progress, url, env)
+        except JobError as error:
+            outcome.error = str(error)
+        except KeyboardInterrupt:
+            outcome.interrupted = True
+            if self.child is not None:
+                self.out.print("tagocheck: interrupted; stopping the part running ...")
+                self.child.interrupt()
+        finally:
+            self._stop_target()
+        outcome.report = self._report()
+        return outcome
+
+    def _write_config(self, preflight: Preflight) -> None:
+        """What the job set out to do, first: an interrupted job's report has it even when the
+        load run never started (Locust's own config.json replaces it when it does)."""
+        job = self.job
+        config = {
+            "scenario": "capacity",
+            "host": job.target or "embedded target",
+            "embedded_target": job.target is None,
+            "plan": job.plan,
+            "devices": job.config.devices,
+            "offered_reports_per_second": job.config.offered_rate,
+            "started": time.time(),
+            "preflight": [line.__dict__ for line in preflight.lines],
+            "options": {
+                "interval": _interval(job.config),
+                "jitter": job.config.jitter,
+                "payload": job.config.payload,
+                "records_per_request": job.config.records_per_request,
+                "connection": job.config.connection,
+                "num_users": job.users,
+                "steps": job.steps,
+                "step_seconds": job.step_seconds,
+            },
+        }
+        job.run_dir.mkdir(parents=True, exist_ok=True)
+        (job.run_dir / "config.json").write_text(json.dumps(config, indent=2))
+
+    # -- the parts ---------------------------------------------------------------------------
+
+    def _target(self, progress: Progress) -> tuple[str, dict[str, str]]:
+        job = self.job
+        env = {**os.environ, **job.env, "PYTHONUNBUFFERED": "1"}
+        if job.target:
+            env["TAGOIO_API"] = job.target
+            if job.profile_token:
+                env["TAGOIO_PROFILE_TOKEN"] = job.profile_token
+                env["LOCUST_PROFILE_TOKEN"] = job.profile_token
+            return job.target, env
+        task = progress.add_task(
+            "embedded target", total=None, status=f"seeding {job.config.devices:,} devices"
+        )
+        self.state = tempfile.TemporaryDirectory(prefix="tagocheck-capacity-")
+        try:
+            self.target = start_target(
+                Path(self.state.name),
+                "--plan",
+                job.plan,
+                "--seed-devices",
+                str(job.config.devices),
+                timeout=900,
+                new_session=True,
+            )
+        except TargetFailedToStart as error:
+            raise JobError(f"the embedded target did not start: {error}") from None
+        info = self.target.info
+        env.update(
+            TAGOIO_API=self.target.url,
+            TAGOIO_PROFILE_TOKEN=self.target.profile_token,
+            TAGOIO_NETWORK_TOKEN=info["network_token"],
+            TAGOIO_ANALYSIS_TOKEN=info["analysis_token"],
+        )
+        progress.update(
+            task, total=1, completed=1, status=f"{self.target.url}, {job.config.devices:,} devices"
+        )
+        return self.target.url, env
+
+    def _contract(self, progress: Progress, env: dict[str, str], outcome: Outcome) -> None:
+        task = progress.add_task("contract suite", total=None, status="fast tests")
+        if not (ROOT / "contract" / "conftest.py").exists():
+            progress.update(task, total=1, completed=1, status="not in this installation: skipped")
+            return
+        self.contract_report.parent.mkdir(parents=True, exist_ok=True)
+        command = [sys.executable, "-m", "pytest", "contract/", "-m", "not slow", "-q"]
+        command += ["-p", "no:cacheprovider", "--plan", self.job.plan]
+        command += ["--junitxml", str(self.contract_report.with_name("junit.xml"))]
+        command += ["--contract-report", str(self.contract_report)]
+        child = self.child = Child(command, env, ROOT)
+        passed = failed = 0
+        for line in child.each_line():
+            marks = line.split(" [")[0]
+            if marks and set(marks) <= set(".FEsxX"):
+                passed += marks.count(".")
+                failed += marks.count("F") + marks.count("E")
+                progress.update(task, status=f"{passed} passed, {failed} failed")
+        self.child = None
+        summary = next((ln for ln in reversed(child.output) if " in " in ln), "")
+        outcome.contract_passed, outcome.contract_failed = passed, failed
+        progress.update(task, total=1, completed=1, status=scrub(summary.strip("= ")) or "done")
+
+    def _capacity(self, progress: Progress, url: str, env: dict[str, str]) -> None:
+        job = self.job
+        config = job.config
+        task = progress.add_task("capacity steps", total=job.steps, status="starting Locust")
+        run_time = job.steps * job.step_seconds + 60  # the scenario stops itself after the last
+        command = [sys.executable, "-m", "locust", "-f", str(locustfile("capacity"))]
+        command += ["--headless", "--only-summary", "-u", str(job.users), "-r", str(job.users)]
+        command += ["-t", f"{run_time:.0f}s", "--host", url, "--plan", job.plan]
+        command += ["--devices", str(config.devices), "--interval", _interval(config)]
+        command += ["--jitter", str(config.jitter), "--payload", config.payload]
+        command += ["--records-per-request", str(config.records_per_request)]
+        command += ["--connection", config.connection, "--steps", str(job.steps)]
+        command += ["--step-seconds", str(job.step_seconds), "--run-dir", str(job.run_dir)]
+        command += ["--check-p99-ms", str(job.check_p99_ms)]
+        command += ["--check-error-rate", str(job.check_error_rate)]
+        command += ["--integrity-devices", str(job.integrity_devices)]
+        if job.processes:
+            command += ["--processes", str(job.processes)]
+        if self.target is not None:
+            command += ["--fleet-file", self.target.info["fleet_file"]]
+        child = self.child = Child(command, env, ROOT)
+        for line in child.each_line():
+            if "tagocheck capacity: step " in line:
+                step = line.split("step ", 1)[1].split("/", 1)[0]
+                progress.update(task, completed=int(step), status=line.split(": ", 2)[-1])
+            elif line.startswith("tagocheck capacity: ") and "report:" not in line:
+                progress.update(task, status=line.removeprefix("tagocheck capacity: ")[:90])
+        self.child = None
+        # Locust exits 1 when a threshold broke, but also when the run could not start: only a
+        # run that wrote its summary went through
+        if child.process.returncode != 0 and not (job.run_dir / "summary.json").exists():
+            said = [ln for ln in child.output if ln.strip() and "Traceback" not in ln]
+            last = scrub(said[-1].strip()) if said else f"exit {child.process.returncode}"
+            progress.update(task, status="failed")
+            raise JobError(f"the capacity run failed: {last}")
+        progress.update(task, status="done")
+
+    # -- the end -----------------------------------------------------------------------------
+
+    def _stop_target(self) -> None:
+        if self.target is not None:
+            self.target.stop()
+            self.target = None
+        if self.state is not None:
+            self.state.cleanup()
+            self.state = None
+
+    def _report(self) -> Path | None:
+        """The report, with the contract suite's findings: of the whole run, or of what an
+        interrupted run had."""
+        from tagocheck.report import ReportError, write_report
+
+        if not any(self.job.run_dir.glob("*.json*")):
+            return None
+        contract = self.contract_report if self.contract_report.exists() else None
+        try:
+            return write_report(self.job.run_dir, contract=contract)
+        except (ReportError, OSError) as error:
+            self.out.print(f"tagocheck: no report written: {error}", markup=False)
+            return None
+
+
+def _interval(config: FleetConfig) -> str:
+    interval = config.interval
+    if interval.kind == "fixed":
+        return f"{interval.a:g}"
+    if interval.kind == "exponential":
+        return f"exponential:{interval.a:g}"
+    return f"{interval.kind}:{interval.a:g}:{interval.b:g}"
+
+
+def verdict_paragraph(run_dir: Path) -> str:
+    from tagocheck.report import rundata, verdict
+
+    found = verdict.judge(rundata.load(run_dir))
+    return " ".join([found.headline, *found.facts, *found.problems])

@@ -1,0 +1,225 @@
+"""`tagocheck capacity`, the main job: preflight, refusal, the run end to end, Ctrl-C."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+from tagocheck.fleet.model import FleetConfig, Interval
+from tagocheck.job import preflight
+from tagocheck.job.run import verdict_paragraph
+from tagocheck.target.launcher import start_target
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def capacity(*args: str, env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
+    command = [sys.executable, "-m", "tagocheck", "capacity", *args]
+    environment = {k: v for k, v in os.environ.items() if not k.startswith("TAGOIO_")}
+    return subprocess.Popen(
+        command,
+        cwd=ROOT,
+        env={**environment, **(env or {})},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        **kwargs,
+    )
+
+
+def leftovers(*markers: str) -> list[str]:
+    """Command lines of processes still running that mention any marker."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit() or int(entry.name) == os.getpid():
+            continue
+        try:
+            cmdline = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if any(marker in cmdline for marker in markers):
+            found.append(cmdline)
+    return found
+
+
+def devices_on(target) -> list[str]:
+    answer = requests.get(
+        target.url + "/device",
+        params={"amount": 10000},
+        headers={"Token": target.profile_token},
+        timeout=10,
+    ).json()
+    return [d["name"] for d in answer["result"]]
+
+
+# -- preflight ---------------------------------------------------------------------------------
+
+
+def fleet(devices: int, interval: str = "2") -> FleetConfig:
+    return FleetConfig(devices=devices, interval=Interval.parse(interval))
+
+
+def plan(config: FleetConfig, plan_name: str = "starter", budget: int | None = 50_000):
+    return preflight.plan_run(
+        config,
+        plan=plan_name,
+        steps=5,
+        step_seconds=12,
+        integrity_devices=2000,
+        contract=True,
+        create_devices=True,
+        budget=budget,
+    )
+
+
+def test_a_run_within_the_plan_has_no_problems():
+    found = plan(fleet(50))
+    assert found.problems == []
+    lines = {line.what: line for line in found.lines}
+    assert lines["POST /data per minute at the top step"].amount == 1500
+    assert lines["POST /data per minute at the top step"].limit == 5000
+    assert lines["devices created (and removed)"].limit == 100
+    # 25 reports/s at the top step, 5 steps of 12 s: 900 reports of one variable, + the suite
+    assert lines["data-input transactions (one per variable)"].amount == 900 + 700
+
+
+def test_the_preflight_names_every_limit_a_run_would_exceed():
+    found = plan(fleet(200, "0.5"), budget=1000)
+    problems = " ".join(found.problems)
+    assert "devices created" in problems  # 204 > the starter cap of 100
+    assert "POST /data per minute" in problems  # 24,000 > 5,000
+    assert "the budget of 1,000" in problems
+
+
+# -- the command's errors --------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("args", "env", "message"),
+    [
+        (["--plan", "gold"], {}, "--plan 'gold': plans are free, starter, scale"),
+        ([], {"TAGOIO_API": "http://127.0.0.1:9"}, "--plan is needed against"),
+        (["--plan", "free"], {"TAGOIO_API": "http://127.0.0.1:9"}, "needs $TAGOIO_PROFILE_TOKEN"),
+        (
+            ["--plan", "starter", "--devices", "2"],
+            {"TAGOIO_API": "http://127.0.0.1:9", "TAGOIO_PROFILE_TOKEN": "p-" + "a" * 30},
+            "cannot reach http://127.0.0.1:9",
+        ),
+        (["--run-dir", "/proc/not-here"], {}, "cannot write the run directory /proc/not-here"),
+        (["--interval", "soon"], {}, "interval 'soon'"),
+    ],
+)
+def test_errors_are_one_line_and_a_non_zero_exit(args, env, message):
+    done = capacity(*args, env=env)
+    out, err = done.communicate(timeout=60)
+    assert done.returncode == 2, out + err
+    assert err.strip().splitlines()[-1].startswith("tagocheck: ")
+    assert message in err and "Traceback" not in err + out
+
+
+def test_a_refused_token_is_one_line(tmp_path):
+    with start_target(tmp_path / "state", "--plan", "free") as target:
+        done = capacity(
+            "--plan",
+            "free",
+            "--devices",
+            "1",
+            "--run-dir",
+            str(tmp_path / "run"),
+            env={"TAGOIO_API": target.url, "TAGOIO_PROFILE_TOKEN": "p-" + "b" * 30},
+        )
+        _, err = done.communicate(timeout=60)
+    assert done.returncode == 2
+    assert "refused the profile token" in err and "Traceback" not in err
+
+
+# -- a real account, played by the embedded target --------------------------------------------
+
+
+def test_past_the_plan_it_refuses_without_yes_and_sends_nothing(tmp_path):
+    with start_target(tmp_path / "state", "--plan", "free") as target:
+        done = capacity(
+            "--plan",
+            "free",
+            "--devices",
+            "50",
+            "--run-dir",
+            str(tmp_path / "run"),
+            env={"TAGOIO_API": target.url, "TAGOIO_PROFILE_TOKEN": target.profile_token},
+        )
+        out, err = done.communicate(timeout=60)
+        assert devices_on(target) == []
+    assert done.returncode == 2
+    assert "Preflight" in out and "devices created" in out and "over:" in out
+    assert "rerun with --yes" in err
+    assert target.profile_token not in out + err
+
+
+def test_a_real_account_run_creates_its_fleet_and_removes_it(tmp_path):
+    run_dir = tmp_path / "run"
+    with start_target(tmp_path / "state", "--plan", "starter") as target:
+        done = capacity(
+            "--plan",
+            "starter",
+            "--devices",
+            "20",
+            "--steps",
+            "2",
+            "--step-seconds",
+            "3",
+            "--no-contract",
+            "--run-dir",
+            str(run_dir),
+            env={"TAGOIO_API": target.url, "TAGOIO_PROFILE_TOKEN": target.profile_token},
+        )
+        out, err = done.communicate(timeout=180)
+        assert done.returncode == 0, out[-3000:] + err[-3000:]
+        assert devices_on(target) == []  # created for the run, removed after it
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["integrity"]["devices_checked"] == 20 and summary["integrity"]["lost"] == 0
+    assert target.profile_token not in out + err + (run_dir / "report.html").read_text()
+
+
+# -- the demo, and Ctrl-C ----------------------------------------------------------------------
+
+
+def test_the_main_job_runs_end_to_end_and_its_verdict_matches_the_report(tmp_path):
+    run_dir = tmp_path / "run"
+    began = time.monotonic()
+    done = capacity(
+        "--devices", "1000", "--steps", "2", "--step-seconds", "4", "--run-dir", str(run_dir)
+    )
+    out, err = done.communicate(timeout=240)
+    took = time.monotonic() - began
+    assert done.returncode == 0, out[-3000:] + err[-3000:]
+    for part in ("Preflight", "embedded target", "contract suite", "passed", "capacity steps"):
+        assert part in out, part
+    assert f"Report: {run_dir / 'report.html'}" in out.replace("\n", "")
+    assert verdict_paragraph(run_dir) in out.replace("\n", " ")
+    assert (run_dir / "contract" / "contract-report.json").exists()
+    assert "Drift: which documented variant" in (run_dir / "report.html").read_text()
+    assert leftovers(str(run_dir), "tagocheck-capacity-") == []
+    assert took < 180
+
+
+@pytest.mark.parametrize("after", [3.0, 16.0], ids=["during-the-contract-suite", "during-steps"])
+def test_ctrl_c_at_any_point_leaves_no_process_and_a_report(tmp_path, after):
+    run_dir = tmp_path / "run"
+    done = capacity(
+        "--devices", "1000", "--steps", "3", "--step-seconds", "8", "--run-dir", str(run_dir)
+    )
+    time.sleep(after)
+    done.send_signal(signal.SIGINT)
+    out, err = done.communicate(timeout=180)
+    assert done.returncode == 130, out[-2000:] + err[-2000:]
+    assert "interrupted" in out
+    assert (run_dir / "report.html").exists()
+    assert leftovers(str(run_dir), "tagocheck-capacity-") == []

@@ -49,11 +49,14 @@ def test_an_installed_wheel_carries_and_reads_the_schemas(tmp_path):
         names = archive.namelist()
         assert "tagocheck/_schemas/envelope.schema.json" in names
         assert "tagocheck/_schemas/examples/envelope.json" in names
+        assert "tagocheck/_loadtests/capacity.py" in names  # tagocheck capacity runs it
+        assert "tagocheck/report/templates/report.html.j2" in names
         archive.extractall(tmp_path / "site")
     probe = (
-        "import tagocheck, tagocheck.schemas as s;"
+        "import tagocheck, tagocheck.schemas as s, tagocheck.job.run as r;"
         "print(s.schema_dir());"
-        "print(len(tagocheck.route_table()), len(tagocheck.permission_matrix()))"
+        "print(len(tagocheck.route_table()), len(tagocheck.permission_matrix()));"
+        "r.ROOT = r.Path('/nonexistent'); print(r.locustfile('capacity'))"
     )
     env = {**os.environ, "PYTHONPATH": str(tmp_path / "site")}
     done = subprocess.run(
@@ -64,6 +67,7 @@ def test_an_installed_wheel_carries_and_reads_the_schemas(tmp_path):
         text=True,
         check=True,
     )
-    where, counts = done.stdout.splitlines()
+    where, counts, locustfile = done.stdout.splitlines()
     assert where == str(tmp_path / "site" / "tagocheck" / "_schemas")
     assert counts == "19 190"
+    assert locustfile == str(tmp_path / "site" / "tagocheck" / "_loadtests" / "capacity.py")

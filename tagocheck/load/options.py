@@ -16,6 +16,20 @@ SCENARIOS: dict[str, dict[str, Any]] = {
 }
 
 
+FLEET_SHAPE: dict[str, dict[str, Any]] = {
+    "--interval": {
+        "default": "10",
+        "help": "seconds between a device's reports, or uniform:LOW:HIGH, exponential:MEAN, "
+        "normal:MEAN:SD",
+    },
+    "--jitter": {"type": float, "default": 0.5, "help": "± seconds on every report"},
+    "--payload": {"choices": list(PROFILES), "default": "smart-meter"},
+    "--records-per-request": {"type": int, "default": 1},
+    "--connection": {"choices": list(CONNECTION_MODES), "default": "keep-alive"},
+}
+"""How each device reports: the same options for Locust and for `tagocheck capacity`."""
+
+
 def add_arguments(parser: Any, scenario: str) -> None:
     """Declare the options on Locust's own parser (it masks the secret ones in the web UI).
 
@@ -28,16 +42,8 @@ def add_arguments(parser: Any, scenario: str) -> None:
         parser.add_argument(flag, env_var=name, **kwargs)
 
     add("--devices", type=int, default=100, help="devices in the fleet")
-    add(
-        "--interval",
-        default="10",
-        help="seconds between a device's reports, or uniform:LOW:HIGH, exponential:MEAN, "
-        "normal:MEAN:SD",
-    )
-    add("--jitter", type=float, default=0.5, help="± seconds on every report")
-    add("--payload", choices=list(PROFILES), default="smart-meter")
-    add("--records-per-request", type=int, default=1)
-    add("--connection", choices=list(CONNECTION_MODES), default="keep-alive")
+    for flag, kwargs in FLEET_SHAPE.items():
+        add(flag, **kwargs)
     add(
         "--plan",
         default="",

@@ -300,62 +300,65 @@ def capacity_steps(run: RunData):
     return chart
 
 
-def fleet_over_time(run: RunData):
-    if not run.samples:
-        return None
+def _left_and_right(
+    run: RunData,
+    title: str,
+    left: tuple[str, str, str],
+    right: tuple[str, str, str],
+    **figure_args: Any,
+):
+    """A time chart of two series on their own axes: (field, label, colour) each."""
     source = _timeline_source(run.samples)
-    chart = _time_figure("Devices reporting and connections (Locust users)", "devices")
+    field, label, colour = left
+    chart = _time_figure(title, label, **figure_args)
+    chart.line("time", field, source=source, color=colour, line_width=2, legend_label=label)
+    field, label, colour = right
+    top = max(1.0, float(source.data[field].max())) * 1.2
+    chart.extra_y_ranges = {"right": Range1d(0, top)}
+    chart.add_layout(LinearAxis(y_range_name="right", axis_label=label), "right")
     chart.line(
         "time",
-        "devices",
+        field,
         source=source,
-        color=COLOURS["achieved"],
-        line_width=2,
-        legend_label="devices",
-    )
-    chart.extra_y_ranges = {"users": Range1d(0, max(1.0, float(source.data["users"].max())) * 1.2)}
-    chart.add_layout(LinearAxis(y_range_name="users", axis_label="connections"), "right")
-    chart.line(
-        "time",
-        "users",
-        source=source,
-        y_range_name="users",
-        color=COLOURS["p95"],
+        y_range_name="right",
+        color=colour,
         line_width=2,
         line_dash="dashed",
-        legend_label="connections (right axis)",
+        legend_label=f"{label} (right axis)",
     )
     chart.add_tools(
-        HoverTool(tooltips=[("devices", "@devices{0,0}"), ("connections", "@users")], mode="vline")
+        HoverTool(
+            tooltips=[(left[1], f"@{left[0]}{{0,0}}"), (label, f"@{field}{{0,0}}")], mode="vline"
+        )
     )
     chart.legend.location = "top_left"
     return chart
 
 
+def fleet_over_time(run: RunData):
+    if not run.samples:
+        return None
+    return _left_and_right(
+        run,
+        "Devices reporting and connections (Locust users)",
+        ("devices", "devices", COLOURS["achieved"]),
+        ("users", "connections", COLOURS["p95"]),
+    )
+
+
 def generator_load(run: RunData):
     if not run.samples:
         return None
-    source = _timeline_source(run.samples)
-    chart = _time_figure(
-        "Load generator: CPU of its busiest process, and memory", "CPU %", y_range=Range1d(0, 110)
-    )
-    chart.line(
-        "time", "cpu", source=source, color=COLOURS["p99"], line_width=2, legend_label="CPU %"
+    chart = _left_and_right(
+        run,
+        "Load generator: CPU of its busiest process, and memory",
+        ("cpu", "CPU %", COLOURS["p99"]),
+        ("rss_mb", "memory MB", COLOURS["achieved"]),
+        y_range=Range1d(0, 110),
     )
     chart.add_layout(
         Span(location=90, dimension="width", line_color=COLOURS["p99"], line_dash="dotted")
     )
-    chart.extra_y_ranges = {"rss": Range1d(0, max(1.0, float(source.data["rss_mb"].max())) * 1.2)}
-    chart.add_layout(LinearAxis(y_range_name="rss", axis_label="MB"), "right")
-    chart.line(
-        "time",
-        "rss_mb",
-        source=source,
-        y_range_name="rss",
-        color=COLOURS["achieved"],
-        legend_label="memory MB (right axis)",
-    )
-    chart.legend.location = "top_left"
     return chart
 
 

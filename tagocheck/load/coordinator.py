@@ -21,6 +21,7 @@ from typing import Any
 
 import gevent
 import gevent.pool
+import requests
 from locust.runners import MasterRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter
 
@@ -503,7 +504,15 @@ class Coordinator:
 
     def _clean_up(self) -> None:
         if self.created:
-            remove_devices(self.client, self.profile_token, self.created)
+            try:
+                remove_devices(self.client, self.profile_token, self.created)
+            except requests.RequestException as error:
+                self.say(
+                    "cleanup",
+                    f"could not remove {len(self.created)} devices it created "
+                    f"({type(error).__name__}); their ids are in the events log",
+                    devices=[d.id for d in self.created],
+                )
             self.created = []
         if self.target is not None:
             self.target.stop()
@@ -570,15 +579,22 @@ class Coordinator:
         if len(indexes) > sample:
             indexes = sorted(random.Random(0).sample(indexes, sample))
 
+        unanswered = 0
+
         def stored(index: int) -> tuple[int, Any]:
-            reply = self.client.request(
-                "GET",
-                "/data",
-                token=self.devices[index].token,
-                token_kind="device-full",
-                params={"query": "count"},
-                check=False,
-            )
+            nonlocal unanswered
+            try:
+                reply = self.client.request(
+                    "GET",
+                    "/data",
+                    token=self.devices[index].token,
+                    token_kind="device-full",
+                    params={"query": "count"},
+                    check=False,
+                )
+            except requests.RequestException:  # a target gone away: say so, write the rest
+                unanswered += 1
+                return index, None
             return index, reply.result
 
         lost = extra = checked = 0
@@ -606,6 +622,7 @@ class Coordinator:
             "acknowledged": sum(acknowledged_by.values()),
             "lost": lost,
             "stored_not_acknowledged": extra,
+            "unanswered": unanswered,
             "note": "stored but not acknowledged: requests still in flight when the run stopped",
             "worst": sorted(worst, key=lambda w: w["stored"] - w["acknowledged"])[:20],
         }

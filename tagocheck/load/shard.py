@@ -176,6 +176,7 @@ class Shard:
     def _sample_every_second(self, users: Callable[[], int]) -> None:
         last_outcomes: Counter = Counter()
         reports, last, cpu_last = 0, time.time(), time.process_time()
+        self._offered_area, self._offered_mark = 0.0, last
         while True:
             gevent.sleep(1.0)
             now, cpu_now = time.time(), time.process_time()

@@ -102,6 +102,11 @@ def judge(run: RunData) -> Verdict:
         facts.append("Neither side was a limit: the target kept up with the offered load.")
     problems += [f"Threshold broken: {line}." for line in broken]
     integrity = summary.get("integrity") or {}
+    if integrity.get("unanswered"):
+        problems.append(
+            f"The target did not answer the integrity check for {integrity['unanswered']:,} "
+            "devices: their records could not be reconciled."
+        )
     if integrity.get("lost"):
         problems.append(f"{integrity['lost']:,} acknowledged records were lost.")
     violations = sum((summary.get("violations") or {}).values())

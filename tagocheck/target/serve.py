@@ -10,9 +10,9 @@ every device, token and record.
 from __future__ import annotations
 
 import argparse
-import gc
 import asyncio
 import contextlib
+import gc
 import ipaddress
 import json
 import logging

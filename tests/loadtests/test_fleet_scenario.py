@@ -161,21 +161,32 @@ def test_observer_merges_across_workers():
 
 
 def test_an_overloaded_generator_says_it_was_the_limit(tmp_path):
-    run_dir = tmp_path / "run"
-    done = locust(
-        "-u",
-        "50",
-        "-r",
-        "50",
-        "-t",
-        "8s",
-        "--devices",
-        "30000",
-        "--interval",
-        "1",
-        "--run-dir",
-        str(run_dir),
-    )
+    """The target answers without storing (so it is faster than one Locust process can send),
+    and the fleet offers far more than one process can send."""
+    with start_target(
+        tmp_path / "state", "--plan", "unlimited", "--no-store", "--seed-devices", "30000"
+    ) as target:
+        run_dir = tmp_path / "run"
+        done = locust(
+            "-u",
+            "50",
+            "-r",
+            "50",
+            "-t",
+            "8s",
+            "--devices",
+            "30000",
+            "--interval",
+            "1",
+            "--host",
+            target.url,
+            "--fleet-file",
+            target.info["fleet_file"],
+            "--integrity-devices",
+            "0",
+            "--run-dir",
+            str(run_dir),
+        )
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["limit"]["limit"] == "generator", summary["limit"]
     assert "limit: generator" in done.stdout
@@ -369,3 +380,19 @@ def test_fleet_options_work_from_locust_conf_and_locust_variables(tmp_path):
     config = json.loads((run_dir / "config.json").read_text())
     assert config["devices"] == 30 and config["offered_reports_per_second"] == 60
     assert config["options"]["payload"] == "gps-tracker" and config["options"]["jitter"] == 0.1
+
+
+def test_a_target_that_went_away_gives_transport_errors_not_a_crash(tmp_path):
+    with start_target(tmp_path / "state", "--plan", "unlimited", "--seed-devices", "20") as target:
+        url, fleet_file = target.url, target.info["fleet_file"]
+    run_dir = tmp_path / "run"
+    done = locust(
+        "-u", "5", "-r", "5", "-t", "3s", "--devices", "20", "--interval", "0.5",
+        "--host", url, "--fleet-file", fleet_file, "--run-dir", str(run_dir),
+    )  # fmt: skip
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert set(summary["outcomes"]["POST /data"]) == {"transport-error"}, done.stdout[-2000:]
+    assert (
+        "transport-error: ConnectionRefusedError" in (run_dir / "locust_failures.csv").read_text()
+    )
+    assert (run_dir / "report.html").exists()

@@ -223,3 +223,20 @@ def test_ctrl_c_at_any_point_leaves_no_process_and_a_report(tmp_path, after):
     assert "interrupted" in out
     assert (run_dir / "report.html").exists()
     assert leftovers(str(run_dir), "tagocheck-capacity-") == []
+
+
+def test_ctrl_c_on_a_real_account_still_removes_the_fleet(tmp_path):
+    run_dir = tmp_path / "run"
+    with start_target(tmp_path / "state", "--plan", "starter") as target:
+        done = capacity(
+            "--plan", "starter", "--devices", "30", "--steps", "3", "--step-seconds", "8",
+            "--no-contract", "--run-dir", str(run_dir),
+            env={"TAGOIO_API": target.url, "TAGOIO_PROFILE_TOKEN": target.profile_token},
+        )  # fmt: skip
+        time.sleep(12)
+        assert devices_on(target) != []  # the fleet is there, mid-run
+        done.send_signal(signal.SIGINT)
+        out, err = done.communicate(timeout=180)
+        assert done.returncode == 130, out[-2000:] + err[-2000:]
+        assert devices_on(target) == []
+    assert (run_dir / "report.html").exists()

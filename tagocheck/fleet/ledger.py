@@ -6,7 +6,8 @@ than the limit accepted). Ledgers merge, so workers' ledgers add up on the maste
 
 A request is put in the window of the midpoint between sending it and its answer: the server
 counted it somewhere in between, so requests within a round trip of a boundary may land in the
-neighbouring window; findings there are marked as near a boundary.
+neighbouring window. A window's count is therefore only known to within those requests (its own
+and its neighbours' near the boundaries), and a window is a finding only beyond that slack.
 """
 
 from __future__ import annotations
@@ -103,9 +104,16 @@ class Ledger:
             throttled = window.throttled
             if scope == PROFILE:
                 throttled -= explained.get((route, index), 0)
-            if throttled > 0 and window.accepted < limit:
+            # Requests within a round trip of either boundary may have been counted by the
+            # target in the neighbouring window: the count is only known to within them.
+            slack = window.near_boundary + sum(
+                self.windows[key].near_boundary
+                for key in ((scope, route, index - 1), (scope, route, index + 1))
+                if key in self.windows
+            )
+            if throttled > 0 and window.accepted + slack < limit:
                 kind = "early-throttle"
-            elif window.accepted > limit:
+            elif window.accepted - slack > limit:
                 kind = "leak"
             elif throttled > 0 or window.accepted == limit:
                 kind = "enforced"

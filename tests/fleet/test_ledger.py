@@ -96,3 +96,14 @@ def test_a_429_is_a_throttle_whatever_its_body():
         )
     (finding,) = observer.ledger.findings(limits)
     assert (finding.kind, finding.accepted, finding.throttled) == ("early-throttle", 3, 1)
+
+
+def test_requests_at_a_boundary_are_not_held_against_the_target():
+    """A request sent just before a boundary may be counted by the target in the next window:
+    that window, one short of the limit by our count and throttled, is not an early throttle."""
+    ledger = Ledger(60)
+    ledger.record("POST /data", 659.997, 659.9995, 200)  # ours in window 10, near 660
+    fill(ledger, 660, ["accepted"] * 4 + ["rate-limited"])  # window 11: 4 + 1 throttled
+    assert [f.kind for f in ledger.findings(limits)] == []
+    fill(ledger, 900, ["accepted"] * 3 + ["rate-limited"])  # far from any boundary: found
+    assert [f.kind for f in ledger.findings(limits)] == ["early-throttle"]

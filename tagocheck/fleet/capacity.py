@@ -2,8 +2,9 @@
 
 Each step brings more of the fleet in and holds it for a while; its offered and achieved rates,
 corrected p99 and error share come from the run's per-second timeline (its first seconds, the
-ramp, are left out). The knee is the first step where throughput stops following the offered rate,
-p99 bends (more than twice the first step's and over 50 ms), or errors start (over 1 %).
+ramp, are left out); a step's p99 is the median of its seconds' p99s, so that one stalled second
+does not make a knee. The knee is the first step where throughput stops following the offered
+rate, p99 bends (more than twice the first step's and over 50 ms), or errors start (over 1 %).
 """
 
 from __future__ import annotations
@@ -51,7 +52,8 @@ def step_from(
         ended=ended,
         offered=offered,
         achieved=achieved,
-        p99_ms=max((s.corrected_p99_ms for s in held), default=0.0),
+        # the typical second's p99: one stalled second (a slow commit) is not a knee
+        p99_ms=statistics.median(s.corrected_p99_ms for s in held) if held else 0.0,
         error_share=sum(s.errors for s in held) / answered,
     )
 

@@ -104,16 +104,12 @@ def _parser() -> argparse.ArgumentParser:
     )
     add("--plan", help="the account's plan: free, starter, scale (embedded default: unlimited)")
     add("--devices", type=int, help="devices in the fleet (embedded default 5000, else 50)")
-    add(
-        "--interval",
-        default="2",
-        help="seconds between a device's reports (2), or a "
-        "distribution: uniform:LOW:HIGH, exponential:MEAN, normal:MEAN:SD",
-    )
-    add("--jitter", type=float, default=0.5)
-    add("--payload", default="smart-meter", help="smart-meter, gps-tracker, environment, random")
-    add("--records-per-request", type=int, default=1)
-    add("--connection", default="keep-alive", help="keep-alive or per-report")
+    from tagocheck.load.options import FLEET_SHAPE
+
+    for flag, kwargs in FLEET_SHAPE.items():
+        if flag == "--interval":  # the main job's default: a fleet that reaches its steps fast
+            kwargs = {**kwargs, "default": "2", "help": kwargs["help"] + " (default 2)"}
+        add(flag, **kwargs)
     add("--steps", type=int, default=5, help="capacity steps (5)")
     add("--step-seconds", type=float, default=12, help="seconds each step is held (12)")
     add("--users", type=int, default=100, help="Locust users: concurrent connections (100)")

@@ -80,7 +80,9 @@ class FleetObserver:
         self.service.record_value(_micros(answered_at - sent_at))
         self.corrected.record_value(_micros(answered_at - due))
         if transport_error is not None:
-            verdict = checks.Verdict(route=None, status=0, outcome=checks.TRANSPORT_ERROR)
+            verdict = checks.Verdict(
+                route=None, status=0, outcome=checks.TRANSPORT_ERROR, message=transport_error
+            )
             route = f"{method} {path}"
             self.reasons[f"transport: {transport_error}"] += 1
         else:

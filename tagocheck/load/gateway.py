@@ -29,6 +29,8 @@ patch_connection_pool()  # keep-alive must survive past 1,024 open sockets
 
 def failure_label(verdict: checks.Verdict) -> str:
     """How a response that was not plainly accepted shows in Locust's failures table."""
+    if verdict.outcome == checks.TRANSPORT_ERROR:  # no status: the cause is the exception
+        return f"{verdict.outcome}: {verdict.message}"
     checks_broken = ", ".join(sorted({v.check for v in verdict.violations}))
     reason = verdict.message or checks_broken or ""
     return (f"{verdict.outcome} {verdict.status}" + (f": {reason}" if reason else ""))[:200]
@@ -112,11 +114,7 @@ class Gateway(FastHttpUser):
             response_length=len(answer),
             response=None,
             context={},
-            exception=CatchResponseError(
-                f"transport-error: {type(error).__name__}" if error else failure_label(verdict)
-            )
-            if failed
-            else None,
+            exception=CatchResponseError(failure_label(verdict)) if failed else None,
             start_time=sent,
             url=self.url,
         )

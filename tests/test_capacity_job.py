@@ -50,6 +50,11 @@ def leftovers(*markers: str) -> list[str]:
     return found
 
 
+def account(target) -> dict[str, str]:
+    """The environment of a real-account run, the embedded target playing the account."""
+    return {"TAGOIO_API": target.url, "TAGOIO_PROFILE_TOKEN": target.profile_token}
+
+
 def devices_on(target) -> list[str]:
     answer = requests.get(
         target.url + "/device",
@@ -153,7 +158,7 @@ def test_past_the_plan_it_refuses_without_yes_and_sends_nothing(tmp_path):
             "50",
             "--run-dir",
             str(tmp_path / "run"),
-            env={"TAGOIO_API": target.url, "TAGOIO_PROFILE_TOKEN": target.profile_token},
+            env=account(target),
         )
         out, err = done.communicate(timeout=60)
         assert devices_on(target) == []
@@ -178,7 +183,7 @@ def test_a_real_account_run_creates_its_fleet_and_removes_it(tmp_path):
             "--no-contract",
             "--run-dir",
             str(run_dir),
-            env={"TAGOIO_API": target.url, "TAGOIO_PROFILE_TOKEN": target.profile_token},
+            env=account(target),
         )
         out, err = done.communicate(timeout=180)
         assert done.returncode == 0, out[-3000:] + err[-3000:]
@@ -231,7 +236,7 @@ def test_ctrl_c_on_a_real_account_still_removes_the_fleet(tmp_path):
         done = capacity(
             "--plan", "starter", "--devices", "30", "--steps", "3", "--step-seconds", "8",
             "--no-contract", "--run-dir", str(run_dir),
-            env={"TAGOIO_API": target.url, "TAGOIO_PROFILE_TOKEN": target.profile_token},
+            env=account(target),
         )  # fmt: skip
         time.sleep(12)
         assert devices_on(target) != []  # the fleet is there, mid-run

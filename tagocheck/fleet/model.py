@@ -51,6 +51,14 @@ class Interval:
             return cls("normal", *numbers)
         raise FleetConfigError(f"interval {text!r} is not a valid distribution")
 
+    def __str__(self) -> str:
+        """The text parse() reads back: `10`, `uniform:5:15`, `exponential:10`, `normal:10:2`."""
+        if self.kind == "fixed":
+            return f"{self.a:g}"
+        if self.kind == "exponential":
+            return f"exponential:{self.a:g}"
+        return f"{self.kind}:{self.a:g}:{self.b:g}"
+
     @property
     def mean(self) -> float:
         if self.kind == "uniform":

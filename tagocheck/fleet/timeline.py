@@ -134,6 +134,8 @@ class Timeline:
         if self.path is None:
             return
         seconds = [s for s in sorted(self.by_second) if self.written_before <= s < before]
+        if not seconds:
+            return
         with self.path.open("a") as log:
             for second in seconds:
                 log.write(json.dumps(combine(second, self.by_second[second]).as_dict()) + "\n")

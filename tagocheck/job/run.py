@@ -68,7 +68,6 @@ class Outcome:
     report: Path | None
     interrupted: bool
     contract_failed: int = 0
-    contract_passed: int = 0
     error: str | None = None
 
 
@@ -179,7 +178,7 @@ class Runner:
             "started": time.time(),
             "preflight": [line.__dict__ for line in preflight.lines],
             "options": {
-                "interval": _interval(job.config),
+                "interval": str(job.config.interval),
                 "jitter": job.config.jitter,
                 "payload": job.config.payload,
                 "records_per_request": job.config.records_per_request,
@@ -251,7 +250,7 @@ class Runner:
                 progress.update(task, status=f"{passed} passed, {failed} failed")
         self.child = None
         summary = next((ln for ln in reversed(child.output) if " in " in ln), "")
-        outcome.contract_passed, outcome.contract_failed = passed, failed
+        outcome.contract_failed = failed
         progress.update(task, total=1, completed=1, status=scrub(summary.strip("= ")) or "done")
 
     def _capacity(self, progress: Progress, url: str, env: dict[str, str]) -> None:
@@ -262,7 +261,7 @@ class Runner:
         command = [sys.executable, "-m", "locust", "-f", str(locustfile("capacity"))]
         command += ["--headless", "--only-summary", "-u", str(job.users), "-r", str(job.users)]
         command += ["-t", f"{run_time:.0f}s", "--host", url, "--plan", job.plan]
-        command += ["--devices", str(config.devices), "--interval", _interval(config)]
+        command += ["--devices", str(config.devices), "--interval", str(config.interval)]
         command += ["--jitter", str(config.jitter), "--payload", config.payload]
         command += ["--records-per-request", str(config.records_per_request)]
         command += ["--connection", config.connection, "--steps", str(job.steps)]
@@ -314,15 +313,6 @@ class Runner:
         except (ReportError, OSError) as error:
             self.out.print(f"tagocheck: no report written: {error}", markup=False)
             return None
-
-
-def _interval(config: FleetConfig) -> str:
-    interval = config.interval
-    if interval.kind == "fixed":
-        return f"{interval.a:g}"
-    if interval.kind == "exponential":
-        return f"exponential:{interval.a:g}"
-    return f"{interval.kind}:{interval.a:g}:{interval.b:g}"
 
 
 def verdict_paragraph(run_dir: Path) -> str:

@@ -456,14 +456,15 @@ class Coordinator:
             findings = [f.as_dict() for f in self.observer.ledger.findings(self.limit_for)]
             enforcement = self.observer.ledger.enforcement(self.limit_for)
             limit = self.timeline.limit()
+            samples = self.timeline.samples
             extra: dict[str, Any] = {
                 "scenario": self.scenario,
                 "integrity": integrity,
                 "rate_limit_findings": findings,
                 "rate_limit_enforcement": enforcement,
                 "limit": limit,
-                "drift": drift(self.timeline.samples),
-                "generator_peak_rss_mb": max((s.rss_mb for s in self.timeline.samples), default=0),
+                "drift": drift(samples),
+                "generator_peak_rss_mb": max((s.rss_mb for s in samples), default=0),
             }
             if self.scenario == "ratelimit":
                 extra["not_driven"] = NOT_DRIVEN

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import statistics
 from dataclasses import dataclass
-from typing import Any
 
 from tagocheck.report.rundata import RunData
 
@@ -83,7 +82,3 @@ def compare(current: RunData, baseline: RunData) -> list[Delta]:
         for name, (value, unit, better) in now.items()
         if value is not None or before[name][0] is not None
     ]
-
-
-def describe(run: RunData) -> dict[str, Any]:
-    return {"path": str(run.path), "started": run.config.get("started")}

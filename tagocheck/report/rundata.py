@@ -6,7 +6,6 @@ mid-line): the report is still built from what is there, and says what is missin
 
 from __future__ import annotations
 
-import csv
 import json
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,16 +29,11 @@ class RunData:
     steps: dict[str, Any] = field(default_factory=dict)
     histograms: dict[str, HdrHistogram] = field(default_factory=dict)
     events: list[dict[str, Any]] = field(default_factory=list)
-    locust_stats: list[dict[str, str]] = field(default_factory=list)
     missing: list[str] = field(default_factory=list)
 
     @property
     def scenario(self) -> str:
         return self.config.get("scenario") or self.summary.get("scenario") or "fleet"
-
-    @property
-    def complete(self) -> bool:
-        return not self.missing
 
     def steady(self) -> list[Sample]:
         """The samples after the first seconds of ramp-up."""
@@ -70,10 +64,6 @@ def load(path: Path) -> RunData:
             run.missing.append(f"histograms.json ({name} unreadable)")
             continue
         run.histograms[name] = histogram
-    stats = path / "locust_stats.csv"
-    if stats.exists():
-        with stats.open(newline="") as handle:
-            run.locust_stats = list(csv.DictReader(handle))
     return run
 
 

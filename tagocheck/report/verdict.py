@@ -20,7 +20,6 @@ class Verdict:
     """True when the run met its thresholds and found no fault."""
     facts: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-    highest_good: dict[str, Any] | None = None
 
 
 def _step_meets(step: dict[str, Any], thresholds: dict[str, float]) -> bool:
@@ -43,7 +42,6 @@ def judge(run: RunData) -> Verdict:
     problems: list[str] = []
 
     if not summary:
-        best = None
         seconds = len(run.samples)
         headline = "The load run did not finish, so this report has no verdict on capacity" + (
             f"; it had {seconds} seconds of samples." if seconds else " and no samples."
@@ -76,7 +74,6 @@ def judge(run: RunData) -> Verdict:
                 f"No knee within the {len(steps)} steps run: the target kept up with all of them."
             )
     else:
-        best = None
         offered = config.get("offered_reports_per_second")
         devices = config.get("devices")
         ratio = limit.get("achieved_over_offered")
@@ -92,7 +89,6 @@ def judge(run: RunData) -> Verdict:
                 f"{devices:,} devices offering {offered:,.1f} reports/s met the thresholds"
                 + (f" ({ratio:.1%} answered)." if ratio is not None else ".")
             )
-            best = {"devices": devices, "offered": offered}
     who = limit.get("limit")
     if who == "generator":
         problems.append(f"The load generator, not the target, was the limit: {limit.get('why')}.")
@@ -125,4 +121,4 @@ def judge(run: RunData) -> Verdict:
         problems.append(f"The run drifted: {'; '.join(drift.get('findings', []))}.")
     if run.missing:
         problems.append(f"The run did not finish writing: missing {', '.join(run.missing)}.")
-    return Verdict(headline, not problems, facts, problems, best)
+    return Verdict(headline, not problems, facts, problems)

@@ -152,3 +152,9 @@ def test_a_jittered_fleet_reports_at_an_even_rate_from_the_first_second():
             assert report.due >= 100.0
             per_second[int(report.due - 100.0)] += 1
     assert all(850 < per_second[s] < 1150 for s in range(29)), sorted(per_second.items())
+
+
+@pytest.mark.parametrize("text", ["10", "0.5", "uniform:5:15", "exponential:10", "normal:10:2"])
+def test_an_interval_writes_the_text_it_was_parsed_from(text):
+    """tagocheck capacity passes its interval on to Locust as text."""
+    assert str(Interval.parse(text)) == text

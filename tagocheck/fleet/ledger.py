@@ -90,9 +90,18 @@ class Ledger:
             if scope == PROFILE or not window.throttled:
                 continue
             limit = limit_for(scope, route)
-            if limit is not None and window.accepted >= limit:
+            if limit is not None and window.accepted + self._slack(scope, route, index) >= limit:
                 explained[(route, index)] = explained.get((route, index), 0) + window.throttled
         return explained
+
+    def _slack(self, scope: str, route: str, index: int) -> int:
+        """How far the target's count of a window may be from the ledger's: requests within a
+        round trip of either boundary may have been counted in the neighbouring window."""
+        return sum(
+            self.windows[key].near_boundary
+            for key in ((scope, route, index - 1), (scope, route, index), (scope, route, index + 1))
+            if key in self.windows
+        )
 
     def _judged(self, limit_for: Callable[[str, str], int | None]):
         """(scope, route, index, window, limit, kind) for every window with a limit."""
@@ -104,13 +113,7 @@ class Ledger:
             throttled = window.throttled
             if scope == PROFILE:
                 throttled -= explained.get((route, index), 0)
-            # Requests within a round trip of either boundary may have been counted by the
-            # target in the neighbouring window: the count is only known to within them.
-            slack = window.near_boundary + sum(
-                self.windows[key].near_boundary
-                for key in ((scope, route, index - 1), (scope, route, index + 1))
-                if key in self.windows
-            )
+            slack = self._slack(scope, route, index)
             if throttled > 0 and window.accepted + slack < limit:
                 kind = "early-throttle"
             elif window.accepted - slack > limit:

@@ -133,14 +133,20 @@ def plan_probes(
 
 
 class ProbeSchedule:
-    """When each probe's next request is due: `factor` x its limit per window of its group."""
+    """When each probe's next request is due: `factor` x its limit per window of its group.
+
+    Probing starts with the first whole window after `start`: the window the run starts in holds
+    requests the ledger never saw (the run's setup writes a record and sets a device's rpm through
+    the API), so the target's count there is not the ledger's, and a 429 in it would look early.
+    """
 
     def __init__(self, probes: list[Probe], factor: float, window: float, start: float) -> None:
         self.probes = probes
         self.window = window
         self.spacing = [window / max(1.0, factor * p.limit) for p in probes]
+        first = math.floor(start / window) * window + window
         self.heap: list[tuple[float, int]] = [
-            (self._in_group(i, start + self.spacing[i] * (i / max(1, len(probes)))), i)
+            (self._in_group(i, first + self.spacing[i] * (i / max(1, len(probes)))), i)
             for i in range(len(probes))
         ]
         heapq.heapify(self.heap)

@@ -107,3 +107,18 @@ def test_requests_at_a_boundary_are_not_held_against_the_target():
     assert [f.kind for f in ledger.findings(limits)] == []
     fill(ledger, 900, ["accepted"] * 3 + ["rate-limited"])  # far from any boundary: found
     assert [f.kind for f in ledger.findings(limits)] == ["early-throttle"]
+
+
+def test_a_device_throttled_at_a_boundary_is_not_held_against_the_profile():
+    """Found by CI: a device one short of its rpm by our count (its other request counted by the
+    target in the next window) is rightly throttled, and the profile's window did not throttle
+    early; that 429 explains the profile's, as it does when the device's count is exact."""
+    ledger = Ledger(60)
+    ledger.record("POST /data", 659.997, 660.0005, 200, "d1")  # counted in 600 or 660
+    fill(ledger, 660, ["accepted", "rate-limited"], device="d1")  # ours: 1 accepted of 2
+    assert [f.kind for f in ledger.findings(limits)] == []
+    fill(ledger, 900, ["accepted", "rate-limited"], device="d2")  # 1 of 2, far from boundaries
+    assert {(f.scope, f.kind) for f in ledger.findings(limits)} == {
+        ("device:d2", "early-throttle"),
+        ("profile", "early-throttle"),
+    }

@@ -1,12 +1,12 @@
 """The run second by second, and who was the limit: the generator or the target.
 
 Each second every load-generating process notes how many reports were due and how many went out,
-how late they went out, their latency, errors, its own CPU and memory. The timeline puts the
-processes' samples of one second together: rates and errors add up; CPU, memory and p99s are
-those of the worst process (a p99 cannot be merged exactly from p99s; the worst is an upper
-bound, and the exact run-wide percentiles are in the merged HDR histograms). If a generator
-cannot keep up (lateness grows, CPU above 90 %), the run says the generator was the limit, so a
-slow generator is never reported as a slow target.
+how late they went out, their latency, errors, its own CPU (used, and waited for) and memory.
+The timeline puts the processes' samples of one second together: rates and errors add up; CPU,
+memory and p99s are those of the worst process (a p99 cannot be merged exactly from p99s; the
+worst is an upper bound, and the exact run-wide percentiles are in the merged HDR histograms). If
+a generator cannot keep up (it runs or waits for a CPU over 90 % of the time, lateness grows),
+the run says the generator was the limit, so a slow generator is never reported as a slow target.
 """
 
 from __future__ import annotations
@@ -19,6 +19,8 @@ from pathlib import Path
 from typing import Any
 
 CPU_LIMIT = 90.0
+STARVED_PCT = 20.0
+"""Waiting this much of a second for a CPU says the machine, not the process, was short of it."""
 LATE_MS = 100.0
 
 
@@ -40,6 +42,7 @@ class Sample:
     users: int
     """Locust users: gateways, connections."""
     cpu: float
+    """The process's CPU use, in % of one core."""
     offered: float
     """Reports due per second."""
     achieved: float
@@ -64,6 +67,9 @@ class Sample:
     service_p50_ms: float = 0.0
     service_p95_ms: float = 0.0
     service_p999_ms: float = 0.0
+    cpu_wait: float = 0.0
+    """How long the process was ready to run but waited for a CPU others held, in % of the
+    second: a generator starved by its neighbours uses little CPU, yet cannot keep up."""
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -89,6 +95,7 @@ def percentiles_ms(seconds: list[float]) -> dict[str, float]:
 ADDED = ("users", "offered", "achieved", "errors", "rss_mb", "devices", *OUTCOME_FIELDS.values())
 WORST = (
     "cpu",
+    "cpu_wait",
     "lateness_p99_ms",
     "corrected_p50_ms",
     "corrected_p95_ms",
@@ -152,7 +159,10 @@ class Timeline:
         steady = samples[2:] or samples  # the first seconds are ramp-up
         if not steady:
             return {"limit": "unknown", "why": "no samples"}
-        busy = sum(s.cpu >= CPU_LIMIT for s in steady) / len(steady)
+        # a second in which the process ran or waited for a CPU nearly all the time: it wanted
+        # more CPU than it got, whether it used a whole core or its neighbours held the cores
+        busy = sum(s.cpu + s.cpu_wait >= CPU_LIMIT for s in steady) / len(steady)
+        waited = statistics.median(s.cpu_wait for s in steady)
         third = max(1, len(steady) // 3)
         early = statistics.median(s.lateness_p99_ms for s in steady[:third])
         late = statistics.median(s.lateness_p99_ms for s in steady[-third:])
@@ -161,13 +171,20 @@ class Timeline:
         ratio = achieved / offered if offered else 1.0
         evidence = {
             "generator_cpu_busy_share": round(busy, 3),
+            "generator_cpu_wait_pct_median": round(waited, 1),
             "lateness_p99_ms_first_third": round(early, 1),
             "lateness_p99_ms_last_third": round(late, 1),
             "achieved_over_offered": round(ratio, 4),
         }
         if busy > 0.2:
+            starved = (
+                f" (it waited for a CPU other processes held {waited:.0f} % of the time: "
+                "its machine was short of CPU)"
+                if waited >= STARVED_PCT
+                else ""
+            )
             why = (
-                f"the generator's CPU was at {CPU_LIMIT:g} % or more in {busy:.0%} of seconds; "
+                f"the generator needed a whole core in {busy:.0%} of seconds{starved}; "
                 f"schedule lateness p99 went from {early:.0f} to {late:.0f} ms"
             )
             return {"limit": "generator", "why": why, **evidence}

@@ -10,6 +10,7 @@ them.
 from __future__ import annotations
 
 import gc
+import glob
 import os
 import time
 from collections import Counter
@@ -33,6 +34,21 @@ PAGE_MB = os.sysconf("SC_PAGE_SIZE") / 1_048_576
 def rss_mb() -> float:
     with open("/proc/self/statm") as statm:
         return int(statm.read().split()[1]) * PAGE_MB
+
+
+def cpu_wait_seconds() -> float:
+    """Time this process's threads have spent ready to run but waiting for a CPU that other
+    processes held (Linux schedstat; 0 where the kernel does not say). A generator starved of CPU
+    by its neighbours uses little CPU itself, yet cannot keep up: this tells it from one that is
+    waiting on the target."""
+    total = 0
+    for task in glob.glob("/proc/self/task/*/schedstat"):
+        try:
+            with open(task) as stat:
+                total += int(stat.read().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total / 1e9
 
 
 class Shard:
@@ -175,11 +191,11 @@ class Shard:
 
     def _sample_every_second(self, users: Callable[[], int]) -> None:
         last_outcomes: Counter = Counter()
-        reports, last, cpu_last = 0, time.time(), time.process_time()
+        reports, last, cpu_last, wait_last = 0, time.time(), time.process_time(), cpu_wait_seconds()
         self._offered_area, self._offered_mark = 0.0, last
         while True:
             gevent.sleep(1.0)
-            now, cpu_now = time.time(), time.process_time()
+            now, cpu_now, wait_now = time.time(), time.process_time(), cpu_wait_seconds()
             recent = self.observer.take_recent()
             total = self.taken_reports + self.observer.reports
             outcomes = self.taken_outcomes.copy()
@@ -194,6 +210,7 @@ class Shard:
                     t=now,
                     users=users(),
                     cpu=100 * (cpu_now - cpu_last) / elapsed,
+                    cpu_wait=100 * (wait_now - wait_last) / elapsed,
                     offered=self._offered_since(last, now),
                     achieved=(total - reports) / elapsed,
                     errors=sum(second.values()) - second[checks.ACCEPTED],
@@ -212,6 +229,7 @@ class Shard:
                 )
             )
             reports, last, cpu_last, last_outcomes = total, now, cpu_now, outcomes
+            wait_last = wait_now
 
 
 current: Shard | None = None

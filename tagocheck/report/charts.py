@@ -356,6 +356,17 @@ def generator_load(run: RunData):
         ("rss_mb", "memory MB", COLOURS["achieved"]),
         y_range=Range1d(0, 110),
     )
+    # CPU used plus CPU waited for (held by other processes) near 100 %: the generator was short
+    # of CPU even if its own use looks low
+    chart.line(
+        "time",
+        "cpu_wait",
+        source=chart.renderers[0].data_source,
+        color=COLOURS["lateness"],
+        line_width=2,
+        line_dash="dotted",
+        legend_label="waiting for a CPU %",
+    )
     chart.add_layout(
         Span(location=90, dimension="width", line_color=COLOURS["p99"], line_dash="dotted")
     )

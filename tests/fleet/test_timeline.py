@@ -61,3 +61,19 @@ def test_one_stalled_second_does_not_make_a_knee():
     assert knee(steps) is None
     steps.append(step_from(3, 300, 120.0, 130.0, 100, slow))
     assert knee(steps)["step"] == 3
+
+
+def test_a_generator_starved_of_cpu_by_its_neighbours_is_the_limit():
+    """Found with two busy loops beside a run: the generator got half a core, used all of it, fell
+    behind, and was called "the target" because its own CPU stayed under 90 %."""
+    behind = dict(lateness_p99_ms=2600.0, achieved=15.0)
+    starved = Timeline()
+    for t in range(20):
+        starved.add(sample(float(t), cpu=48.0, cpu_wait=50.0, **behind))
+    verdict = starved.limit()
+    assert verdict["limit"] == "generator", verdict
+    assert "other processes held 50 %" in verdict["why"]
+    waiting = Timeline()  # the same lateness with the CPU idle: the target held the connections
+    for t in range(20):
+        waiting.add(sample(float(t), cpu=48.0, cpu_wait=1.0, **behind))
+    assert waiting.limit()["limit"] == "target"

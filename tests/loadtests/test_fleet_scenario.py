@@ -192,7 +192,9 @@ def test_an_overloaded_generator_says_it_was_the_limit(tmp_path):
     assert "limit: generator" in done.stdout
     lines = (run_dir / "timeline.jsonl").read_text().splitlines()
     assert len(lines) >= 5
-    assert max(json.loads(line)["cpu"] for line in lines) > 90
+    # a whole core used, or partly waited for when other processes hold the machine's cores
+    seconds = [json.loads(line) for line in lines]
+    assert max(second["cpu"] + second["cpu_wait"] for second in seconds) > 90
 
 
 def test_a_slow_target_is_named_the_limit(tmp_path):

@@ -132,6 +132,11 @@ def plan_probes(
     return probes
 
 
+def first_probed_window(start: float, window: float) -> float:
+    """When probing begins for a run started at `start`: the next window boundary."""
+    return math.floor(start / window) * window + window
+
+
 class ProbeSchedule:
     """When each probe's next request is due: `factor` x its limit per window of its group.
 
@@ -144,7 +149,7 @@ class ProbeSchedule:
         self.probes = probes
         self.window = window
         self.spacing = [window / max(1.0, factor * p.limit) for p in probes]
-        first = math.floor(start / window) * window + window
+        first = first_probed_window(start, window)
         self.heap: list[tuple[float, int]] = [
             (self._in_group(i, first + self.spacing[i] * (i / max(1, len(probes)))), i)
             for i in range(len(probes))

@@ -30,7 +30,7 @@ from tagocheck.fleet.capacity import highest_good, knee, step_from
 from tagocheck.fleet.ledger import PROFILE
 from tagocheck.fleet.model import Fleet, FleetConfig, Interval
 from tagocheck.fleet.observe import FleetObserver
-from tagocheck.fleet.probes import NOT_DRIVEN, Probe, plan_probes
+from tagocheck.fleet.probes import NOT_DRIVEN, Probe, first_probed_window, plan_probes
 from tagocheck.fleet.provision import (
     ProvisionedDevice,
     create_devices,
@@ -97,6 +97,7 @@ class Coordinator:
         self.created: list[ProvisionedDevice] = []
         self.device_limits: dict[tuple[str, str], int] = {}
         self.fleet: Fleet | None = None
+        self.probes: list[Probe] = []
         self.observer: FleetObserver | None = None
         self.timeline = Timeline(self.run_dir / "timeline.jsonl")
         self.events = EventLog(self.run_dir / "events.jsonl")
@@ -211,7 +212,7 @@ class Coordinator:
                 self.device_limits[(str(index), "POST /data")] = self.options.device_rpm
         if self.observer is None:
             self.observer = FleetObserver(self.window)
-        probes = self._probes() if self.scenario == "ratelimit" else []
+        probes = self.probes = self._probes() if self.scenario == "ratelimit" else []
         self._write_config()
         per_device = bool(self.device_limits)
         if not self.distributed:
@@ -348,11 +349,21 @@ class Coordinator:
             self.environment.runner.send_message(GO)
         else:
             this_process.current.begin(lambda: self.environment.runner.user_count)
-        self.say(
-            "schedule",
-            f"schedule started: {self.first_devices():,} devices, offered "
-            f"{self.fleet.offered_rate(range(self.first_devices())):,.1f} reports/s",
-        )
+        if self.scenario == "ratelimit":
+            first = first_probed_window(time.time(), self.window)
+            at = time.strftime("%H:%M:%S", time.localtime(first))
+            self.say(
+                "schedule",
+                f"probing {len(self.probes)} limits from {at}, the first whole "
+                f"{self.window:g}-s window after the setup's requests",
+                probing_from=first,
+            )
+        else:
+            self.say(
+                "schedule",
+                f"schedule started: {self.first_devices():,} devices, offered "
+                f"{self.fleet.offered_rate(range(self.first_devices())):,.1f} reports/s",
+            )
         self.greenlets.append(gevent.spawn(self._collect_every_second))
         if steps > 1 and self.scenario != "ratelimit":
             self.greenlets.append(gevent.spawn(self._run_steps, steps))

@@ -74,6 +74,7 @@ def test_a_healthy_target_enforces_every_limit_as_documented(tmp_path):
     assert any(r["scope"] == "device:1" for r in rows)  # a device's own rpm, too
     assert set().union(*(c for c in summary["outcomes"].values())) == {"accepted", "rate-limited"}
     assert "not driven: POST /device" in done.stdout
+    assert "the first whole 3-s window after the setup's requests" in done.stdout
 
 
 @pytest.mark.parametrize(

@@ -36,6 +36,7 @@ CATCHES = {
         ["test_ingest.py", "test_queries.py"],
         ["test_valid_batches_round_trip", "test_queries_agree_with_the_model"],
     ),
+    "duplicate-writes": (["test_ingest.py"], ["test_valid_batches_round_trip"]),
     "server-errors": (["test_routes.py"], ["test_route"]),
     "slow": (["test_transport.py"], ["test_latency_budget"]),
 }

@@ -350,6 +350,9 @@ async def _ingest(app: TargetApp, device: Device, body: Any) -> Response:
         for index, raw in enumerate(records.batch(body))
     ]
     kept = [row for row in rows if not app.faults.hits("lose-writes")]
+    kept += [
+        (app.store.next_seq(), *row[1:]) for row in kept if app.faults.hits("duplicate-writes")
+    ]
 
     if app.store_data:
         await app.store.insert(kept)

@@ -19,6 +19,7 @@ FAULTS: dict[str, tuple[str, float | None]] = {
     "ignore-permission": ("device tokens are not held to their permission (read may write)", None),
     "cross-device": ("GET /data with a device token returns every device's data", None),
     "lose-writes": ("acknowledges every record, then stores all but this fraction", 0.1),
+    "duplicate-writes": ("stores this fraction of records twice (acknowledged once)", 0.1),
     "server-errors": ("answers this fraction of requests with a 5xx, storing nothing", 0.1),
     "slow": ("adds this many seconds of latency to every response", 0.2),
 }
@@ -47,7 +48,7 @@ class Faults:
                 value = float(raw) if raw else default
             except ValueError:
                 raise UnknownFault(f"fault {name!r} takes a number, not {raw!r}") from None
-            if name in ("lose-writes", "server-errors") and not 0 < value <= 1:
+            if name in ("lose-writes", "duplicate-writes", "server-errors") and not 0 < value <= 1:
                 raise UnknownFault(f"fault {name!r} takes a fraction in (0, 1]")
             if name == "slow" and value < 0:
                 raise UnknownFault("fault 'slow' takes a non-negative number of seconds")

@@ -81,6 +81,19 @@ def test_lose_writes(start):
     assert client.call("GET", "/data", token, params={"query": "count"}).json()["result"] == 5
 
 
+def test_duplicate_writes(start):
+    client = faulty(start, "duplicate-writes=0.5")
+    token = client.device("w")["token"]
+    response = client.call(
+        "POST", "/data", token, json=[{"variable": "v", "value": i} for i in range(10)]
+    )
+    assert response.json()["result"] == "10 Data Added"
+    stored = client.call("GET", "/data", token, params={"variable": "v", "qty": 100}).json()
+    values = sorted(record["value"] for record in stored["result"])
+    assert len(values) == 15 and len(set(values)) == 10
+    assert len({record["id"] for record in stored["result"]}) == 15
+
+
 def test_server_errors(start):
     client = faulty(start, "server-errors=0.5")
     codes = [client.profile("GET", "/info").status_code for _ in range(10)]

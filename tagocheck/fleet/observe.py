@@ -9,7 +9,9 @@ registry of checks the contract suite uses, and records:
 - outcomes per route and class (accepted, rate-limited, rejected with its reason, server error,
   transport error, not an envelope) and every violation, with redacted examples;
 - the rate-limit ledger;
-- records acknowledged per device, for the integrity check at the end.
+- records acknowledged per device, and for the traced devices which reports (by their group),
+  for the integrity check at the end; acknowledgements whose "N Data Added" is not the number of
+  records sent.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Mapping
+from collections.abc import Collection, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -36,7 +38,13 @@ def histogram() -> HdrHistogram:
 
 
 class FleetObserver:
-    def __init__(self, window_seconds: float, *, per_device_ledger: bool = False) -> None:
+    def __init__(
+        self,
+        window_seconds: float,
+        *,
+        per_device_ledger: bool = False,
+        traced: Collection[str] = (),
+    ) -> None:
         self.corrected = histogram()
         self.service = histogram()
         self.lateness = histogram()
@@ -49,6 +57,9 @@ class FleetObserver:
         # Per-device windows are only worth their memory when devices have limits of their own.
         self.per_device_ledger = per_device_ledger
         self.acknowledged: Counter = Counter()
+        self.traced = frozenset(traced)
+        self.acknowledged_reports: dict[str, list[str]] = defaultdict(list)
+        self.miscounted = 0
         self.reports = 0
         self.failed = 0
         # (lateness, corrected, service) seconds since the last take_recent(): the timeline's
@@ -71,9 +82,11 @@ class FleetObserver:
         ledger_route: str | None = None,
         query: Mapping[str, Any] | None = None,
         headers: Mapping[str, str] | None = None,
+        report_group: str | None = None,
+        records_sent: int | None = None,
     ) -> checks.Verdict:
         """Judge and count one response; `ledger_route` names a limit finer than the route (the
-        aggregate query has its own)."""
+        aggregate query has its own); `report_group` is the group of a report's records."""
         self.reports += 1
         self.recent.append((sent_at - due, answered_at - due, answered_at - sent_at))
         self.lateness.record_value(_micros(sent_at - due))
@@ -108,6 +121,10 @@ class FleetObserver:
                     )
             if verdict.added and device is not None:
                 self.acknowledged[device] += verdict.added
+                if device in self.traced and report_group is not None:
+                    self.acknowledged_reports[device].append(report_group)
+                if records_sent is not None and verdict.added != records_sent:
+                    self.miscounted += 1
             scope_device = device if self.per_device_ledger else None
             self.ledger.record(ledger_route or route, sent_at, answered_at, status, scope_device)
         self.outcomes[route][verdict.outcome] += 1
@@ -133,6 +150,9 @@ class FleetObserver:
             self.examples[check] = (self.examples[check] + examples)[:EXAMPLES_PER_CHECK]
         self.ledger.merge(other.ledger)
         self.acknowledged.update(other.acknowledged)
+        for device, groups in other.acknowledged_reports.items():
+            self.acknowledged_reports[device].extend(groups)
+        self.miscounted += other.miscounted
         self.reports += other.reports
         self.failed += other.failed
 
@@ -147,6 +167,8 @@ class FleetObserver:
             "examples": dict(self.examples),
             "ledger": self.ledger.to_json(),
             "acknowledged": dict(self.acknowledged),
+            "acknowledged_reports": dict(self.acknowledged_reports),
+            "miscounted": self.miscounted,
             "reports": self.reports,
             "failed": self.failed,
         }
@@ -165,6 +187,8 @@ class FleetObserver:
         observer.examples.update(data["examples"])
         observer.ledger = Ledger.from_json(data["ledger"])
         observer.acknowledged.update(data["acknowledged"])
+        observer.acknowledged_reports.update(data["acknowledged_reports"])
+        observer.miscounted = data["miscounted"]
         observer.reports, observer.failed = data["reports"], data["failed"]
         return observer
 

@@ -81,8 +81,8 @@ def plan_run(
     variables = records_per_report(config)
     checked = min(integrity_devices, config.devices)
     data_input = round(reports * variables) + (CONTRACT_DATA_INPUT if contract else 0)
-    # Reading back: the integrity check asks each checked device for its count. Whether a count
-    # query is billed per record counted is not documented [?]: the upper figure is used.
+    # Reading back: the integrity check reads every record of each checked device (this run's
+    # and, on a device used before, earlier ones: not counted here).
     data_output = round(reports * variables * checked / config.devices) + (
         CONTRACT_DATA_OUTPUT if contract else 0
     )
@@ -124,7 +124,7 @@ def plan_run(
             "data-output transactions (one per record read)",
             data_output,
             None,
-            "upper figure: count queries billed per record counted",
+            f"the records of the {checked:,} devices the integrity check reads back",
         ),
     ]
     return found

@@ -16,6 +16,7 @@ import json
 import platform
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -27,6 +28,8 @@ from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter
 from tagocheck import checks, ratelimits
 from tagocheck.client import TagoClient
 from tagocheck.fleet.capacity import highest_good, knee, step_from
+from tagocheck.fleet.integrity import problems as integrity_problems
+from tagocheck.fleet.integrity import reconcile, run_tag, summarise, traced_devices
 from tagocheck.fleet.ledger import PROFILE
 from tagocheck.fleet.model import Fleet, FleetConfig, Interval
 from tagocheck.fleet.observe import FleetObserver
@@ -55,6 +58,8 @@ SHARD, GO, GROW, FINISH, FINAL = (
 FINAL_WAIT_SECONDS = 20.0
 # Worker samples arrive with their reports (every 3 s): seconds this far back are complete.
 SETTLED_SECONDS = {True: 8.0, False: 2.0}
+READ_BACK_PAGE = 10_000
+"""Records per GET /data when the integrity check reads a device's back: the documented most."""
 
 
 class RunError(RuntimeError):
@@ -98,6 +103,8 @@ class Coordinator:
         self.device_limits: dict[tuple[str, str], int] = {}
         self.fleet: Fleet | None = None
         self.probes: list[Probe] = []
+        self.run_tag = run_tag()
+        self.swarms = 0
         self.observer: FleetObserver | None = None
         self.timeline = Timeline(self.run_dir / "timeline.jsonl")
         self.events = EventLog(self.run_dir / "events.jsonl")
@@ -215,6 +222,10 @@ class Coordinator:
         probes = self.probes = self._probes() if self.scenario == "ratelimit" else []
         self._write_config()
         per_device = bool(self.device_limits)
+        # a new tag per swarm: a second swarm from the web form numbers its reports from 0 again
+        self.swarms += 1
+        swarm_tag = f"{self.run_tag}.{self.swarms}"
+        traced = self.traced()
         if not self.distributed:
             this_process.current = Shard(
                 self.fleet,
@@ -224,6 +235,8 @@ class Coordinator:
                 per_device_ledger=per_device,
                 probes=probes if self.scenario == "ratelimit" else None,
                 probe_factor=self.options.probe_factor,
+                swarm_tag=swarm_tag,
+                traced=traced,
             )
             this_process.current.prepare(self.first_devices())
             return
@@ -250,6 +263,8 @@ class Coordinator:
                     if index == 0
                     else [],
                     "probe_factor": self.options.probe_factor,
+                    "swarm_tag": swarm_tag,
+                    "traced": [d for d in traced if d % len(workers) == index],
                 },
                 worker,
             )
@@ -577,66 +592,61 @@ class Coordinator:
             with open(self.run_dir / f"locust_{name}.csv", "w", newline="") as handle:
                 write(csv.writer(handle))
 
+    def traced(self) -> list[int]:
+        """The devices whose reports are reconciled one by one at the end (none when probing)."""
+        if self.scenario == "ratelimit" or self.fleet is None:
+            return []
+        return traced_devices(len(self.fleet), self.options.integrity_devices)
+
     def _integrity(self) -> dict[str, Any]:
-        """Acknowledged records per device against what the target returns.
+        """The traced devices' acknowledged reports against the records the target returns.
 
         Every device when the fleet has at most --integrity-devices of them, else a fixed random
-        sample: the check costs one request per device, sent twenty at a time.
+        sample: the check reads each one's records back (one request per 10,000 records), twenty
+        devices at a time.
         """
-        import random
-
-        sample = self.options.integrity_devices
-        indexes = list(range(len(self.fleet)))
-        if len(indexes) > sample:
-            indexes = sorted(random.Random(0).sample(indexes, sample))
-
         unanswered = 0
+        prefix = self.run_tag + "."
 
-        def stored(index: int) -> tuple[int, Any]:
+        def stored(index: int) -> tuple[int, Counter | None]:
             nonlocal unanswered
-            try:
-                reply = self.client.request(
-                    "GET",
-                    "/data",
-                    token=self.devices[index].token,
-                    token_kind="device-full",
-                    params={"query": "count"},
-                    check=False,
-                )
-            except OSError:  # requests.RequestException: a target gone away: say so, go on
-                unanswered += 1
-                return index, None
-            return index, reply.result
+            groups: Counter = Counter()
+            skip = 0
+            while True:
+                try:
+                    reply = self.client.request(
+                        "GET",
+                        "/data",
+                        token=self.devices[index].token,
+                        token_kind="device-full",
+                        params={"qty": READ_BACK_PAGE, "skip": skip},
+                        check=False,
+                    )
+                except OSError:  # requests.RequestException: a target gone away: say so, go on
+                    unanswered += 1
+                    return index, None
+                if not reply.ok or not isinstance(reply.result, list):
+                    unanswered += 1
+                    return index, None
+                for record in reply.result:
+                    group = record.get("group") if isinstance(record, dict) else None
+                    if isinstance(group, str) and group.startswith(prefix):
+                        groups[group] += 1
+                if len(reply.result) < READ_BACK_PAGE:
+                    return index, groups
+                skip += READ_BACK_PAGE
 
-        lost = extra = checked = 0
-        worst = []
-        acknowledged_by = self.observer.acknowledged
-        for index, count in gevent.pool.Pool(20).imap_unordered(stored, indexes):
-            if not isinstance(count, int):
-                continue
-            checked += 1
-            acknowledged = acknowledged_by.get(str(index), 0)
-            if count < acknowledged:
-                lost += acknowledged - count
-                worst.append(
-                    {
-                        "device": self.devices[index].id,
-                        "acknowledged": acknowledged,
-                        "stored": count,
-                    }
-                )
-            elif count > acknowledged:
-                extra += count - acknowledged
-        return {
-            "devices_checked": checked,
-            "devices_in_fleet": len(self.fleet),
-            "acknowledged": sum(acknowledged_by.values()),
-            "lost": lost,
-            "stored_not_acknowledged": extra,
-            "unanswered": unanswered,
-            "note": "stored but not acknowledged: requests still in flight when the run stopped",
-            "worst": sorted(worst, key=lambda w: w["stored"] - w["acknowledged"])[:20],
-        }
+        acknowledged = self.observer.acknowledged_reports
+        per_report = self.fleet.config.records_per_request
+        per_device = {}
+        for index, groups in gevent.pool.Pool(20).imap_unordered(stored, self.traced()):
+            if groups is not None:
+                device = self.devices[index].id
+                per_device[device] = reconcile(acknowledged.get(str(index), ()), groups, per_report)
+        found = summarise(per_device, fleet_size=len(self.fleet), unanswered=unanswered)
+        found["acknowledged"] = sum(self.observer.acknowledged.values())
+        found["acknowledgements_miscounted"] = self.observer.miscounted
+        return found
 
     def _threshold_settings(self) -> dict[str, float]:
         """The thresholds this run was held to (those set on the command line or in the form)."""
@@ -677,8 +687,7 @@ class Coordinator:
         found = len(drifted.get("findings") or [])
         if options.check_drift >= 0 and found > options.check_drift:
             broken.append(f"drift: {'; '.join(drifted['findings'])}")
-        if integrity.get("lost"):
-            broken.append(f"{integrity['lost']} acknowledged records were lost")
+        broken += integrity_problems(integrity)
         return broken
 
 

@@ -19,6 +19,7 @@ from locust.exception import CatchResponseError
 
 from tagocheck import checks
 from tagocheck.fleet.httpclient import patch_connection_pool
+from tagocheck.fleet.integrity import report_group
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.fleet.schedule import Report
 from tagocheck.load import shard as this_process
@@ -67,11 +68,13 @@ class Gateway(FastHttpUser):
         posting JSON (bench/locust_overhead.py).
         """
         config = shard.fleet.config
-        body = orjson.dumps(
-            PROFILES[config.payload](
-                self.rng, report.device, report.sequence, config.records_per_request
-            )
+        records = PROFILES[config.payload](
+            self.rng, report.device, report.sequence, config.records_per_request
         )
+        group = report_group(shard.swarm_tag, report.sequence)
+        for record in records:
+            record["group"] = group
+        body = orjson.dumps(records)
         headers = {
             "Device-Token": shard.fleet.tokens[report.device],
             "Content-Type": "application/json",
@@ -105,6 +108,8 @@ class Gateway(FastHttpUser):
             answered_at=answered,
             device=str(report.device),
             transport_error=type(error).__name__ if error is not None else None,
+            report_group=group,
+            records_sent=len(records),
         )
         failed = not (verdict.outcome == checks.ACCEPTED and verdict.ok)
         self.request_event.fire(

@@ -129,6 +129,8 @@ def _listen_as_worker(environment: Any) -> None:
             per_device_ledger=data["per_device_ledger"],
             probes=None if probes is None else [Probe(**p) for p in probes],
             probe_factor=data["probe_factor"],
+            swarm_tag=data["swarm_tag"],
+            traced=data["traced"],
         )
         this_process.current.prepare(data["active"])
 

@@ -14,7 +14,7 @@ import glob
 import os
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from typing import Any
 
 import gevent
@@ -62,9 +62,13 @@ class Shard:
         per_device_ledger: bool = False,
         probes: list[Probe] | None = None,
         probe_factor: float = 1.5,
+        swarm_tag: str = "",
+        traced: Collection[int] = (),
     ) -> None:
         """`probes` (the ratelimit scenario) replaces the devices' reports; an empty list is a
-        shard with nothing to do (the probes go to the first shard only)."""
+        shard with nothing to do (the probes go to the first shard only). Reports' records are
+        grouped under `swarm_tag` and their sequence; the `traced` devices' acknowledged reports
+        are kept for the integrity check (see tagocheck.fleet.integrity)."""
         self.fleet = fleet
         self.index = index
         self.count = count
@@ -72,6 +76,8 @@ class Shard:
         self.per_device_ledger = per_device_ledger
         self.probes = probes
         self.probe_factor = probe_factor
+        self.swarm_tag = swarm_tag
+        self.traced = frozenset(str(device) for device in traced)
         self.observer = self._new_observer()
         self.schedule: Schedule | ProbeSchedule | None = None
         self._prepared: Schedule | None = None
@@ -90,7 +96,9 @@ class Shard:
         self._sampler: gevent.Greenlet | None = None
 
     def _new_observer(self) -> FleetObserver:
-        return FleetObserver(self.window, per_device_ledger=self.per_device_ledger)
+        return FleetObserver(
+            self.window, per_device_ledger=self.per_device_ledger, traced=self.traced
+        )
 
     def devices_between(self, low: int, high: int) -> range:
         """This shard's devices among devices low..high-1."""

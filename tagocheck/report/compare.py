@@ -72,6 +72,11 @@ def metrics(run: RunData) -> dict[str, tuple[float | None, str, bool]]:
         "schema violations": (float(sum((summary.get("violations") or {}).values())), "", False),
         "rate-limit findings": (float(len(summary.get("rate_limit_findings") or [])), "", False),
         "lost records": (float((summary.get("integrity") or {}).get("lost") or 0), "", False),
+        "duplicated records": (
+            float((summary.get("integrity") or {}).get("duplicated") or 0),
+            "",
+            False,
+        ),
     }
 
 

@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
+from tagocheck.fleet.integrity import problems as integrity_problems
 from tagocheck.report.rundata import RunData
 
 
@@ -103,8 +104,8 @@ def judge(run: RunData) -> Verdict:
             f"The target did not answer the integrity check for {integrity['unanswered']:,} "
             "devices: their records could not be reconciled."
         )
-    if integrity.get("lost"):
-        problems.append(f"{integrity['lost']:,} acknowledged records were lost.")
+    # the run's thresholds list them already, unless it ended before judging them
+    problems += [f"{line}." for line in integrity_problems(integrity) if line not in broken]
     violations = sum((summary.get("violations") or {}).values())
     if violations:
         problems.append(f"{violations:,} responses broke the contract.")

@@ -88,3 +88,5 @@ def test_two_worker_processes_share_the_fleet_and_the_master_merges(tmp_path):
     assert integrity["devices_checked"] == 300 and integrity["lost"] == 0
     assert integrity["acknowledged"] == summary["reports"]
     assert integrity["stored_not_acknowledged"] == 0  # the last answers were waited for
+    # each worker traced its own devices' reports, and the master reconciled them all
+    assert integrity["reports_acknowledged"] == summary["reports"] and integrity["duplicated"] == 0

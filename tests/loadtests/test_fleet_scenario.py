@@ -58,49 +58,58 @@ def test_a_fleet_run_on_the_embedded_target_writes_its_run_directory(tmp_path):
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["reports"] > 500
     assert summary["outcomes"]["POST /data"] == {"accepted": summary["reports"]}
-    assert summary["integrity"]["lost"] == 0
-    assert summary["integrity"]["devices_checked"] == 200
+    integrity = summary["integrity"]
+    assert integrity["devices_checked"] == 200
+    assert integrity["lost"] == integrity["duplicated"] == 0
+    assert integrity["acknowledgements_miscounted"] == 0
+    # every report traced: each acknowledged one found stored, under its own group
+    assert integrity["reports_acknowledged"] == summary["reports"]
+    assert integrity["stored"] == summary["reports"] + integrity["stored_not_acknowledged"]
     for path in run_dir.iterdir():
         if path.name != "fleet.json":
             assert not TOKEN_PATTERN.search(path.read_text()), f"a token in {path.name}"
 
 
-def test_lost_writes_and_violations_break_the_thresholds(tmp_path):
-    with start_target(
-        tmp_path / "state",
-        "--plan",
-        "unlimited",
-        "--fault",
-        "lose-writes=0.2",
-        "--fault",
-        "wrong-count",
-    ) as target:
+def run_against(tmp_path: Path, faults: list[str], *extra: str) -> tuple:
+    """A short fleet run (20 devices every 0.5 s) on a target with `faults`, provisioned
+    through the API; returns Locust's process and the run's summary."""
+    fault_args = [arg for fault in faults for arg in ("--fault", fault)]
+    with start_target(tmp_path / "state", "--plan", "unlimited", *fault_args) as target:
         run_dir = tmp_path / "run"
         done = locust(
-            "-u",
-            "5",
-            "-r",
-            "5",
-            "-t",
-            "4s",
-            "--devices",
-            "20",
-            "--interval",
-            "0.5",
-            "--host",
-            target.url,
-            "--profile-token",
-            target.profile_token,
-            "--run-dir",
-            str(run_dir),
-            "--check-schema-violations",
-            "0",
+            *("-u", "5", "-r", "5", "-t", "4s", "--devices", "20", "--interval", "0.5"),
+            *("--host", target.url, "--profile-token", target.profile_token),
+            *("--run-dir", str(run_dir), *extra),
         )
-    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
     assert (run_dir / "fleet.json").stat().st_mode & 0o077 == 0  # it holds the created tokens
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["integrity"]["lost"] > 0
+    return done, json.loads((run_dir / "summary.json").read_text())
+
+
+def test_lost_writes_and_violations_break_the_thresholds(tmp_path):
+    done, summary = run_against(
+        tmp_path, ["lose-writes=0.2", "wrong-count"], "--check-schema-violations", "0"
+    )
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    integrity = summary["integrity"]
+    assert integrity["lost"] > 0 and integrity["duplicated"] == 0
+    assert integrity["acknowledgements_miscounted"] == summary["reports"]  # every one says +1
     assert "acknowledged records were lost" in done.stdout
+    assert "acknowledgements miscounted the records sent" in done.stdout
+
+
+def test_lost_and_duplicated_records_are_both_found(tmp_path):
+    """Half the records lost and half of the rest stored twice: counting records per device
+    would see a quarter of them missing; report by report, both faults show."""
+    done, summary = run_against(tmp_path, ["lose-writes=0.5", "duplicate-writes=0.5"])
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    integrity = summary["integrity"]
+    acknowledged = integrity["reports_acknowledged"]
+    assert acknowledged == summary["reports"] > 50
+    assert abs(integrity["lost"] - acknowledged / 2) <= 2, integrity
+    assert abs(integrity["duplicated"] - acknowledged / 4) <= 2, integrity
+    assert "records were stored more than once" in done.stdout
+    worst = integrity["worst"][0]
+    assert worst["lost"] + worst["duplicated"] > 0 and worst["device"]
 
 
 def test_failures_are_classified_in_locust_stats(tmp_path):

@@ -92,7 +92,12 @@ def clean(tmp_path_factory):
 def faulty(tmp_path_factory):
     base = tmp_path_factory.mktemp("faulty")
     tokens, stdout = fleet_run(
-        base / "state", base / "run", "lose-writes=0.3", "early-throttle", "html-errors"
+        base / "state",
+        base / "run",
+        "lose-writes=0.3",
+        "duplicate-writes=0.2",
+        "early-throttle",
+        "html-errors",
     )
     return base / "run", tokens, stdout
 
@@ -123,20 +128,22 @@ def test_a_clean_run_shows_no_fault(clean):
     assert "Every response matched the envelope and route schemas" in text
     assert "No threshold broken, no contract violation" in seen["verdict"]
     assert "records were lost" not in seen["verdict"]
+    assert "more than once" not in seen["verdict"]
 
 
 def test_a_faulty_run_shows_each_fault(faulty):
     run_dir, tokens, _ = faulty
     seen = browse(run_dir / "report.html", ARTIFACTS / "report-faulty.png")
     verdict = seen["verdict"]
-    assert "acknowledged records were lost" in verdict
+    assert verdict.count("acknowledged records were lost") == 1  # not again as a threshold
+    assert "records were stored more than once" in verdict
     assert "throttled early" in verdict
     assert "responses broke the contract" in verdict
     text = seen["text"]
     assert "early-throttle" in text  # the worst windows
     assert "the body is not JSON" in text  # a violation's redacted example
     assert "POST /data\tenvelope" in text  # violations by route and kind
-    assert "Devices that lost the most" in text
+    assert "Devices that lost or duplicated the most" in text
     html = (run_dir / "report.html").read_text()
     for token in tokens:
         assert token not in html

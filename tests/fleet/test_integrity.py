@@ -1,0 +1,52 @@
+"""Integrity is reconciled report by report: a lost record is told from one in flight at the stop,
+and a device that lost one record and had another stored twice does not look whole."""
+
+from __future__ import annotations
+
+from collections import Counter
+
+from tagocheck.fleet.integrity import reconcile, report_group, summarise, traced_devices
+
+
+def groups(*counts: int, tag: str = "tcabc.1") -> Counter:
+    return Counter({report_group(tag, seq): n for seq, n in enumerate(counts) if n})
+
+
+def test_every_acknowledged_report_stored_once_is_whole():
+    found = reconcile([report_group("tcabc.1", s) for s in range(3)], groups(2, 2, 2), 2)
+    assert (found.lost, found.duplicated, found.stored_not_acknowledged) == (0, 0, 0)
+    assert found.reports_acknowledged == 3 and found.stored == 6
+
+
+def test_a_lost_and_a_duplicated_record_do_not_cancel_out():
+    acknowledged = [report_group("tcabc.1", s) for s in range(3)]
+    found = reconcile(acknowledged, groups(2, 1, 3), 2)  # same count as 2, 2, 2
+    assert (found.lost, found.duplicated) == (1, 1)
+
+
+def test_a_report_in_flight_at_the_stop_is_neither_lost_nor_duplicated():
+    acknowledged = [report_group("tcabc.1", s) for s in range(2)]
+    found = reconcile(acknowledged, groups(2, 2, 2), 2)  # the third's answer never came
+    assert (found.lost, found.duplicated, found.stored_not_acknowledged) == (0, 0, 2)
+
+
+def test_an_acknowledged_report_with_nothing_stored_is_lost_whole():
+    found = reconcile([report_group("tcabc.1", 0)], Counter(), 3)
+    assert found.lost == 3
+
+
+def test_the_summary_adds_devices_up_and_names_the_worst():
+    per_device = {
+        "a": reconcile(["tcabc.1.0"], Counter({"tcabc.1.0": 1}), 1),
+        "b": reconcile(["tcabc.1.0", "tcabc.1.1"], Counter({"tcabc.1.0": 3}), 1),
+    }
+    summary = summarise(per_device, fleet_size=10, unanswered=1)
+    assert (summary["lost"], summary["duplicated"], summary["devices_checked"]) == (1, 2, 2)
+    assert [row["device"] for row in summary["worst"]] == ["b"]
+    assert summary["unanswered"] == 1 and summary["devices_in_fleet"] == 10
+
+
+def test_the_traced_sample_is_the_same_in_every_process():
+    assert traced_devices(5, 10) == [0, 1, 2, 3, 4]
+    sample = traced_devices(100_000, 2000)
+    assert sample == traced_devices(100_000, 2000) and len(set(sample)) == 2000

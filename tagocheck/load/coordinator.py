@@ -105,6 +105,7 @@ class Coordinator:
         self.probes: list[Probe] = []
         self.run_tag = run_tag()
         self.swarms = 0
+        self.started_at = 0.0
         self.observer: FleetObserver | None = None
         self.timeline = Timeline(self.run_dir / "timeline.jsonl")
         self.events = EventLog(self.run_dir / "events.jsonl")
@@ -224,6 +225,7 @@ class Coordinator:
         per_device = bool(self.device_limits)
         # a new tag per swarm: a second swarm from the web form numbers its reports from 0 again
         self.swarms += 1
+        self.started_at = self.started_at or time.time()
         swarm_tag = f"{self.run_tag}.{self.swarms}"
         traced = self.traced()
         if not self.distributed:
@@ -607,6 +609,9 @@ class Coordinator:
         """
         unanswered = 0
         prefix = self.run_tag + "."
+        # records from before the run (a fleet file's devices may have years of them) are left
+        # unread; an hour's margin for a target whose clock differs from ours
+        since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started_at - 3600))
 
         def stored(index: int) -> tuple[int, Counter | None]:
             nonlocal unanswered
@@ -619,7 +624,7 @@ class Coordinator:
                         "/data",
                         token=self.devices[index].token,
                         token_kind="device-full",
-                        params={"qty": READ_BACK_PAGE, "skip": skip},
+                        params={"qty": READ_BACK_PAGE, "skip": skip, "start_date": since},
                         check=False,
                     )
                 except OSError:  # requests.RequestException: a target gone away: say so, go on

@@ -199,9 +199,10 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _capacity(args: argparse.Namespace, out: Console) -> int:
-    from tagocheck.fleet.model import FleetConfig, FleetConfigError, Interval
+    from tagocheck.fleet.model import FleetConfigError
     from tagocheck.job import preflight
     from tagocheck.job.run import Job, JobError, Runner, verdict_paragraph
+    from tagocheck.load.options import fleet_config
 
     limits = ratelimits.rate_limits()
     embedded = not args.target
@@ -215,15 +216,9 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
     token = os.environ.get("TAGOIO_PROFILE_TOKEN")
     if not embedded and not token:
         raise UsageError("a real target needs $TAGOIO_PROFILE_TOKEN (the profile token)")
+    args.devices = args.devices or (5000 if embedded else 50)
     try:
-        config = FleetConfig(
-            devices=args.devices or (5000 if embedded else 50),
-            interval=Interval.parse(args.interval),
-            jitter=args.jitter,
-            payload=args.payload,
-            records_per_request=args.records_per_request,
-            connection=args.connection,
-        )
+        config = fleet_config(args)
     except FleetConfigError as error:
         raise UsageError(str(error)) from None
     if args.steps < 1 or args.step_seconds <= 0 or args.users < 1:

@@ -44,6 +44,7 @@ from tagocheck.fleet.provision import (
 from tagocheck.fleet.timeline import Sample, Timeline, drift
 from tagocheck.load import shard as this_process
 from tagocheck.load.eventlog import EventLog
+from tagocheck.load.options import fleet_config
 from tagocheck.load.shard import Shard
 from tagocheck.redact import redact_token
 from tagocheck.target.launcher import start_target
@@ -64,17 +65,6 @@ READ_BACK_PAGE = 10_000
 
 class RunError(RuntimeError):
     """A run that cannot start; the message is the one line the user sees."""
-
-
-def fleet_config(options: Any) -> FleetConfig:
-    return FleetConfig(
-        devices=options.devices,
-        interval=Interval.parse(options.interval),
-        jitter=options.jitter,
-        payload=options.payload,
-        records_per_request=options.records_per_request,
-        connection=options.connection,
-    )
 
 
 def config_to_wire(config: FleetConfig) -> dict[str, Any]:

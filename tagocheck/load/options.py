@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tagocheck.fleet.model import CONNECTION_MODES
+from tagocheck.fleet.model import CONNECTION_MODES, FleetConfig, Interval
 from tagocheck.fleet.payloads import PROFILES
 
 SCENARIOS: dict[str, dict[str, Any]] = {
@@ -28,6 +28,18 @@ FLEET_SHAPE: dict[str, dict[str, Any]] = {
     "--connection": {"choices": list(CONNECTION_MODES), "default": "keep-alive"},
 }
 """How each device reports: the same options for Locust and for `tagocheck capacity`."""
+
+
+def fleet_config(options: Any) -> FleetConfig:
+    """The fleet the parsed options describe (Locust's, or `tagocheck capacity`'s)."""
+    return FleetConfig(
+        devices=options.devices,
+        interval=Interval.parse(options.interval),
+        jitter=options.jitter,
+        payload=options.payload,
+        records_per_request=options.records_per_request,
+        connection=options.connection,
+    )
 
 
 def add_arguments(parser: Any, scenario: str) -> None:

@@ -199,6 +199,7 @@ def _parser() -> argparse.ArgumentParser:
 
 
 def _capacity(args: argparse.Namespace, out: Console) -> int:
+    from tagocheck.fleet import integrity
     from tagocheck.fleet.model import FleetConfigError
     from tagocheck.job import preflight
     from tagocheck.job.run import Job, JobError, Runner, verdict_paragraph
@@ -230,7 +231,7 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
         plan=plan,
         steps=args.steps,
         step_seconds=args.step_seconds,
-        integrity_devices=2000,
+        integrity_devices=integrity.SAMPLE,
         contract=not args.no_contract,
         create_devices=not embedded,
         budget=None if embedded else args.budget,

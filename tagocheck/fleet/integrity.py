@@ -18,6 +18,8 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 GROUP_PREFIX = "tc"
+SAMPLE = 2000
+"""Devices reconciled by default (--integrity-devices): each is read back at the end."""
 
 
 def run_tag() -> str:

@@ -30,6 +30,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from tagocheck.fleet import integrity
 from tagocheck.fleet.model import FleetConfig
 from tagocheck.job.preflight import Preflight
 from tagocheck.redact import scrub
@@ -58,7 +59,7 @@ class Job:
     processes: int = 0
     check_p99_ms: float = 500.0
     check_error_rate: float = 0.01
-    integrity_devices: int = 2000
+    integrity_devices: int = integrity.SAMPLE
     env: dict[str, str] = field(default_factory=dict)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from tagocheck.fleet import integrity
 from tagocheck.fleet.model import CONNECTION_MODES, FleetConfig, Interval
 from tagocheck.fleet.payloads import PROFILES
 
@@ -94,7 +95,7 @@ def add_arguments(parser: Any, scenario: str) -> None:
     add(
         "--integrity-devices",
         type=int,
-        default=2000,
+        default=integrity.SAMPLE,
         help="devices whose stored records are reconciled at the end (all of them when the "
         "fleet is smaller)",
     )

@@ -19,6 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from tagocheck import ratelimits
+from tagocheck.fleet.schedule import due_by
 
 PROFILE_WINDOWS, DEVICE_WINDOWS = 0, 1
 NOT_DRIVEN = {
@@ -167,13 +168,12 @@ class ProbeSchedule:
         return self.heap[0][0] if self.heap else None
 
     def pop_one(self, now: float) -> Shot | None:
-        shots = self.pop_due(now, limit=1)
-        return shots[0] if shots else None
+        """The earliest probe request due by `now`, the probe rescheduled for its next; or None."""
+        if not self.heap or self.heap[0][0] > now:
+            return None
+        due, index = self.heap[0]
+        heapq.heapreplace(self.heap, (self._in_group(index, due + self.spacing[index]), index))
+        return Shot(index, due)
 
     def pop_due(self, now: float, limit: int | None = None) -> list[Shot]:
-        shots: list[Shot] = []
-        while self.heap and self.heap[0][0] <= now and (limit is None or len(shots) < limit):
-            due, index = self.heap[0]
-            shots.append(Shot(index, due))
-            heapq.heapreplace(self.heap, (self._in_group(index, due + self.spacing[index]), index))
-        return shots
+        return due_by(self.pop_one, now, limit)

@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import heapq
 import random
-from collections.abc import Iterable
-from typing import NamedTuple
+from collections.abc import Callable, Iterable
+from typing import NamedTuple, TypeVar
 
 from tagocheck.fleet.model import Fleet
+
+T = TypeVar("T")
 
 
 class Report(NamedTuple):
@@ -86,13 +88,16 @@ class Schedule:
 
     def pop_due(self, now: float, limit: int | None = None) -> list[Report]:
         """Every report due by `now` (at most `limit`), each device rescheduled for its next."""
-        due: list[Report] = []
-        heap, origin = self.heap, self.origin
-        intervals = self.fleet.intervals
-        now -= origin
-        while heap and heap[0][0] <= now and (limit is None or len(due) < limit):
-            when, device, nominal, sequence = heap[0]
-            due.append(Report(device, origin + when, sequence))
-            following = nominal + intervals[device]
-            heapq.heapreplace(heap, (self._jittered(following), device, following, sequence + 1))
-        return due
+        return due_by(self.pop_one, now, limit)
+
+
+def due_by(pop_one: Callable[[float], T | None], now: float, limit: int | None) -> list[T]:
+    """Everything `pop_one` gives that is due by `now`, at most `limit`: a schedule's batch, built
+    on the pop_one the load runs call, so a test of the batch tests what runs."""
+    due: list[T] = []
+    while limit is None or len(due) < limit:
+        item = pop_one(now)
+        if item is None:
+            break
+        due.append(item)
+    return due

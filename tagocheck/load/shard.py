@@ -129,7 +129,6 @@ class Shard:
             self.schedule = ProbeSchedule(self.probes, factor, self.window, now)
             # each probe's group has every other window
             self.offered = sum(factor * p.limit / self.window for p in self.probes) / 2
-        self._offered_mark = now
         self._sampler = gevent.spawn(self._sample_every_second, users)
 
     def _offered_since(self, last: float, now: float) -> float:
@@ -223,17 +222,11 @@ class Shard:
                     achieved=(total - reports) / elapsed,
                     errors=sum(second.values()) - second[checks.ACCEPTED],
                     lateness_p99_ms=percentiles_ms([r[0] for r in recent])["p99"],
-                    corrected_p99_ms=corrected["p99"],
-                    service_p99_ms=service["p99"],
                     rss_mb=rss_mb(),
                     devices=len(self.devices_between(0, self.active)),
                     **{field: second[kind] for kind, field in OUTCOME_FIELDS.items()},
-                    corrected_p50_ms=corrected["p50"],
-                    corrected_p95_ms=corrected["p95"],
-                    corrected_p999_ms=corrected["p999"],
-                    service_p50_ms=service["p50"],
-                    service_p95_ms=service["p95"],
-                    service_p999_ms=service["p999"],
+                    **{f"corrected_{p}_ms": ms for p, ms in corrected.items()},
+                    **{f"service_{p}_ms": ms for p, ms in service.items()},
                 )
             )
             reports, last, cpu_last, last_outcomes = total, now, cpu_now, outcomes

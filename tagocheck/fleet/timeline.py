@@ -108,6 +108,11 @@ WORST = (
 )
 
 
+def ramped_up(samples: list[Sample]) -> list[Sample]:
+    """The samples after the first seconds of ramp-up (all of them in a run that short)."""
+    return samples[2:] or samples
+
+
 def combine(second: int, samples: list[Sample]) -> Sample:
     """One second of the whole generator from its processes' samples of that second."""
     if len(samples) == 1:
@@ -156,7 +161,7 @@ class Timeline:
     def limit(self) -> dict[str, Any]:
         """Which side limited the run, and the evidence."""
         samples = self.samples
-        steady = samples[2:] or samples  # the first seconds are ramp-up
+        steady = ramped_up(samples)
         if not steady:
             return {"limit": "unknown", "why": "no samples"}
         # a second in which the process ran or waited for a CPU nearly all the time: it wanted

@@ -13,7 +13,8 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from tagocheck.fleet.timeline import Sample
+from tagocheck.fleet import observe
+from tagocheck.fleet.timeline import Sample, ramped_up
 
 
 class RunDirError(ValueError):
@@ -37,7 +38,7 @@ class RunData:
 
     def steady(self) -> list[Sample]:
         """The samples after the first seconds of ramp-up."""
-        return self.samples[2:] or self.samples
+        return ramped_up(self.samples)
 
 
 def load(path: Path) -> RunData:
@@ -57,7 +58,7 @@ def load(path: Path) -> RunData:
     run.samples = [Sample.from_dict(row) for row in _lines(run, "timeline.jsonl")]
     run.events = _lines(run, "events.jsonl", required=False)
     for name, encoded in _json(run, "histograms.json").items():
-        histogram = HdrHistogram(1, 3_600_000_000, 3)
+        histogram = observe.histogram()  # as the run recorded it
         try:
             histogram.decode_and_add(encoded)
         except Exception:  # a torn write: hdrh raises several kinds

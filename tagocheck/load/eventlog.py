@@ -14,11 +14,9 @@ from tagocheck.redact import scrub
 class EventLog:
     def __init__(self, path: Path) -> None:
         self.path = path
-        self.events: list[dict[str, Any]] = []
 
     def note(self, kind: str, message: str, **details: Any) -> None:
         event = {"t": time.time(), "kind": kind, "message": scrub(message), **details}
-        self.events.append(event)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         with self.path.open("a") as log:
             log.write(json.dumps(event) + "\n")

@@ -6,6 +6,7 @@ from __future__ import annotations
 import datetime
 import os
 import re
+import time
 from pathlib import Path
 from typing import Any
 
@@ -31,8 +32,9 @@ CAPTIONS = {
     "capacity": "Each capacity step's offered rate against what was answered, with the knee: the "
     "first step where throughput stopped following, p99 bent, or errors started.",
     "fleet": "Devices reporting and concurrent connections (Locust users).",
-    "generator": "The load generator's own CPU and memory: at 90 % CPU or more the generator, "
-    "not the target, limits the run.",
+    "generator": "The load generator's own CPU, the time it waited for a CPU other processes "
+    "held, and its memory: running or waiting 90 % of the time or more, the generator, not the "
+    "target, limits the run.",
 }
 
 
@@ -47,13 +49,13 @@ def _environment() -> jinja2.Environment:
         undefined=jinja2.StrictUndefined,
     )
     env.filters["scrub"] = lambda value: scrub(str(value))
-    env.filters["when"] = lambda t: (
-        datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
-        if isinstance(t, int | float)
-        else "-"
-    )
+    env.filters["when"] = lambda t: _utc(t) if isinstance(t, int | float) else "-"
     env.filters["num"] = _number
     return env
+
+
+def _utc(t: float) -> str:
+    return datetime.datetime.fromtimestamp(t, datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC")
 
 
 def _number(value: Any, digits: int = 1) -> str:
@@ -105,7 +107,7 @@ def build(run_dir: Path, *, baseline: Path | None = None, contract: Path | None 
         "compliance": found,
         "deltas": compare.compare(run, base) if base else None,
         "baseline": base,
-        "generated": datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M:%S UTC"),
+        "generated": _utc(time.time()),
     }
     return _environment().get_template("report.html.j2").render(**context)
 
@@ -135,8 +137,9 @@ def write_report(
 ) -> Path:
     """Build the report and write it atomically to RUN_DIR/report.html."""
     html = build(Path(run_dir), baseline=baseline, contract=contract)
-    if len(html.encode()) > MAX_BYTES:
-        raise ReportError(f"the report would be {len(html.encode()):,} bytes, over {MAX_BYTES:,}")
+    size = len(html.encode())
+    if size > MAX_BYTES:
+        raise ReportError(f"the report would be {size:,} bytes, over {MAX_BYTES:,}")
     target = Path(run_dir) / "report.html"
     temporary = target.with_name("report.html.tmp")
     temporary.write_text(html)

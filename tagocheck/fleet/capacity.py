@@ -76,8 +76,22 @@ def knee(steps: list[Step]) -> dict[str, Any] | None:
     return None
 
 
-def highest_good(steps: list[Step]) -> Step | None:
-    """The highest step before the knee: the capacity the run can vouch for."""
+def meets(step: Step, p99_ms: float | None = None, error_rate: float | None = None) -> bool:
+    """Whether a step held the run's thresholds (None: that one was not checked)."""
+    return (p99_ms is None or step.p99_ms <= p99_ms) and (
+        error_rate is None or step.error_share <= error_rate
+    )
+
+
+def highest_good(
+    steps: list[Step], p99_ms: float | None = None, error_rate: float | None = None
+) -> Step | None:
+    """The highest step before the knee that met the run's thresholds: the capacity the run can
+    vouch for (the report's headline and its baseline comparison both read this one)."""
     found = knee(steps)
-    good = steps if found is None else [s for s in steps if s.index < found["step"]]
+    good = [
+        s
+        for s in steps
+        if (found is None or s.index < found["step"]) and meets(s, p99_ms, error_rate)
+    ]
     return good[-1] if good else None

@@ -486,8 +486,11 @@ class Coordinator:
             }
             if self.scenario == "ratelimit":
                 extra["not_driven"] = NOT_DRIVEN
+            thresholds = self._threshold_settings()
             if self.steps:
-                best = highest_good(self.steps)
+                best = highest_good(
+                    self.steps, thresholds.get("p99_ms"), thresholds.get("error_rate")
+                )
                 capacity = {
                     "steps": [step.as_dict() for step in self.steps],
                     "knee": knee(self.steps),
@@ -496,7 +499,7 @@ class Coordinator:
                 (self.run_dir / "steps.json").write_text(json.dumps(capacity, indent=2))
                 extra["capacity"] = capacity
             broken = self._thresholds(integrity, findings, extra["drift"])
-            extra["thresholds"] = {"checked": self._threshold_settings(), "broken": broken}
+            extra["thresholds"] = {"checked": thresholds, "broken": broken}
             self.observer.write(self.run_dir, extra)
             self._print(extra)
             for line in broken:

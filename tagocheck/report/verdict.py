@@ -8,8 +8,8 @@ statement comes from the run's own figures; where the run cannot tell, the verdi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
 
+from tagocheck.fleet.capacity import Step, highest_good
 from tagocheck.fleet.integrity import problems as integrity_problems
 from tagocheck.report.rundata import RunData
 
@@ -21,14 +21,6 @@ class Verdict:
     """True when the run met its thresholds and found no fault."""
     facts: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
-
-
-def _step_meets(step: dict[str, Any], thresholds: dict[str, float]) -> bool:
-    p99 = thresholds.get("p99_ms")
-    errors = thresholds.get("error_rate")
-    return (p99 is None or step["p99_ms"] <= p99) and (
-        errors is None or step["error_share"] <= errors
-    )
 
 
 def judge(run: RunData) -> Verdict:
@@ -48,14 +40,16 @@ def judge(run: RunData) -> Verdict:
             f"; it had {seconds} seconds of samples." if seconds else " and no samples."
         )
     elif steps:
-        before_knee = [s for s in steps if knee is None or s["index"] < knee["step"]]
-        good = [s for s in before_knee if _step_meets(s, thresholds)]
-        best = good[-1] if good else None
+        best = highest_good(
+            [Step(**step) for step in steps],
+            thresholds.get("p99_ms"),
+            thresholds.get("error_rate"),
+        )
         if best:
             headline = (
-                f"Highest load that met the thresholds: {best['devices']:,} devices, "
-                f"{best['offered']:,.1f} reports/s offered ({best['achieved']:,.1f}/s answered, "
-                f"p99 {best['p99_ms']:,.0f} ms)."
+                f"Highest load that met the thresholds: {best.devices:,} devices, "
+                f"{best.offered:,.1f} reports/s offered ({best.achieved:,.1f}/s answered, "
+                f"p99 {best.p99_ms:,.0f} ms)."
             )
         else:
             headline = "No capacity step met the thresholds, the first one included."

@@ -225,7 +225,7 @@ def outcomes_over_time(run: RunData):
 
 
 def capacity_steps(run: RunData):
-    capacity = run.summary.get("capacity") or run.steps or {}
+    capacity = run.capacity
     steps = capacity.get("steps") or []
     if not steps:
         return None

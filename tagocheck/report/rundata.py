@@ -36,6 +36,12 @@ class RunData:
     def scenario(self) -> str:
         return self.config.get("scenario") or self.summary.get("scenario") or "fleet"
 
+    @property
+    def capacity(self) -> dict[str, Any]:
+        """The capacity steps and knee: from the summary, or from steps.json when a killed run
+        wrote no summary."""
+        return self.summary.get("capacity") or self.steps or {}
+
     def steady(self) -> list[Sample]:
         """The samples after the first seconds of ramp-up."""
         return ramped_up(self.samples)

@@ -28,7 +28,7 @@ def judge(run: RunData) -> Verdict:
     thresholds = (summary.get("thresholds") or {}).get("checked", {})
     broken = (summary.get("thresholds") or {}).get("broken", [])
     limit = summary.get("limit") or {}
-    capacity = summary.get("capacity") or run.steps or {}
+    capacity = run.capacity
     steps = capacity.get("steps") or []
     knee = capacity.get("knee")
     facts: list[str] = []

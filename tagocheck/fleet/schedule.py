@@ -83,7 +83,10 @@ class Schedule:
             return None
         when, device, nominal, sequence = heap[0]
         following = nominal + self.fleet.intervals[device]
-        heapq.heapreplace(heap, (self._jittered(following), device, following, sequence + 1))
+        # a device sends its reports in order: jitter wider than half the interval must not put
+        # the next one before this one (it would be "late" the moment it was scheduled)
+        due = max(when, self._jittered(following))
+        heapq.heapreplace(heap, (due, device, following, sequence + 1))
         return Report(device, self.origin + when, sequence)
 
     def pop_due(self, now: float, limit: int | None = None) -> list[Report]:

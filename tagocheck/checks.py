@@ -52,6 +52,9 @@ class Verdict:
     """A failure envelope's message (tokens redacted)."""
     added: int | None = None
     """N of an accepted "N Data Added"."""
+    succeeded: bool = False
+    """The body is an envelope with status true: the target says it did what was asked, whatever
+    else is wrong with the answer."""
 
     @property
     def ok(self) -> bool:
@@ -152,7 +155,7 @@ def _judge(
         verdict.outcome = NOT_ENVELOPE
         verdict.violations += [_violation("envelope", p) for p in problems]
         return verdict
-    succeeded = value["status"] is True
+    succeeded = verdict.succeeded = value["status"] is True
     if not succeeded:
         verdict.message = scrub(_failure_message(value))
         verdict.variants["failure-message"] = schemas.variants(table.envelope, value)

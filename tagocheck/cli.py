@@ -18,7 +18,7 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tagocheck import permissions, ratelimits, routes, schemas
+from tagocheck import permissions, ratelimits, routes, schemas, transport
 from tagocheck.redact import scrub
 
 EPILOG_ROUTES = """examples:
@@ -202,7 +202,7 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
     from tagocheck.fleet import integrity
     from tagocheck.fleet.model import FleetConfigError
     from tagocheck.job import preflight
-    from tagocheck.job.run import Job, JobError, Runner, verdict_paragraph
+    from tagocheck.job.run import Job, JobError, Runner, run_verdict
     from tagocheck.load.options import fleet_config
 
     limits = ratelimits.rate_limits()
@@ -268,13 +268,16 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
         out.print(f"tagocheck: no report: the run wrote nothing to {run_dir}")
         return 130 if outcome.interrupted else 1
     out.print(f"\n[bold]Report:[/bold] {outcome.report}", highlight=False)
-    out.print(verdict_paragraph(run_dir), highlight=False)
+    found = run_verdict(run_dir)
+    out.print(" ".join([found.headline, *found.facts, *found.problems]), highlight=False)
     if outcome.contract_failed:
         out.print(f"The contract suite had {outcome.contract_failed} failures: see the report.")
     if outcome.interrupted:
         out.print("tagocheck: interrupted; the report shows what the run had")
         return 130
-    return 1 if outcome.contract_failed or outcome.error else 0
+    if found.exit_code == 0 and (outcome.contract_failed or outcome.error):
+        return 1
+    return found.exit_code
 
 
 def _writable(run_dir: Path) -> None:
@@ -300,7 +303,7 @@ def _reachable(url: str, token: str) -> None:
     except requests.exceptions.SSLError:
         raise UsageError(f"{url}: TLS verification failed (set REQUESTS_CA_BUNDLE)") from None
     except requests.RequestException as error:
-        raise UsageError(f"cannot reach {url}: {type(error).__name__}") from None
+        raise UsageError(f"cannot reach {url}: {transport.cause(error)}") from None
     if reply.status in (401, 403):
         raise UsageError(f"{url} refused the profile token (HTTP {reply.status}): check it")
     if reply.verdict.outcome == "not-envelope":

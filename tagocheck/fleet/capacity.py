@@ -1,7 +1,8 @@
 """The capacity steps: raise the offered load step by step until the target stops keeping up.
 
-Each step brings more of the fleet in and holds it for a while; its offered and achieved rates,
-corrected p99 and error share come from the run's per-second timeline (its first seconds, the
+Each step brings more of the fleet in and holds it for a while; its offered and achieved
+(answered: accepted and conforming) rates, corrected p99 and error share (failed outcomes among
+all outcomes) come from the run's per-second timeline (its first seconds, the
 ramp, are left out); a step's p99 is the median of its seconds' p99s, so that one stalled second
 does not make a knee. The knee is the first step where throughput stops following the offered
 rate, p99 bends (more than twice the first step's and over 50 ms), or errors start (over 1 %).
@@ -44,7 +45,7 @@ def step_from(
         s for s in samples if started <= s.t <= ended
     ]
     achieved = statistics.fmean(s.achieved for s in held) if held else 0.0
-    answered = sum(s.achieved for s in held) or 1.0
+    outcomes = sum(s.responses for s in held) or 1.0
     return Step(
         index=index,
         devices=devices,
@@ -54,7 +55,7 @@ def step_from(
         achieved=achieved,
         # the typical second's p99: one stalled second (a slow commit) is not a knee
         p99_ms=statistics.median(s.corrected_p99_ms for s in held) if held else 0.0,
-        error_share=sum(s.errors for s in held) / answered,
+        error_share=sum(s.errors for s in held) / outcomes,
     )
 
 

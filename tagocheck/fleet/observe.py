@@ -11,7 +11,14 @@ registry of checks the contract suite uses, and records:
 - the rate-limit ledger;
 - records acknowledged per device, and for the traced devices which reports (by their group),
   for the integrity check at the end; acknowledgements whose "N Data Added" is not the number of
-  records sent.
+  records sent, and those whose count text could not be read at all.
+
+One meaning of "answered" runs through every figure: an accepted answer (2xx, status true) that
+conforms to the envelope and the route's result schema. A transport error, a body that is no
+envelope, a 5xx or an answer that breaks the contract is a failure, wherever it is counted.
+An *acknowledgement* is looser: any 2xx answer with status true to a report says the target took
+its records, so integrity reconciles it through the read-back even when the answer broke the
+contract or worded its count otherwise.
 """
 
 from __future__ import annotations
@@ -60,8 +67,19 @@ class FleetObserver:
         self.traced = frozenset(traced)
         self.acknowledged_reports: dict[str, list[str]] = defaultdict(list)
         self.miscounted = 0
+        self.count_not_understood = 0
+        """Acknowledgements whose result did not read "N Data Added"."""
         self.reports = 0
         self.failed = 0
+        """Reports not answered: every outcome but accepted-and-conforming."""
+        self.nonconforming = 0
+        """Responses that broke at least one check (a response with two violations is one)."""
+        self.last_answer_at = 0.0
+        """When the last HTTP answer of any kind came."""
+        self.silent_since: float | None = None
+        """The first transport error after the last HTTP answer, and how many came since: a
+        target that stopped answering."""
+        self.silent_count = 0
         # (lateness, corrected, service) seconds since the last take_recent(): the timeline's
         # per-second percentiles, kept as a plain list because the hot path appends to it.
         self.recent: list[tuple[float, float, float]] = []
@@ -98,39 +116,89 @@ class FleetObserver:
             )
             route = f"{method} {path}"
             self.reasons[f"transport: {transport_error}"] += 1
+            self._silence(sent_at, 1)
         else:
+            self._answer(answered_at)
             verdict = checks.judge(
                 method, path, status, body, token_kind=token_kind, query=query, headers=headers
             )
             route = verdict.route or f"{method} {path}"
-            if verdict.outcome == checks.REJECTED:
-                self.reasons[f"{status}: {verdict.message}"] += 1
-            for violation in verdict.violations:
-                self.violations[violation.check] += 1
-                self.violations_by_route[route][violation.check] += 1
-                examples = self.examples[violation.check]
-                if len(examples) < EXAMPLES_PER_CHECK:
-                    examples.append(
-                        {
-                            "route": route,
-                            "status": status,
-                            "where": violation.where,
-                            "message": violation.message,
-                            "body": scrub(body[:300].decode("utf-8", "replace")),
-                        }
-                    )
-            if verdict.added and device is not None:
-                self.acknowledged[device] += verdict.added
-                if device in self.traced and report_group is not None:
-                    self.acknowledged_reports[device].append(report_group)
-                if records_sent is not None and verdict.added != records_sent:
-                    self.miscounted += 1
+            self._count_reason(verdict)
+            if verdict.violations:
+                self._count_violations(route, status, body, verdict.violations)
+            if records_sent is not None and verdict.succeeded and 200 <= status < 300:
+                self._acknowledge(verdict, device, report_group, records_sent)
             scope_device = device if self.per_device_ledger else None
             self.ledger.record(ledger_route or route, sent_at, answered_at, status, scope_device)
         self.outcomes[route][verdict.outcome] += 1
         if verdict.outcome != checks.ACCEPTED or verdict.violations:
             self.failed += 1
         return verdict
+
+    def _answer(self, at: float) -> None:
+        if at > self.last_answer_at:
+            self.last_answer_at = at
+            if self.silent_since is not None and self.silent_since < at:
+                self.silent_since, self.silent_count = None, 0
+
+    def _silence(self, since: float, count: int) -> None:
+        if since >= self.last_answer_at:
+            self.silent_count += count
+            self.silent_since = (
+                since if self.silent_since is None else min(self.silent_since, since)
+            )
+
+    def silence(self) -> tuple[float, int] | None:
+        """(since, transport errors) when no HTTP answer came after the first of them."""
+        if self.silent_since is None:
+            return None
+        return self.silent_since, self.silent_count
+
+    def _count_reason(self, verdict: checks.Verdict) -> None:
+        """Why an answer was a failure, in one line: the message, the class or the checks."""
+        outcome, status = verdict.outcome, verdict.status
+        if outcome == checks.REJECTED:
+            self.reasons[f"{status}: {verdict.message}"] += 1
+        elif outcome in (checks.SERVER_ERROR, checks.NOT_ENVELOPE):
+            said = f": {verdict.message}" if verdict.message else ""
+            self.reasons[f"{outcome} {status}{said}"] += 1
+        elif outcome == checks.ACCEPTED and verdict.violations:
+            broken = ", ".join(sorted({v.check for v in verdict.violations}))
+            self.reasons[f"{status}: broke the contract ({broken})"] += 1
+
+    def _count_violations(
+        self, route: str, status: int, body: bytes, violations: list[checks.Violation]
+    ) -> None:
+        """Per check, the responses that broke it (once per response, however often)."""
+        self.nonconforming += 1
+        for violation in {v.check: v for v in violations}.values():
+            self.violations[violation.check] += 1
+            self.violations_by_route[route][violation.check] += 1
+            examples = self.examples[violation.check]
+            if len(examples) < EXAMPLES_PER_CHECK:
+                examples.append(
+                    {
+                        "route": route,
+                        "status": status,
+                        "where": violation.where,
+                        "message": violation.message,
+                        "body": scrub(body[:300].decode("utf-8", "replace")),
+                    }
+                )
+
+    def _acknowledge(
+        self, verdict: checks.Verdict, device: str | None, group: str | None, sent: int
+    ) -> None:
+        """A 2xx with status true to a report: the target says it took the records."""
+        if verdict.added is None:
+            self.count_not_understood += 1
+        elif verdict.added != sent:
+            self.miscounted += 1
+        if device is None:
+            return
+        self.acknowledged[device] += sent if verdict.added is None else verdict.added
+        if device in self.traced and group is not None:
+            self.acknowledged_reports[device].append(group)
 
     def take_recent(self) -> list[tuple[float, float, float]]:
         taken, self.recent = self.recent, []
@@ -153,8 +221,13 @@ class FleetObserver:
         for device, groups in other.acknowledged_reports.items():
             self.acknowledged_reports[device].extend(groups)
         self.miscounted += other.miscounted
+        self.count_not_understood += other.count_not_understood
         self.reports += other.reports
         self.failed += other.failed
+        self.nonconforming += other.nonconforming
+        self._answer(other.last_answer_at)
+        if other.silent_since is not None:
+            self._silence(other.silent_since, other.silent_count)
 
     def to_wire(self) -> dict[str, Any]:
         """What a worker sends its master: plain types Locust's messages can carry."""
@@ -169,8 +242,13 @@ class FleetObserver:
             "acknowledged": dict(self.acknowledged),
             "acknowledged_reports": dict(self.acknowledged_reports),
             "miscounted": self.miscounted,
+            "count_not_understood": self.count_not_understood,
             "reports": self.reports,
             "failed": self.failed,
+            "nonconforming": self.nonconforming,
+            "last_answer_at": self.last_answer_at,
+            "silent_since": self.silent_since,
+            "silent_count": self.silent_count,
         }
 
     @classmethod
@@ -189,7 +267,11 @@ class FleetObserver:
         observer.acknowledged.update(data["acknowledged"])
         observer.acknowledged_reports.update(data["acknowledged_reports"])
         observer.miscounted = data["miscounted"]
+        observer.count_not_understood = data["count_not_understood"]
         observer.reports, observer.failed = data["reports"], data["failed"]
+        observer.nonconforming = data["nonconforming"]
+        observer.last_answer_at = data["last_answer_at"]
+        observer.silent_since, observer.silent_count = data["silent_since"], data["silent_count"]
         return observer
 
     def histograms(self) -> dict[str, HdrHistogram]:
@@ -201,6 +283,9 @@ class FleetObserver:
 
         return {
             "reports": self.reports,
+            "answered": self.reports - self.failed,
+            "failed": self.failed,
+            "nonconforming": self.nonconforming,
             "latency_ms": {
                 "corrected": percentiles(self.corrected),
                 "service": percentiles(self.service),

@@ -13,15 +13,25 @@ from __future__ import annotations
 
 import json
 import statistics
+import time
 from collections import defaultdict
+from collections.abc import Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
+
+from tagocheck import transport
 
 CPU_LIMIT = 90.0
 STARVED_PCT = 20.0
 """Waiting this much of a second for a CPU says the machine, not the process, was short of it."""
 LATE_MS = 100.0
+FAILING = 0.01
+"""More than this share of failed outcomes: the target is failing, whatever else is true."""
+FOLLOWS = 0.95
+"""Answered below this share of the offered rate: something fell short."""
+HELD = 0.9
+"""Gateways awaiting answers at once, as a share of them: the target holds the connections."""
 
 
 OUTCOME_FIELDS = {
@@ -46,8 +56,10 @@ class Sample:
     offered: float
     """Reports due per second."""
     achieved: float
-    """Answers per second."""
+    """Reports answered per second: accepted, with an answer that conforms to the contract."""
     errors: int
+    """Reports that got any other outcome in the second (transport errors, non-envelopes, 5xx,
+    rejections, 429s, answers that broke the contract)."""
     lateness_p99_ms: float
     corrected_p99_ms: float
     service_p99_ms: float
@@ -67,6 +79,11 @@ class Sample:
     service_p50_ms: float = 0.0
     service_p95_ms: float = 0.0
     service_p999_ms: float = 0.0
+    responses: int = 0
+    """Reports that got an outcome in the second, answered or not (errors included)."""
+    in_flight_peak: int = 0
+    """The most reports awaiting an answer at once: near the user count, every gateway was
+    held by the target."""
     cpu_wait: float = 0.0
     """How long the process was ready to run but waited for a CPU others held, in % of the
     second: a generator starved by its neighbours uses little CPU, yet cannot keep up."""
@@ -92,7 +109,17 @@ def percentiles_ms(seconds: list[float]) -> dict[str, float]:
     }
 
 
-ADDED = ("users", "offered", "achieved", "errors", "rss_mb", "devices", *OUTCOME_FIELDS.values())
+ADDED = (
+    "users",
+    "offered",
+    "achieved",
+    "errors",
+    "responses",
+    "in_flight_peak",
+    "rss_mb",
+    "devices",
+    *OUTCOME_FIELDS.values(),
+)
 WORST = (
     "cpu",
     "cpu_wait",
@@ -158,49 +185,120 @@ class Timeline:
         if self.path is not None:
             self.path.write_text("".join(json.dumps(s.as_dict()) + "\n" for s in self.samples))
 
-    def limit(self) -> dict[str, Any]:
-        """Which side limited the run, and the evidence."""
-        samples = self.samples
-        steady = ramped_up(samples)
-        if not steady:
-            return {"limit": "unknown", "why": "no samples"}
-        # a second in which the process ran or waited for a CPU nearly all the time: it wanted
-        # more CPU than it got, whether it used a whole core or its neighbours held the cores
-        busy = sum(s.cpu + s.cpu_wait >= CPU_LIMIT for s in steady) / len(steady)
-        waited = statistics.median(s.cpu_wait for s in steady)
-        third = max(1, len(steady) // 3)
-        early = statistics.median(s.lateness_p99_ms for s in steady[:third])
-        late = statistics.median(s.lateness_p99_ms for s in steady[-third:])
-        offered = sum(s.offered for s in steady)
-        achieved = sum(s.achieved for s in steady)
-        ratio = achieved / offered if offered else 1.0
-        evidence = {
-            "generator_cpu_busy_share": round(busy, 3),
-            "generator_cpu_wait_pct_median": round(waited, 1),
-            "lateness_p99_ms_first_third": round(early, 1),
-            "lateness_p99_ms_last_third": round(late, 1),
-            "achieved_over_offered": round(ratio, 4),
-        }
-        if busy > 0.2:
-            starved = (
-                f" (it waited for a CPU other processes held {waited:.0f} % of the time: "
-                "its machine was short of CPU)"
-                if waited >= STARVED_PCT
-                else ""
-            )
+    def limit(
+        self,
+        causes: Mapping[str, int] | None = None,
+        silence: tuple[float, int] | None = None,
+    ) -> dict[str, Any]:
+        """Which side limited the run, and the evidence; `causes` are the run's failure reasons
+        with their counts, `silence` the observer's (see FleetObserver.silence)."""
+        return limit(self.samples, causes or {}, silence)
+
+
+SILENT_REPORTS = 3
+"""Transport errors in a row, with no answer after them, that say the target stopped."""
+
+
+def clock(t: float) -> str:
+    return time.strftime("%H:%M:%S UTC", time.gmtime(t))
+
+
+def worst_cause(causes: Mapping[str, int], prefix: str = "") -> str:
+    """The most frequent failure reason (of those starting with `prefix`), without the prefix."""
+    found = [(n, c) for c, n in causes.items() if c.startswith(prefix)]
+    return max(found)[1].removeprefix(prefix) if found else ""
+
+
+def limit(
+    samples: list[Sample], causes: Mapping[str, int], silence: tuple[float, int] | None = None
+) -> dict[str, Any]:
+    """Which side limited the run, and the evidence.
+
+    Each answer is given only when the run's figures show it: the target stopped answering
+    (connection errors to the end), the target failed (more than FAILING of its outcomes were
+    failures), the generator was short of CPU, reports went out late while every gateway waited
+    on the target (the target), or late while gateways were free (the generator could not keep
+    its schedule). "Neither" needs the offered rate answered, on time, without failures.
+    """
+    steady = ramped_up(samples)
+    if not steady:
+        return {"limit": "unknown", "why": "no samples"}
+    cause = worst_cause(causes, "transport: ")
+    # garbage is an answer, if a bad one; silence is no answer at all
+    if silence is not None and silence[1] >= SILENT_REPORTS and cause != transport.NOT_HTTP:
+        since = silence[0]
+        never = not any(s.achieved or s.responses > s.transport_error for s in samples)
+        why = (
+            f"the target answered no report ({cause or 'no answer'})"
+            if never
+            else f"the target stopped answering at {clock(since)} ({cause or 'no answer'})"
+        )
+        return {"limit": "target", "kind": "stopped", "stopped_at": since, "why": why}
+    busy = sum(s.cpu + s.cpu_wait >= CPU_LIMIT for s in steady) / len(steady)
+    waited = statistics.median(s.cpu_wait for s in steady)
+    third = max(1, len(steady) // 3)
+    early = statistics.median(s.lateness_p99_ms for s in steady[:third])
+    late = statistics.median(s.lateness_p99_ms for s in steady[-third:])
+    typical_late = statistics.median(s.lateness_p99_ms for s in steady)
+    offered = sum(s.offered for s in steady)
+    achieved = sum(s.achieved for s in steady)
+    responses = sum(s.responses for s in steady)
+    failed = sum(s.errors for s in steady) / responses if responses else 0.0
+    ratio = achieved / offered if offered else 1.0
+    held = statistics.median(s.in_flight_peak / s.users if s.users else 0.0 for s in steady)
+    evidence = {
+        "generator_cpu_busy_share": round(busy, 3),
+        "generator_cpu_wait_pct_median": round(waited, 1),
+        "lateness_p99_ms_first_third": round(early, 1),
+        "lateness_p99_ms_last_third": round(late, 1),
+        "lateness_p99_ms_median": round(typical_late, 1),
+        "achieved_over_offered": round(ratio, 4),
+        "failed_share": round(failed, 4),
+        "gateways_held_median": round(held, 3),
+    }
+    if not responses and not achieved:
+        return {"limit": "unknown", "why": "no report got an outcome", **evidence}
+    if busy > 0.2:
+        starved = (
+            f" (it waited for a CPU other processes held {waited:.0f} % of the time: "
+            "its machine was short of CPU)"
+            if waited >= STARVED_PCT
+            else ""
+        )
+        why = (
+            f"the generator needed a whole core in {busy:.0%} of seconds{starved}; "
+            f"schedule lateness p99 went from {early:.0f} to {late:.0f} ms"
+        )
+        return {"limit": "generator", "why": why, **evidence}
+    if failed > FAILING:
+        cause = worst_cause(causes)
+        why = f"{failed:.1%} of the reports that got an outcome failed" + (
+            f" (most often {cause})" if cause else ""
+        )
+        return {"limit": "target", "kind": "failing", "why": why, **evidence}
+    behind = (late > LATE_MS and late > 2 * early) or typical_late > LATE_MS
+    if behind or ratio < FOLLOWS:
+        if held >= HELD:
             why = (
-                f"the generator needed a whole core in {busy:.0%} of seconds{starved}; "
-                f"schedule lateness p99 went from {early:.0f} to {late:.0f} ms"
-            )
-            return {"limit": "generator", "why": why, **evidence}
-        if (late > LATE_MS and late > 2 * early) or ratio < 0.95:
-            why = (
-                f"the generator had CPU to spare, yet reports went out up to {late:.0f} ms late "
-                f"and {ratio:.1%} of the offered rate was answered: the target's answers held "
-                "the connections (more users would tell whether it can take more)"
+                f"every gateway was waiting on the target's answers (median {held:.0%} of them "
+                f"at once) while the generator had CPU to spare; reports went out up to "
+                f"{max(late, typical_late):.0f} ms late and {ratio:.1%} of the offered rate was "
+                "answered (more users would tell whether it can take more)"
             )
             return {"limit": "target", "why": why, **evidence}
-        return {"limit": "none", "why": "the target kept up with the offered load", **evidence}
+        if behind:
+            why = (
+                f"reports went out late (lateness p99 {typical_late:.0f} ms typical, "
+                f"{late:.0f} ms at the end) while gateways were free and the target answered: "
+                "the generator could not keep its schedule (its machine may be busy)"
+            )
+            return {"limit": "generator", "why": why, **evidence}
+        why = (
+            f"{ratio:.1%} of the offered rate was answered, yet neither the generator's CPU nor "
+            "its gateways were saturated: the run cannot tell which side fell short"
+        )
+        return {"limit": "unknown", "why": why, **evidence}
+    return {"limit": "none", "why": "the target kept up with the offered load", **evidence}
 
 
 def drift(samples: list[Sample]) -> dict[str, Any]:
@@ -220,7 +318,10 @@ def drift(samples: list[Sample]) -> dict[str, Any]:
         offered = sum(s.offered for s in part)
         return {
             "corrected_p99_ms": statistics.median(s.corrected_p99_ms for s in part),
-            "achieved_over_offered": sum(s.achieved for s in part) / offered if offered else 1.0,
+            # above 1 is catch-up after a stall, not a better start to fall short of
+            "achieved_over_offered": min(1.0, sum(s.achieved for s in part) / offered)
+            if offered
+            else 1.0,
             "errors_per_second": sum(s.errors for s in part) / len(part),
             "rss_mb": statistics.median(s.rss_mb for s in part),
         }

@@ -267,6 +267,7 @@ class Runner:
         command += ["--records-per-request", str(config.records_per_request)]
         command += ["--connection", config.connection, "--steps", str(job.steps)]
         command += ["--step-seconds", str(job.step_seconds), "--run-dir", str(job.run_dir)]
+        command += ["--overwrite"]  # the job's own config.json and contract results are there
         command += ["--check-p99-ms", str(job.check_p99_ms)]
         command += ["--check-error-rate", str(job.check_error_rate)]
         command += ["--integrity-devices", str(job.integrity_devices)]
@@ -316,8 +317,8 @@ class Runner:
             return None
 
 
-def verdict_paragraph(run_dir: Path) -> str:
+def run_verdict(run_dir: Path):
+    """The verdict of the run in `run_dir`, as its report states it."""
     from tagocheck.report import rundata, verdict
 
-    found = verdict.judge(rundata.load(run_dir))
-    return " ".join([found.headline, *found.facts, *found.problems])
+    return verdict.judge(rundata.load(run_dir))

@@ -43,6 +43,7 @@ from tagocheck.fleet.provision import (
 )
 from tagocheck.fleet.timeline import Sample, Timeline, drift
 from tagocheck.load import shard as this_process
+from tagocheck.load.ending import COMPLETED, CRASHED, INTERRUPTED, NOT_RUN, Ending, cause
 from tagocheck.load.eventlog import EventLog
 from tagocheck.load.options import fleet_config
 from tagocheck.load.shard import Shard
@@ -67,6 +68,22 @@ class RunError(RuntimeError):
     """A run that cannot start; the message is the one line the user sees."""
 
 
+def empty_or_new(run_dir: Path, overwrite: bool) -> None:
+    """A run directory holds one run: a used one is refused unless --overwrite says to empty it
+    (its files would be overwritten and events.jsonl appended to, mixing runs)."""
+    if run_dir.exists() and not run_dir.is_dir():
+        raise RunError(f"--run-dir {run_dir} is a file, not a directory")
+    used = run_dir.is_dir() and any(run_dir.iterdir())
+    if used and not overwrite:
+        raise RunError(f"--run-dir {run_dir} is not empty: give another or --overwrite")
+    if used:
+        for old in run_dir.iterdir():
+            if old.is_file() or old.is_symlink():
+                old.unlink()
+            elif old.is_dir() and not any(old.rglob("*")):
+                old.rmdir()
+
+
 def config_to_wire(config: FleetConfig) -> dict[str, Any]:
     return dataclasses.asdict(config)
 
@@ -82,6 +99,9 @@ class Coordinator:
         self.scenario = scenario
         self.distributed = isinstance(environment.runner, MasterRunner)
         self.run_dir = Path(self.options.run_dir or f"reports/{time.strftime('%Y%m%d-%H%M%S')}")
+        self.ending = Ending()
+        self.run_dir_ours = False
+        """Set once the run directory is known to be this run's: nothing is written before."""
         self.window = self.options.rate_window or 60.0
         self.plan = "unlimited"
         self.target = None
@@ -113,13 +133,55 @@ class Coordinator:
         print(f"tagocheck {self.scenario}: {message}", flush=True)
         self.events.note(kind, message, **details)
 
+    # -- how the run ends ----------------------------------------------------------------------
+
+    def fail(self, error: BaseException) -> None:
+        """An error in set-up or the run: the run ends here, naming it (a run that raised never
+        writes an all-clear)."""
+        how = CRASHED if self.going else NOT_RUN
+        self.ending = self.ending.then(Ending(how, cause(error, self.environment.host)))
+        self.say(
+            "error", f"{'the run broke off' if self.going else 'cannot run'}: {self.ending.why}"
+        )
+        self._quit_soon()
+
+    def interrupt(self, signal_name: str) -> None:
+        """SIGINT or SIGTERM: stop the schedule and write what the run had."""
+        self.ending = self.ending.then(Ending(INTERRUPTED, "interrupted", signal_name))
+        self.say("interrupted", f"{signal_name}: stopping; the report will say what ran")
+        self._quit_soon()
+
+    def _quit_soon(self) -> None:
+        """Stop Locust as its own end of a run does: the runner (and with it the headless run),
+        and the web UI, so the process goes on to write the run directory and exit."""
+        environment = self.environment
+
+        def quit_all() -> None:
+            if environment.runner is not None:
+                environment.runner.quit()
+            if environment.web_ui is not None:
+                environment.web_ui.stop()
+
+        gevent.spawn_later(0, quit_all)
+
+    def watch(self, greenlet: gevent.Greenlet) -> gevent.Greenlet:
+        """A greenlet of the run whose error ends the run (rather than dying unseen)."""
+        greenlet.link_exception(lambda dead: self.fail(dead.exception))
+        self.greenlets.append(greenlet)
+        return greenlet
+
     # -- set-up, at Locust's init ------------------------------------------------------------
 
     def prepare(self) -> None:
         """Target and fleet, from the command line (the web form may still change the fleet)."""
         options = self.options
         config = fleet_config(options)
-        self.run_dir.mkdir(parents=True, exist_ok=True)
+        empty_or_new(self.run_dir, getattr(options, "overwrite", False))
+        try:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as error:
+            raise RunError(f"cannot write --run-dir {self.run_dir}: {error.strerror}") from None
+        self.run_dir_ours = True
         rpm = options.device_rpm or None
         self.events.note("run", f"{self.scenario} run set up", distributed=self.distributed)
         if not self.environment.host:
@@ -160,11 +222,30 @@ class Coordinator:
                 self.devices = read_fleet_file(Path(options.fleet_file))
             elif not self.profile_token:
                 raise RunError("--host needs --profile-token or --fleet-file")
+            self._reachable()
         self._provision(config.devices)
         self.csv_writer = StatsCSVFileWriter(
             self.environment, PERCENTILES_TO_REPORT, str(self.run_dir / "locust"), full_history=True
         )
         self.greenlets.append(gevent.spawn(self.csv_writer.stats_writer))
+
+    def _reachable(self) -> None:
+        """One GET /info before anything else: a target that does not answer HTTP, or refuses
+        the token, stops the run here, in one line, instead of failing every report."""
+        host = self.environment.host
+        token, kind = (
+            (self.profile_token, "profile")
+            if self.profile_token
+            else (self.devices[0].token if self.devices else None, "device-full")
+        )
+        try:
+            reply = self.client.request(
+                "GET", "/info", token=token, token_kind=kind, check=False, honour_429=False
+            )
+        except OSError as error:  # requests.RequestException is one
+            raise RunError(cause(error, host)) from None
+        if reply.status in (401, 403):
+            raise RunError(f"{host} refused the {kind} token (HTTP {reply.status})")
 
     def _provision(self, count: int) -> None:
         """Make sure there are `count` devices: create the missing ones with the profile token."""
@@ -276,22 +357,7 @@ class Coordinator:
                 self.client, self.profile_token, 1, prefix, device_type="mutable"
             )[0]
             self.created.append(first)
-        sent = self.client.request(
-            "POST",
-            "/data",
-            token=first.token,
-            token_kind="device-full",
-            json=[{"variable": "probe", "value": 1}],
-        )
-        read = self.client.request(
-            "GET",
-            "/data",
-            token=first.token,
-            token_kind="device-full",
-            params={"variables": "probe", "qty": 1},
-        )
-        if not sent.ok or not read.ok or not read.result:
-            raise RunError(f"could not write and read a probe record: HTTP {read.status}")
+        record = self._probe_record(first.token)
         plan_limit = ratelimits.rate_limits().per_minute(self.plan, "POST /data") or 0
         rpm = self.options.device_rpm or min(20, plan_limit)
         rpm_device = None
@@ -311,10 +377,36 @@ class Coordinator:
             self.plan,
             profile_token=self.profile_token or "",
             device=(first.id, first.token),
-            record_id=read.result[0]["id"],
+            record_id=record,
             rpm_device=rpm_device,
             rpm=rpm,
         )
+
+    def _probe_record(self, token: str) -> str:
+        """A record for PUT /data to edit: written, then read back for its id."""
+        sent = self._setup_request("POST", "/data", token, json=[{"variable": "probe", "value": 1}])
+        read = self._setup_request("GET", "/data", token, params={"variables": "probe", "qty": 1})
+        if sent.ok and read.ok and read.result:
+            return read.result[0]["id"]
+        failed, what = (sent, "POST /data") if not sent.ok else (read, "GET /data")
+        said = f": {failed.message}" if failed.message else ""
+        if failed is read and read.ok:
+            said = ": no record came back"
+        raise RunError(
+            f"could not write and read a probe record: {what} HTTP {failed.status}{said}"
+        )
+
+    def _setup_request(self, method: str, path: str, token: str, tries: int = 8, **kwargs: Any):
+        """A set-up request with a device token; a server error is tried again, as the official
+        SDKs retry 5xx (a failing target fails the run's probes, not its set-up)."""
+        for _ in range(tries):
+            reply = self.client.request(
+                method, path, token=token, token_kind="device-full", **kwargs
+            )
+            if reply.verdict.outcome != checks.SERVER_ERROR:
+                break
+            gevent.sleep(0.2)
+        return reply
 
     def _write_config(self) -> None:
         options = self.options
@@ -371,9 +463,9 @@ class Coordinator:
                 f"schedule started: {self.first_devices():,} devices, offered "
                 f"{self.fleet.offered_rate(range(self.first_devices())):,.1f} reports/s",
             )
-        self.greenlets.append(gevent.spawn(self._collect_every_second))
-        if steps > 1 and self.scenario != "ratelimit":
-            self.greenlets.append(gevent.spawn(self._run_steps, steps))
+        self.watch(gevent.spawn(self._collect_every_second))
+        if self.scenario == "capacity" or (steps > 1 and self.scenario != "ratelimit"):
+            self.watch(gevent.spawn(self._run_steps, steps))
 
     def first_devices(self) -> int:
         """Devices reporting from the start: all, or the first capacity step's."""
@@ -458,58 +550,98 @@ class Coordinator:
             )
 
     def finish(self) -> None:
-        """Integrity, findings, thresholds and the run directory; then remove what was created."""
+        """Integrity, findings, thresholds and the run directory, the report, and the exit
+        status its verdict calls for; then remove what was created. Whatever happened before,
+        something is written: a run that could not start says why."""
         if self.finished:
             return
         self.finished = True
         for greenlet in self.greenlets:
             greenlet.kill(block=False)
+        runner = self.environment.runner
+        # asked to quit while the users still run: Locust's SIGTERM shutdown
+        midrun = runner is not None and runner.state in ("running", "spawning")
+        if self.ending.how == COMPLETED and self.going and midrun:
+            self.ending = Ending(INTERRUPTED, "interrupted", "SIGTERM")
         try:
-            if self.observer is None:
+            if not self.run_dir_ours:
                 return
-            self.collect()
-            self._final_csvs()
-            self.timeline.rewrite()
-            integrity = self._integrity() if self.scenario != "ratelimit" else {"skipped": True}
-            findings = [f.as_dict() for f in self.observer.ledger.findings(self.limit_for)]
-            enforcement = self.observer.ledger.enforcement(self.limit_for)
-            limit = self.timeline.limit()
-            samples = self.timeline.samples
-            extra: dict[str, Any] = {
-                "scenario": self.scenario,
-                "integrity": integrity,
-                "rate_limit_findings": findings,
-                "rate_limit_enforcement": enforcement,
-                "limit": limit,
-                "drift": drift(samples),
-                "generator_peak_rss_mb": max((s.rss_mb for s in samples), default=0),
-            }
-            if self.scenario == "ratelimit":
-                extra["not_driven"] = NOT_DRIVEN
-            thresholds = self._threshold_settings()
-            if self.steps:
-                best = highest_good(
-                    self.steps, thresholds.get("p99_ms"), thresholds.get("error_rate")
-                )
-                capacity = {
-                    "steps": [step.as_dict() for step in self.steps],
-                    "knee": knee(self.steps),
-                    "highest_good": best.as_dict() if best else None,
-                }
-                (self.run_dir / "steps.json").write_text(json.dumps(capacity, indent=2))
-                extra["capacity"] = capacity
-            broken = self._thresholds(integrity, findings, extra["drift"])
-            extra["thresholds"] = {"checked": thresholds, "broken": broken}
-            self.observer.write(self.run_dir, extra)
-            self._print(extra)
-            for line in broken:
-                self.say("threshold", f"threshold broken: {line}")
-            if broken:
-                self.environment.process_exit_code = 1
-            self.say("run", f"run written to {self.run_dir}")
-            self._write_report()
+            if self.observer is None:
+                self._write_not_run()
+            else:
+                try:
+                    self._write_run()
+                except Exception as error:  # the end itself failed: still say so
+                    self.ending = self.ending.then(Ending(CRASHED, cause(error)))
+                    self.say("error", f"could not finish the run: {self.ending.why}")
+                    self._write_not_run()
+            self._verdict()
         finally:
             self._clean_up()
+
+    def _write_run(self) -> None:
+        self.collect()
+        self._final_csvs()
+        self.timeline.rewrite()
+        integrity = self._integrity() if self.scenario != "ratelimit" else {"skipped": True}
+        findings = [f.as_dict() for f in self.observer.ledger.findings(self.limit_for)]
+        enforcement = self.observer.ledger.enforcement(self.limit_for)
+        limit = self.timeline.limit(self.observer.reasons, self.observer.silence())
+        samples = self.timeline.samples
+        extra: dict[str, Any] = {
+            "scenario": self.scenario,
+            "ended": self.ending.as_dict(),
+            "integrity": integrity,
+            "rate_limit_findings": findings,
+            "rate_limit_enforcement": enforcement,
+            "limit": limit,
+            "drift": {**drift(samples), "checked": self.options.check_drift >= 0},
+            "generator_peak_rss_mb": max((s.rss_mb for s in samples), default=0),
+        }
+        if self.scenario == "ratelimit":
+            extra["not_driven"] = NOT_DRIVEN
+        thresholds = self._threshold_settings()
+        if self.steps:
+            best = highest_good(self.steps, thresholds.get("p99_ms"), thresholds.get("error_rate"))
+            capacity = {
+                "steps": [step.as_dict() for step in self.steps],
+                "knee": knee(self.steps),
+                "highest_good": best.as_dict() if best else None,
+            }
+            (self.run_dir / "steps.json").write_text(json.dumps(capacity, indent=2))
+            extra["capacity"] = capacity
+        broken = self._thresholds(integrity, findings, extra["drift"])
+        extra["thresholds"] = {"checked": thresholds, "broken": broken}
+        self.observer.write(self.run_dir, extra)
+        self._print(extra)
+        for line in broken:
+            self.say("threshold", f"threshold broken: {line['text']}")
+        self.say("run", f"run written to {self.run_dir}")
+
+    def _write_not_run(self) -> None:
+        """A run that never got its fleet going: the summary says how it ended, and why."""
+        (self.run_dir / "summary.json").write_text(
+            json.dumps(
+                {"scenario": self.scenario, "ended": self.ending.as_dict(), "written": time.time()},
+                indent=2,
+            )
+        )
+
+    def _verdict(self) -> None:
+        """The report, its headline on the console, and the exit status it calls for."""
+        from tagocheck.report import rundata, verdict
+
+        self._write_report()
+        try:
+            found = verdict.judge(rundata.load(self.run_dir))
+        except rundata.RunDirError as error:
+            self.say("verdict", f"no verdict: {error}")
+            self.environment.process_exit_code = 1
+            return
+        self.say("verdict", found.headline, outcome=found.outcome)
+        for line in found.problems:
+            print(f"tagocheck {self.scenario}:   {line}", flush=True)
+        self.environment.process_exit_code = found.exit_code
 
     def _write_report(self) -> None:
         """The HTML report, at the end of every run; a report that fails says why in one line
@@ -644,6 +776,7 @@ class Coordinator:
         found = summarise(per_device, fleet_size=len(self.fleet), unanswered=unanswered)
         found["acknowledged"] = sum(self.observer.acknowledged.values())
         found["acknowledgements_miscounted"] = self.observer.miscounted
+        found["count_not_understood"] = self.observer.count_not_understood
         return found
 
     def _threshold_settings(self) -> dict[str, float]:
@@ -660,32 +793,40 @@ class Coordinator:
 
     def _thresholds(
         self, integrity: dict[str, Any], findings: list, drifted: dict[str, Any]
-    ) -> list[str]:
+    ) -> list[dict[str, Any]]:
+        """Each threshold broken: {check, text, value, limit}. In a capacity run p99 and the
+        error rate are held per step (the highest good step is the answer, and the steps past
+        the knee are meant to break them), not over the whole run."""
         options = self.options
-        summary = self.observer.summary()
+        observer = self.observer
         broken = []
-        p99 = summary["latency_ms"]["corrected"]["p99"]
-        if options.check_p99_ms > 0 and p99 > options.check_p99_ms:
-            broken.append(f"p99 {p99:.1f} ms > {options.check_p99_ms:g} ms")
-        outcomes = self.observer.outcomes.values()
-        total = sum(sum(c.values()) for c in outcomes)
-        expected = (
-            (checks.ACCEPTED, checks.RATE_LIMITED)
-            if self.scenario == "ratelimit"
-            else (checks.ACCEPTED,)
-        )
-        bad = total - sum(c.get(kind, 0) for c in outcomes for kind in expected)
-        if options.check_error_rate >= 0 and total and bad / total > options.check_error_rate:
-            broken.append(f"error rate {bad / total:.4f} > {options.check_error_rate:g}")
-        violations = sum(self.observer.violations.values())
-        if options.check_schema_violations >= 0 and violations > options.check_schema_violations:
-            broken.append(f"{violations} schema violations > {options.check_schema_violations}")
+
+        def breaks(check: str, text: str, value: Any = None, limit: Any = None) -> None:
+            broken.append({"check": check, "text": text, "value": value, "limit": limit})
+
+        p99 = observer.summary()["latency_ms"]["corrected"]["p99"]
+        if not self.steps and options.check_p99_ms > 0 and p99 > options.check_p99_ms:
+            breaks("p99_ms", f"p99 {p99:.1f} ms > {options.check_p99_ms:g} ms", p99)
+        total = observer.reports
+        expected = 0
+        if self.scenario == "ratelimit":  # the 429s are what it is after
+            expected = sum(c.get(checks.RATE_LIMITED, 0) for c in observer.outcomes.values())
+        share = (observer.failed - expected) / total if total else 0.0
+        if not self.steps and options.check_error_rate >= 0 and share > options.check_error_rate:
+            text = f"error rate {share:.4f} > {options.check_error_rate:g}"
+            breaks("error_rate", text, share, options.check_error_rate)
+        responses = observer.nonconforming
+        if options.check_schema_violations >= 0 and responses > options.check_schema_violations:
+            text = f"{responses} responses broke the contract > {options.check_schema_violations}"
+            breaks("schema_violations", text, responses)
         if options.check_rate_limit_leaks >= 0 and len(findings) > options.check_rate_limit_leaks:
-            broken.append(f"{len(findings)} rate-limit findings > {options.check_rate_limit_leaks}")
+            text = f"{len(findings)} rate-limit findings > {options.check_rate_limit_leaks}"
+            breaks("rate_limit_findings", text, len(findings))
         found = len(drifted.get("findings") or [])
         if options.check_drift >= 0 and found > options.check_drift:
-            broken.append(f"drift: {'; '.join(drifted['findings'])}")
-        broken += integrity_problems(integrity)
+            breaks("drift", f"drift: {'; '.join(drifted['findings'])}", found)
+        for line in integrity_problems(integrity):
+            breaks("integrity", line)
         return broken
 
 

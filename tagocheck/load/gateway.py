@@ -17,7 +17,7 @@ from geventhttpclient.url import URL
 from locust import FastHttpUser, constant, task
 from locust.exception import CatchResponseError
 
-from tagocheck import checks
+from tagocheck import checks, transport
 from tagocheck.fleet.httpclient import patch_connection_pool
 from tagocheck.fleet.integrity import report_group
 from tagocheck.fleet.payloads import PROFILES
@@ -37,8 +37,18 @@ def failure_label(verdict: checks.Verdict) -> str:
     return (f"{verdict.outcome} {verdict.status}" + (f": {reason}" if reason else ""))[:200]
 
 
+def request_timeout(environment) -> float:
+    """Seconds a gateway waits for an answer (--request-timeout): past it, a transport error."""
+    options = environment.parsed_options
+    return getattr(options, "request_timeout", None) or FastHttpUser.network_timeout
+
+
 class Gateway(FastHttpUser):
     wait_time = constant(0)
+
+    def __init__(self, environment) -> None:
+        self.network_timeout = self.connection_timeout = request_timeout(environment)
+        super().__init__(environment)
 
     def on_start(self) -> None:
         self.rng = random.Random()
@@ -83,7 +93,7 @@ class Gateway(FastHttpUser):
             headers["Connection"] = "close"
         if self.http is None:
             self.http = self.client.client.clientpool.get_client(self.url_split)
-        shard.in_flight += 1
+        shard.request_sent()
         sent, started = time.time(), time.perf_counter()
         status, answer, error = 0, b"", None
         try:
@@ -96,7 +106,7 @@ class Gateway(FastHttpUser):
         except Exception as caught:  # any failure to get an answer is a transport error
             error = caught
         finally:
-            shard.in_flight -= 1
+            shard.request_done()
         answered = time.time()
         verdict = shard.observer.observe(
             method="POST",
@@ -107,7 +117,7 @@ class Gateway(FastHttpUser):
             sent_at=sent,
             answered_at=answered,
             device=str(report.device),
-            transport_error=type(error).__name__ if error is not None else None,
+            transport_error=None if error is None else transport.cause(error, self.network_timeout),
             report_group=group,
             records_sent=len(records),
         )

@@ -14,20 +14,24 @@ A locustfile calls use(scenario) and imports its user class; the rest happens he
 
 from __future__ import annotations
 
+import os
+import signal
+import sys
 from typing import Any
 
+import gevent
 from locust import events
 from locust.runners import WorkerRunner
 
-from tagocheck.fleet.model import Fleet, FleetConfigError
+from tagocheck.fleet.model import Fleet
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.fleet.probes import Probe
-from tagocheck.fleet.provision import ProvisionError
 from tagocheck.fleet.timeline import Sample
 from tagocheck.load import coordinator as coordination
 from tagocheck.load import options as load_options
 from tagocheck.load import shard as this_process
-from tagocheck.load.coordinator import Coordinator, RunError
+from tagocheck.load.coordinator import Coordinator
+from tagocheck.load.ending import NOT_RUN, Ending, cause
 from tagocheck.load.shard import Shard
 
 
@@ -43,10 +47,29 @@ def use(scenario: str) -> None:
     Scenario.name = scenario
 
 
-def _fail(environment: Any, message: str) -> None:
+def _cannot_run(environment: Any, message: str) -> None:
+    """Set-up failed before Locust ran anything: one line, exit status 2."""
     if environment.runner is not None:
         environment.runner.quit()
-    raise SystemExit(f"tagocheck {Scenario.name}: {message}")
+    print(f"tagocheck {Scenario.name}: {message}", file=sys.stderr, flush=True)
+    raise SystemExit(2)
+
+
+def _on_signals(coordinator: Coordinator) -> None:
+    """SIGINT stops the run as its end would: the schedule stops, what it had is reconciled and
+    written, the report says it was interrupted (exit 130). A second SIGINT exits at once.
+    (SIGTERM goes through Locust's own shutdown, which the coordinator tells by the runner
+    still running when it is asked to quit.)"""
+    state = {"count": 0}
+
+    def on_sigint() -> None:
+        state["count"] += 1
+        if state["count"] > 1:
+            print(f"tagocheck {Scenario.name}: interrupted twice: exiting now", flush=True)
+            os._exit(130)
+        coordinator.interrupt("SIGINT")
+
+    gevent.signal_handler(signal.SIGINT, on_sigint)
 
 
 @events.init_command_line_parser.add_listener
@@ -66,9 +89,11 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
     Scenario.coordinator = coordinator
     try:
         coordinator.prepare()
-    except (FleetConfigError, ProvisionError, RunError) as error:
+    except Exception as error:  # whatever it was, the run cannot go on: say why, in one line
+        coordinator.ending = Ending(NOT_RUN, cause(error, environment.host))
         coordinator.finish()
-        _fail(environment, str(error))
+        _cannot_run(environment, coordinator.ending.why)
+    _on_signals(coordinator)
     if runner is not None and coordinator.distributed:
         runner.register_message(coordination.FINAL, _on_final)
 
@@ -86,21 +111,32 @@ def _on_test_start(environment: Any, **_kwargs: Any) -> None:
         return
     try:
         coordinator.start()
-    except (FleetConfigError, ProvisionError, RunError) as error:
-        _fail(environment, str(error))
+    except Exception as error:  # a set-up that raised ends the run, never an idle one
+        coordinator.fail(error)
 
 
 @events.spawning_complete.add_listener
 def _on_spawning_complete(**_kwargs: Any) -> None:
     coordinator = Scenario.coordinator
-    if coordinator is not None and coordinator.fleet is not None:
-        coordinator.go()
+    if (
+        coordinator is not None
+        and coordinator.fleet is not None
+        and coordinator.ending.how != NOT_RUN
+    ):
+        try:
+            coordinator.go()
+        except Exception as error:
+            coordinator.fail(error)
 
 
 @events.test_stopping.add_listener
 def _on_test_stopping(environment: Any, **_kwargs: Any) -> None:
-    if Scenario.coordinator is not None and not isinstance(environment.runner, WorkerRunner):
-        Scenario.coordinator.collect()
+    coordinator = Scenario.coordinator
+    if coordinator is not None and not isinstance(environment.runner, WorkerRunner):
+        try:
+            coordinator.collect()
+        except Exception as error:
+            coordinator.fail(error)
 
 
 @events.quitting.add_listener

@@ -9,6 +9,9 @@ from tagocheck.fleet import integrity
 from tagocheck.fleet.model import CONNECTION_MODES, FleetConfig, Interval
 from tagocheck.fleet.payloads import PROFILES
 
+ERROR_RATE = 0.01
+"""The share of reports that may fail before a run fails, unless told otherwise."""
+
 SCENARIOS: dict[str, dict[str, Any]] = {
     "fleet": {},
     "capacity": {"steps": 5},
@@ -72,6 +75,19 @@ def add_arguments(parser: Any, scenario: str) -> None:
     add("--fleet-file", default="", help="JSON file of existing devices (mode 600)")
     add("--run-dir", default="", help="where the run's data goes (reports/<timestamp>)")
     add(
+        "--overwrite",
+        action="store_true",
+        default=False,
+        help="empty a --run-dir that holds an earlier run (refused without it)",
+    )
+    add(
+        "--request-timeout",
+        type=float,
+        default=60.0,
+        help="seconds to wait for an answer before it counts as a transport error (60, as the "
+        "official JS SDK)",
+    )
+    add(
         "--device-rpm",
         type=int,
         default=0,
@@ -109,8 +125,9 @@ def add_arguments(parser: Any, scenario: str) -> None:
     add(
         "--check-error-rate",
         type=float,
-        default=-1,
-        help="fail the run if the share of non-accepted reports is above this",
+        default=ERROR_RATE,
+        help="fail the run if more than this share of reports were not answered: failed, "
+        "refused or broke the contract (0.01; -1: off; a capacity run holds it per step)",
     )
     add(
         "--check-schema-violations",

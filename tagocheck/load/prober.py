@@ -9,15 +9,19 @@ import gevent
 import orjson
 from locust import FastHttpUser, constant, task
 
-from tagocheck import checks
+from tagocheck import checks, transport
 from tagocheck.fleet.probes import ProbeSchedule, Shot
 from tagocheck.load import shard as this_process
-from tagocheck.load.gateway import failure_label
+from tagocheck.load.gateway import failure_label, request_timeout
 from tagocheck.load.shard import IDLE_SECONDS
 
 
 class Prober(FastHttpUser):
     wait_time = constant(0)
+
+    def __init__(self, environment) -> None:
+        self.network_timeout = self.connection_timeout = request_timeout(environment)
+        super().__init__(environment)
 
     @task
     def probe(self) -> None:
@@ -33,7 +37,7 @@ class Prober(FastHttpUser):
         headers = {"Token": probe.token}
         if probe.body is not None:
             headers["Content-Type"] = "application/json"
-        shard.in_flight += 1
+        shard.request_sent()
         sent = time.time()
         try:
             with self.client.request(
@@ -58,7 +62,7 @@ class Prober(FastHttpUser):
                     answered_at=answered,
                     device=str(probe.device) if probe.device is not None else None,
                     token_kind=probe.token_kind,
-                    transport_error=type(error).__name__ if error else None,
+                    transport_error=transport.cause(error, self.network_timeout) if error else None,
                     ledger_route=probe.label,
                     query=probe.params,
                     headers=response.headers if response.status_code == 429 else None,
@@ -70,4 +74,4 @@ class Prober(FastHttpUser):
                 else:
                     response.failure(failure_label(verdict))
         finally:
-            shard.in_flight -= 1
+            shard.request_done()

@@ -20,7 +20,6 @@ from typing import Any
 import gevent
 import gevent.lock
 
-from tagocheck import checks
 from tagocheck.fleet.model import Fleet
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.fleet.probes import Probe, ProbeSchedule
@@ -91,7 +90,10 @@ class Shard:
         self._offered_area = 0.0
         self._offered_mark = 0.0
         self.in_flight = 0
+        self.in_flight_peak = 0
+        """The most reports awaiting an answer at once since the last sample."""
         self.taken_reports = 0
+        self.taken_failed = 0
         self.taken_outcomes: Counter = Counter()
         self._sampler: gevent.Greenlet | None = None
 
@@ -173,6 +175,14 @@ class Shard:
         self._offered_mark = now
         self.offered = self.fleet.offered_rate(self.devices_between(0, active))
 
+    def request_sent(self) -> None:
+        self.in_flight += 1
+        if self.in_flight > self.in_flight_peak:
+            self.in_flight_peak = self.in_flight
+
+    def request_done(self) -> None:
+        self.in_flight -= 1
+
     def stop(self) -> None:
         """No more reports go out; answers to those in flight are still counted."""
         self.schedule = None
@@ -191,6 +201,7 @@ class Shard:
         taken, self.observer = self.observer, self._new_observer()
         self.observer.recent = taken.take_recent()  # the sampler's, not the coordinator's
         self.taken_reports += taken.reports
+        self.taken_failed += taken.failed
         for counts in taken.outcomes.values():
             self.taken_outcomes.update(counts)
         samples, self.samples = self.samples, []
@@ -198,13 +209,15 @@ class Shard:
 
     def _sample_every_second(self, users: Callable[[], int]) -> None:
         last_outcomes: Counter = Counter()
-        reports, last, cpu_last, wait_last = 0, time.time(), time.process_time(), cpu_wait_seconds()
+        reports = failed = 0
+        last, cpu_last, wait_last = time.time(), time.process_time(), cpu_wait_seconds()
         self._offered_area, self._offered_mark = 0.0, last
         while True:
             gevent.sleep(1.0)
             now, cpu_now, wait_now = time.time(), time.process_time(), cpu_wait_seconds()
             recent = self.observer.take_recent()
             total = self.taken_reports + self.observer.reports
+            failed_now = self.taken_failed + self.observer.failed
             outcomes = self.taken_outcomes.copy()
             for counts in self.observer.outcomes.values():
                 outcomes.update(counts)
@@ -219,8 +232,11 @@ class Shard:
                     cpu=100 * (cpu_now - cpu_last) / elapsed,
                     cpu_wait=100 * (wait_now - wait_last) / elapsed,
                     offered=self._offered_since(last, now),
-                    achieved=(total - reports) / elapsed,
-                    errors=sum(second.values()) - second[checks.ACCEPTED],
+                    # answered: accepted and conforming; every other answer is an error
+                    achieved=((total - reports) - (failed_now - failed)) / elapsed,
+                    responses=total - reports,
+                    errors=failed_now - failed,
+                    in_flight_peak=self.in_flight_peak,
                     lateness_p99_ms=percentiles_ms([r[0] for r in recent])["p99"],
                     rss_mb=rss_mb(),
                     devices=len(self.devices_between(0, self.active)),
@@ -229,8 +245,14 @@ class Shard:
                     **{f"service_{p}_ms": ms for p, ms in service.items()},
                 )
             )
-            reports, last, cpu_last, last_outcomes = total, now, cpu_now, outcomes
-            wait_last = wait_now
+            reports, failed, last, cpu_last, last_outcomes = (
+                total,
+                failed_now,
+                now,
+                cpu_now,
+                outcomes,
+            )
+            wait_last, self.in_flight_peak = wait_now, self.in_flight
 
 
 current: Shard | None = None

@@ -9,7 +9,16 @@ from __future__ import annotations
 from typing import Any
 
 import numpy as np
-from bokeh.models import ColumnDataSource, HoverTool, Label, LinearAxis, Range1d, Span
+from bokeh.models import (
+    ColumnDataSource,
+    DataRange1d,
+    FixedTicker,
+    HoverTool,
+    Label,
+    LinearAxis,
+    Range1d,
+    Span,
+)
 from bokeh.plotting import figure
 
 from tagocheck.fleet.timeline import OUTCOME_FIELDS, Sample
@@ -33,6 +42,23 @@ COLOURS = {
     "not_envelope": "#17becf",
 }
 FLOOR_MS = 0.01  # log axes cannot show 0
+# Ticks of a log axis in ms: 1, 2 and 5 of each decade, so a run answered in 3 ms has labels
+# below 10 ms, and no decade gets a dense block of minor ticks.
+MS_TICKS = [m * 10.0**e for e in range(-2, 7) for m in (1, 2, 5)]
+
+
+def _log_ms(axis: Any) -> None:
+    axis.ticker = FixedTicker(ticks=MS_TICKS, minor_ticks=[])
+    axis.formatter.min_exponent = 7  # 0.01 ... 1000000 written out, not as 10^-2
+
+
+def _legend_outside(chart: Any) -> None:
+    """The legend beside the plot, where it hides no data; a click hides a series."""
+    if not chart.legend:
+        return
+    legend = chart.legend[0]
+    legend.click_policy = "hide"
+    chart.add_layout(legend, "right")
 
 
 def _time_figure(title: str, y_label: str, **kwargs: Any):
@@ -64,7 +90,11 @@ def rates(run: RunData):
     if not run.samples:
         return None
     source = _timeline_source(run.samples)
-    chart = _time_figure("Offered and achieved reports per second", "reports/s")
+    chart = _time_figure(
+        "Offered, answered and failed reports per second",
+        "reports/s",
+        y_range=DataRange1d(start=0),
+    )
     chart.line(
         "time",
         "offered",
@@ -80,16 +110,28 @@ def rates(run: RunData):
         source=source,
         color=COLOURS["achieved"],
         line_width=2,
-        legend_label="achieved (answered)",
+        legend_label="achieved (answered: accepted, conforming)",
+    )
+    chart.line(
+        "time",
+        "errors",
+        source=source,
+        color=COLOURS["server_error"],
+        line_width=2,
+        legend_label="failed (any other outcome)",
     )
     chart.add_tools(
         HoverTool(
-            tooltips=[("offered", "@offered{0,0.0}"), ("achieved", "@achieved{0,0.0}")],
+            tooltips=[
+                ("offered", "@offered{0,0.0}"),
+                ("achieved", "@achieved{0,0.0}"),
+                ("failed", "@errors{0,0}"),
+            ],
             formatters={"@time": "datetime"},
             mode="vline",
         )
     )
-    chart.legend.location = "bottom_right"
+    _legend_outside(chart)
     return chart
 
 
@@ -139,8 +181,8 @@ def latency_over_time(run: RunData):
             mode="vline",
         )
     )
-    chart.legend.click_policy = "hide"
-    chart.legend.location = "top_left"
+    _log_ms(chart.yaxis[0])
+    _legend_outside(chart)
     return chart
 
 
@@ -200,7 +242,10 @@ def latency_distribution(run: RunData):
     chart.add_tools(
         HoverTool(tooltips=[("percentile", "@percentile{0.0000}"), ("latency", "@ms{0.000} ms")])
     )
-    chart.legend.location = "top_left"
+    if not chart.renderers:
+        return None
+    _log_ms(chart.yaxis[0])
+    _legend_outside(chart)
     return chart
 
 
@@ -220,7 +265,7 @@ def outcomes_over_time(run: RunData):
     chart.add_tools(
         HoverTool(tooltips=[(f.replace("_", " "), f"@{f}") for f in present], mode="vline")
     )
-    chart.legend.location = "top_left"
+    _legend_outside(chart)
     return chart
 
 
@@ -296,7 +341,7 @@ def capacity_steps(run: RunData):
             ]
         )
     )
-    chart.legend.location = "top_left"
+    _legend_outside(chart)
     return chart
 
 
@@ -331,19 +376,20 @@ def _left_and_right(
             tooltips=[(left[1], f"@{left[0]}{{0,0}}"), (label, f"@{field}{{0,0}}")], mode="vline"
         )
     )
-    chart.legend.location = "top_left"
     return chart
 
 
 def fleet_over_time(run: RunData):
     if not run.samples:
         return None
-    return _left_and_right(
+    chart = _left_and_right(
         run,
         "Devices reporting and connections (Locust users)",
         ("devices", "devices", COLOURS["achieved"]),
         ("users", "connections", COLOURS["p95"]),
     )
+    _legend_outside(chart)
+    return chart
 
 
 def generator_load(run: RunData):
@@ -370,6 +416,17 @@ def generator_load(run: RunData):
     chart.add_layout(
         Span(location=90, dimension="width", line_color=COLOURS["p99"], line_dash="dotted")
     )
+    chart.add_layout(
+        Label(
+            x=5,
+            y=91,
+            x_units="screen",
+            text="90 %: running or waiting this much, the generator is the limit",
+            text_font_size="11px",
+            text_color=COLOURS["p99"],
+        )
+    )
+    _legend_outside(chart)
     return chart
 
 

@@ -19,8 +19,11 @@ from tagocheck.report import charts, compare, compliance, rundata, verdict
 
 MAX_BYTES = 5_000_000
 CAPTIONS = {
-    "rates": "Reports due per second (offered, from the fleet's schedule) and answered per second "
-    "(achieved). Achieved below offered means reports were not answered in their second.",
+    "rates": "Reports due per second (offered, from the fleet's schedule), answered per second "
+    "(achieved: accepted with an answer that conforms to the contract) and failed per second "
+    "(transport errors, answers that are no envelope, 5xx, rejections, 429s and answers that "
+    "broke the contract). Achieved below offered means reports were not answered in their "
+    "second. Click a legend entry to hide its line.",
     "latency": "Per-second latency percentiles. Corrected latency is measured from the time a "
     "report was due, so a slow target cannot hide behind the reports it delayed (coordinated "
     "omission); service time is from sending to the answer. In a distributed run each second "

@@ -1,119 +1,355 @@
-"""The answer a capacity report opens with.
+"""The answer a run's report opens with, and the exit status that carries it.
 
-The highest offered load that met the thresholds (a capacity step's, or the whole run's), where
-the knee is and what showed it, and whether the target or the generator was the limit. Each
-statement comes from the run's own figures; where the run cannot tell, the verdict says so.
+Every statement comes from the run's own figures. The headline is the worst finding when there
+is one (a run that could not start, broke off or was interrupted; a target that stopped
+answering; records lost; failures; contract violations; rate limits enforced otherwise than the
+plan; thresholds broken), and "met the thresholds" only when nothing at all was found. The same
+judgement gives the exit status of `locust -f loadtests/...` and `tagocheck capacity`:
+
+    0    everything held
+    1    findings: thresholds, contract, integrity or rate limits (or the run broke off)
+    2    the run could not start: bad input, an unreachable target, a refused token
+    130  interrupted (SIGINT or SIGTERM); the report says what ran
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 from tagocheck.fleet.capacity import Step, highest_good
 from tagocheck.fleet.integrity import problems as integrity_problems
+from tagocheck.fleet.timeline import FOLLOWS
 from tagocheck.report.rundata import RunData
+
+HELD, FINDINGS, NOT_RUN, INTERRUPTED = "held", "findings", "not-run", "interrupted"
+EXIT_CODES = {HELD: 0, FINDINGS: 1, NOT_RUN: 2, INTERRUPTED: 130}
+
+# The order in which findings lead the headline: the worst first.
+RANKS = (
+    "not-run",
+    "crashed",
+    "interrupted",
+    "damaged",
+    "stopped",
+    "integrity",
+    "failing",
+    "behind",
+    "contract",
+    "counts",
+    "rate-limits",
+    "threshold",
+    "capacity",
+    "drift",
+    "unreconciled",
+)
 
 
 @dataclass
 class Verdict:
     headline: str
-    good: bool
-    """True when the run met its thresholds and found no fault."""
+    outcome: str
+    """held, findings, not-run or interrupted."""
     facts: list[str] = field(default_factory=list)
     problems: list[str] = field(default_factory=list)
+    """Every finding but the one in the headline, worst first."""
+    caveats: list[str] = field(default_factory=list)
+    """What limits what the run can vouch for, without being the target's fault."""
+
+    @property
+    def good(self) -> bool:
+        """True when the run met its thresholds and found no fault."""
+        return self.outcome == HELD
+
+    @property
+    def exit_code(self) -> int:
+        return EXIT_CODES[self.outcome]
+
+
+@dataclass
+class _Findings:
+    found: list[tuple[int, str]] = field(default_factory=list)
+
+    def add(self, kind: str, text: str) -> None:
+        self.found.append((RANKS.index(kind), text))
+
+    def has(self, kind: str) -> bool:
+        return any(rank == RANKS.index(kind) for rank, _ in self.found)
+
+    def ordered(self) -> list[str]:
+        return [text for _, text in sorted(self.found, key=lambda item: item[0])]
 
 
 def judge(run: RunData) -> Verdict:
-    summary, config = run.summary, run.config
-    thresholds = (summary.get("thresholds") or {}).get("checked", {})
-    broken = (summary.get("thresholds") or {}).get("broken", [])
+    summary = run.summary
+    findings = _Findings()
+    facts: list[str] = []
+    caveats: list[str] = []
+    ended = summary.get("ended") or {}
+    how = ended.get("how")
+
+    _ending(run, ended, findings)
+    if how == "not-run":  # nothing ran: nothing else to judge
+        return Verdict(findings.ordered()[0], NOT_RUN)
     limit = summary.get("limit") or {}
+    if limit.get("kind") == "stopped":
+        findings.add("stopped", f"{limit['why'][0].upper()}{limit['why'][1:]}.")
+    ratio = limit.get("achieved_over_offered")
+    held_back = limit.get("limit") == "target" and limit.get("kind") is None
+    if held_back and not run.capacity and isinstance(ratio, float) and ratio < FOLLOWS:
+        findings.add(
+            "behind",
+            f"The target answered {ratio:.1%} of the offered rate: the fleet's reports were not "
+            "taken as they came due.",
+        )
+    _integrity(summary, findings)
+    _failures(run, findings)
+    _contract(summary, findings)
+    judged = _rate_limits(run, findings, facts)
+    _thresholds(summary, findings)
+    best = _capacity(run, findings, facts)
+    drift = summary.get("drift") or {}
+    if drift.get("verdict") == "drift" and (run.scenario == "soak" or drift.get("checked")):
+        findings.add("drift", f"The run drifted: {'; '.join(drift.get('findings', []))}.")
+    _limit(limit, findings, facts, caveats)
+
+    ordered = findings.ordered()
+    if ordered:
+        headline, problems = ordered[0], ordered[1:]
+        load = _best(best) if best else _load(run)
+        if load:
+            facts.insert(0, load)
+    else:
+        headline, problems = _all_clear(run, best, judged), []
+    if caveats and not ordered:
+        headline = headline.rstrip(".") + f", but {caveats[0][0].lower()}{caveats[0][1:]}"
+    if how == "not-run":
+        outcome = NOT_RUN
+    elif how == "interrupted":
+        outcome = INTERRUPTED
+    elif ordered:
+        outcome = FINDINGS
+    else:
+        outcome = HELD
+    return Verdict(headline, outcome, facts, problems, caveats)
+
+
+def _ending(run: RunData, ended: dict[str, Any], findings: _Findings) -> None:
+    how, why = ended.get("how"), ended.get("why") or "no cause recorded"
+    if how == "not-run":
+        findings.add("not-run", f"The run could not start: {why}.")
+    elif how == "crashed":
+        findings.add("crashed", f"The run broke off with an error: {why}.")
+    elif how == "interrupted":
+        ran = _seconds(run)
+        planned = (run.config.get("options") or {}).get("run_time")
+        of = f" of {planned:,} planned" if isinstance(planned, int | float) and planned else ""
+        findings.add(
+            "interrupted",
+            f"The run was interrupted ({ended.get('signal') or 'signal'}) after {ran:,.0f} s{of}: "
+            "its figures cover only what ran.",
+        )
+    if not run.summary:
+        seconds = len(run.samples)
+        findings.add(
+            "damaged",
+            "The load run did not finish, so this report has no verdict on capacity"
+            + (f"; it had {seconds} seconds of samples." if seconds else " and no samples."),
+        )
+    elif run.missing:
+        findings.add(
+            "damaged",
+            f"The run directory is damaged ({'; '.join(run.missing)}): the verdict covers only "
+            "what it holds.",
+        )
+
+
+def _seconds(run: RunData) -> float:
+    if run.samples:
+        return run.samples[-1].t - run.samples[0].t + 1
+    started, ended = run.config.get("started"), (run.summary.get("ended") or {}).get("at")
+    return max(0.0, ended - started) if isinstance(started, float) and ended else 0.0
+
+
+def _integrity(summary: dict[str, Any], findings: _Findings) -> None:
+    integrity = summary.get("integrity") or {}
+    for line in integrity_problems(integrity):
+        findings.add("integrity", f"{line[0].upper()}{line[1:]}.")
+    if integrity.get("unanswered"):
+        findings.add(
+            "unreconciled",
+            f"The target did not answer the integrity check for {integrity['unanswered']:,} "
+            "devices: their records could not be reconciled.",
+        )
+    vague = integrity.get("count_not_understood")
+    if vague:
+        findings.add(
+            "counts",
+            f"{vague:,} acknowledgements did not say how many records were added in the "
+            'documented form ("N Data Added"): their counts were not understood (integrity '
+            "reconciled them through the read-back).",
+        )
+
+
+def _failures(run: RunData, findings: _Findings) -> None:
+    """The share of reports that failed, against the run's error-rate threshold."""
+    summary = run.summary
+    broken = _broken(summary)
+    line = next((b for b in broken if b["check"] == "error_rate"), None)
+    if line is None:
+        return
+    reasons = summary.get("rejection_reasons") or {}
+    worst = max(reasons.items(), key=lambda item: item[1])[0] if reasons else ""
+    share = line.get("value")
+    said = f"{share:.1%} of reports failed" if isinstance(share, float) else line["text"]
+    limit = line.get("limit")
+    over = f" (threshold {limit:g})" if isinstance(limit, int | float) else ""
+    cause = f"; most often {worst}" if worst else ""
+    findings.add("failing", f"{said[0].upper()}{said[1:]}{over}{cause}.")
+
+
+def _contract(summary: dict[str, Any], findings: _Findings) -> None:
+    responses = summary.get("nonconforming")
+    by_check = summary.get("violations") or {}
+    if responses is None:  # a run from before responses were counted once each
+        responses = max(by_check.values(), default=0)
+    if responses:
+        checks = ", ".join(f"{check} {count:,}" for check, count in sorted(by_check.items()))
+        findings.add("contract", f"{responses:,} responses broke the contract ({checks}).")
+
+
+def _rate_limits(run: RunData, findings: _Findings, facts: list[str]) -> dict[str, int]:
+    summary = run.summary
+    rows = summary.get("rate_limit_enforcement") or []
+    found = summary.get("rate_limit_findings") or []
+    judged = {
+        "limits": len(rows),
+        "windows": sum(r["windows"] - r["under"] for r in rows),
+        "enforced": sum(r["enforced"] for r in rows),
+        "under": sum(r["under"] for r in rows),
+    }
+    if found:
+        leaks = sum(f["kind"] == "leak" for f in found)
+        early = len(found) - leaks
+        findings.add(
+            "rate-limits",
+            f"Rate limits enforced otherwise than the plan: {leaks} windows leaked, "
+            f"{early} throttled early.",
+        )
+    elif run.scenario == "ratelimit" and run.summary and not judged["windows"]:
+        findings.add(
+            "rate-limits",
+            f"No rate limit was judged: all {judged['under']} windows probed got fewer "
+            "requests than their limit.",
+        )
+    if rows:
+        facts.append(
+            f"Rate limits: {judged['limits']} limits, {judged['windows']} windows judged "
+            f"({judged['enforced']} enforced as documented), {judged['under']} under the limit "
+            "(not judged)."
+        )
+    return judged
+
+
+def _broken(summary: dict[str, Any]) -> list[dict[str, Any]]:
+    """The thresholds broken, as {check, text, value, limit}; plain lines from older runs."""
+    broken = (summary.get("thresholds") or {}).get("broken") or []
+    return [b if isinstance(b, dict) else {"check": "other", "text": str(b)} for b in broken]
+
+
+# Thresholds whose finding another part of the verdict states already, in its own words.
+_SAID_ELSEWHERE = {"error_rate", "integrity", "schema_violations", "rate_limit_findings"}
+
+
+def _thresholds(summary: dict[str, Any], findings: _Findings) -> None:
+    for line in _broken(summary):
+        if line["check"] in _SAID_ELSEWHERE:
+            continue
+        if line["check"] == "drift":
+            findings.add("drift", f"Threshold broken: {line['text']}.")
+            continue
+        findings.add("threshold", f"Threshold broken: {line['text']}.")
+
+
+def _capacity(run: RunData, findings: _Findings, facts: list[str]) -> Step | None:
     capacity = run.capacity
     steps = capacity.get("steps") or []
+    if not steps:
+        return None
+    thresholds = (run.summary.get("thresholds") or {}).get("checked", {})
     knee = capacity.get("knee")
-    facts: list[str] = []
-    problems: list[str] = []
+    best = highest_good(
+        [Step(**step) for step in steps], thresholds.get("p99_ms"), thresholds.get("error_rate")
+    )
+    if not best:
+        findings.add("capacity", "No capacity step met the thresholds, the first one included.")
+    planned = (run.config.get("options") or {}).get("steps") or len(steps)
+    if not knee and len(steps) < planned:
+        findings.add(
+            "capacity",
+            f"The run stopped after step {len(steps)} of {planned}: the capacity above it was "
+            "not measured.",
+        )
+    if knee:
+        facts.append(
+            f"Knee at step {knee['step']} ({knee['offered']:,.1f} reports/s offered): "
+            f"{knee['why']}."
+        )
+    elif not findings.has("failing") and not findings.has("stopped"):
+        word = "step" if len(steps) == 1 else "steps"
+        facts.append(f"No knee within the {len(steps)} {word} run: the target kept up with all.")
+    return best
 
-    if not summary:
-        seconds = len(run.samples)
-        headline = "The load run did not finish, so this report has no verdict on capacity" + (
-            f"; it had {seconds} seconds of samples." if seconds else " and no samples."
-        )
-    elif steps:
-        best = highest_good(
-            [Step(**step) for step in steps],
-            thresholds.get("p99_ms"),
-            thresholds.get("error_rate"),
-        )
-        if best:
-            headline = (
-                f"Highest load that met the thresholds: {best.devices:,} devices, "
-                f"{best.offered:,.1f} reports/s offered ({best.achieved:,.1f}/s answered, "
-                f"p99 {best.p99_ms:,.0f} ms)."
-            )
-        else:
-            headline = "No capacity step met the thresholds, the first one included."
-        planned = (config.get("options") or {}).get("steps") or len(steps)
-        if not knee and len(steps) < planned:
-            problems.append(
-                f"The run stopped after step {len(steps)} of {planned} (interrupted?): the "
-                "capacity above it was not measured."
-            )
-        if knee:
-            facts.append(
-                f"Knee at step {knee['step']} ({knee['offered']:,.1f} reports/s offered): "
-                f"{knee['why']}."
-            )
-        else:
-            facts.append(
-                f"No knee within the {len(steps)} steps run: the target kept up with all of them."
-            )
-    else:
-        offered = config.get("offered_reports_per_second")
-        devices = config.get("devices")
-        ratio = limit.get("achieved_over_offered")
-        if offered is None:
-            headline = "The run ended before its fleet was configured; see what it wrote below."
-        elif broken:
-            headline = (
-                f"{devices:,} devices offering {offered:,.1f} reports/s did not meet the "
-                "thresholds."
-            )
-        else:
-            headline = (
-                f"{devices:,} devices offering {offered:,.1f} reports/s met the thresholds"
-                + (f" ({ratio:.1%} answered)." if ratio is not None else ".")
-            )
-    who = limit.get("limit")
+
+def _limit(
+    limit: dict[str, Any], findings: _Findings, facts: list[str], caveats: list[str]
+) -> None:
+    who, why = limit.get("limit"), limit.get("why")
     if who == "generator":
-        problems.append(f"The load generator, not the target, was the limit: {limit.get('why')}.")
-    elif who == "target":
-        facts.append(f"The target was the limit: {limit.get('why')}.")
-    elif who == "none":
+        caveats.append(f"The load generator, not the target, was the limit: {why}.")
+    elif who == "target" and limit.get("kind") != "stopped":
+        facts.append(f"The target was the limit: {why}.")
+    elif who == "none" and not (findings.has("failing") or findings.has("stopped")):
         facts.append("Neither side was a limit: the target kept up with the offered load.")
-    problems += [f"Threshold broken: {line}." for line in broken]
-    integrity = summary.get("integrity") or {}
-    if integrity.get("unanswered"):
-        problems.append(
-            f"The target did not answer the integrity check for {integrity['unanswered']:,} "
-            "devices: their records could not be reconciled."
+    elif who == "unknown" and why and why != "no samples":
+        facts.append(f"Who was the limit is not known: {why}.")
+
+
+def _load(run: RunData) -> str | None:
+    config = run.config
+    offered, devices = config.get("offered_reports_per_second"), config.get("devices")
+    if run.scenario == "ratelimit" or offered is None or devices is None:
+        return None
+    answered = run.summary.get("answered")
+    reports = run.summary.get("reports")
+    share = f"; {answered / reports:.1%} of {reports:,} reports answered" if reports else ""
+    return f"{devices:,} devices offering {offered:,.1f} reports/s{share}."
+
+
+def _best(best: Step) -> str:
+    return (
+        f"Highest load that met the thresholds: {best.devices:,} devices, "
+        f"{best.offered:,.1f} reports/s offered ({best.achieved:,.1f}/s answered, "
+        f"p99 {best.p99_ms:,.0f} ms)."
+    )
+
+
+def _all_clear(run: RunData, best: Step | None, judged: dict[str, int]) -> str:
+    if best is not None:
+        return _best(best)
+    if run.scenario == "ratelimit":
+        return (
+            f"Rate limits held as the plan says: {judged['limits']} limits, "
+            f"{judged['windows']} windows judged, every one enforced."
         )
-    # the run's thresholds list them already, unless it ended before judging them
-    problems += [f"{line}." for line in integrity_problems(integrity) if line not in broken]
-    violations = sum((summary.get("violations") or {}).values())
-    if violations:
-        problems.append(f"{violations:,} responses broke the contract.")
-    findings = summary.get("rate_limit_findings") or []
-    if findings:
-        leaks = sum(f["kind"] == "leak" for f in findings)
-        early = len(findings) - leaks
-        problems.append(
-            f"Rate limits enforced otherwise than the plan: {leaks} windows leaked, "
-            f"{early} throttled early."
-        )
-    drift = summary.get("drift") or {}
-    if drift.get("verdict") == "drift":
-        problems.append(f"The run drifted: {'; '.join(drift.get('findings', []))}.")
-    if run.missing:
-        problems.append(f"The run did not finish writing: missing {', '.join(run.missing)}.")
-    return Verdict(headline, not problems, facts, problems)
+    summary, config = run.summary, run.config
+    offered, devices = config.get("offered_reports_per_second"), config.get("devices")
+    if offered is None or devices is None:
+        return "The run ended before its fleet was configured; see what it wrote below."
+    p99 = ((summary.get("latency_ms") or {}).get("corrected") or {}).get("p99")
+    answered, reports = summary.get("answered"), summary.get("reports")
+    share = f"{answered / reports:.1%} of {reports:,} reports answered" if reports else ""
+    latency = f", p99 {p99:,.0f} ms" if isinstance(p99, int | float) else ""
+    return f"{devices:,} devices offering {offered:,.1f} reports/s met the thresholds" + (
+        f" ({share}{latency})." if share else "."
+    )

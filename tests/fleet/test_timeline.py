@@ -75,5 +75,94 @@ def test_a_generator_starved_of_cpu_by_its_neighbours_is_the_limit():
     assert "other processes held 50 %" in verdict["why"]
     waiting = Timeline()  # the same lateness with the CPU idle: the target held the connections
     for t in range(20):
-        waiting.add(sample(float(t), cpu=48.0, cpu_wait=1.0, **behind))
+        waiting.add(sample(float(t), cpu=48.0, cpu_wait=1.0, in_flight_peak=5, **behind))
     assert waiting.limit()["limit"] == "target"
+
+
+def test_reports_late_while_gateways_are_free_is_the_generator_not_none():
+    """bench/fleet_scale under CPU contention: lateness p99 4,743 ms, achieved/offered 1.03
+    (catch-up), and the verdict said "none"."""
+    late = Timeline()
+    for t in range(20):
+        late.add(sample(float(t), lateness_p99_ms=4743.0, achieved=103.0, in_flight_peak=1))
+    verdict = late.limit()
+    assert verdict["limit"] == "generator", verdict
+    assert "could not keep its schedule" in verdict["why"]
+
+
+def outcomes(t: float, accepted: int = 100, transport: int = 0, server: int = 0) -> Sample:
+    failed = transport + server
+    return sample(
+        t,
+        achieved=float(accepted),
+        responses=accepted + failed,
+        errors=failed,
+        transport_error=transport,
+        server_error=server,
+        accepted=accepted,
+    )
+
+
+def test_a_target_that_dies_mid_run_stopped_answering_and_when():
+    """The embedded target killed 10 s into a 30-s run read "the target kept up"."""
+    run = Timeline()
+    for t in range(1000, 1010):
+        run.add(outcomes(float(t)))
+    for t in range(1010, 1030):
+        run.add(outcomes(float(t), accepted=0, transport=100))
+    causes = {"transport: connection refused": 2000, "500: x": 3}
+    verdict = run.limit(causes, silence=(1009.5, 2000))
+    assert verdict["limit"] == "target" and verdict["kind"] == "stopped"
+    assert verdict["stopped_at"] == 1009.5
+    assert verdict["why"] == "the target stopped answering at 00:16:49 UTC (connection refused)"
+    healthy = Timeline()
+    for t in range(1000, 1030):
+        healthy.add(outcomes(float(t)))
+    healthy.add(outcomes(1030.0, accepted=0, transport=2))  # two refusals at the end: no death
+    assert healthy.limit(causes, silence=(1029.9, 2))["limit"] == "none"
+
+
+def test_silence_is_the_transport_errors_after_the_last_answer_whatever_the_merge_order():
+    from tagocheck.fleet.observe import FleetObserver
+
+    def observer(*events):
+        seen = FleetObserver(60.0)
+        for at, error in events:
+            seen.observe(
+                method="POST",
+                path="/data",
+                status=0 if error else 200,
+                body=b"" if error else b'{"status":true,"result":"1 Data Added"}',
+                due=at,
+                sent_at=at,
+                answered_at=at,
+                transport_error="connection refused" if error else None,
+            )
+        return seen
+
+    early = observer((1.0, False), (2.0, True), (3.0, False))  # a refusal, then answers again
+    late = observer((4.0, False), (5.0, True), (6.0, True), (7.0, True))
+    assert early.silence() is None and late.silence() == (5.0, 3)
+    for first, second in ((early, late), (late, early)):
+        merged = FleetObserver(60.0)
+        merged.merge(first)
+        merged.merge(second)
+        assert merged.silence() == (5.0, 3)
+
+
+def test_a_failing_target_is_never_called_keeping_up():
+    run = Timeline()
+    for t in range(30):
+        run.add(outcomes(float(t), accepted=50, server=50))
+    verdict = run.limit({"server-error 500: boom": 1500})
+    assert verdict["limit"] == "target" and verdict["kind"] == "failing"
+    assert "50.0% of the reports" in verdict["why"] and "server-error 500: boom" in verdict["why"]
+
+
+def test_catch_up_above_the_offered_rate_is_not_the_baseline_of_answered_less():
+    """-u 50 -r 50 -t 20s --devices 2000 --interval 5 read "The run drifted: less of the offered
+    rate answered at the end" after a start that answered 103 % (catch-up)."""
+    run = [sample(float(t), achieved=103.0 if t < 30 else 100.0) for t in range(120)]
+    assert drift(run)["verdict"] == "stable", drift(run)
+    worse = [sample(float(t), achieved=100.0 if t < 60 else 90.0) for t in range(120)]
+    assert drift(worse)["verdict"] == "drift"

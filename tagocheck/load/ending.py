@@ -1,0 +1,60 @@
+"""How a load run ended, which its verdict and exit status start from.
+
+A run is `completed` until something ends it otherwise; the first such thing is the one the
+report names (an interruption after a crash is still a crash):
+
+    not-run      it could not start: bad input, an unreachable target, a set-up that failed
+    crashed      an error broke the run off after it had started
+    interrupted  SIGINT or SIGTERM
+
+The cause is said in words: a transport error by what happened on the wire (connection refused,
+no answer within 10 s), a contract violation by its first line, anything else by its type and
+message; never a traceback, never a token.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import requests
+
+from tagocheck import transport
+from tagocheck.recorder import ContractViolation
+from tagocheck.redact import scrub
+
+COMPLETED, NOT_RUN, CRASHED, INTERRUPTED = "completed", "not-run", "crashed", "interrupted"
+MAX_CAUSE = 300
+
+
+@dataclass(frozen=True)
+class Ending:
+    how: str = COMPLETED
+    why: str = ""
+    signal: str | None = None
+    at: float = field(default_factory=time.time)
+
+    def then(self, other: Ending) -> Ending:
+        """The ending after `other` happens too: the first that was not `completed`."""
+        return other if self.how == COMPLETED else self
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def cause(error: BaseException, host: str | None = None) -> str:
+    """One line saying why `error` happened."""
+    if isinstance(error, requests.RequestException):
+        said = transport.cause(error)
+        return f"cannot reach {host}: {said}" if host else said
+    if isinstance(error, ContractViolation):
+        text = str(error).splitlines()[0]
+    elif isinstance(error, RuntimeError | ValueError) and type(error).__module__.startswith(
+        "tagocheck"
+    ):
+        text = str(error)
+    else:
+        text = f"{type(error).__name__}: {error}"
+    text = scrub(" ".join(text.split()))
+    return text if len(text) <= MAX_CAUSE else text[: MAX_CAUSE - 3] + "..."

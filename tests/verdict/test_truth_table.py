@@ -1,0 +1,210 @@
+"""The verdict truth table: each row a target condition, each column an entry point, run for real
+against a real server (the embedded target with faults, the hostile proxy of tests/hostile.py
+in front of it, or a dead port); the headline's class and the exit status are asserted, and the
+headline must be on the console too.
+
+The whole table is `make truth-table` (TAGOCHECK_TRUTH_TABLE=all); `make test` and CI run the
+fixed sample SAMPLE, which has every row once and every entry point.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+
+from tagocheck.report import rundata, verdict
+
+from .targets import ROOT, Condition, Target, serve
+
+
+@dataclass(frozen=True)
+class Row:
+    condition: Condition
+    exit_code: int
+    headline: str
+    """A phrase the headline must contain."""
+    extra: tuple[str, ...] = ()
+    interrupt_after: float | None = None
+    via_profile: bool = False
+    """Set up through the API with the profile token (no fleet file): the set-up is perturbed."""
+
+
+HEALTHY = Condition()
+WINDOWED = Condition(plan="free", rate_window=2.0)
+FAST = ("--check-p99-ms", "0.001")
+
+FLEET: dict[str, Row] = {
+    "healthy": Row(HEALTHY, 0, "met the thresholds"),
+    "dead-before-start": Row(Condition(dead=True), 2, "cannot reach"),
+    "dies-mid-run": Row(Condition(hostile="pass", die_after=30), 1, "stopped answering at"),
+    "html": Row(Condition(hostile="html"), 1, "of reports failed"),
+    "garbage": Row(Condition(hostile="garbage"), 1, "of reports failed"),
+    "resets": Row(Condition(hostile="reset"), 1, "answered no report"),
+    "hangs": Row(Condition(hostile="hang"), 1, "answered no report (no answer within 1 s)"),
+    "no-envelope": Row(Condition(hostile="no-envelope"), 1, "of reports failed"),
+    "5xx-storm": Row(Condition(faults=("server-errors=0.5",)), 1, "of reports failed"),
+    "slow": Row(
+        Condition(faults=("slow=0.2",)), 1, "of the offered rate", extra=("-u", "1", "-r", "1")
+    ),
+    "dialect": Row(Condition(hostile="dialect"), 1, "of reports failed"),
+    "lose-writes": Row(Condition(faults=("lose-writes=0.2",)), 1, "acknowledged records were lost"),
+    "interrupted": Row(HEALTHY, 130, "interrupted (SIGINT)", interrupt_after=4.0),
+    "set-up-raises": Row(
+        Condition(hostile="html", routes=("POST /device",)), 2, "could not start", via_profile=True
+    ),
+    "thresholds": Row(HEALTHY, 1, "Threshold broken: p99", extra=FAST),
+}
+
+CAPACITY: dict[str, Row] = {
+    "healthy": Row(HEALTHY, 0, "Highest load that met the thresholds"),
+    "dead-before-start": Row(Condition(dead=True), 2, "cannot reach"),
+    "dies-mid-run": Row(Condition(hostile="pass", die_after=100), 1, "stopped answering at"),
+    "html": Row(Condition(hostile="html"), 1, "responses broke the contract"),
+    "5xx-storm": Row(Condition(faults=("server-errors=0.5",)), 1, "No capacity step met"),
+    "slow": Row(  # 10 users answered in 0.2 s take 50/s: the steps offer 33, 67 and 100
+        Condition(faults=("slow=0.2",)), 0, "Highest load that met", extra=("-u", "10", "-r", "10")
+    ),
+    "lose-writes": Row(Condition(faults=("lose-writes=0.2",)), 1, "acknowledged records were lost"),
+    "interrupted": Row(HEALTHY, 130, "interrupted (SIGINT)", interrupt_after=5.0),
+    "set-up-raises": Row(
+        Condition(hostile="html", routes=("POST /device",)), 2, "could not start", via_profile=True
+    ),
+    "thresholds": Row(HEALTHY, 1, "No capacity step met the thresholds", extra=FAST),
+}
+
+RATELIMIT: dict[str, Row] = {
+    "healthy": Row(WINDOWED, 0, "Rate limits held as the plan says"),
+    "dead-before-start": Row(Condition(dead=True, plan="free", rate_window=2.0), 2, "cannot reach"),
+    "dies-mid-run": Row(
+        Condition(hostile="pass", die_after=300, plan="free", rate_window=2.0),
+        1,
+        "stopped answering at",
+    ),
+    "5xx-storm": Row(
+        Condition(faults=("server-errors=0.5",), plan="free", rate_window=2.0),
+        1,
+        "of reports failed",
+    ),
+    "leaks": Row(
+        Condition(faults=("no-rate-limit",), plan="free", rate_window=2.0),
+        1,
+        "Rate limits enforced otherwise than the plan",
+    ),
+    "interrupted": Row(WINDOWED, 130, "interrupted (SIGINT)", interrupt_after=6.0),
+    "set-up-raises": Row(
+        Condition(hostile="html", plan="free", rate_window=2.0), 2, "could not start"
+    ),
+}
+
+JOB: dict[str, Row] = {
+    "healthy": Row(HEALTHY, 0, "Highest load that met the thresholds"),
+    "dead-before-start": Row(Condition(dead=True), 2, "cannot reach"),
+    "dies-mid-run": Row(Condition(hostile="pass", die_after=40), 1, "stopped answering at"),
+    "5xx-storm": Row(Condition(faults=("server-errors=0.5",)), 1, "No capacity step met"),
+    "lose-writes": Row(Condition(faults=("lose-writes=0.2",)), 1, "acknowledged records were lost"),
+    "interrupted": Row(HEALTHY, 130, "interrupted (SIGINT)", interrupt_after=7.0),
+    "thresholds": Row(HEALTHY, 1, "No capacity step met the thresholds", extra=FAST),
+}
+
+TABLE = {"fleet": FLEET, "capacity": CAPACITY, "ratelimit": RATELIMIT, "job": JOB}
+SAMPLE = {
+    "fleet": set(FLEET),
+    "capacity": {"healthy", "slow", "html", "interrupted"},
+    "ratelimit": {"healthy", "leaks", "set-up-raises"},
+    "job": {"healthy", "dead-before-start", "5xx-storm"},
+}
+"""What `make test` runs: every row of the fleet column, and of the others those that the fleet's
+rows do not already show go through the same code."""
+
+
+def cases():
+    everything = os.environ.get("TAGOCHECK_TRUTH_TABLE") == "all"
+    for column, rows in TABLE.items():
+        for name in rows:
+            if everything or name in SAMPLE[column]:
+                yield pytest.param(column, name, id=f"{column}-{name}")
+
+
+def command(column: str, row: Row, target: Target | None, run_dir: Path) -> list[str]:
+    """The entry point's command line, as a user would type it."""
+    if column == "job":
+        line = [sys.executable, "-m", "tagocheck", "capacity", "--no-contract", "--devices", "20"]
+        line += ["--steps", "2", "--step-seconds", "5", "--interval", "1", "--users", "5"]
+        line += ["--run-dir", str(run_dir), *row.extra]
+        if target is not None:
+            line += ["--target", target.url, "--plan", row.condition.plan]
+        return line
+    line = [sys.executable, "-m", "locust", "-f", f"loadtests/{column}.py", "--headless"]
+    line += ["--only-summary", "--run-dir", str(run_dir), "--request-timeout", "1"]
+    line += ["--host", target.url, "--plan", row.condition.plan]
+    if column == "ratelimit":
+        line += ["-u", "10", "-r", "10", "-t", "9s", "--rate-window", "2", "--devices", "2"]
+        line += ["--profile-token", target.profile_token, "--fleet-file", str(target.fleet_file)]
+        return [*line, *row.extra]
+    if column == "capacity":
+        line += ["-u", "5", "-r", "5", "-t", "30s", "--devices", "50", "--interval", "0.5"]
+        line += ["--steps", "3", "--step-seconds", "4"]
+    else:
+        line += ["-u", "5", "-r", "5", "-t", "8s", "--devices", "5", "--interval", "0.5"]
+    if row.via_profile:
+        line += ["--profile-token", target.profile_token]
+    else:
+        line += ["--fleet-file", str(target.fleet_file)]
+    # later options win: a row's users replace the column's
+    return [*line, *row.extra]
+
+
+def run(line: list[str], row: Row, env: dict[str, str]) -> subprocess.CompletedProcess:
+    process = subprocess.Popen(
+        line, cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
+    if row.interrupt_after is not None:
+        time.sleep(row.interrupt_after)
+        process.send_signal(signal.SIGINT)
+    try:
+        out, err = process.communicate(timeout=150)
+    except subprocess.TimeoutExpired:
+        process.kill()
+        out, err = process.communicate()
+    return subprocess.CompletedProcess(line, process.returncode, out, err)
+
+
+@pytest.mark.parametrize(("column", "name"), list(cases()))
+def test_the_headline_and_exit_status_tell_the_truth(tmp_path, column, name):
+    row = TABLE[column][name]
+    run_dir = tmp_path / "run"
+    env = {**os.environ, "PYTHONUNBUFFERED": "1"}
+    embedded_job = column == "job" and row.condition == HEALTHY and not row.extra
+    if embedded_job:  # the main job as `make demo` runs it: its own embedded target
+        done = run(command(column, row, None, run_dir), row, env)
+    else:
+        devices = 2 if row.condition.plan == "free" else 50  # the free plan's cap is 5
+        with serve(row.condition, tmp_path / "state", devices=devices) as target:
+            if column == "job":
+                env["TAGOIO_PROFILE_TOKEN"] = target.profile_token
+            done = run(command(column, row, target, run_dir), row, env)
+    said = done.stdout + done.stderr
+    assert done.returncode == row.exit_code, said[-4000:]
+    assert "Traceback" not in said, said[-4000:]
+    if row.exit_code == 2 and not (run_dir / "summary.json").exists():
+        assert row.headline in done.stderr, said[-3000:]  # refused before anything was written
+        return
+    found = verdict.judge(rundata.load(run_dir))
+    assert row.headline in found.headline, (found.headline, found.problems)
+    assert found.exit_code == row.exit_code, found
+    assert found.headline.split(":")[0] in done.stdout, said[-3000:]  # on the console too
+    assert found.good == (row.exit_code == 0), found
+    if name == "healthy":
+        assert not found.problems and not found.caveats, found
+    if name == "dialect":  # stored, and reconciled through the read-back though worded otherwise
+        integrity = rundata.load(run_dir).summary["integrity"]
+        assert integrity["lost"] == 0 and integrity["reports_acknowledged"] > 0, integrity
+        assert integrity["count_not_understood"] == integrity["reports_acknowledged"], integrity
+        assert any("counts were not understood" in p for p in found.problems), found.problems

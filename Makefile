@@ -12,7 +12,7 @@ ifneq ($(shell $(BIN)/python -c "import tagocheck" >/dev/null 2>&1 && echo ok),o
 $(shell rm -f $(STAMP))
 endif
 
-.PHONY: demo test lint format venv clean browser
+.PHONY: demo test lint format venv clean browser truth-table
 
 demo: $(STAMP)
 	$(BIN)/tagocheck capacity
@@ -22,6 +22,11 @@ demo: $(STAMP)
 test: $(STAMP) lint browser
 	TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
 	$(BIN)/pytest contract/ --junitxml=reports/contract/junit.xml
+
+# The whole verdict truth table (tests/verdict): every row for every entry point, about 6
+# minutes; `make test` runs its fixed sample.
+truth-table: $(STAMP)
+	TAGOCHECK_TRUTH_TABLE=all $(BIN)/pytest tests/verdict
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

@@ -124,9 +124,11 @@ def _parser() -> argparse.ArgumentParser:
         "--check-error-rate",
         type=float,
         default=0.01,
-        help="... and at most this share of reports not accepted (0.01)",
+        help="... and at most this share of reports not answered: failed, refused or broke "
+        "the contract (0.01)",
     )
     add("--run-dir", type=Path, help="where the run goes (reports/capacity-<timestamp>)")
+    add("--overwrite", action="store_true", help="empty a --run-dir that holds an earlier run")
     add(
         "--budget",
         type=int,
@@ -150,6 +152,12 @@ def _parser() -> argparse.ArgumentParser:
     report.add_argument("run_dir", metavar="RUN_DIR", type=Path, help="a load run's directory")
     report.add_argument(
         "--baseline", type=Path, metavar="OTHER_RUN_DIR", help="compare every metric with this run"
+    )
+    report.add_argument(
+        "--fail-on-regression",
+        type=float,
+        metavar="PERCENT",
+        help="exit 1 when a metric comparable with the baseline's is worse by more than this",
     )
     report.add_argument(
         "--contract",
@@ -204,6 +212,7 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
     from tagocheck.job import preflight
     from tagocheck.job.run import Job, JobError, Runner, run_verdict
     from tagocheck.load.options import fleet_config
+    from tagocheck.load.rundir import RunDirRefused, empty_or_new
 
     limits = ratelimits.rate_limits()
     embedded = not args.target
@@ -225,6 +234,10 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
     if args.steps < 1 or args.step_seconds <= 0 or args.users < 1:
         raise UsageError("--steps, --step-seconds and --users must be positive")
     run_dir = args.run_dir or Path("reports") / f"capacity-{time.strftime('%Y%m%d-%H%M%S')}"
+    try:
+        empty_or_new(run_dir, args.overwrite, folders=True)
+    except RunDirRefused as error:
+        raise UsageError(str(error)) from None
     _writable(run_dir)
     planned = preflight.plan_run(
         config,
@@ -328,16 +341,44 @@ def _print_preflight(out: Console, planned: Any, where: str) -> None:
 
 
 def _report(args: argparse.Namespace, out: Console) -> int:
-    from tagocheck.report import ReportError, write_report
+    """Exit 0, or 1 when the run directory is damaged (the verdict cannot vouch for the run) or
+    a metric regressed beyond --fail-on-regression; 2 on bad input."""
+    from tagocheck.report import ReportError, compare, rundata, verdict, write_report
 
+    if args.fail_on_regression is not None and not args.baseline:
+        raise UsageError("--fail-on-regression needs --baseline")
+    if args.fail_on_regression is not None and not 0 <= args.fail_on_regression < 1e6:
+        raise UsageError("--fail-on-regression takes a percentage, 0 or more")
     try:
         written = write_report(args.run_dir, baseline=args.baseline, contract=args.contract)
-    except ReportError as error:
+        run = rundata.load(args.run_dir)
+        base = rundata.load(args.baseline) if args.baseline else None
+    except (ReportError, rundata.RunDirError) as error:
         raise UsageError(str(error)) from None
     except OSError as error:
         raise UsageError(f"cannot write the report: {error.strerror}: {error.filename}") from None
     out.print(f"report written to {written}", highlight=False)
-    return 0
+    found = verdict.judge(run)
+    out.print(found.headline, markup=False, highlight=False)
+    code = 0
+    if run.missing:
+        out.print(f"the run directory is damaged: {'; '.join(run.missing)}", highlight=False)
+        code = 1
+    if base is not None:
+        comparison = compare.compare(run, base)
+        for line in comparison.differences:
+            out.print(f"not comparable: {line}", markup=False, highlight=False)
+        if args.fail_on_regression is not None:
+            worse = comparison.regressions(args.fail_on_regression / 100)
+            for delta in worse:
+                out.print(
+                    f"regression: {delta.metric} {delta.change_text} (baseline "
+                    f"{delta.baseline:g}, now {delta.current:g})",
+                    markup=False,
+                    highlight=False,
+                )
+            code = code or (1 if worse else 0)
+    return code
 
 
 def _routes(args: argparse.Namespace, out: Console) -> int:

@@ -126,7 +126,8 @@ class FleetObserver:
             self._count_reason(verdict)
             if verdict.violations:
                 self._count_violations(route, status, body, verdict.violations)
-            if records_sent is not None and verdict.succeeded and 200 <= status < 300:
+            reported = records_sent is not None or verdict.added is not None
+            if reported and verdict.succeeded and 200 <= status < 300:
                 self._acknowledge(verdict, device, report_group, records_sent)
             scope_device = device if self.per_device_ledger else None
             self.ledger.record(ledger_route or route, sent_at, answered_at, status, scope_device)
@@ -157,7 +158,7 @@ class FleetObserver:
     def _count_reason(self, verdict: checks.Verdict) -> None:
         """Why an answer was a failure, in one line: the message, the class or the checks."""
         outcome, status = verdict.outcome, verdict.status
-        if outcome == checks.REJECTED:
+        if outcome in (checks.REJECTED, checks.RATE_LIMITED):
             self.reasons[f"{status}: {verdict.message}"] += 1
         elif outcome in (checks.SERVER_ERROR, checks.NOT_ENVELOPE):
             said = f": {verdict.message}" if verdict.message else ""
@@ -187,16 +188,17 @@ class FleetObserver:
                 )
 
     def _acknowledge(
-        self, verdict: checks.Verdict, device: str | None, group: str | None, sent: int
+        self, verdict: checks.Verdict, device: str | None, group: str | None, sent: int | None
     ) -> None:
-        """A 2xx with status true to a report: the target says it took the records."""
+        """A 2xx with status true to a report (`sent` records, when known): the target says it
+        took the records, whatever words it counted them in."""
         if verdict.added is None:
             self.count_not_understood += 1
-        elif verdict.added != sent:
+        elif sent is not None and verdict.added != sent:
             self.miscounted += 1
         if device is None:
             return
-        self.acknowledged[device] += sent if verdict.added is None else verdict.added
+        self.acknowledged[device] += verdict.added if verdict.added is not None else sent
         if device in self.traced and group is not None:
             self.acknowledged_reports[device].append(group)
 

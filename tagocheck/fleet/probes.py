@@ -27,6 +27,7 @@ NOT_DRIVEN = {
     "DELETE /device/{id}": "deletes devices",
     "POST /device/token": "creates tokens",
     "DELETE /device/token/{token}": "deletes tokens",
+    "POST /integration/network/data": "network ingest: this fleet posts with device tokens",
 }
 
 

@@ -46,6 +46,7 @@ from tagocheck.load import shard as this_process
 from tagocheck.load.ending import COMPLETED, CRASHED, INTERRUPTED, NOT_RUN, Ending, cause
 from tagocheck.load.eventlog import EventLog
 from tagocheck.load.options import fleet_config
+from tagocheck.load.rundir import empty_or_new
 from tagocheck.load.shard import Shard
 from tagocheck.redact import redact_token
 from tagocheck.target.launcher import start_target
@@ -66,22 +67,6 @@ READ_BACK_PAGE = 10_000
 
 class RunError(RuntimeError):
     """A run that cannot start; the message is the one line the user sees."""
-
-
-def empty_or_new(run_dir: Path, overwrite: bool) -> None:
-    """A run directory holds one run: a used one is refused unless --overwrite says to empty it
-    (its files would be overwritten and events.jsonl appended to, mixing runs)."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunError(f"--run-dir {run_dir} is a file, not a directory")
-    used = run_dir.is_dir() and any(run_dir.iterdir())
-    if used and not overwrite:
-        raise RunError(f"--run-dir {run_dir} is not empty: give another or --overwrite")
-    if used:
-        for old in run_dir.iterdir():
-            if old.is_file() or old.is_symlink():
-                old.unlink()
-            elif old.is_dir() and not any(old.rglob("*")):
-                old.rmdir()
 
 
 def config_to_wire(config: FleetConfig) -> dict[str, Any]:
@@ -131,7 +116,8 @@ class Coordinator:
     def say(self, kind: str, message: str, **details: Any) -> None:
         """Print a line of the run's progress and put it in the events log."""
         print(f"tagocheck {self.scenario}: {message}", flush=True)
-        self.events.note(kind, message, **details)
+        if self.run_dir_ours:
+            self.events.note(kind, message, **details)
 
     # -- how the run ends ----------------------------------------------------------------------
 
@@ -588,9 +574,12 @@ class Coordinator:
         enforcement = self.observer.ledger.enforcement(self.limit_for)
         limit = self.timeline.limit(self.observer.reasons, self.observer.silence())
         samples = self.timeline.samples
+        if self.ending.how == COMPLETED:
+            self.ending = Ending()  # ended now
         extra: dict[str, Any] = {
             "scenario": self.scenario,
             "ended": self.ending.as_dict(),
+            "timeline_seconds": len(samples),
             "integrity": integrity,
             "rate_limit_findings": findings,
             "rate_limit_enforcement": enforcement,

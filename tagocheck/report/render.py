@@ -105,10 +105,11 @@ def build(run_dir: Path, *, baseline: Path | None = None, contract: Path | None 
         "worst_devices": sorted(devices_rows, key=lambda r: -(r["early-throttle"] + r["leak"]))[
             :10
         ],
+        "windows_judged": sum(r["windows"] - r["under"] for r in enforcement),
         "findings": findings[:20],
         "findings_total": len(findings),
         "compliance": found,
-        "deltas": compare.compare(run, base) if base else None,
+        "comparison": compare.compare(run, base) if base else None,
         "baseline": base,
         "generated": _utc(time.time()),
     }

@@ -322,7 +322,11 @@ def _load(run: RunData) -> str | None:
         return None
     answered = run.summary.get("answered")
     reports = run.summary.get("reports")
-    share = f"; {answered / reports:.1%} of {reports:,} reports answered" if reports else ""
+    share = (
+        f"; {answered / reports:.1%} of {reports:,} reports answered"
+        if reports and answered is not None
+        else ""
+    )
     return f"{devices:,} devices offering {offered:,.1f} reports/s{share}."
 
 
@@ -348,7 +352,11 @@ def _all_clear(run: RunData, best: Step | None, judged: dict[str, int]) -> str:
         return "The run ended before its fleet was configured; see what it wrote below."
     p99 = ((summary.get("latency_ms") or {}).get("corrected") or {}).get("p99")
     answered, reports = summary.get("answered"), summary.get("reports")
-    share = f"{answered / reports:.1%} of {reports:,} reports answered" if reports else ""
+    share = (
+        f"{answered / reports:.1%} of {reports:,} reports answered"
+        if reports and answered is not None
+        else ""
+    )
     latency = f", p99 {p99:,.0f} ms" if isinstance(p99, int | float) else ""
     return f"{devices:,} devices offering {offered:,.1f} reports/s met the thresholds" + (
         f" ({share}{latency})." if share else "."

@@ -393,7 +393,9 @@ def test_fleet_options_work_from_locust_conf_and_locust_variables(tmp_path):
     assert config["options"]["payload"] == "gps-tracker" and config["options"]["jitter"] == 0.1
 
 
-def test_a_target_that_went_away_gives_transport_errors_not_a_crash(tmp_path):
+def test_a_target_gone_before_the_start_is_one_line_and_exit_2(tmp_path):
+    """It gave a run of transport errors; now the run checks the target answers first (a target
+    that dies mid-run is a row of tests/verdict's truth table)."""
     with start_target(tmp_path / "state", "--plan", "unlimited", "--seed-devices", "20") as target:
         url, fleet_file = target.url, target.info["fleet_file"]
     run_dir = tmp_path / "run"
@@ -401,9 +403,29 @@ def test_a_target_that_went_away_gives_transport_errors_not_a_crash(tmp_path):
         "-u", "5", "-r", "5", "-t", "3s", "--devices", "20", "--interval", "0.5",
         "--host", url, "--fleet-file", fleet_file, "--run-dir", str(run_dir),
     )  # fmt: skip
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    said = [line for line in done.stderr.splitlines() if line.startswith("tagocheck")]
+    assert said == [f"tagocheck fleet: cannot reach {url}: connection refused"]
+    assert "Traceback" not in done.stderr
     summary = json.loads((run_dir / "summary.json").read_text())
-    assert set(summary["outcomes"]["POST /data"]) == {"transport-error"}, done.stdout[-2000:]
-    assert (
-        "transport-error: ConnectionRefusedError" in (run_dir / "locust_failures.csv").read_text()
-    )
-    assert (run_dir / "report.html").exists()
+    assert summary["ended"]["how"] == "not-run"
+    assert "could not start" in (run_dir / "report.html").read_text()
+
+
+def test_a_used_run_directory_is_refused_unless_overwrite(tmp_path):
+    """A second run into the same directory overwrote its files and appended to events.jsonl:
+    the report's Events mixed three runs."""
+    run_dir = tmp_path / "run"
+    short = ("-u", "2", "-r", "2", "-t", "2s", "--devices", "5", "--interval", "1")
+    assert locust(*short, "--run-dir", str(run_dir)).returncode == 0
+    again = locust(*short, "--run-dir", str(run_dir))
+    assert again.returncode == 2, again.stdout[-2000:] + again.stderr[-2000:]
+    refusal = [line for line in again.stderr.splitlines() if line.startswith("tagocheck")]
+    assert refusal == [
+        f"tagocheck fleet: --run-dir {run_dir} is not empty: give another or --overwrite"
+    ]
+    assert "Traceback" not in again.stderr
+    done = locust(*short, "--run-dir", str(run_dir), "--overwrite")
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
+    assert sum(e["kind"] == "run" and "set up" in e["message"] for e in events) == 1

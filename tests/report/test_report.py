@@ -120,15 +120,21 @@ def test_a_headless_run_writes_its_report_and_it_renders_offline(clean):
         assert token not in html, "a token of the run is in the report"
 
 
-def test_a_clean_run_shows_no_fault(clean):
+def test_a_clean_target_shows_no_fault_and_a_fleet_over_its_plan_says_so(clean):
+    """The fleet offers twice the free plan's POST /data limit to a healthy target: the limits
+    hold, nothing breaks the contract or is lost, and the headline says the fleet does not fit
+    (its 429s are failures: the fleet's traffic was not accepted), never "met the thresholds"."""
     run_dir, _, _ = clean
     seen = browse(run_dir / "report.html", ARTIFACTS / "report-clean-2.png")
     text = seen["text"]
-    assert "Every window was enforced as the plan says" in text
+    assert "windows judged was enforced as the plan says" in text
     assert "Every response matched the envelope and route schemas" in text
-    assert "No threshold broken, no contract violation" in seen["verdict"]
-    assert "records were lost" not in seen["verdict"]
-    assert "more than once" not in seen["verdict"]
+    verdict = seen["verdict"]
+    assert "of reports failed" in verdict and "most often 429: Too many requests" in verdict
+    assert "met the thresholds" not in verdict
+    assert "broke the contract" not in verdict and "otherwise than the plan" not in verdict
+    assert "records were lost" not in verdict
+    assert "more than once" not in verdict
 
 
 def test_a_faulty_run_shows_each_fault(faulty):
@@ -349,3 +355,112 @@ def test_report_command_errors_are_one_line(tmp_path, capsys):
     (tmp_path / "empty").mkdir()
     assert cli.main(["report", str(tmp_path / "empty")]) == 2
     assert "is not a run directory" in capsys.readouterr().err
+
+
+def test_a_damaged_run_says_so_in_its_verdict_and_exits_1(clean, tmp_path, capsys):
+    """A timeline cut short gave a full verdict with silently short plots and exit 0."""
+    from tagocheck import cli
+    from tagocheck.report import rundata, verdict
+
+    run_dir = tmp_path / "cut"
+    shutil.copytree(clean[0], run_dir)
+    lines = (run_dir / "timeline.jsonl").read_text().splitlines()
+    (run_dir / "timeline.jsonl").write_text("\n".join(lines[: len(lines) // 2]) + "\n")
+    found = verdict.judge(rundata.load(run_dir))
+    assert "timeline.jsonl cut short" in " ".join([found.headline, *found.problems])
+    assert not found.good
+    assert cli.main(["report", str(run_dir)]) == 1
+    assert "the run directory is damaged: timeline.jsonl cut short" in capsys.readouterr().out
+    assert cli.main(["report", str(clean[0])]) == 0
+
+
+@pytest.mark.parametrize(
+    ("file", "key", "value"),
+    [
+        ("summary.json", "reports", "many"),
+        ("summary.json", "outcomes", {"POST /data": {"accepted": "1"}}),
+        ("config.json", "devices", -3),
+        ("summary.json", "rate_limit_findings", {"kind": "leak"}),
+    ],
+)
+def test_a_run_file_of_the_wrong_shape_is_one_line_and_exit_2(
+    clean, tmp_path, capsys, file, key, value
+):
+    from tagocheck import cli
+
+    run_dir = tmp_path / "bad"
+    shutil.copytree(clean[0], run_dir)
+    data = json.loads((run_dir / file).read_text())
+    data[key] = value
+    (run_dir / file).write_text(json.dumps(data))
+    assert cli.main(["report", str(run_dir)]) == 2
+    err = capsys.readouterr().err.strip().splitlines()
+    assert len(err) == 1 and f"{file}: /{key}" in err[0], err
+
+
+def test_a_baseline_of_another_load_is_stated_not_scored(clean, tmp_path, capsys):
+    """400 reports/s against 200 scored "+99.7 %" as a gain."""
+    from tagocheck import cli
+    from tagocheck.report import compare, rundata
+
+    other = tmp_path / "other"
+    shutil.copytree(clean[0], other)
+    config = json.loads((other / "config.json").read_text())
+    config["offered_reports_per_second"] *= 2
+    config["devices"] *= 2
+    (other / "config.json").write_text(json.dumps(config))
+    found = compare.compare(rundata.load(other), rundata.load(clean[0]))
+    assert any(d.startswith("devices:") for d in found.differences)
+    scored = {d.metric for d in found.deltas}
+    assert "corrected p99" not in scored and "achieved reports/s (steady mean)" not in scored
+    assert "share of reports answered" in scored
+    assert cli.main(["report", str(other), "--baseline", str(clean[0])]) == 0
+    assert "not comparable: devices:" in capsys.readouterr().out
+
+
+def test_a_regression_beyond_the_threshold_exits_1(clean, tmp_path, capsys):
+    from tagocheck import cli
+
+    slower = tmp_path / "slower"
+    shutil.copytree(clean[0], slower)
+    summary = json.loads((slower / "summary.json").read_text())
+    summary["latency_ms"]["corrected"]["p99"] = summary["latency_ms"]["corrected"]["p99"] * 3 + 5
+    (slower / "summary.json").write_text(json.dumps(summary))
+    base = str(clean[0])
+    assert cli.main(["report", str(slower), "--baseline", base, "--fail-on-regression", "10"]) == 1
+    assert "regression: corrected p99" in capsys.readouterr().out
+    assert cli.main(["report", str(slower), "--baseline", base]) == 0  # without it: shown only
+    assert cli.main(["report", base, "--baseline", base, "--fail-on-regression", "0"]) == 0
+
+
+def test_capacity_steps_are_compared_at_equal_offered_load():
+    from tagocheck.report import compare
+    from tagocheck.report.rundata import RunData
+
+    def run(offers, p99s, devices):
+        steps = [
+            {
+                "index": i + 1,
+                "devices": devices,
+                "started": 0,
+                "ended": 1,
+                "offered": o,
+                "achieved": o,
+                "p99_ms": p,
+                "error_share": 0.0,
+            }
+            for i, (o, p) in enumerate(zip(offers, p99s, strict=True))
+        ]
+        return RunData(
+            Path("x"),
+            config={"scenario": "capacity", "devices": devices},
+            summary={"capacity": {"steps": steps}},
+        )
+
+    now = run([100, 200, 400], [5, 5, 60], 400)
+    before = run([200, 400], [5, 7], 200)
+    found = compare.compare(now, before)
+    p99 = {d.metric: d for d in found.deltas if d.metric.endswith("p99")}
+    assert set(p99) == {"at 200/s offered: p99", "at 400/s offered: p99"}
+    assert p99["at 400/s offered: p99"].regression and not p99["at 200/s offered: p99"].regression
+    assert not any(d.metric.startswith("highest good") for d in found.deltas)  # other steps

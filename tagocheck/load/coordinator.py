@@ -410,6 +410,12 @@ class Coordinator:
                     "rate_window_seconds": self.window,
                     "devices": len(self.fleet),
                     "offered_reports_per_second": self.fleet.offered_rate(),
+                    "probes": [{"route": p.label, "limit": p.limit} for p in self.probes],
+                    # each probe drives every other window
+                    "probe_requests_per_second": sum(
+                        self.options.probe_factor * p.limit / self.window for p in self.probes
+                    )
+                    / 2,
                     "distributed": self.distributed,
                     "workers": len(self.shards) or 1,
                     "started": time.time(),

@@ -203,6 +203,9 @@ def test_the_headline_and_exit_status_tell_the_truth(tmp_path, column, name):
     assert found.good == (row.exit_code == 0), found
     if name == "healthy":
         assert not found.problems and not found.caveats, found
+    if column == "ratelimit":  # it read "2 devices offering 0.0 reports/s" while probing
+        report = (run_dir / "report.html").read_text()
+        assert "0.0 reports/s" not in report and "requests/s); no fleet reports" in report
     if name == "dialect":  # stored, and reconciled through the read-back though worded otherwise
         integrity = rundata.load(run_dir).summary["integrity"]
         assert integrity["lost"] == 0 and integrity["reports_acknowledged"] > 0, integrity

@@ -14,12 +14,11 @@ import statistics
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tagocheck.fleet.timeline import Sample
+from tagocheck.fleet.timeline import FAILING, FOLLOWS, Sample
 
-FOLLOWS = 0.95
 P99_BEND = 2.0
 P99_FLOOR_MS = 50.0
-ERROR_SHARE = 0.01
+ERROR_SHARE = FAILING
 SETTLE_SECONDS = 2
 
 

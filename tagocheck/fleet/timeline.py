@@ -189,10 +189,12 @@ class Timeline:
         self,
         causes: Mapping[str, int] | None = None,
         silence: tuple[float, int] | None = None,
+        *,
+        probing: bool = False,
     ) -> dict[str, Any]:
         """Which side limited the run, and the evidence; `causes` are the run's failure reasons
         with their counts, `silence` the observer's (see FleetObserver.silence)."""
-        return limit(self.samples, causes or {}, silence)
+        return limit(self.samples, causes or {}, silence, probing=probing)
 
 
 SILENT_REPORTS = 3
@@ -210,7 +212,11 @@ def worst_cause(causes: Mapping[str, int], prefix: str = "") -> str:
 
 
 def limit(
-    samples: list[Sample], causes: Mapping[str, int], silence: tuple[float, int] | None = None
+    samples: list[Sample],
+    causes: Mapping[str, int],
+    silence: tuple[float, int] | None = None,
+    *,
+    probing: bool = False,
 ) -> dict[str, Any]:
     """Which side limited the run, and the evidence.
 
@@ -219,6 +225,8 @@ def limit(
     failures), the generator was short of CPU, reports went out late while every gateway waited
     on the target (the target), or late while gateways were free (the generator could not keep
     its schedule). "Neither" needs the offered rate answered, on time, without failures.
+    `probing` (the ratelimit scenario): 429s are what the run is after and there is no fleet
+    rate to keep up with, so only a target that stopped answering is a limit.
     """
     steady = ramped_up(samples)
     if not steady:
@@ -234,6 +242,8 @@ def limit(
             else f"the target stopped answering at {clock(since)} ({cause or 'no answer'})"
         )
         return {"limit": "target", "kind": "stopped", "stopped_at": since, "why": why}
+    if probing:
+        return {"limit": "not judged", "why": "the ratelimit scenario drives limits, not a fleet"}
     busy = sum(s.cpu + s.cpu_wait >= CPU_LIMIT for s in steady) / len(steady)
     waited = statistics.median(s.cpu_wait for s in steady)
     third = max(1, len(steady) // 3)

@@ -578,7 +578,9 @@ class Coordinator:
         integrity = self._integrity() if self.scenario != "ratelimit" else {"skipped": True}
         findings = [f.as_dict() for f in self.observer.ledger.findings(self.limit_for)]
         enforcement = self.observer.ledger.enforcement(self.limit_for)
-        limit = self.timeline.limit(self.observer.reasons, self.observer.silence())
+        limit = self.timeline.limit(
+            self.observer.reasons, self.observer.silence(), probing=self.scenario == "ratelimit"
+        )
         samples = self.timeline.samples
         if self.ending.how == COMPLETED:
             self.ending = Ending()  # ended now

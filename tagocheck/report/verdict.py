@@ -92,16 +92,7 @@ def judge(run: RunData) -> Verdict:
     if how == "not-run":  # nothing ran: nothing else to judge
         return Verdict(findings.ordered()[0], NOT_RUN)
     limit = summary.get("limit") or {}
-    if limit.get("kind") == "stopped":
-        findings.add("stopped", f"{limit['why'][0].upper()}{limit['why'][1:]}.")
-    ratio = limit.get("achieved_over_offered")
-    held_back = limit.get("limit") == "target" and limit.get("kind") is None
-    if held_back and not run.capacity and isinstance(ratio, float) and ratio < FOLLOWS:
-        findings.add(
-            "behind",
-            f"The target answered {ratio:.1%} of the offered rate: the fleet's reports were not "
-            "taken as they came due.",
-        )
+    _target(run, limit, findings)
     _integrity(summary, findings)
     _failures(run, findings)
     _contract(summary, findings)
@@ -123,15 +114,28 @@ def judge(run: RunData) -> Verdict:
         headline, problems = _all_clear(run, best, judged), []
     if caveats and not ordered:
         headline = headline.rstrip(".") + f", but {caveats[0][0].lower()}{caveats[0][1:]}"
-    if how == "not-run":
-        outcome = NOT_RUN
-    elif how == "interrupted":
+    if how == "interrupted":
         outcome = INTERRUPTED
     elif ordered:
         outcome = FINDINGS
     else:
         outcome = HELD
     return Verdict(headline, outcome, facts, problems, caveats)
+
+
+def _target(run: RunData, limit: dict[str, Any], findings: _Findings) -> None:
+    """What the limit verdict holds against the target: it stopped answering, or (outside a
+    capacity run, whose steps say it) it held the fleet's reports back."""
+    if limit.get("kind") == "stopped":
+        findings.add("stopped", f"{limit['why'][0].upper()}{limit['why'][1:]}.")
+    ratio = limit.get("achieved_over_offered")
+    held_back = limit.get("limit") == "target" and limit.get("kind") is None
+    if held_back and not run.capacity and isinstance(ratio, float) and ratio < FOLLOWS:
+        findings.add(
+            "behind",
+            f"The target answered {ratio:.1%} of the offered rate: the fleet's reports were not "
+            "taken as they came due.",
+        )
 
 
 def _ending(run: RunData, ended: dict[str, Any], findings: _Findings) -> None:

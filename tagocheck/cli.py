@@ -210,9 +210,10 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
     from tagocheck.fleet import integrity
     from tagocheck.fleet.model import FleetConfigError
     from tagocheck.job import preflight
-    from tagocheck.job.run import Job, JobError, Runner, run_verdict
+    from tagocheck.job.run import Job, JobError, Runner
     from tagocheck.load.options import fleet_config
     from tagocheck.load.rundir import RunDirRefused, empty_or_new
+    from tagocheck.report.verdict import judge_dir
 
     limits = ratelimits.rate_limits()
     embedded = not args.target
@@ -281,7 +282,7 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
         out.print(f"tagocheck: no report: the run wrote nothing to {run_dir}")
         return 130 if outcome.interrupted else 1
     out.print(f"\n[bold]Report:[/bold] {outcome.report}", highlight=False)
-    found = run_verdict(run_dir)
+    found = judge_dir(run_dir)
     out.print(" ".join([found.headline, *found.facts, *found.problems]), highlight=False)
     if outcome.contract_failed:
         out.print(f"The contract suite had {outcome.contract_failed} failures: see the report.")
@@ -358,7 +359,7 @@ def _report(args: argparse.Namespace, out: Console) -> int:
     except OSError as error:
         raise UsageError(f"cannot write the report: {error.strerror}: {error.filename}") from None
     out.print(f"report written to {written}", highlight=False)
-    found = verdict.judge(run)
+    found = verdict.judge(run)  # the run already loaded, for the comparison too
     out.print(found.headline, markup=False, highlight=False)
     code = 0
     if run.missing:

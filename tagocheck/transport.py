@@ -17,7 +17,7 @@ REFUSED = "connection refused"
 RESET = "connection reset by peer"
 CLOSED = "connection closed without an answer"
 NOT_HTTP = "not HTTP"
-TLS = "TLS verification failed (give the CA with --ca-cert or REQUESTS_CA_BUNDLE)"
+TLS = "TLS verification failed (set REQUESTS_CA_BUNDLE to the target's CA certificate)"
 NO_HOST = "host name not found"
 
 _NOT_HTTP_NAMES = (

@@ -15,7 +15,7 @@ import requests
 
 from tagocheck.fleet.model import FleetConfig, Interval
 from tagocheck.job import preflight
-from tagocheck.job.run import run_verdict
+from tagocheck.report.verdict import judge_dir
 from tagocheck.target.launcher import start_target
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -208,7 +208,7 @@ def test_the_main_job_runs_end_to_end_and_its_verdict_matches_the_report(tmp_pat
     for part in ("Preflight", "embedded target", "contract suite", "passed", "capacity steps"):
         assert part in out, part
     assert f"Report: {run_dir / 'report.html'}" in out.replace("\n", "")
-    found = run_verdict(run_dir)
+    found = judge_dir(run_dir)
     assert found.good and found.headline in out.replace("\n", " ")
     assert (run_dir / "contract" / "contract-report.json").exists()
     assert "Drift: which documented variant" in (run_dir / "report.html").read_text()

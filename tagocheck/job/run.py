@@ -315,10 +315,3 @@ class Runner:
         except (ReportError, OSError) as error:
             self.out.print(f"tagocheck: no report written: {error}", markup=False)
             return None
-
-
-def run_verdict(run_dir: Path):
-    """The verdict of the run in `run_dir`, as its report states it."""
-    from tagocheck.report import rundata, verdict
-
-    return verdict.judge(rundata.load(run_dir))

@@ -630,7 +630,7 @@ class Coordinator:
 
         self._write_report()
         try:
-            found = verdict.judge(rundata.load(self.run_dir))
+            found = verdict.judge_dir(self.run_dir)
         except rundata.RunDirError as error:
             self.say("verdict", f"no verdict: {error}")
             self.environment.process_exit_code = 1

@@ -37,18 +37,21 @@ def failure_label(verdict: checks.Verdict) -> str:
     return (f"{verdict.outcome} {verdict.status}" + (f": {reason}" if reason else ""))[:200]
 
 
-def request_timeout(environment) -> float:
-    """Seconds a gateway waits for an answer (--request-timeout): past it, a transport error."""
-    options = environment.parsed_options
-    return getattr(options, "request_timeout", None) or FastHttpUser.network_timeout
+class TimedUser(FastHttpUser):
+    """A user that waits --request-timeout seconds for an answer (to connect, and to read);
+    past it the request is a transport error, "no answer within N s"."""
 
-
-class Gateway(FastHttpUser):
-    wait_time = constant(0)
+    abstract = True
 
     def __init__(self, environment) -> None:
-        self.network_timeout = self.connection_timeout = request_timeout(environment)
+        options = environment.parsed_options
+        timeout = getattr(options, "request_timeout", None) or FastHttpUser.network_timeout
+        self.network_timeout = self.connection_timeout = timeout
         super().__init__(environment)
+
+
+class Gateway(TimedUser):
+    wait_time = constant(0)
 
     def on_start(self) -> None:
         self.rng = random.Random()

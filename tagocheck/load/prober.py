@@ -7,21 +7,17 @@ import time
 
 import gevent
 import orjson
-from locust import FastHttpUser, constant, task
+from locust import constant, task
 
 from tagocheck import checks, transport
 from tagocheck.fleet.probes import ProbeSchedule, Shot
 from tagocheck.load import shard as this_process
-from tagocheck.load.gateway import failure_label, request_timeout
+from tagocheck.load.gateway import TimedUser, failure_label
 from tagocheck.load.shard import IDLE_SECONDS
 
 
-class Prober(FastHttpUser):
+class Prober(TimedUser):
     wait_time = constant(0)
-
-    def __init__(self, environment) -> None:
-        self.network_timeout = self.connection_timeout = request_timeout(environment)
-        super().__init__(environment)
 
     @task
     def probe(self) -> None:

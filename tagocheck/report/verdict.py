@@ -15,11 +15,13 @@ judgement gives the exit status of `locust -f loadtests/...` and `tagocheck capa
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any
 
 from tagocheck.fleet.capacity import Step, highest_good
 from tagocheck.fleet.integrity import problems as integrity_problems
 from tagocheck.fleet.timeline import FOLLOWS
+from tagocheck.report import rundata
 from tagocheck.report.rundata import RunData
 
 HELD, FINDINGS, NOT_RUN, INTERRUPTED = "held", "findings", "not-run", "interrupted"
@@ -121,6 +123,11 @@ def judge(run: RunData) -> Verdict:
     else:
         outcome = HELD
     return Verdict(headline, outcome, facts, problems, caveats)
+
+
+def judge_dir(path: Path) -> Verdict:
+    """The verdict of the run in `path`, as its report states it (RunDirError if none)."""
+    return judge(rundata.load(path))
 
 
 def _target(run: RunData, limit: dict[str, Any], findings: _Findings) -> None:

@@ -360,13 +360,13 @@ def test_report_command_errors_are_one_line(tmp_path, capsys):
 def test_a_damaged_run_says_so_in_its_verdict_and_exits_1(clean, tmp_path, capsys):
     """A timeline cut short gave a full verdict with silently short plots and exit 0."""
     from tagocheck import cli
-    from tagocheck.report import rundata, verdict
+    from tagocheck.report import verdict
 
     run_dir = tmp_path / "cut"
     shutil.copytree(clean[0], run_dir)
     lines = (run_dir / "timeline.jsonl").read_text().splitlines()
     (run_dir / "timeline.jsonl").write_text("\n".join(lines[: len(lines) // 2]) + "\n")
-    found = verdict.judge(rundata.load(run_dir))
+    found = verdict.judge_dir(run_dir)
     assert "timeline.jsonl cut short" in " ".join([found.headline, *found.problems])
     assert not found.good
     assert cli.main(["report", str(run_dir)]) == 1

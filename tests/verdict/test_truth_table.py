@@ -196,7 +196,7 @@ def test_the_headline_and_exit_status_tell_the_truth(tmp_path, column, name):
     if row.exit_code == 2 and not (run_dir / "summary.json").exists():
         assert row.headline in done.stderr, said[-3000:]  # refused before anything was written
         return
-    found = verdict.judge(rundata.load(run_dir))
+    found = verdict.judge_dir(run_dir)
     assert row.headline in found.headline, (found.headline, found.problems)
     assert found.exit_code == row.exit_code, found
     assert found.headline.split(":")[0] in done.stdout, said[-3000:]  # on the console too

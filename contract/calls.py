@@ -11,7 +11,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from conftest import Fleet
+from fleet_setup import Blocked, Fleet
 
 
 @dataclass
@@ -26,37 +26,53 @@ class Call:
 
 
 def _count(fleet: Fleet, variable: str) -> int:
-    return fleet.as_a("GET", params={"variables": variable, "query": "count"}).result
+    return fleet.read("GET", params={"variables": variable, "query": "count"}, purpose="count")
 
 
 def _values(fleet: Fleet, variable: str) -> list[Any]:
-    found = fleet.as_a("GET", params={"variables": variable, "qty": 100}).result
-    return sorted(str(r.get("value")) for r in found)
+    found = fleet.read("GET", params={"variables": variable, "qty": 100}, purpose="read values")
+    return sorted(str(r.get("value")) for r in found if isinstance(r, dict))
 
 
-def _seed(fleet: Fleet, variable: str, value: Any = 1) -> str:
-    """Store one record on device A; returns its id."""
-    fleet.as_a(
-        "POST",
-        json={"variable": variable, "value": value},
+def seed(fleet: Fleet, variable: str, value: Any = 1) -> str:
+    """Store one record on device A, whichever documented way the target takes it (one object,
+    an array of one, or the network ingest route); returns its id, read back."""
+    record = {"variable": variable, "value": value}
+    sent = [fleet.as_a("POST", json=record)]
+    if not sent[0].verdict.succeeded:
+        sent.append(fleet.as_a("POST", json=[record]))
+    if not sent[-1].verdict.succeeded and fleet.target.network_token:
+        fleet.client.request(
+            "POST",
+            "/integration/network/data",
+            token=fleet.target.network_token,
+            token_kind="network",
+            params={"serial": fleet.a.serial},
+            json=record,
+        )
+    found = fleet.read(
+        "GET", params={"variables": variable, "query": "last_item"}, purpose="read the seed back"
     )
-    reply = fleet.as_a(
-        "GET",
-        params={"variables": variable, "query": "last_item"},
-    )
-    return reply.result[0]["id"]
+    if not found or not isinstance(found[0], dict) or "id" not in found[0]:
+        raise Blocked(fleet.stopper(sent[0], f"seed a record of {variable}"))
+    return found[0]["id"]
 
 
 def _device_names(fleet: Fleet) -> list[str]:
-    reply = fleet.profile(
-        "GET", "/device", params={"filter[name]": f"{fleet.prefix}*", "amount": 100}
-    )
-    return sorted(d["name"] for d in reply.result)
+    return sorted(d.get("name", "") for d in fleet.devices_named(f"{fleet.prefix}*", amount=100))
 
 
 def _tokens(fleet: Fleet) -> list[str]:
-    reply = fleet.profile("GET", f"/device/token/{fleet.a.id}", params={"amount": 100})
-    return sorted(t["token"] for t in reply.result)
+    listed = fleet.need(
+        fleet.profile("GET", f"/device/token/{fleet.a.id}", params={"amount": 100}),
+        "list device A's tokens",
+    )
+    return sorted(str(t.get("token")) for t in listed if isinstance(t, dict))
+
+
+def _params(fleet: Fleet) -> list[dict[str, Any]]:
+    found = fleet.read("GET", "/device/params", purpose="read device A's parameters")
+    return [p for p in found if isinstance(p, dict)]
 
 
 def build(route: str, fleet: Fleet) -> Call:
@@ -72,7 +88,7 @@ def build(route: str, fleet: Fleet) -> Call:
     if route == "GET /data":
         return Call("GET", "/data", params={"variables": "probe_post", "qty": 5})
     if route == "PUT /data":
-        record = _seed(fleet, "probe_put", 1)
+        record = seed(fleet, "probe_put", 1)
         return Call(
             "PUT",
             "/data",
@@ -80,7 +96,7 @@ def build(route: str, fleet: Fleet) -> Call:
             state=lambda: _values(fleet, "probe_put"),
         )
     if route == "DELETE /data":
-        _seed(fleet, "probe_delete")
+        seed(fleet, "probe_delete")
         return Call(
             "DELETE",
             "/data",
@@ -93,11 +109,17 @@ def build(route: str, fleet: Fleet) -> Call:
         return Call("GET", "/device/params")
     if route == "PUT /device/params/{id}":
         fleet.profile("POST", f"/device/{a.id}/params", json=[{"key": "probe", "value": "1"}])
-        params = fleet.as_a(
-            "GET",
-            "/device/params",
-        ).result
-        param = next(p for p in params if p["key"] == "probe")
+        param = next((p for p in _params(fleet) if p.get("key") == "probe"), None)
+        if param is None or "id" not in param:
+            raise Blocked(
+                fleet.recorder.find(
+                    "POST /device/{id}/params",
+                    "parameter not stored",
+                    "violation",
+                    expected="a parameter set by the profile is listed for the device",
+                    observed="GET /device/params does not list the parameter just set",
+                )
+            )
         fleet.profile(
             "POST",
             f"/device/{a.id}/params",
@@ -105,21 +127,13 @@ def build(route: str, fleet: Fleet) -> Call:
         )
 
         def sent() -> bool:
-            found = fleet.as_a(
-                "GET",
-                "/device/params",
-            ).result
-            return next(p["sent"] for p in found if p["id"] == param["id"])
+            return next((p.get("sent") for p in _params(fleet) if p.get("id") == param["id"]), None)
 
         return Call("PUT", f"/device/params/{param['id']}", state=sent)
     if route == "POST /device/{id}/params":
 
         def params() -> Any:
-            found = fleet.as_a(
-                "GET",
-                "/device/params",
-            ).result
-            return sorted((p["key"], p["value"]) for p in found)
+            return sorted((str(p.get("key")), str(p.get("value"))) for p in _params(fleet))
 
         return Call(
             "POST",
@@ -136,10 +150,11 @@ def build(route: str, fleet: Fleet) -> Call:
         )
 
         def remove_created() -> None:
-            for device in fleet.profile(
-                "GET", "/device", params={"filter[name]": f"{fleet.prefix}created", "amount": 100}
-            ).result:
-                fleet.remove(device["id"])
+            try:
+                for device in fleet.devices_named(f"{fleet.prefix}created"):
+                    fleet.remove(device["id"])
+            except Blocked:  # the run's clean-up looks again, by prefix
+                pass
 
         call.cleanup.append(remove_created)
         return call
@@ -150,7 +165,8 @@ def build(route: str, fleet: Fleet) -> Call:
     if route == "PUT /device/{id}":
 
         def tags() -> Any:
-            return fleet.profile("GET", f"/device/{a.id}").result.get("tags")
+            found = fleet.need(fleet.profile("GET", f"/device/{a.id}"), "read device A")
+            return found.get("tags") if isinstance(found, dict) else found
 
         return Call(
             "PUT", f"/device/{a.id}", json={"tags": [{"key": "probe", "value": "x"}]}, state=tags

@@ -11,6 +11,7 @@ the response used where official sources disagree, so drift is counted rather th
 
 from __future__ import annotations
 
+import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -19,6 +20,7 @@ from typing import Any
 import orjson
 
 from tagocheck import ratelimits, routes, schemas
+from tagocheck.findings import DEVIATION, VIOLATION
 from tagocheck.redact import scrub
 
 ACCEPTED = "accepted"
@@ -32,9 +34,14 @@ OUTCOMES = (ACCEPTED, RATE_LIMITED, REJECTED, SERVER_ERROR, NOT_ENVELOPE, TRANSP
 
 @dataclass(frozen=True)
 class Violation:
+    """One check a response did not pass, at its severity (tagocheck.findings)."""
+
     check: str
     where: str
     message: str
+    severity: str = VIOLATION
+    expected: str = ""
+    """What the contract says there, for a person: the schema's description or the keyword."""
 
     def __str__(self) -> str:
         return f"{self.check} at {self.where}: {self.message}"
@@ -46,10 +53,16 @@ class Verdict:
     status: int
     outcome: str
     violations: list[Violation] = field(default_factory=list)
+    """Rules broken: the answer does not conform."""
+    minor: list[Violation] = field(default_factory=list)
+    """Deviations from a documented-by-example form, and observations: listed, not failures."""
     variants: dict[str, list[str]] = field(default_factory=dict)
     """Drift point -> the documented variants this response matched."""
     message: str | None = None
     """A failure envelope's message (tokens redacted)."""
+    explanation: str | None = None
+    """The keys a failure carried beside its message (`field_errors`...), compact and redacted:
+    the target's own account of what it refused."""
     added: int | None = None
     """N of an accepted "N Data Added"."""
     succeeded: bool = False
@@ -59,6 +72,20 @@ class Verdict:
     @property
     def ok(self) -> bool:
         return not self.violations
+
+    @property
+    def said(self) -> str | None:
+        """The message with the target's explanation, for a person to read."""
+        if self.explanation:
+            return f"{self.message or ''} [{self.explanation}]".strip()
+        return self.message
+
+    @property
+    def findings(self) -> list[Violation]:
+        return [*self.violations, *self.minor]
+
+    def add(self, found: Violation) -> None:
+        (self.violations if found.severity == VIOLATION else self.minor).append(found)
 
 
 def parse_body(body: bytes | str | Any) -> tuple[bool, Any]:
@@ -148,46 +175,99 @@ def _judge(
     parsed, value = parse_body(body)
     if not parsed:
         verdict.outcome = NOT_ENVELOPE
-        verdict.violations.append(Violation("envelope", "/", "the body is not JSON"))
+        verdict.add(Violation("envelope", "/", "the body is not JSON", expected=ENVELOPE_RULE))
         return verdict
-    problems = schemas.errors(table.envelope, value)
-    if problems:
+    for problem in schemas.errors(table.envelope, value):
+        verdict.add(_violation("envelope", problem))
+    if verdict.violations:
         verdict.outcome = NOT_ENVELOPE
-        verdict.violations += [_violation("envelope", p) for p in problems]
         return verdict
     succeeded = verdict.succeeded = value["status"] is True
     if not succeeded:
         verdict.message = scrub(_failure_message(value))
+        explanation = _explanation(value)
+        verdict.explanation = scrub(explanation) if explanation else None
         verdict.variants["failure-message"] = schemas.variants(table.envelope, value)
     if succeeded != (200 <= status < 300):
-        verdict.violations.append(
+        verdict.add(
             Violation(
                 "status-code",
                 "/status",
                 f"HTTP {status} with a {'success' if succeeded else 'failure'} envelope",
+                expected="a success comes with a 2xx status, a failure with 4xx or 5xx [C]",
+            )
+        )
+    if (
+        route is not None
+        and not succeeded
+        and status == 404
+        and _says_route_absent(verdict.message)
+    ):
+        verdict.add(
+            Violation(
+                "route-absent",
+                "/",
+                f"HTTP 404: {verdict.said}",
+                expected=f"{route.id} is a documented route ({route.summary})",
             )
         )
     if status == 429:
-        verdict.violations += _check_too_many_requests(table, value, headers or {})
+        for found_429 in _check_too_many_requests(table, value, headers or {}):
+            verdict.add(found_429)
     if route is not None and succeeded and 200 <= status < 300:
-        if status not in route.success_status:
-            expected = " or ".join(map(str, route.success_status))
-            message = f"HTTP {status}; {route.id} answers {expected}"
-            verdict.violations.append(Violation("status-code", "/status", message))
-        if len(route.success_status) > 1:
-            verdict.variants["success-status"] = [str(status)]
-        name = route.result_schema(token_kind, query or {})
-        verdict.violations += [
-            _violation("result", p, prefix="/result") for p in schemas.errors(name, value["result"])
-        ]
-        result = value["result"]
-        if isinstance(result, str) and result.endswith(" Data Added"):
-            count = result.split(" ", 1)[0]
-            verdict.added = int(count) if count.isdigit() else None
-        matched = schemas.variants(name, value["result"])
-        if matched:
-            verdict.variants[f"{route.id} result"] = matched
+        _check_success(verdict, route, status, value, token_kind, query or {})
     return verdict
+
+
+ENVELOPE_RULE = "a JSON object with a boolean status (facts section 2) [C]"
+
+
+def _check_success(
+    verdict: Verdict,
+    route: routes.Route,
+    status: int,
+    value: Mapping[str, Any],
+    token_kind: str | None,
+    query: Mapping[str, Any],
+) -> None:
+    if status not in route.success_status:
+        expected = " or ".join(map(str, route.success_status))
+        verdict.add(
+            Violation(
+                "status-code",
+                "/status",
+                f"HTTP {status}; {route.id} answers {expected}",
+                severity=DEVIATION,
+                expected=f"HTTP {expected}, as the docs show it (no rule forbids another 2xx)",
+            )
+        )
+    if len(route.success_status) > 1:
+        verdict.variants["success-status"] = [str(status)]
+    if "result" not in value:
+        # The envelope graded this a deviation; for a route whose result is the data asked for,
+        # nothing of the answer is left: a violation, named once.
+        verdict.minor = [v for v in verdict.minor if v.where != "/" or "result" not in v.message]
+        verdict.add(
+            Violation(
+                "result",
+                "/result",
+                "status true without a result",
+                severity=DEVIATION if route.acknowledgement else VIOLATION,
+                expected=f"{{status: true, result}} [C]; {route.id}'s result is "
+                + ("only an acknowledgement" if route.acknowledgement else "the data asked for"),
+            )
+        )
+        return
+    name = route.result_schema(token_kind, query)
+    for problem in schemas.errors(name, value["result"]):
+        verdict.add(_violation("result", problem, prefix="/result"))
+    result = value["result"]
+    if isinstance(result, str) and result.endswith(" Data Added"):
+        count = result.split(" ", 1)[0]
+        verdict.added = int(count) if count.isdigit() else None
+    matched = schemas.variants(name, value["result"])
+    if matched:
+        verdict.variants[f"{route.id} result"] = matched
 
 
 def _outcome(status: int) -> str:
@@ -200,16 +280,59 @@ def _outcome(status: int) -> str:
     return ACCEPTED
 
 
+ROUTE_ABSENT = re.compile(
+    r"\b(route|path|endpoint|resource)\b.*\bnot found\b|\bcannot (get|post|put|delete)\b", re.I
+)
+
+
+def _says_route_absent(message: str | None) -> bool:
+    """A 404 that says the route, not the thing asked for, is missing ("route not found")."""
+    return bool(message and ROUTE_ABSENT.search(message))
+
+
+ENVELOPE_KEYS = {"status", "message", "result"}
+
+
 def _failure_message(value: Mapping[str, Any]) -> str:
+    """The failure's message wherever the target put it."""
+    result = value.get("result")
     if isinstance(value.get("message"), str):
         return value["message"]
+    if isinstance(result, dict) and isinstance(result.get("message"), str):
+        return result["message"]
+    return result if isinstance(result, str) else ""
+
+
+def _explanation(value: Mapping[str, Any]) -> str | None:
+    """Keys beside the failure's message (`field_errors`, `details`), compactly."""
+    extra = {k: v for k, v in value.items() if k not in ENVELOPE_KEYS}
     result = value.get("result")
-    return result.get("message", "") if isinstance(result, dict) else ""
+    if isinstance(result, dict):
+        extra.update({k: v for k, v in result.items() if k != "message"})
+    if not extra:
+        return None
+    said = orjson.dumps(extra).decode()
+    return said if len(said) <= 300 else said[:300] + "..."
 
 
 def _violation(check: str, error: Any, prefix: str = "") -> Violation:
     where, _, message = schemas.explain(error).partition(": ")
-    return Violation(check, (prefix + where).rstrip("/") or "/", scrub(message))
+    return Violation(
+        check,
+        (prefix + where).rstrip("/") or "/",
+        scrub(message),
+        severity=schemas.severity(error),
+        expected=_expected(error),
+    )
+
+
+def _expected(error: Any) -> str:
+    """What the schema asks there: its description where it has one, else the keyword."""
+    described = error.schema.get("description") if isinstance(error.schema, dict) else None
+    if described:
+        return described
+    said = orjson.dumps(error.validator_value).decode() if error.validator_value is not None else ""
+    return f"{error.validator} {said[:120]}".strip()
 
 
 def _check_too_many_requests(

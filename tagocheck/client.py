@@ -11,7 +11,7 @@ from __future__ import annotations
 import shlex
 import time
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import urlencode, urlsplit
 
@@ -19,7 +19,7 @@ import orjson
 import requests
 import requests.adapters
 
-from tagocheck import checks, ratelimits
+from tagocheck import checks, findings, ratelimits, routes
 from tagocheck.recorder import ContractViolation, Recorder, violation_message
 from tagocheck.redact import redact_token
 
@@ -35,6 +35,9 @@ class Reply:
     raw: bytes
     curl: str
     """The request as a curl command line, tokens redacted."""
+    route: str = ""
+    findings: list[findings.Finding] = field(default_factory=list)
+    """The findings this answer showed (each also in the recorder)."""
 
     def __repr__(self) -> str:
         # Bodies can hold tokens (a new device's, a resolved serial's): a failing assertion that
@@ -54,6 +57,11 @@ class Reply:
     def message(self) -> str | None:
         return self.verdict.message
 
+    @property
+    def said(self) -> str | None:
+        """The message with the target's own explanation beside it (redacted)."""
+        return self.verdict.said
+
 
 class TagoClient:
     def __init__(
@@ -64,6 +72,7 @@ class TagoClient:
         recorder: Recorder | None = None,
         timeout: float = 30.0,
         max_429_waits: int = 3,
+        ssl_false: bool = False,
     ) -> None:
         self.base_url = base_url.rstrip("/")
         self.http = requests.Session()
@@ -76,6 +85,8 @@ class TagoClient:
         self.timeout = timeout
         self.max_429_waits = max_429_waits
         self.waited_for_429 = 0.0
+        self.ssl_false = ssl_false
+        """Send `_ssl=false` (as a query key) with every request: the plain-HTTP opt-in [C]."""
 
     def request(
         self,
@@ -91,8 +102,14 @@ class TagoClient:
         headers: Mapping[str, str] | None = None,
         honour_429: bool = True,
         check: bool = True,
+        negotiate: bool = True,
     ) -> Reply:
-        """Send one request; raise ContractViolation if the response breaks the contract."""
+        """Send one request; raise ContractViolation if the response breaks the contract on a
+        route the current test checks (findings on other routes are recorded, not raised).
+
+        A refusal of a list parameter's plain form (`variables=temp`) is tried again in the
+        `name[]=` form unless `negotiate` is off: both are documented, and a target that takes
+        only one is a deviation to name, not a reason for every later test to fail."""
         # pytest prints each frame's arguments in a failure; this frame's include the token.
         __tracebackhide__ = True
         sent_headers = dict(headers or {})
@@ -101,6 +118,50 @@ class TagoClient:
         body = orjson.dumps(json) if json is not None else data
         if body is not None:
             sent_headers.setdefault("Content-Type", "application/json")
+        if self.ssl_false:
+            params = [*_items(params), ("_ssl", "false")]
+        sending = dict(
+            method=method,
+            path=path,
+            token_kind=token_kind,
+            body=body,
+            headers=sent_headers,
+            honour_429=honour_429,
+            check=check,
+        )
+        reply = self._send(params=params, **sending)
+        other_form = bracketed(reply, params) if negotiate else None
+        if other_form is None:
+            return reply
+        retried = self._send(params=other_form, **sending)
+        if retried.verdict.succeeded:
+            found = self.recorder.find(
+                reply.route,
+                "array-form",
+                findings.DEVIATION,
+                expected="list parameters in any documented form: repeated keys, name[]=, "
+                "name[0]= [C/SDK]",
+                observed=f"refused the plain form (HTTP {reply.status}: {reply.said}); "
+                "accepted name[]=",
+                reproduction=reply.curl,
+            )
+            retried.findings.append(found)
+            self.recorder.note(reply.route, "list parameter form", "name[] only")
+        return retried
+
+    def _send(
+        self,
+        *,
+        method: str,
+        path: str,
+        params: Params,
+        token_kind: str | None,
+        body: bytes | None,
+        headers: dict[str, str],
+        honour_429: bool,
+        check: bool,
+    ) -> Reply:
+        __tracebackhide__ = True
         query = _query_dict(params)
         waits = 0
         while True:
@@ -109,7 +170,7 @@ class TagoClient:
                 self.base_url + path,
                 params=params,
                 data=body,
-                headers=sent_headers,
+                headers=headers,
                 timeout=self.timeout,
                 verify=self.verify,
             )
@@ -123,10 +184,12 @@ class TagoClient:
                 token_kind=token_kind,
                 query=query,
             )
-            described = curl(method, self.base_url + path, params, sent_headers, body)
-            self.recorder.record(verdict, described, raw)
-            if check and verdict.violations:
-                raise ContractViolation(violation_message(described, verdict, raw))
+            described = curl(method, self.base_url + path, params, headers, body)
+            route = verdict.route or f"{method} {urlsplit(path).path}"
+            found = self.recorder.record(verdict, described, raw, route)
+            failing = self.recorder.failing(found)
+            if check and failing and self.recorder.is_subject(verdict.route):
+                raise ContractViolation(violation_message(described, verdict, failing), failing)
             if response.status_code == 429 and honour_429 and waits < self.max_429_waits:
                 seconds = retry_after(response.headers, raw)
                 waits += 1
@@ -141,7 +204,34 @@ class TagoClient:
                 verdict,
                 raw,
                 described,
+                route,
+                found,
             )
+
+
+NOT_ABOUT_THE_QUERY = {401, 403, 404, 429}
+
+
+def bracketed(reply: Reply, params: Params) -> list[tuple[str, Any]] | None:
+    """The same query with every list parameter in the `name[]=` form, when a refusal may be
+    about the plain form (a self-hosted server that wants arrays); None when there is no other
+    form to try or the refusal is about something else (the token, the rate, the server)."""
+    if reply.verdict.succeeded or reply.status in NOT_ABOUT_THE_QUERY or reply.status >= 500:
+        return None
+    route = reply.verdict.route and routes.route_table()[reply.verdict.route]
+    if not route or not route.array_params:
+        return None
+    items = _items(params)
+    if not any(k in route.array_params for k, _ in items):
+        return None
+    other: list[tuple[str, Any]] = []
+    for key, value in items:
+        if key not in route.array_params:
+            other.append((key, value))
+            continue
+        values = value if isinstance(value, list | tuple) else str(value).split(",")
+        other += [(f"{key}[]", v) for v in values]
+    return other
 
 
 def retry_after(headers: Mapping[str, str], raw: bytes) -> float:
@@ -158,10 +248,14 @@ def retry_after(headers: Mapping[str, str], raw: bytes) -> float:
     return 60.0
 
 
-def _query_dict(params: Params) -> dict[str, list[str]]:
+def _items(params: Params) -> list[tuple[str, Any]]:
     if not params:
-        return {}
-    items = params.items() if isinstance(params, Mapping) else params
+        return []
+    return list(params.items() if isinstance(params, Mapping) else params)
+
+
+def _query_dict(params: Params) -> dict[str, list[str]]:
+    items = _items(params)
     query: dict[str, list[str]] = {}
     for key, value in items:
         base = key.split("[", 1)[0] if key.endswith("]") and not key.startswith("filter") else key

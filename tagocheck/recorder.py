@@ -1,8 +1,15 @@
-"""What a run saw: every verdict of the registry of checks, and the drift it shows.
+"""What a contract run saw: every verdict of the registry of checks, as findings and drift.
 
-The contract suite writes this as contract-report.json; the HTML report reads it. Drift is counted
-per route and per point where official sources disagree: which documented variant the target used
-and how often, so a user sees what their target does instead of a guess.
+The contract suite writes this as contract-report.json; the HTML report reads it. Each response's
+checks become findings (tagocheck.findings), each named once however many responses showed it,
+with the tests it touched. Drift is counted per route and per point where official sources
+disagree: which documented variant the target used and how often, so a user sees what their
+target does instead of a guess.
+
+A run has a current test and the routes it is about (its subjects). A finding on a subject fails
+that test; a finding on a route the test only used to set itself up is recorded for that route
+and the test goes on with what the target did, so one deviating route does not fail every test
+that happens to call it.
 """
 
 from __future__ import annotations
@@ -11,16 +18,25 @@ import json
 import os
 import time
 from collections import Counter, defaultdict
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tagocheck.checks import Verdict, Violation
+from tagocheck.checks import Verdict
+from tagocheck.findings import VIOLATION, Finding, Findings, fails
 from tagocheck.redact import scrub
+
+EVERY_ROUTE = None
+"""Subjects of a test that names none: every route it calls is what it checks."""
 
 
 class ContractViolation(AssertionError):
-    """A response broke the contract; raised in the test that made the request."""
+    """A response broke the contract on a route the current test checks."""
+
+    def __init__(self, message: str, findings: Iterable[Finding] = ()) -> None:
+        super().__init__(message)
+        self.findings = list(findings)
 
 
 @dataclass
@@ -35,34 +51,83 @@ class RouteStats:
 class Recorder:
     target: dict[str, Any] = field(default_factory=dict)
     routes: dict[str, RouteStats] = field(default_factory=lambda: defaultdict(RouteStats))
-    examples: list[dict[str, Any]] = field(default_factory=list)
+    findings: Findings = field(default_factory=Findings)
     started: float = field(default_factory=time.time)
-    max_examples: int = 50
+    strict: bool = False
+    """Deviations fail tests and the run, as violations do."""
     records_added: int = 0
-    """Records the target acknowledged ("N Data Added"): the data-input transactions spent."""
+    """Records the target acknowledged in the documented words ("N Data Added")."""
+    acknowledged_posts: int = 0
+    """Data posts answered with a success, whatever the words (the transactions spent)."""
+    test: str | None = None
+    subjects: frozenset[str] | None = EVERY_ROUTE
+    last_request: dict[str, str] = field(default_factory=dict)
+    """route -> the curl line of the latest request to it, for findings a test's own check makes."""
 
-    def record(self, verdict: Verdict, request: str, body: bytes) -> None:
-        stats = self.routes[verdict.route or "(unknown route)"]
+    def begin(self, test: str | None, subjects: Iterable[str] | None = EVERY_ROUTE) -> None:
+        """From now on, responses belong to this test, which checks these routes."""
+        self.test = test
+        self.subjects = frozenset(subjects) if subjects is not None else EVERY_ROUTE
+
+    def is_subject(self, route: str | None) -> bool:
+        return self.subjects is EVERY_ROUTE or (route is not None and route in self.subjects)
+
+    def record(self, verdict: Verdict, request: str, body: bytes, route: str) -> list[Finding]:
+        """Count one response and turn its checks into findings; returns those findings."""
+        stats = self.routes[route]
         stats.responses += 1
+        self.last_request[route] = scrub(request)
         if verdict.added is not None:
             self.records_added += verdict.added
+        if route in ("POST /data", "POST /integration/network/data") and verdict.succeeded:
+            self.acknowledged_posts += 1
         stats.outcomes[verdict.outcome] += 1
         for point, matched in verdict.variants.items():
             stats.variants[point][" + ".join(matched) or "none"] += 1
-        for violation in verdict.violations:
-            stats.violations[violation.check] += 1
-            if len(self.examples) < self.max_examples:
-                self.examples.append(
-                    {
-                        "route": verdict.route,
-                        "request": scrub(request),
-                        "status": verdict.status,
-                        "check": violation.check,
-                        "where": violation.where,
-                        "message": violation.message,
-                        "body": scrub(body[:300].decode("utf-8", "replace")),
-                    }
+        found = []
+        for violation in verdict.findings:
+            if violation.severity == VIOLATION:
+                stats.violations[violation.check] += 1
+            excerpt = scrub(body[:200].decode("utf-8", "replace"))
+            found.append(
+                self.findings.add(
+                    route,
+                    violation.check,
+                    violation.where,
+                    violation.severity,
+                    expected=violation.expected,
+                    observed=f"HTTP {verdict.status}: {violation.message} (body: {excerpt})",
+                    reproduction=scrub(request),
+                    test=self.test,
                 )
+            )
+        return found
+
+    def failing(self, findings: Iterable[Finding]) -> list[Finding]:
+        return [f for f in findings if fails(f.severity, self.strict)]
+
+    def find(
+        self,
+        route: str,
+        check: str,
+        severity: str,
+        *,
+        expected: str,
+        observed: str,
+        where: str = "-",
+        reproduction: str | None = None,
+    ) -> Finding:
+        """A finding a test made itself (a round trip that did not hold, a refusal)."""
+        return self.findings.add(
+            route,
+            check,
+            where,
+            severity,
+            expected=expected,
+            observed=scrub(observed),
+            reproduction=reproduction or self.last_request.get(route, ""),
+            test=self.test,
+        )
 
     def note(self, route: str, point: str, variant: str) -> None:
         """Record an observation a test made itself (a header honoured, a transport behaviour)."""
@@ -72,8 +137,11 @@ class Recorder:
         return {
             "target": {k: scrub(v) if isinstance(v, str) else v for k, v in self.target.items()},
             "started": self.started,
-            "records_added": self.records_added,
             "finished": time.time(),
+            "strict": self.strict,
+            "records_added": self.records_added,
+            "acknowledged_posts": self.acknowledged_posts,
+            "findings": self.findings.as_list(),
             "routes": {
                 route: {
                     "responses": s.responses,
@@ -83,7 +151,6 @@ class Recorder:
                 }
                 for route, s in sorted(self.routes.items())
             },
-            "violation_examples": self.examples,
         }
 
     def write(self, path: Path) -> None:
@@ -94,13 +161,9 @@ class Recorder:
         os.replace(temporary, path)
 
 
-def violation_message(request: str, verdict: Verdict, body: bytes) -> str:
-    """A readable failure: the request, the status, each broken check and the body, redacted."""
-    lines = [f"{scrub(request)} -> HTTP {verdict.status} broke the contract ({verdict.route}):"]
-    lines += [f"  {_line(v)}" for v in verdict.violations]
-    lines.append(f"  body: {scrub(body[:500].decode('utf-8', 'replace'))}")
+def violation_message(request: str, verdict: Verdict, findings: Iterable[Finding]) -> str:
+    """A readable failure: each finding's id and line, then the request, redacted."""
+    lines = [f"{f.id} ({f.severity}) {f.route}: {f.check} at {f.where}" for f in findings]
+    lines += [f"  {v}" for v in verdict.findings]
+    lines.append(f"  reproduce: {scrub(request)}")
     return "\n".join(lines)
-
-
-def _line(violation: Violation) -> str:
-    return f"{violation.check} at {violation.where}: {violation.message}"

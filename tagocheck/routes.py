@@ -49,6 +49,8 @@ class Route:
     request_body: str | None = None
     query_params: tuple[str, ...] = ()
     drift: tuple[str, ...] = ()
+    array_params: tuple[str, ...] = ()
+    acknowledgement: bool = False
 
     @property
     def literal_segments(self) -> int:
@@ -143,6 +145,8 @@ def _route(data: Mapping[str, Any]) -> Route:
         request_body=data.get("request_body"),
         query_params=tuple(data.get("query_params", ())),
         drift=tuple(data.get("drift", ())),
+        array_params=tuple(data.get("array_params", ())),
+        acknowledgement=data.get("acknowledgement", False),
     )
 
 

@@ -22,8 +22,10 @@ from typing import Any
 from jsonschema import Draft202012Validator, ValidationError, validators
 from jsonschema.exceptions import best_match, relevance
 from jsonschema.protocols import Validator
-from referencing import Registry, Resource
+from referencing import Registry
 from referencing.jsonschema import DRAFT202012
+
+from tagocheck.findings import DEVIATION, OBSERVATION, SEVERITIES, VIOLATION
 
 BASE_URI = "https://tagocheck.invalid/schemas/"
 """Prefix of every schema's `$id`. The `.invalid` top-level domain can never resolve."""
@@ -87,9 +89,10 @@ def registry() -> Registry:
             raise ContractDataError(
                 f"schemas/{relative} has $id {contents.get('$id')!r}; expected {expected!r}"
             )
-        pairs.append(
-            (expected, Resource.from_contents(contents, default_specification=DRAFT202012))
-        )
+        # Without `$schema`, a `$ref` to a whole file stays with ContractValidator; with it,
+        # jsonschema would switch to the plain draft 2020-12 validator, which ignores our keywords.
+        dialect = {k: v for k, v in contents.items() if k != "$schema"}
+        pairs.append((expected, DRAFT202012.create_resource(dialect)))
     return Registry().with_resources(pairs).crawl()
 
 
@@ -108,11 +111,67 @@ def _max_json_bytes(validator: Any, limit: int, instance: Any, schema: Any) -> I
         yield ValidationError(f"{size} bytes of JSON is more than the {limit} allowed")
 
 
+def _graded(severity: str):
+    def keyword(validator: Any, subschema: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        for error in validator.descend(instance, subschema):
+            if not hasattr(error, "severity"):
+                error.severity = severity
+            yield error
+
+    return keyword
+
+
+def _unshown_form(validator: Any, text: str, instance: Any, schema: Any) -> Iterator[Any]:
+    """`unshownForm`: a shape accepted only as a deviation; the text says how it differs."""
+    error = ValidationError(text)
+    error.severity = DEVIATION
+    yield error
+
+
+def _report_extra_keys(validator: Any, enabled: Any, instance: Any, schema: Any) -> Iterator[Any]:
+    """`reportExtraKeys`: keys beside the documented `properties` are observations, by name."""
+    if not enabled or not validator.is_type(instance, "object"):
+        return
+    known = set(schema.get("properties", {}))
+    for key in instance:
+        if key not in known:
+            error = ValidationError(f"undocumented key {key!r}", path=[key])
+            error.severity = OBSERVATION
+            yield error
+
+
 ContractValidator = validators.extend(
     Draft202012Validator,
-    {"maxUtf8Bytes": _max_utf8_bytes, "maxJsonBytes": _max_json_bytes},
+    {
+        "maxUtf8Bytes": _max_utf8_bytes,
+        "maxJsonBytes": _max_json_bytes,
+        "asShown": _graded(DEVIATION),
+        "leftOpen": _graded(OBSERVATION),
+        "reportExtraKeys": _report_extra_keys,
+        "unshownForm": _unshown_form,
+    },
 )
-"""Draft 2020-12 plus the two size keywords the schemas use."""
+"""Draft 2020-12 plus the keywords of our own the schemas use: two sizes, and three that grade
+a constraint below a violation (`asShown`: a form the docs show by example, a deviation;
+`leftOpen`: what the docs leave open, an observation; `reportExtraKeys`: undocumented keys of an
+object, observations; `unshownForm`: a shape no source shows, still readable, a deviation)."""
+
+
+def severity(error: ValidationError) -> str:
+    """How serious a validation error is: its grading keyword's, else a violation. An error of
+    `anyOf` is as serious as its least serious branch: an instance that misses a branch by a
+    deviation only has the documented shape in all but a documented-by-example form."""
+    own = getattr(error, "severity", None)
+    if own is not None:
+        return own
+    if not error.context:
+        return VIOLATION
+    by_branch: dict[Any, list[str]] = {}
+    for sub in error.context:
+        by_branch.setdefault(sub.relative_schema_path[0], []).append(severity(sub))
+    # A branch is as serious as its most serious error; the instance as its closest branch.
+    per_branch = [min(found, key=SEVERITIES.index) for found in by_branch.values()]
+    return max(per_branch, key=SEVERITIES.index)
 
 
 @cache
@@ -143,6 +202,19 @@ def explain(error: ValidationError) -> str:
     by_branch: dict[Any, list[ValidationError]] = {}
     for sub in error.context:
         by_branch.setdefault(sub.relative_schema_path[0], []).append(sub)
+    graded = severity(error)
+    if graded != VIOLATION:  # the instance has a documented shape but for this: say only that
+        by_branch = {
+            k: subs
+            for k, subs in by_branch.items()
+            if min((severity(s) for s in subs), key=SEVERITIES.index) == graded
+        }
+        subs = [s for found in by_branch.values() for s in found]
+        return (
+            f"{where}: {best_match(subs).message}"
+            if len(subs) == 1
+            else (f"{where}: " + "; ".join(s.message for s in subs))
+        )
     reasons = []
     for subs in by_branch.values():
         best = best_match(subs)

@@ -16,6 +16,20 @@ of --route (every route with --route all):
     no-envelope HTTP 200 with JSON that is no TagoIO envelope
     dialect     forward, then answer HTTP 202 and "N items added" for "N Data Added"
 
+and the perturbations of a contract answer (PERTURBATIONS; tests/contract_perturbation/):
+
+    other-2xx          forward; a success comes with HTTP 202 instead
+    failure-200        answer a failure envelope with HTTP 200, without forwarding
+    no-result          forward; a success loses its result
+    reworded           forward; a text result comes in other words and case
+    message-in-result  forward; a failure's message moves into result, as a string
+    extra-key          forward; the envelope gains an undocumented key
+    absent             answer 404 "route not found", without forwarding
+    array-refused      a list parameter in its plain form (variables=x) is refused with a 200
+                       failure envelope naming it; the name[]= form is forwarded
+
+--route takes route ids of schemas/routes.json ("DELETE /device/{id}") as well as literal paths.
+
 --die-after N closes the listening socket and every connection once N requests of --route have
 been served: from then on the target refuses connections, as a crashed server does (counting
 requests, not seconds, puts the death at the same point of any run, however slow the machine).
@@ -36,9 +50,22 @@ import struct
 import sys
 import threading
 import time
-from urllib.parse import urlsplit
+from urllib.parse import parse_qsl, urlsplit
 
-MODES = ("pass", "html", "garbage", "reset", "hang", "no-envelope", "dialect")
+sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
+from tagocheck.routes import route_table
+
+PERTURBATIONS = (
+    "other-2xx",
+    "failure-200",
+    "no-result",
+    "reworded",
+    "message-in-result",
+    "extra-key",
+    "absent",
+    "array-refused",
+)
+MODES = ("pass", "html", "garbage", "reset", "hang", "no-envelope", "dialect", *PERTURBATIONS)
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
 
 
@@ -49,6 +76,18 @@ class Request:
     @property
     def route(self) -> str:
         return f"{self.method} {urlsplit(self.target).path}"
+
+    @property
+    def route_id(self) -> str | None:
+        found = route_table().match(self.method, urlsplit(self.target).path)
+        return found.route.id if found else None
+
+    def plain_list_param(self) -> str | None:
+        """A list parameter of this route sent in its plain form (`variables=x`), if any."""
+        found = route_table().match(self.method, urlsplit(self.target).path)
+        lists = found.route.array_params if found else ()
+        keys = [k for k, _ in parse_qsl(urlsplit(self.target).query, keep_blank_values=True)]
+        return next((k for k in keys if k in lists), None)
 
 
 def read_request(stream) -> Request | None:
@@ -108,6 +147,10 @@ class Handler(socketserver.StreamRequestHandler):
                 if mode == "no-envelope":
                     self.wfile.write(answer(200, b'{"ok": true}', "application/json"))
                     continue
+                refusal = refuse(mode, request)
+                if refusal is not None:
+                    self.wfile.write(answer(*refusal, "application/json"))
+                    continue
                 try:
                     upstream = upstream or http.client.HTTPConnection(*self.server.upstream)
                     status, body, headers = forward(upstream, request)
@@ -118,6 +161,7 @@ class Handler(socketserver.StreamRequestHandler):
                 if mode == "dialect" and 200 <= status < 300:
                     status = 202
                     body = re.sub(rb"(\d+) Data Added", rb"\1 items added", body)
+                status, body = perturb(mode, status, body)
                 self.wfile.write(
                     answer(
                         status,
@@ -132,6 +176,46 @@ class Handler(socketserver.StreamRequestHandler):
             self.server.connections.discard(self.connection)
             if upstream is not None:
                 upstream.close()
+
+
+def refuse(mode: str, request: Request) -> tuple[int, bytes] | None:
+    """The answer of a perturbation that answers in the target's place, or None to forward."""
+    if mode == "failure-200":
+        return 200, b'{"status": false, "message": "Request refused by the perturbation"}'
+    if mode == "absent":
+        return 404, b'{"status": false, "message": "route not found"}'
+    if mode == "array-refused" and (name := request.plain_list_param()):
+        said = {
+            "status": False,
+            "message": "Error on Query String parameters",
+            "field_errors": {name: ["Expected array, received string"]},
+        }
+        return 200, json.dumps(said).encode()
+    return None
+
+
+def perturb(mode: str, status: int, body: bytes) -> tuple[int, bytes]:
+    """A forwarded answer, perturbed; answers a perturbation does not touch pass unchanged."""
+    try:
+        value = json.loads(body)
+    except ValueError:
+        return status, body
+    if not isinstance(value, dict):
+        return status, body
+    succeeded = value.get("status") is True and 200 <= status < 300
+    if mode == "other-2xx" and succeeded:
+        return 202, body
+    if mode == "no-result" and succeeded:
+        value.pop("result", None)
+    elif mode == "reworded" and succeeded and isinstance(value.get("result"), str):
+        value["result"] = f"done: {value['result'].swapcase()}"
+    elif mode == "message-in-result" and value.get("status") is False and "message" in value:
+        value["result"] = value.pop("message")
+    elif mode == "extra-key":
+        value["x_perturbed"] = True
+    else:
+        return status, body
+    return status, json.dumps(value).encode()
 
 
 def forward(upstream: http.client.HTTPConnection, request: Request):
@@ -160,7 +244,9 @@ class Server(socketserver.ThreadingTCPServer):
         self.lock = threading.Lock()
 
     def applies(self, request: Request) -> bool:
-        return "all" in self.routes or request.route in self.routes
+        if "all" in self.routes or request.route in self.routes:
+            return True
+        return request.route_id in self.routes
 
     def count_towards_death(self) -> bool:
         """Count one request of --route; True once the server has died of them."""

@@ -67,7 +67,9 @@ def test_create_status_and_key_variants_are_recorded_not_violations():
     assert verdict.ok
     assert verdict.variants["success-status"] == ["200"]
     assert verdict.variants["POST /device result"] == ["created-deviceID"]
-    assert not checks.judge("POST", "/device", 202, body).ok
+    other = checks.judge("POST", "/device", 202, body)
+    assert other.ok
+    assert [(v.severity, v.check) for v in other.minor] == [("deviation", "status-code")]
 
 
 def test_429_body_and_retry_after_header():

@@ -159,9 +159,9 @@ class FleetObserver:
         """Why an answer was a failure, in one line: the message, the class or the checks."""
         outcome, status = verdict.outcome, verdict.status
         if outcome in (checks.REJECTED, checks.RATE_LIMITED):
-            self.reasons[f"{status}: {verdict.message}"] += 1
+            self.reasons[f"{status}: {verdict.said}"] += 1
         elif outcome in (checks.SERVER_ERROR, checks.NOT_ENVELOPE):
-            said = f": {verdict.message}" if verdict.message else ""
+            said = f": {verdict.said}" if verdict.message else ""
             self.reasons[f"{outcome} {status}{said}"] += 1
         elif outcome == checks.ACCEPTED and verdict.violations:
             broken = ", ".join(sorted({v.check for v in verdict.violations}))

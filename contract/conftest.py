@@ -39,7 +39,7 @@ from fleet_setup import (
 )
 from hypothesis import HealthCheck, settings
 
-from tagocheck import checks
+from tagocheck import checks, transport
 from tagocheck.client import TagoClient
 from tagocheck.findings import OBSERVATION, VIOLATION
 from tagocheck.ratelimits import rate_limits
@@ -279,7 +279,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     with tempfile.TemporaryDirectory(prefix="tagocheck-contract-") as state:
         plan = option("--plan") or EMBEDDED_PLAN
         window = option("--rate-window") or EMBEDDED_WINDOW
-        served_plan = plan if plan != NO_PLAN else EMBEDDED_PLAN
+        served_plan = plan if plan != NO_PLAN else "unlimited"  # the embedded target's no-plan
         running = start_target(
             Path(state), "--plan", served_plan, "--rate-window-seconds", str(window)
         )
@@ -301,9 +301,6 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             )
         finally:
             running.stop()
-
-
-ASKS_FOR_SSL_FALSE = ("_ssl", "ssl", "https", "secure")
 
 
 def _preflight(target: Target) -> None:
@@ -339,10 +336,9 @@ def _preflight(target: Target) -> None:
         )
     if response.status_code in (401, 403):
         said = checks.judge("GET", "/info", response.status_code, response.content).said or ""
-        if response.status_code == 403 and any(w in said.lower() for w in ASKS_FOR_SSL_FALSE):
+        if transport.asks_for_ssl_false(response.status_code, said):
             pytest.exit(
-                f"{target.url} refused plain HTTP (HTTP 403: {said}); pass --ssl-false to send "
-                "_ssl=false, as TagoIO asks of plain-HTTP clients",
+                f"{target.url} refused plain HTTP (HTTP 403: {said}); {transport.SSL_FALSE_HINT}",
                 returncode=4,
             )
         pytest.exit(

@@ -138,6 +138,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     add("--yes", action="store_true", help="start even if the preflight finds a limit exceeded")
     add("--no-contract", action="store_true", help="skip the contract suite's fast tests")
+    add(
+        "--ssl-false",
+        action="store_true",
+        help="send _ssl=false with every request: what TagoIO asks of plain-HTTP clients",
+    )
     capacity.set_defaults(run=_capacity)
 
     report = commands.add_parser(
@@ -256,7 +261,7 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
             out.print(f"  [red]over:[/red] {problem}", highlight=False)
         raise UsageError("the run would exceed the limits above; rerun with --yes to start anyway")
     if not embedded:
-        _reachable(args.target, token)  # the first request the job sends
+        _reachable(args.target, token, args.ssl_false)  # the first request the job sends
     job = Job(
         config=config,
         plan=plan,
@@ -270,6 +275,7 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
         processes=args.processes,
         check_p99_ms=args.check_p99_ms,
         check_error_rate=args.check_error_rate,
+        ssl_false=args.ssl_false,
     )
     try:
         outcome = Runner(job, out).run(planned)
@@ -285,7 +291,10 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
     found = judge_dir(run_dir)
     out.print(" ".join([found.headline, *found.facts, *found.problems]), highlight=False)
     if outcome.contract_failed:
-        out.print(f"The contract suite had {outcome.contract_failed} failures: see the report.")
+        out.print(
+            f"The contract suite named {outcome.contract_failed} violations: see the report's "
+            "findings."
+        )
     if outcome.interrupted:
         out.print("tagocheck: interrupted; the report shows what the run had")
         return 130
@@ -304,20 +313,22 @@ def _writable(run_dir: Path) -> None:
         raise UsageError(f"cannot write the run directory {run_dir}: {error.strerror}") from None
 
 
-def _reachable(url: str, token: str) -> None:
+def _reachable(url: str, token: str, ssl_false: bool = False) -> None:
     """One GET /info with the profile token: a wrong address or token stops the job here."""
     import requests
 
     from tagocheck.client import TagoClient
 
     try:
-        reply = TagoClient(url).request(
+        reply = TagoClient(url, ssl_false=ssl_false).request(
             "GET", "/info", token=token, token_kind="profile", check=False, honour_429=False
         )
     except requests.exceptions.SSLError:
         raise UsageError(f"{url}: TLS verification failed (set REQUESTS_CA_BUNDLE)") from None
     except requests.RequestException as error:
         raise UsageError(f"cannot reach {url}: {transport.cause(error)}") from None
+    if transport.asks_for_ssl_false(reply.status, reply.message):
+        raise UsageError(f"{url} refused plain HTTP ({reply.message}); {transport.SSL_FALSE_HINT}")
     if reply.status in (401, 403):
         raise UsageError(f"{url} refused the profile token (HTTP {reply.status}): check it")
     if reply.verdict.outcome == "not-envelope":

@@ -86,3 +86,13 @@ def cause(error: BaseException, timeout: float | None = None) -> str:
     if "timed out" in text or "timeout" in text:
         return no_answer_within(timeout)
     return names[0] if names else "unknown error"
+
+
+SSL_FALSE_HINT = "pass --ssl-false to send _ssl=false, as TagoIO asks of plain-HTTP clients"
+
+
+def asks_for_ssl_false(status: int, message: str | None) -> bool:
+    """A refusal of plain HTTP (TagoIO's 403 "send _ssl=false"), not of the token: the words say
+    HTTPS or _ssl, so the user is told to send the opt-in rather than to check a good token."""
+    said = (message or "").lower()
+    return status == 403 and any(word in said for word in ("_ssl", "https", "ssl"))

@@ -30,10 +30,12 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from tagocheck.findings import VIOLATION
 from tagocheck.fleet import integrity
 from tagocheck.fleet.model import FleetConfig
 from tagocheck.job.preflight import Preflight
 from tagocheck.redact import scrub
+from tagocheck.report import compliance
 from tagocheck.target.launcher import RunningTarget, TargetFailedToStart, start_target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -60,6 +62,8 @@ class Job:
     check_p99_ms: float = 500.0
     check_error_rate: float = 0.01
     integrity_devices: int = integrity.SAMPLE
+    ssl_false: bool = False
+    """Send _ssl=false with every request (contract suite and Locust alike)."""
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -238,9 +242,11 @@ class Runner:
             return
         self.contract_report.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "pytest", "contract/", "-m", "not slow", "-q"]
-        command += ["-p", "no:cacheprovider", "--plan", self.job.plan]
+        plan = "none" if self.job.plan == "unlimited" else self.job.plan  # the suite's no-plan
+        command += ["-p", "no:cacheprovider", "--plan", plan]
         command += ["--junitxml", str(self.contract_report.with_name("junit.xml"))]
         command += ["--contract-report", str(self.contract_report)]
+        command += ["--ssl-false"] if self.job.ssl_false else []
         child = self.child = Child(command, env, ROOT)
         passed = failed = 0
         for line in child.each_line():
@@ -251,8 +257,16 @@ class Runner:
                 progress.update(task, status=f"{passed} passed, {failed} failed")
         self.child = None
         summary = next((ln for ln in reversed(child.output) if " in " in ln), "")
-        outcome.contract_failed = failed
+        outcome.contract_failed = self._contract_violations(failed)
         progress.update(task, total=1, completed=1, status=scrub(summary.strip("= ")) or "done")
+
+    def _contract_violations(self, failed_tests: int) -> int:
+        """Findings that fail the run, from the suite's report; its failed tests without one."""
+        try:
+            found = compliance.read(self.contract_report)
+        except compliance.ContractReportError:
+            return failed_tests
+        return found.counts.get(VIOLATION, 0)
 
     def _capacity(self, progress: Progress, url: str, env: dict[str, str]) -> None:
         job = self.job
@@ -271,6 +285,7 @@ class Runner:
         command += ["--check-p99-ms", str(job.check_p99_ms)]
         command += ["--check-error-rate", str(job.check_error_rate)]
         command += ["--integrity-devices", str(job.integrity_devices)]
+        command += ["--ssl-false"] if job.ssl_false else []
         if job.processes:
             command += ["--processes", str(job.processes)]
         if self.target is not None:

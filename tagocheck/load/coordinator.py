@@ -25,7 +25,7 @@ import gevent.pool
 from locust.runners import MasterRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter
 
-from tagocheck import checks, ratelimits
+from tagocheck import checks, ratelimits, transport
 from tagocheck.client import TagoClient
 from tagocheck.fleet.capacity import highest_good, knee, step_from
 from tagocheck.fleet.integrity import problems as integrity_problems
@@ -202,7 +202,7 @@ class Coordinator:
             raise RunError(
                 f"--plan {self.plan!r}: plans are {', '.join(ratelimits.rate_limits().plans)}"
             )
-        self.client = TagoClient(self.environment.host)
+        self.client = TagoClient(self.environment.host, ssl_false=options.ssl_false)
         if self.target is None:
             if options.fleet_file:
                 self.devices = read_fleet_file(Path(options.fleet_file))
@@ -230,6 +230,10 @@ class Coordinator:
             )
         except OSError as error:  # requests.RequestException is one
             raise RunError(cause(error, host)) from None
+        if transport.asks_for_ssl_false(reply.status, reply.message):
+            raise RunError(
+                f"{host} refused plain HTTP ({reply.message}); {transport.SSL_FALSE_HINT}"
+            )
         if reply.status in (401, 403):
             raise RunError(f"{host} refused the {kind} token (HTTP {reply.status})")
 

@@ -58,6 +58,8 @@ class Gateway(TimedUser):
         self.url = self.client._build_url("/data")
         self.url_split = URL(self.url)
         self.path = self.url_split.request_uri
+        if getattr(self.environment.parsed_options, "ssl_false", False):
+            self.path += ("&" if "?" in self.path else "?") + "_ssl=false"
         self.http = None  # the pooled HTTPClient for the host, fetched on the first report
         self.request_event = self.environment.events.request
 

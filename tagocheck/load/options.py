@@ -81,6 +81,12 @@ def add_arguments(parser: Any, scenario: str) -> None:
         help="empty a --run-dir that holds an earlier run (refused without it)",
     )
     add(
+        "--ssl-false",
+        action="store_true",
+        default=False,
+        help="send _ssl=false with every request: what TagoIO asks of plain-HTTP clients",
+    )
+    add(
         "--request-timeout",
         type=float,
         default=60.0,

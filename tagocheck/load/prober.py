@@ -28,6 +28,12 @@ class Prober(TimedUser):
             return
         self.send(shard, *taken)
 
+    def params(self, probe) -> dict | None:
+        """The probe's query, with _ssl=false where the run sends it."""
+        if getattr(self.environment.parsed_options, "ssl_false", False):
+            return {**(probe.params or {}), "_ssl": "false"}
+        return probe.params or None
+
     def send(self, shard: this_process.Shard, schedule: ProbeSchedule, shot: Shot) -> None:
         probe = schedule.probes[shot.probe]
         headers = {"Token": probe.token}
@@ -39,7 +45,7 @@ class Prober(TimedUser):
             with self.client.request(
                 probe.method,
                 probe.path,
-                params=probe.params or None,
+                params=self.params(probe),
                 data=orjson.dumps(probe.body) if probe.body is not None else None,
                 headers=headers,
                 name=probe.label

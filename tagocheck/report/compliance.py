@@ -1,8 +1,8 @@
-"""The contract suite's findings for the report: which documented variant the target used per
-route (drift), the responses that broke the contract, and permission leaks.
+"""The contract suite's findings for the report: each finding once, at its severity, which
+documented variant the target used per route (drift), and what the permission matrix showed.
 
-contract-report.json has the first two; permission leaks are failed tests of
-contract/test_permissions.py, read from the JUnit file the suite writes beside it.
+contract-report.json has the findings and the drift; whether the permission tests ran (and how
+many cells were not judged) is read from the JUnit file the suite writes beside it.
 """
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tagocheck.redact import scrub
+from tagocheck.findings import Finding, Findings
 
 
 class ContractReportError(ValueError):
@@ -23,12 +23,19 @@ class ContractReportError(ValueError):
 @dataclass
 class Compliance:
     target: dict[str, Any] = field(default_factory=dict)
+    findings: list[Finding] = field(default_factory=list)
+    """Most serious first."""
+    counts: dict[str, int] = field(default_factory=dict)
+    """Findings per severity."""
     drift: list[dict[str, Any]] = field(default_factory=list)
     """Per route and decision point: the variants seen and how often."""
-    violations: list[dict[str, Any]] = field(default_factory=list)
-    examples: list[dict[str, Any]] = field(default_factory=list)
-    permission_leaks: list[dict[str, str]] = field(default_factory=list)
+    permission_cells: dict[str, int] | None = None
+    """Cells judged and not judged, from junit.xml; None without one."""
     junit: str | None = None
+
+    @property
+    def permission_leaks(self) -> list[Finding]:
+        return [f for f in self.findings if f.check == "permission-leak"]
 
 
 def read(path: Path) -> Compliance:
@@ -38,37 +45,33 @@ def read(path: Path) -> Compliance:
         raise ContractReportError(f"{path}: no such file") from None
     except ValueError:
         raise ContractReportError(f"{path} is not JSON") from None
-    if not isinstance(data, dict) or "routes" not in data:
-        raise ContractReportError(f"{path} is not a contract-report.json (no routes)")
-    found = Compliance(target=data.get("target") or {})
+    if not isinstance(data, dict) or "routes" not in data or "findings" not in data:
+        raise ContractReportError(f"{path} is not a contract-report.json (no routes or findings)")
+    try:
+        findings = Findings.from_list(data["findings"])
+    except (TypeError, KeyError) as error:
+        raise ContractReportError(f"{path}: a finding is malformed ({error})") from None
+    found = Compliance(
+        target=data.get("target") or {}, findings=list(findings), counts=findings.counts()
+    )
     for route, stats in sorted(data["routes"].items()):
         for point, seen in sorted((stats.get("variants") or {}).items()):
             found.drift.append({"route": route, "point": point, "variants": seen})
-        for check, count in sorted((stats.get("violations") or {}).items()):
-            found.violations.append({"route": route, "check": check, "count": count})
-    found.examples = data.get("violation_examples") or []
     junit = Path(path).with_name("junit.xml")
     if junit.exists():
         found.junit = str(junit)
-        found.permission_leaks = _permission_failures(junit)
+        found.permission_cells = _permission_cells(junit)
     return found
 
 
-def _permission_failures(junit: Path) -> list[dict[str, str]]:
+def _permission_cells(junit: Path) -> dict[str, int] | None:
     try:
         tree = ElementTree.parse(junit)
     except ElementTree.ParseError:
-        return []
-    leaks = []
+        return None
+    cells = {"judged": 0, "not judged": 0}
     for case in tree.iter("testcase"):
-        if "test_permissions" not in (case.get("classname") or ""):
+        if "test_permission" not in (case.get("name") or ""):
             continue
-        failure = case.find("failure")
-        if failure is None:
-            failure = case.find("error")
-        if failure is not None:
-            message = (failure.get("message") or failure.text or "").strip().splitlines()
-            leaks.append(
-                {"test": case.get("name", ""), "message": scrub(message[0] if message else "")}
-            )
-    return leaks
+        cells["not judged" if case.find("skipped") is not None else "judged"] += 1
+    return cells if any(cells.values()) else None

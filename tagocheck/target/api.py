@@ -332,7 +332,14 @@ def _token(request: Request) -> str | None:
 
 
 def _ssl_false(request: Request) -> bool:
-    return request.headers.get("_ssl", "").lower() == "false" or request.one("_ssl") == "false"
+    """`_ssl=false` as a header or a query key [C], read case-insensitively in both places (as
+    HTTP reads header names): `_SSL=False` asks for plain HTTP as much as `_ssl=false` does."""
+    if request.headers.get("_ssl", "").lower() == "false":
+        return True
+    return any(
+        key.lower() == "_ssl" and any(str(v).lower() == "false" for v in values)
+        for key, values in request.query.items()
+    )
 
 
 # -- device data

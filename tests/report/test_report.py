@@ -304,46 +304,49 @@ def test_a_baseline_regression_is_highlighted(clean, tmp_path):
     assert 'class="regression"' not in same
 
 
-def test_the_contract_report_adds_drift_violations_and_permission_leaks(clean, tmp_path):
-    contract = tmp_path / "contract"
-    contract.mkdir()
-    (contract / "contract-report.json").write_text(
-        json.dumps(
-            {
-                "target": {"url": "http://127.0.0.1:1"},
-                "routes": {
-                    "POST /device": {
-                        "responses": 3,
-                        "outcomes": {"accepted": 3},
-                        "variants": {"success-status": {"201": 3}},
-                        "violations": {"route-result": 1},
-                    }
-                },
-                "violation_examples": [
-                    {
-                        "route": "POST /device",
-                        "request": "curl ...",
-                        "status": 201,
-                        "check": "route-result",
-                        "where": "/result",
-                        "message": "'token' is a required property",
-                        "body": "{}",
-                    }
-                ],
-            }
-        )
+def test_the_contract_report_adds_findings_drift_and_permission_leaks(clean, tmp_path):
+    from tagocheck import checks
+    from tagocheck.findings import DEVIATION, VIOLATION
+    from tagocheck.recorder import Recorder
+
+    recorder = Recorder(target={"url": "http://127.0.0.1:1"})
+    body = b'{"status": true, "result": {"deviceID": "6010ea3cb1f2e10012c7a4d1"}}'
+    verdict = checks.judge("POST", "/device", 202, body)
+    recorder.record(verdict, "curl -X POST http://127.0.0.1:1/device", body, "POST /device")
+    recorder.find(
+        "PUT /data",
+        "permission-leak",
+        VIOLATION,
+        where="device-read",
+        expected="a device-read token is denied PUT /data [C]",
+        observed="succeeded (HTTP 200: None)",
     )
+    recorder.find(
+        "GET /data",
+        "permission-refused",
+        VIOLATION,
+        where="device-full",
+        expected="allowed",
+        observed="HTTP 401",
+    )
+    contract = tmp_path / "contract"
+    recorder.write(contract / "contract-report.json")
     (contract / "junit.xml").write_text(
         '<testsuites><testsuite><testcase classname="contract.test_permissions" '
-        'name="test_cell[PUT /data-device-read]"><failure message="device-read wrote: HTTP 200">'
-        "</failure></testcase></testsuite></testsuites>"
+        'name="test_permission[device-read-PUT /data]"><failure message="F3"/></testcase>'
+        '<testcase classname="contract.test_permissions" name="test_permission[none-GET /data]">'
+        '<skipped message="not judged"/></testcase></testsuite></testsuites>'
     )
     report = tmp_path / "run"
     shutil.copytree(clean[0], report)
     text = write_report(report, contract=contract / "contract-report.json").read_text()
-    assert "success-status" in text and "201 (3)" in text
-    assert "&#39;token&#39; is a required property" in text
-    assert "test_cell[PUT /data-device-read]" in text and "device-read wrote" in text
+    assert "success-status" in text and "202 (1)" in text
+    findings = text[text.index("<h3>Findings</h3>") : text.index("<h3>Permission leaks</h3>")]
+    assert "HTTP 202; POST /device answers 201 or 200" in findings and DEVIATION in findings
+    assert "&#39;token&#39; is a required property" in findings
+    leaks = text[text.index("<h3>Permission leaks</h3>") :].split("<h2", 1)[0]
+    assert "device-read" in leaks and "succeeded (HTTP 200" in leaks
+    assert "permission-refused" not in leaks, "an allowed cell that failed is no leak"
 
 
 def test_report_command_errors_are_one_line(tmp_path, capsys):

@@ -90,3 +90,28 @@ def test_plain_http_needs_ssl_false(tls_target):
     as_header = requests.get(info["http_url"] + "/info", headers={**headers, "_ssl": "false"})
     as_query = requests.get(info["http_url"] + "/info?_ssl=false", headers=headers)
     assert as_header.status_code == 200 and as_query.status_code == 200
+    recased = requests.get(info["http_url"] + "/info?_SSL=False", headers=headers)
+    assert recased.status_code == 200, "the query key is read case-insensitively, as the header"
+
+
+def test_the_contract_suite_names_the_ssl_false_refusal_and_passes_with_the_option(tls_target):
+    """Against the plain-HTTP port the suite says what the 403 asks for, and --ssl-false sends
+    it: the whole run then works over plain HTTP."""
+    import subprocess
+
+    from tests.contract_runs import ROOT, contract_command
+
+    info = tls_target.info
+    command = contract_command("contract/test_transport.py", plan="starter")
+    command += ["--target", info["http_url"], "--profile-token", info["profile_token"]]
+    refused = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=300)
+    assert refused.returncode == 4
+    assert "pass --ssl-false to send _ssl=false" in refused.stdout + refused.stderr
+    accepted = subprocess.run(
+        [*command, "--ssl-false", "-k", "ssl_false or headers"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert accepted.returncode == 0, accepted.stdout[-2000:]

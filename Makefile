@@ -12,7 +12,7 @@ ifneq ($(shell $(BIN)/python -c "import tagocheck" >/dev/null 2>&1 && echo ok),o
 $(shell rm -f $(STAMP))
 endif
 
-.PHONY: demo test lint format venv clean browser truth-table
+.PHONY: demo test lint format venv clean browser truth-table perturbations
 
 demo: $(STAMP)
 	$(BIN)/tagocheck capacity
@@ -27,6 +27,9 @@ test: $(STAMP) lint browser
 # minutes; `make test` runs its fixed sample.
 truth-table: $(STAMP)
 	TAGOCHECK_TRUTH_TABLE=all $(BIN)/pytest tests/verdict
+
+perturbations: $(STAMP)
+	TAGOCHECK_PERTURBATIONS=all $(BIN)/pytest tests/test_contract_perturbations.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

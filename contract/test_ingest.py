@@ -77,7 +77,8 @@ def same(sent, got) -> bool:
     if sent is None or got is None:
         return sent is got
     if isinstance(sent, float) or isinstance(got, float):
-        return not isinstance(got, bool) and math.isclose(sent, got, rel_tol=0, abs_tol=0)
+        numbers = all(isinstance(v, int | float) and not isinstance(v, bool) for v in (sent, got))
+        return numbers and math.isclose(sent, got, rel_tol=0, abs_tol=0)
     return type(sent) is type(got) and sent == got
 
 

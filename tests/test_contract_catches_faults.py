@@ -6,6 +6,7 @@ Each run is a real `pytest contract/` in a subprocess against a target started w
 
 from __future__ import annotations
 
+import json
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -43,7 +44,8 @@ CATCHES = {
 
 
 def run_contract(target: RunningTarget, files: list[str], junit: Path) -> dict[str, str]:
-    """Run contract tests against a target; returns test name -> passed | failed | skipped."""
+    """Run contract tests against a target; returns test name -> passed | failed | skipped, and
+    under "(run)" the exit status and the ids of violations, for the caught-by-findings check."""
     info = target.info
     command = contract_command(*(f"contract/{f}" for f in files), target=target, plan=info["plan"])
     command += [
@@ -65,12 +67,16 @@ def run_contract(target: RunningTarget, files: list[str], junit: Path) -> dict[s
     outcomes = {}
     for case in ET.parse(junit).iter("testcase"):
         name = case.get("name", "")
+        skipped = case.find("skipped")
         if case.find("failure") is not None or case.find("error") is not None:
             outcomes[name] = "failed"
-        elif case.find("skipped") is not None:
-            outcomes[name] = "skipped"
+        elif skipped is not None:
+            outcomes[name] = "skipped: " + (skipped.get("message") or "")
         else:
             outcomes[name] = "passed"
+    findings = json.loads(report.read_text())["findings"]
+    violations = [f["id"] for f in findings if f["severity"] == "violation"]
+    outcomes["(run)"] = f"exit {done.returncode}; violations {' '.join(violations)}"
     return outcomes
 
 
@@ -100,6 +106,8 @@ def test_every_fault_is_caught_by_some_test():
 
 def test_the_catching_tests_pass_on_the_healthy_target(healthy):
     assert healthy, "the healthy run produced no results"
+    run = healthy.pop("(run)")
+    assert run == "exit 0; violations ", run
     failed = sorted(name for name, outcome in healthy.items() if outcome == "failed")
     assert not failed, f"failed on the healthy target: {failed}"
     for _, catchers in CATCHES.values():
@@ -112,5 +120,15 @@ def test_the_fault_is_caught(fault, tmp_path):
     files, catchers = CATCHES[fault]
     with start(tmp_path, fault) as target:
         outcomes = run_contract(target, files, tmp_path / "junit.xml")
+    run = outcomes.pop("(run)")
+    violations = run.split("violations ")[1].split()
+    assert run.startswith("exit 1") and violations, f"{fault} named no violation: {run}"
     caught = sorted(n for n, o in outcomes.items() if o == "failed" and base(n) in catchers)
-    assert caught, f"no test caught {fault}: {outcomes}"
+    # A fault on the routes set-up uses (bad-envelope: every success) blocks the catching tests
+    # instead: each is skipped naming the violation that blocked it.
+    blocked = [
+        n
+        for n, o in outcomes.items()
+        if base(n) in catchers and any(f"blocked by {v}:" in o for v in violations)
+    ]
+    assert caught or blocked, f"no test caught {fault}: {outcomes}"

@@ -83,7 +83,7 @@ def test_a_refused_profile_token_is_one_line(tls_target):
         info["ca_cert"],
     )
     assert done.returncode == 4
-    assert "refused the profile token (HTTP 401)" in done.stdout + done.stderr
+    assert "refused the profile token (HTTP 401: " in done.stdout + done.stderr
 
 
 def test_target_without_profile_token(tls_target):

@@ -28,6 +28,12 @@ and the perturbations of a contract answer (PERTURBATIONS; tests/contract_pertur
     array-refused      a list parameter in its plain form (variables=x) is refused with a 200
                        failure envelope naming it; the name[]= form is forwarded
 
+and one that perturbs nothing the contract forbids:
+
+    variants           forward; answer with the other documented variant wherever sources
+                       disagree: 200 for 201, deviceID for device_id, expire_date for
+                       expire_time, the failure message in result.message
+
 --route takes route ids of schemas/routes.json ("DELETE /device/{id}") as well as literal paths.
 
 --die-after N closes the listening socket and every connection once N requests of --route have
@@ -65,7 +71,17 @@ PERTURBATIONS = (
     "absent",
     "array-refused",
 )
-MODES = ("pass", "html", "garbage", "reset", "hang", "no-envelope", "dialect", *PERTURBATIONS)
+MODES = (
+    "pass",
+    "html",
+    "garbage",
+    "reset",
+    "hang",
+    "no-envelope",
+    "dialect",
+    "variants",
+    *PERTURBATIONS,
+)
 HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "host", "content-length"}
 
 
@@ -203,6 +219,8 @@ def perturb(mode: str, status: int, body: bytes) -> tuple[int, bytes]:
     if not isinstance(value, dict):
         return status, body
     succeeded = value.get("status") is True and 200 <= status < 300
+    if mode == "variants":
+        return other_variants(status, value)
     if mode == "other-2xx" and succeeded:
         return 202, body
     if mode == "no-result" and succeeded:
@@ -216,6 +234,19 @@ def perturb(mode: str, status: int, body: bytes) -> tuple[int, bytes]:
     else:
         return status, body
     return status, json.dumps(value).encode()
+
+
+def other_variants(status: int, value: dict) -> tuple[int, bytes]:
+    """The documented variant the embedded target does not use, at every point sources disagree."""
+    result = value.get("result")
+    if value.get("status") is False and isinstance(value.get("message"), str):
+        value["result"] = {"message": value.pop("message")}
+    if isinstance(result, dict):
+        if "device_id" in result:
+            result["deviceID"] = result.pop("device_id")
+        if "expire_time" in result and "permission" in result:
+            result["expire_date"] = result.pop("expire_time")
+    return (200 if status == 201 else status), json.dumps(value).encode()
 
 
 def forward(upstream: http.client.HTTPConnection, request: Request):

@@ -220,3 +220,22 @@ def test_strict_fails_the_run_on_a_deviation(upstream, tmp_path):
         run = run_contract(url, upstream, tmp_path, "--strict-contract")
     assert [f["severity"] for f in run.findings] == [DEVIATION]
     assert run.returncode == 1
+
+
+def test_the_other_documented_variants_are_drift_never_findings(upstream, tmp_path):
+    """A target that answers with every variant the embedded target does not use (200 for 201,
+    deviceID, expire_date, the failure message in result.message) has no finding at all, and
+    the drift table says which variants it used."""
+    with hostile("variants", upstream.url, ("all",), None) as url:
+        run = run_contract(url, upstream, tmp_path)
+    assert run.findings == [], run.findings
+    assert run.returncode == 0, run.stdout[-3000:]
+    drift = json.loads((tmp_path / "contract-report.json").read_text())["routes"]
+    assert drift["POST /device"]["variants"]["success-status"] == {
+        "200": drift["POST /device"]["outcomes"]["accepted"]
+    }
+    assert set(drift["POST /device"]["variants"]["POST /device result"]) == {"created-deviceID"}
+    assert set(drift["POST /device/token"]["variants"]["POST /device/token result"]) == {
+        "created-expire_date"
+    }
+    assert set(drift["GET /data"]["variants"]["failure-message"]) == {"failure-message-in-result"}

@@ -20,6 +20,7 @@ import requests
 import requests.adapters
 
 from tagocheck import checks, findings, ratelimits, routes
+from tagocheck.exchange import Exchange
 from tagocheck.recorder import ContractViolation, Recorder, violation_message
 from tagocheck.redact import redact_token
 
@@ -165,6 +166,7 @@ class TagoClient:
         query = _query_dict(params)
         waits = 0
         while True:
+            sent_at = time.time()
             response = self.http.request(
                 method,
                 self.base_url + path,
@@ -175,15 +177,18 @@ class TagoClient:
                 verify=self.verify,
             )
             raw = response.content
-            verdict = checks.judge(
-                method,
-                urlsplit(path).path,
-                response.status_code,
-                raw,
-                headers=response.headers,
+            verdict = Exchange(
+                method=method,
+                path=urlsplit(path).path,
+                status=response.status_code,
+                body=raw,
+                due=sent_at,
+                sent_at=sent_at,
+                answered_at=time.time(),
                 token_kind=token_kind,
                 query=query,
-            )
+                headers=response.headers,
+            ).judge()
             described = curl(method, self.base_url + path, params, headers, body)
             route = verdict.route or f"{method} {urlsplit(path).path}"
             found = self.recorder.record(verdict, described, raw, route)

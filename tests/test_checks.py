@@ -114,3 +114,69 @@ def test_checks_pass_the_healthy_target(tmp_path):
                 "GET", "/info", response.status_code, response.content, token_kind="profile"
             )
             assert verdict.ok, verdict.violations
+
+
+RECORD = {
+    "id": "6010ea3cb1f2e10012c7a4d1",
+    "device": "6010ea3cb1f2e10012c7a4d1",
+    "variable": "temp",
+    "time": "2024-03-01T00:00:00.000Z",
+}
+
+
+def graded(method, path, status, body, query=None):
+    verdict = checks.judge(method, path, status, body, query=query)
+    return [(v.severity, v.check, v.where) for v in verdict.findings]
+
+
+def test_each_check_has_its_severity():
+    """Rules the docs state are violations; forms they only show are deviations; what they leave
+    open is an observation, named by key."""
+    assert graded("GET", "/data", 200, {"status": True, "result": [{**RECORD, "x": 1}]}) == [
+        ("observation", "result", "/result/0/x")
+    ]
+    assert graded("GET", "/data", 200, {"status": True, "result": [], "extra": 1}) == [
+        ("observation", "envelope", "/extra")
+    ]
+    assert graded("POST", "/data", 200, {"status": True, "result": "1 data added"}) == [
+        ("deviation", "result", "/result")
+    ]
+    assert graded("DELETE", "/device/6010ea3cb1f2e10012c7a4d1", 200, {"status": True}) == [
+        ("deviation", "result", "/result")
+    ]
+    assert graded("GET", "/data", 200, {"status": True}) == [("violation", "result", "/result")]
+    assert graded("GET", "/data", 400, {"status": False, "result": "bad"}) == [
+        ("deviation", "envelope", "/")
+    ]
+    assert graded("GET", "/data", 200, {"status": False, "message": "no"}) == [
+        ("violation", "status-code", "/status")
+    ]
+    assert graded("GET", "/data", 404, {"status": False, "message": "route not found"}) == [
+        ("violation", "route-absent", "/")
+    ]
+    assert (
+        graded(
+            "GET",
+            "/device/6010ea3cb1f2e10012c7a4d1",
+            404,
+            {"status": False, "message": "Device not found"},
+        )
+        == []
+    )
+    assert graded(
+        "GET", "/data", 200, {"status": True, "result": [{**RECORD, "value": {"a": 1}}]}
+    ) == [("violation", "result", "/result/0/value")]
+
+
+def test_a_failure_keeps_the_targets_own_explanation():
+    body = {
+        "status": False,
+        "message": "Error on Query String parameters",
+        "field_errors": {"fields": ["Expected array, received string"]},
+    }
+    verdict = checks.judge("GET", "/device", 400, body)
+    assert verdict.message == "Error on Query String parameters"
+    assert verdict.said == (
+        'Error on Query String parameters [{"field_errors":{"fields":["Expected array, '
+        'received string"]}}]'
+    )

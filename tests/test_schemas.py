@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import socket
 
 import pytest
@@ -160,3 +161,23 @@ def test_a_schema_whose_id_does_not_match_its_place_is_refused(tmp_path, monkeyp
             schemas.registry()
     finally:
         schemas.registry.cache_clear()
+
+
+CONTRACT_SCHEMAS = ["common", "data-record", "envelope", "too-many-requests"] + [
+    n for n in schemas.schema_names() if n.startswith("results/")
+]
+LABEL = re.compile(r"\[(C|SDK|H|X|\?)[^\]]*\]")
+
+
+@pytest.mark.parametrize("name", CONTRACT_SCHEMAS)
+def test_every_constraint_of_the_contract_names_its_source(name):
+    """Each definition of a response or record schema carries its facts-file label; its severity
+    is a violation unless an asShown, leftOpen or unshownForm keyword grades it lower."""
+    contents = schemas.read_json(f"{name}.schema.json")
+    unlabelled = [
+        key
+        for key, sub in contents.get("$defs", {}).items()
+        if not LABEL.search(sub.get("description", ""))
+        and not (set(sub) <= {"$anchor", "$ref"})  # an alias names its source where it points
+    ]
+    assert not unlabelled, f"{name}: definitions without a source label: {unlabelled}"

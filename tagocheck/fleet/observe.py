@@ -26,13 +26,15 @@ from __future__ import annotations
 import json
 import time
 from collections import Counter, defaultdict
-from collections.abc import Collection, Mapping
+from collections.abc import Collection
 from pathlib import Path
 from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
 from tagocheck import checks
+from tagocheck.exchange import Exchange
+from tagocheck.findings import normalise_where
 from tagocheck.fleet.ledger import Ledger
 from tagocheck.redact import scrub
 
@@ -60,6 +62,9 @@ class FleetObserver:
         self.violations: Counter = Counter()
         self.violations_by_route: dict[str, Counter] = defaultdict(Counter)
         self.examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
+        self.departures: Counter = Counter()
+        """Deviations and observations (tagocheck.findings) by "severity route: check at where":
+        answers that conform but differ from a documented form, listed, never failures."""
         self.ledger = Ledger(window_seconds)
         # Per-device windows are only worth their memory when devices have limits of their own.
         self.per_device_ledger = per_device_ledger
@@ -84,53 +89,41 @@ class FleetObserver:
         # per-second percentiles, kept as a plain list because the hot path appends to it.
         self.recent: list[tuple[float, float, float]] = []
 
-    def observe(
-        self,
-        *,
-        method: str,
-        path: str,
-        status: int,
-        body: bytes,
-        due: float,
-        sent_at: float,
-        answered_at: float,
-        device: str | None = None,
-        token_kind: str | None = "device-full",
-        transport_error: str | None = None,
-        ledger_route: str | None = None,
-        query: Mapping[str, Any] | None = None,
-        headers: Mapping[str, str] | None = None,
-        report_group: str | None = None,
-        records_sent: int | None = None,
-    ) -> checks.Verdict:
-        """Judge and count one response; `ledger_route` names a limit finer than the route (the
-        aggregate query has its own); `report_group` is the group of a report's records."""
+    def observe(self, exchange: Exchange) -> checks.Verdict:
+        """Judge and count one exchange: its latency from its timings, its answer's class and
+        checks, its records against the ledger."""
         self.reports += 1
+        due, sent_at, answered_at = exchange.due, exchange.sent_at, exchange.answered_at
         self.recent.append((sent_at - due, answered_at - due, answered_at - sent_at))
         self.lateness.record_value(_micros(sent_at - due))
         self.service.record_value(_micros(answered_at - sent_at))
         self.corrected.record_value(_micros(answered_at - due))
-        if transport_error is not None:
-            verdict = checks.Verdict(
-                route=None, status=0, outcome=checks.TRANSPORT_ERROR, message=transport_error
-            )
-            route = f"{method} {path}"
-            self.reasons[f"transport: {transport_error}"] += 1
+        verdict = exchange.judge()
+        route = verdict.route or f"{exchange.method} {exchange.path}"
+        if not exchange.answered:
+            self.reasons[f"transport: {exchange.transport_error}"] += 1
             self._silence(sent_at, 1)
         else:
             self._answer(answered_at)
-            verdict = checks.judge(
-                method, path, status, body, token_kind=token_kind, query=query, headers=headers
-            )
-            route = verdict.route or f"{method} {path}"
             self._count_reason(verdict)
             if verdict.violations:
-                self._count_violations(route, status, body, verdict.violations)
-            reported = records_sent is not None or verdict.added is not None
-            if reported and verdict.succeeded and 200 <= status < 300:
-                self._acknowledge(verdict, device, report_group, records_sent)
-            scope_device = device if self.per_device_ledger else None
-            self.ledger.record(ledger_route or route, sent_at, answered_at, status, scope_device)
+                self._count_violations(route, exchange.status, exchange.body, verdict.violations)
+            for minor in verdict.minor:
+                where = normalise_where(minor.where)
+                self.departures[f"{minor.severity} {route}: {minor.check} at {where}"] += 1
+            reported = exchange.records_sent is not None or verdict.added is not None
+            if reported and verdict.succeeded and 200 <= exchange.status < 300:
+                self._acknowledge(
+                    verdict, exchange.device, exchange.report_group, exchange.records_sent
+                )
+            scope_device = exchange.device if self.per_device_ledger else None
+            self.ledger.record(
+                exchange.ledger_route or route,
+                sent_at,
+                answered_at,
+                exchange.status,
+                scope_device,
+            )
         self.outcomes[route][verdict.outcome] += 1
         if verdict.outcome != checks.ACCEPTED or verdict.violations:
             self.failed += 1
@@ -213,6 +206,7 @@ class FleetObserver:
         for route, counts in other.outcomes.items():
             self.outcomes[route].update(counts)
         self.reasons.update(other.reasons)
+        self.departures.update(other.departures)
         self.violations.update(other.violations)
         for route, counts in other.violations_by_route.items():
             self.violations_by_route[route].update(counts)
@@ -237,6 +231,7 @@ class FleetObserver:
             "histograms": {name: h.encode().decode() for name, h in self.histograms().items()},
             "outcomes": {route: dict(c) for route, c in self.outcomes.items()},
             "reasons": dict(self.reasons),
+            "departures": dict(self.departures),
             "violations": dict(self.violations),
             "violations_by_route": {r: dict(c) for r, c in self.violations_by_route.items()},
             "examples": dict(self.examples),
@@ -261,6 +256,7 @@ class FleetObserver:
         for route, counts in data["outcomes"].items():
             observer.outcomes[route].update(counts)
         observer.reasons.update(data["reasons"])
+        observer.departures.update(data.get("departures") or {})
         observer.violations.update(data["violations"])
         for route, counts in data["violations_by_route"].items():
             observer.violations_by_route[route].update(counts)
@@ -298,6 +294,7 @@ class FleetObserver:
             "violations": dict(self.violations),
             "violations_by_route": {r: dict(c) for r, c in self.violations_by_route.items()},
             "violation_examples": dict(self.examples),
+            "departures": dict(self.departures.most_common(20)),
         }
 
     def write(self, run_dir: Path, extra: dict[str, Any] | None = None) -> None:

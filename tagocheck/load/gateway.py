@@ -18,6 +18,7 @@ from locust import FastHttpUser, constant, task
 from locust.exception import CatchResponseError
 
 from tagocheck import checks, transport
+from tagocheck.exchange import Exchange
 from tagocheck.fleet.httpclient import patch_connection_pool
 from tagocheck.fleet.integrity import report_group
 from tagocheck.fleet.payloads import PROFILES
@@ -114,17 +115,21 @@ class Gateway(TimedUser):
             shard.request_done()
         answered = time.time()
         verdict = shard.observer.observe(
-            method="POST",
-            path="/data",
-            status=status,
-            body=answer,
-            due=report.due,
-            sent_at=sent,
-            answered_at=answered,
-            device=str(report.device),
-            transport_error=None if error is None else transport.cause(error, self.network_timeout),
-            report_group=group,
-            records_sent=len(records),
+            Exchange(
+                method="POST",
+                path="/data",
+                status=status,
+                body=answer,
+                due=report.due,
+                sent_at=sent,
+                answered_at=answered,
+                device=str(report.device),
+                transport_error=None
+                if error is None
+                else transport.cause(error, self.network_timeout),
+                report_group=group,
+                records_sent=len(records),
+            )
         )
         failed = not (verdict.outcome == checks.ACCEPTED and verdict.ok)
         self.request_event.fire(

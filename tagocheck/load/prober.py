@@ -10,6 +10,7 @@ import orjson
 from locust import constant, task
 
 from tagocheck import checks, transport
+from tagocheck.exchange import Exchange
 from tagocheck.fleet.probes import ProbeSchedule, Shot
 from tagocheck.load import shard as this_process
 from tagocheck.load.gateway import TimedUser, failure_label
@@ -55,19 +56,23 @@ class Prober(TimedUser):
                 answered = time.time()
                 error = response.error if response.status_code == 0 else None
                 verdict = shard.observer.observe(
-                    method=probe.method,
-                    path=probe.path,
-                    status=response.status_code or 0,
-                    body=response.content or b"",
-                    due=shot.due,
-                    sent_at=sent,
-                    answered_at=answered,
-                    device=str(probe.device) if probe.device is not None else None,
-                    token_kind=probe.token_kind,
-                    transport_error=transport.cause(error, self.network_timeout) if error else None,
-                    ledger_route=probe.label,
-                    query=probe.params,
-                    headers=response.headers if response.status_code == 429 else None,
+                    Exchange(
+                        method=probe.method,
+                        path=probe.path,
+                        status=response.status_code or 0,
+                        body=response.content or b"",
+                        due=shot.due,
+                        sent_at=sent,
+                        answered_at=answered,
+                        device=str(probe.device) if probe.device is not None else None,
+                        token_kind=probe.token_kind,
+                        transport_error=transport.cause(error, self.network_timeout)
+                        if error
+                        else None,
+                        ledger_route=probe.label,
+                        query=probe.params,
+                        headers=response.headers if response.status_code == 429 else None,
+                    )
                 )
                 # 429s are what this scenario is after: they are failures only when the ledger
                 # says they came early, which it can tell only per window, at the end.

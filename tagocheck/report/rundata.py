@@ -47,6 +47,7 @@ SHAPES: dict[str, dict[str, Any]] = {
             "violations": COUNTS,
             "violations_by_route": {"type": "object", "additionalProperties": COUNTS},
             "violation_examples": {"type": "object", "additionalProperties": ROWS},
+            "departures": COUNTS,
             "integrity": OBJECT,
             "rate_limit_findings": ROWS,
             "rate_limit_enforcement": ROWS,

@@ -98,6 +98,7 @@ def judge(run: RunData) -> Verdict:
     _integrity(summary, findings)
     _failures(run, findings)
     _contract(summary, findings)
+    _departures(summary, facts)
     judged = _rate_limits(run, findings, facts)
     _thresholds(summary, findings)
     best = _capacity(run, findings, facts)
@@ -200,6 +201,20 @@ def _integrity(summary: dict[str, Any], findings: _Findings) -> None:
             'documented form ("N Data Added"): their counts were not understood (integrity '
             "reconciled them through the read-back).",
         )
+
+
+def _departures(summary: dict[str, Any], facts: list[str]) -> None:
+    """Answers that conform but differ from a documented form: stated, never a finding of the
+    load run (the contract suite grades them; --strict-contract fails on them there)."""
+    departures = summary.get("departures") or {}
+    if not departures:
+        return
+    (kind, count), *rest = sorted(departures.items(), key=lambda item: -item[1])
+    more = f" and {len(rest)} more kinds" if rest else ""
+    facts.append(
+        f"{sum(departures.values()):,} answers departed from a documented form without breaking "
+        f"a rule, most often {kind} ({count:,}){more}."
+    )
 
 
 def _failures(run: RunData, findings: _Findings) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tagocheck.exchange import Exchange
 from tagocheck.fleet.ledger import PROFILE, Ledger
 
 
@@ -86,13 +87,15 @@ def test_a_429_is_a_throttle_whatever_its_body():
     observer = FleetObserver(60)
     for i in range(4):
         observer.observe(
-            method="POST",
-            path="/data",
-            status=429 if i == 3 else 200,
-            body=b"<html>429</html>" if i == 3 else b'{"status":true,"result":"1 Data Added"}',
-            due=600.1 + i / 100,
-            sent_at=600.1 + i / 100,
-            answered_at=600.102 + i / 100,
+            Exchange(
+                method="POST",
+                path="/data",
+                status=429 if i == 3 else 200,
+                body=b"<html>429</html>" if i == 3 else b'{"status":true,"result":"1 Data Added"}',
+                due=600.1 + i / 100,
+                sent_at=600.1 + i / 100,
+                answered_at=600.102 + i / 100,
+            )
         )
     (finding,) = observer.ledger.findings(limits)
     assert (finding.kind, finding.accepted, finding.throttled) == ("early-throttle", 3, 1)

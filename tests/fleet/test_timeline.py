@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from tagocheck.exchange import Exchange
 from tagocheck.fleet.timeline import Sample, Timeline, drift
 
 
@@ -129,14 +130,16 @@ def test_silence_is_the_transport_errors_after_the_last_answer_whatever_the_merg
         seen = FleetObserver(60.0)
         for at, error in events:
             seen.observe(
-                method="POST",
-                path="/data",
-                status=0 if error else 200,
-                body=b"" if error else b'{"status":true,"result":"1 Data Added"}',
-                due=at,
-                sent_at=at,
-                answered_at=at,
-                transport_error="connection refused" if error else None,
+                Exchange(
+                    method="POST",
+                    path="/data",
+                    status=0 if error else 200,
+                    body=b"" if error else b'{"status":true,"result":"1 Data Added"}',
+                    due=at,
+                    sent_at=at,
+                    answered_at=at,
+                    transport_error="connection refused" if error else None,
+                )
             )
         return seen
 

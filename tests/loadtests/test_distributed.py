@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+from tagocheck.exchange import Exchange
 from tagocheck.fleet.model import Fleet, FleetConfig, Interval
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.load.coordinator import config_from_wire, config_to_wire
@@ -32,14 +33,16 @@ def test_an_observer_survives_the_message_and_merges():
     observer = FleetObserver(60, per_device_ledger=True)
     for i in range(50):
         observer.observe(
-            method="POST",
-            path="/data",
-            status=200,
-            body=ACCEPTED,
-            due=100.0 + i,
-            sent_at=100.001 + i,
-            answered_at=100.003 + i,
-            device=str(i % 5),
+            Exchange(
+                method="POST",
+                path="/data",
+                status=200,
+                body=ACCEPTED,
+                due=100.0 + i,
+                sent_at=100.001 + i,
+                answered_at=100.003 + i,
+                device=str(i % 5),
+            )
         )
     wired = json.loads(json.dumps(observer.to_wire()))  # plain types only
     copy = FleetObserver.from_wire(wired)

@@ -7,6 +7,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tagocheck.exchange import Exchange
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.redact import TOKEN_PATTERN
 from tagocheck.target.launcher import start_target
@@ -154,14 +155,16 @@ def test_observer_merges_across_workers():
     one, two = FleetObserver(60), FleetObserver(60)
     for observer in (one, two):
         observer.observe(
-            method="POST",
-            path="/data",
-            status=200,
-            body=b'{"status":true,"result":"2 Data Added"}',
-            due=100.0,
-            sent_at=100.1,
-            answered_at=100.2,
-            device="7",
+            Exchange(
+                method="POST",
+                path="/data",
+                status=200,
+                body=b'{"status":true,"result":"2 Data Added"}',
+                due=100.0,
+                sent_at=100.1,
+                answered_at=100.2,
+                device="7",
+            )
         )
     one.merge(two)
     assert one.reports == 2 and one.acknowledged["7"] == 4

@@ -1,0 +1,61 @@
+"""One exchange with a target: the request, the answer (or why none came) and its timings.
+
+The contract suite's client and the load runs' gateway and prober each build one per request and
+hand it on whole: the registry of checks judges it into a verdict, and the fleet observer counts
+it (latency from its timings, its records against the ledger). One record instead of a dozen loose
+arguments, so every consumer reads the same request the same way.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from tagocheck import checks
+
+
+@dataclass(frozen=True)
+class Exchange:
+    method: str
+    path: str
+    """Without the query string."""
+    status: int = 0
+    """0 when no HTTP answer came (see transport_error)."""
+    body: bytes = b""
+    due: float = 0.0
+    """When the request was meant to go (a device's schedule); the send time when unscheduled."""
+    sent_at: float = 0.0
+    answered_at: float = 0.0
+    token_kind: str | None = "device-full"
+    query: Mapping[str, Any] | None = None
+    headers: Mapping[str, str] | None = None
+    """The answer's headers, where a check reads them (Retry-After of a 429)."""
+    transport_error: str | None = None
+    """Why no answer came, in words (tagocheck.transport.cause)."""
+    device: str | None = None
+    records_sent: int | None = None
+    """Records of a data report; None for other requests."""
+    report_group: str | None = None
+    ledger_route: str | None = None
+    """A limit finer than the route (the aggregate query has its own)."""
+
+    @property
+    def answered(self) -> bool:
+        return self.transport_error is None
+
+    def judge(self) -> checks.Verdict:
+        """The registry's verdict on the answer; a transport error is its own outcome."""
+        if not self.answered:
+            return checks.Verdict(
+                route=None, status=0, outcome=checks.TRANSPORT_ERROR, message=self.transport_error
+            )
+        return checks.judge(
+            self.method,
+            self.path,
+            self.status,
+            self.body,
+            headers=self.headers,
+            token_kind=self.token_kind,
+            query=self.query,
+        )

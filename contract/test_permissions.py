@@ -49,54 +49,33 @@ def test_permission(cell, fleet):
             json=call.json,
         )
         said = f"HTTP {reply.status}: {reply.said or reply.verdict.outcome}"
+
+        def found(check: str, severity: str, expected: str, observed: str = said):
+            return recorder.find(
+                cell.route,
+                check,
+                severity,
+                where=cell.token_kind,
+                expected=f"{expected} [{cell.basis}]",
+                observed=observed,
+                reproduction=reply.curl,
+            )
+
         if cell.allowed:
             if not reply.verdict.succeeded:
-                fail_with(
-                    recorder.find(
-                        cell.route,
-                        "permission-refused",
-                        VIOLATION,
-                        where=cell.token_kind,
-                        expected=f"a {cell.token_kind} token may call {cell.route} [{cell.basis}]",
-                        observed=said,
-                        reproduction=reply.curl,
-                    )
-                )
+                may = f"a {cell.token_kind} token may call {cell.route}"
+                fail_with(found("permission-refused", VIOLATION, may))
             return
         changed = call.state is not None and read_state(call, cell) != before
         if reply.verdict.succeeded or changed:
             how = "succeeded" if reply.verdict.succeeded else "was refused, yet changed its target"
-            fail_with(
-                recorder.find(
-                    cell.route,
-                    "permission-leak",
-                    VIOLATION,
-                    where=cell.token_kind,
-                    expected=f"a {cell.token_kind} token is denied {cell.route} [{cell.basis}]",
-                    observed=f"{how} ({said})",
-                    reproduction=reply.curl,
-                )
-            )
+            denied = f"a {cell.token_kind} token is denied {cell.route}"
+            fail_with(found("permission-leak", VIOLATION, denied, f"{how} ({said})"))
         if cell.status and reply.status not in cell.status:
-            recorder.find(
-                cell.route,
-                "denial-status",
-                DEVIATION,
-                where=cell.token_kind,
-                expected=f"denied with HTTP {' or '.join(map(str, cell.status))} [{cell.basis}]",
-                observed=said,
-                reproduction=reply.curl,
-            )
+            codes = " or ".join(map(str, cell.status))
+            found("denial-status", DEVIATION, f"denied with HTTP {codes}")
         if cell.message and reply.message != cell.message:
-            recorder.find(
-                cell.route,
-                "denial-message",
-                DEVIATION,
-                where=cell.token_kind,
-                expected=f"denied with {cell.message!r} [{cell.basis}]",
-                observed=said,
-                reproduction=reply.curl,
-            )
+            found("denial-message", DEVIATION, f"denied with {cell.message!r}")
     finally:
         for undo in call.cleanup:
             undo()

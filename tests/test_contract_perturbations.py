@@ -45,7 +45,6 @@ SAMPLE = [
     ("POST /data", "reworded"),
     ("GET /device", "array-refused"),
     ("POST /device", "no-result"),
-    ("DELETE /device/{id}", "no-result"),
     ("GET /info", "absent"),
     ("GET /data", "extra-key"),
     ("POST /device/token", "other-2xx"),

@@ -27,6 +27,7 @@ import re
 import subprocess
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass
+from html import escape
 from pathlib import Path
 
 import pytest
@@ -34,6 +35,7 @@ import pytest
 from tagocheck import routes
 from tagocheck.findings import DEVIATION, OBSERVATION, VIOLATION
 from tagocheck.redact import TOKEN_PATTERN
+from tagocheck.report.render import compliance_section
 from tagocheck.target.launcher import RunningTarget, start_target
 
 from .contract_runs import ROOT, WINDOW, contract_command
@@ -209,9 +211,12 @@ def test_a_perturbed_route_is_named_once_and_nothing_cascades(
     worst = min(severities, key=(VIOLATION, DEVIATION, OBSERVATION).index)
     assert worst == want.severity, f"the worst finding is a {worst}: {run.findings}"
     assert run.returncode == (1 if want.severity == VIOLATION else 0), run.stdout[-3000:]
+    html = compliance_section(tmp_path / "contract-report.json")
     for finding in on_route:
         row = f"{finding['id']:>4} {finding['severity']:<11} {route_id}"
         assert row in run.stdout, f"{finding['id']} is not in the console's findings table"
+        shown = f"<td>{finding['id']}</td><td>{finding['severity']}</td><td>{escape(route_id)}</td>"
+        assert shown in html, f"{finding['id']} is not in the report's findings table"
 
 
 def test_strict_fails_the_run_on_a_deviation(upstream, tmp_path):

@@ -116,6 +116,16 @@ def build(run_dir: Path, *, baseline: Path | None = None, contract: Path | None 
     return _environment().get_template("report.html.j2").render(**context)
 
 
+def compliance_section(contract: Path) -> str:
+    """The contract suite's part of the report alone (findings, drift, permission leaks), as the
+    whole report shows it: for a contract run with no load run beside it."""
+    try:
+        found = compliance.read(contract)
+    except compliance.ContractReportError as error:
+        raise ReportError(str(error)) from None
+    return _environment().get_template("compliance.html.j2").render(compliance=found)
+
+
 UUID = re.compile(r"\b([0-9a-f]{8})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{4})-([0-9a-f]{12})\b")
 
 

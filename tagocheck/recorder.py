@@ -85,10 +85,10 @@ class Recorder:
         for point, matched in verdict.variants.items():
             stats.variants[point][" + ".join(matched) or "none"] += 1
         found = []
+        excerpt = scrub(body[:200].decode("utf-8", "replace")) if verdict.findings else ""
         for violation in verdict.findings:
             if violation.severity == VIOLATION:
                 stats.violations[violation.check] += 1
-            excerpt = scrub(body[:200].decode("utf-8", "replace"))
             found.append(
                 self.findings.add(
                     route,

@@ -25,7 +25,7 @@ from jsonschema.protocols import Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from tagocheck.findings import DEVIATION, OBSERVATION, SEVERITIES, VIOLATION
+from tagocheck.findings import DEVIATION, OBSERVATION, VIOLATION, rank, worst
 
 BASE_URI = "https://tagocheck.invalid/schemas/"
 """Prefix of every schema's `$id`. The `.invalid` top-level domain can never resolve."""
@@ -170,8 +170,8 @@ def severity(error: ValidationError) -> str:
     for sub in error.context:
         by_branch.setdefault(sub.relative_schema_path[0], []).append(severity(sub))
     # A branch is as serious as its most serious error; the instance as its closest branch.
-    per_branch = [min(found, key=SEVERITIES.index) for found in by_branch.values()]
-    return max(per_branch, key=SEVERITIES.index)
+    per_branch = [worst(found) for found in by_branch.values()]
+    return max(per_branch, key=rank)
 
 
 @cache
@@ -205,9 +205,7 @@ def explain(error: ValidationError) -> str:
     graded = severity(error)
     if graded != VIOLATION:  # the instance has a documented shape but for this: say only that
         by_branch = {
-            k: subs
-            for k, subs in by_branch.items()
-            if min((severity(s) for s in subs), key=SEVERITIES.index) == graded
+            k: subs for k, subs in by_branch.items() if worst(severity(s) for s in subs) == graded
         }
         subs = [s for found in by_branch.values() for s in found]
         return (

@@ -33,7 +33,7 @@ from pathlib import Path
 import pytest
 
 from tagocheck import routes
-from tagocheck.findings import DEVIATION, OBSERVATION, VIOLATION
+from tagocheck.findings import DEVIATION, OBSERVATION, VIOLATION, worst
 from tagocheck.redact import TOKEN_PATTERN
 from tagocheck.report.render import compliance_section
 from tagocheck.target.launcher import RunningTarget, start_target
@@ -208,8 +208,8 @@ def test_a_perturbed_route_is_named_once_and_nothing_cascades(
         return
     on_route = [f for f in run.findings if f["severity"] == want.severity]
     assert on_route, f"no {want.severity} on {route_id} ({want.why}); findings: {run.findings}"
-    worst = min(severities, key=(VIOLATION, DEVIATION, OBSERVATION).index)
-    assert worst == want.severity, f"the worst finding is a {worst}: {run.findings}"
+    most = worst(severities)
+    assert most == want.severity, f"the worst finding is a {most}: {run.findings}"
     assert run.returncode == (1 if want.severity == VIOLATION else 0), run.stdout[-3000:]
     html = compliance_section(tmp_path / "contract-report.json")
     for finding in on_route:

@@ -16,18 +16,19 @@ distinct finding, and its exit status follows the findings: 1 with any violation
 
 from __future__ import annotations
 
+import math
 import os
 import secrets
 import signal
+import sys
 import tempfile
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 import pytest
-import requests
 from fleet_setup import (
     PREFIX,
     Blocked,
@@ -38,20 +39,25 @@ from fleet_setup import (
     sweep,
 )
 from hypothesis import HealthCheck, settings
+from hypothesis.database import DirectoryBasedExampleDatabase
 
-from tagocheck import checks, transport
+from tagocheck import reach
 from tagocheck.client import TagoClient
 from tagocheck.findings import OBSERVATION, VIOLATION
 from tagocheck.ratelimits import rate_limits
 from tagocheck.recorder import Recorder
 from tagocheck.target.launcher import start_target
 
-settings.register_profile(
-    "ci", max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow]
+# Hypothesis keeps its examples in a cache directory, not in whichever directory the suite is
+# run from (it would make .hypothesis/ there).
+EXAMPLES = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tagocheck"
+_common = dict(
+    deadline=None,
+    suppress_health_check=[HealthCheck.too_slow],
+    database=DirectoryBasedExampleDatabase(EXAMPLES / "hypothesis"),
 )
-settings.register_profile(
-    "thorough", max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow]
-)
+settings.register_profile("ci", max_examples=25, **_common)
+settings.register_profile("thorough", max_examples=300, **_common)
 settings.load_profile(os.environ.get("TAGOCHECK_HYPOTHESIS_PROFILE", "ci"))
 
 EMBEDDED_WINDOW = 2.0
@@ -67,6 +73,7 @@ DATA_INPUT_PLANNED = {"ci": 700, "thorough": 7000}
 
 
 INTERRUPTS: list[int] = []
+CONFIG: list[pytest.Config] = []
 RECORDER = Recorder()
 
 
@@ -74,7 +81,9 @@ def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "subjects(*routes): the routes a test checks (findings elsewhere do not fail it)"
     )
+    CONFIG[:] = [config]
     RECORDER.strict = bool(config.getoption("--strict-contract", False))
+    _check_options(config)
 
     # SIGTERM (a CI job cancelled, a container stopped) ends the run like Ctrl-C, and both are
     # remembered: hypothesis swallows a KeyboardInterrupt raised inside a property or state
@@ -85,6 +94,38 @@ def pytest_configure(config: pytest.Config) -> None:
 
     signal.signal(signal.SIGTERM, interrupt)
     signal.signal(signal.SIGINT, interrupt)
+
+
+def _check_options(config: pytest.Config) -> None:
+    """Our options' values, checked before anything starts (exit 2, one line, like every entry
+    point; argparse's own refusal would be pytest's usage error, exit 4)."""
+    option = config.getoption
+    plan = option("--plan", None)
+    if plan is not None and plan not in PLANS:
+        unusable(f"--plan {plan!r}: one of {', '.join(PLANS)}")
+    for flag, dest in (
+        ("--rate-window", "rate_window"),
+        ("--latency-budget-ms", "latency_budget_ms"),
+    ):
+        text = option(flag, None)
+        if text is None:
+            continue
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not 0 < value < 1e9:  # nan and inf too
+            unusable(f"{flag} {text!r}: a finite number above 0")
+        setattr(config.option, dest, value)
+    ca = option("--ca-cert", None)
+    if ca and not Path(ca).is_file():
+        unusable(f"--ca-cert {ca}: no such file")
+    url = option("--target", None)
+    if url:
+        try:
+            reach.check_url(url)
+        except reach.Unreachable as error:
+            unusable(str(error))
 
 
 def subjects_of(item: pytest.Item) -> tuple[str, ...] | None:
@@ -185,7 +226,6 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption(
         "--plan",
         default=None,
-        choices=PLANS,
         help="the account's plan: its device cap and rate limits are expected (required with "
         f"--target; {NO_PLAN}: a self-hosted or unknown plan, no cap, limits only observed; "
         f"embedded default {EMBEDDED_PLAN})",
@@ -204,13 +244,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     group.addoption("--insecure", action="store_true", help="do not verify TLS certificates")
     group.addoption(
         "--rate-window",
-        type=float,
         default=None,
         help="rate-limit window in seconds (default: the target's, 60 for the cloud)",
     )
     group.addoption(
         "--latency-budget-ms",
-        type=float,
         default=None,
         help="p95 latency a simple request must stay under (100 embedded, 1000 other)",
     )
@@ -254,11 +292,10 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
     verify: bool | str = option("--ca-cert") or not option("--insecure")
     if option("--target"):
         if not option("--profile-token"):
-            pytest.exit("--target needs --profile-token (or TAGOIO_PROFILE_TOKEN)", returncode=4)
+            unusable("--target needs --profile-token (or TAGOIO_PROFILE_TOKEN)")
         if not option("--plan"):
-            pytest.exit(
-                f"--target needs --plan ({', '.join(PLANS)}; {NO_PLAN} for a self-hosted server)",
-                returncode=4,
+            unusable(
+                f"--target needs --plan ({', '.join(PLANS)}; {NO_PLAN} for a self-hosted server)"
             )
         found = Target(
             url=option("--target").rstrip("/"),
@@ -305,59 +342,27 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
 
 def _preflight(target: Target) -> None:
     """Stop at once, in one line, when the target cannot be used: unreachable, not TagoIO, or the
-    profile token refused. Any route will do to tell: /info first, then /device."""
-    response = None
-    for path in ("/info", "/device"):
-        try:
-            response = requests.get(
-                target.url + path,
-                headers={"Token": target.profile_token},
-                params={"_ssl": "false"} if target.ssl_false else None,
-                verify=target.verify,
-                timeout=15,
-            )
-        except requests.exceptions.SSLError as error:
-            pytest.exit(
-                f"TLS verification of {target.url} failed ({_reason(error)}); pass --ca-cert "
-                "with its CA, or --insecure",
-                returncode=4,
-            )
-        except requests.RequestException as error:
-            pytest.exit(f"cannot reach {target.url}: {_reason(error)}", returncode=4)
-        if response.status_code != 404:
-            break
-    assert response is not None
-    parsed, body = checks.parse_body(response.content)
-    if not parsed or not isinstance(body, dict) or "status" not in body:
-        kind = response.headers.get("content-type", "no content type")
-        pytest.exit(
-            f"{target.url} does not answer like a TagoIO API (HTTP {response.status_code}, {kind})",
-            returncode=4,
+    profile token refused (tagocheck.reach, as every entry point asks it)."""
+    try:
+        reach.probe(
+            target.url,
+            target.profile_token,
+            verify=target.verify,
+            ssl_false=target.ssl_false,
+            say=lambda line: print(f"tagocheck: {line}", file=sys.stderr, flush=True),
         )
-    if response.status_code in (401, 403):
-        said = checks.judge("GET", "/info", response.status_code, response.content).said or ""
-        if transport.asks_for_ssl_false(response.status_code, said):
-            pytest.exit(
-                f"{target.url} refused plain HTTP (HTTP 403: {said}); {transport.SSL_FALSE_HINT}",
-                returncode=4,
-            )
-        pytest.exit(
-            f"{target.url} refused the profile token (HTTP {response.status_code}: {said})",
-            returncode=4,
-        )
+    except reach.Unreachable as error:
+        unusable(str(error).replace("give --ca-cert", "pass --ca-cert (or --insecure)"))
 
 
-def _reason(error: Exception) -> str:
-    text = str(error.args[0] if error.args else error)
-    for marker in (
-        "CERTIFICATE_VERIFY_FAILED",
-        "Connection refused",
-        "Name or service not known",
-        "timed out",
-    ):
-        if marker in text:
-            return marker.lower()
-    return type(error).__name__
+def unusable(message: str) -> NoReturn:
+    """Bad input or an unusable target: one line and exit status 2, as from every entry point
+    (pytest's own exit would print a banner around it on stdout)."""
+    capture = CONFIG[0].pluginmanager.getplugin("capturemanager") if CONFIG else None
+    if capture is not None:  # the fixture's output is captured: this line must get out
+        capture.suspend_global_capture(in_=True)
+    print(f"pytest contract/: {message}", file=sys.stderr, flush=True)
+    os._exit(2)  # nothing has started yet: no fixture to tear down, no report to write
 
 
 @pytest.fixture(scope="session")
@@ -385,6 +390,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         session.exitstatus = 1
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
+        reporter.ensure_newline()  # after the progress line's [100%]
         _findings_table(reporter)
         reporter.write_line(
             f"tagocheck: {RECORDER.acknowledged_posts:,} data posts acknowledged, "
@@ -463,7 +469,7 @@ def fleet(client: TagoClient, target: Target, request: pytest.FixtureRequest) ->
             pytest.exit(
                 f"the {target.plan} plan allows {cap} devices; the profile has {len(existing)} "
                 f"and the suite needs {DEVICES_PLANNED} more",
-                returncode=4,
+                returncode=2,
             )
     profile = os.environ.get("TAGOCHECK_HYPOTHESIS_PROFILE", "ci")
     if reporter:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import signal
 import sys
 import time
 from collections.abc import Sequence
@@ -18,8 +19,9 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tagocheck import permissions, ratelimits, routes, schemas, transport
+from tagocheck import permissions, ratelimits, routes, schemas
 from tagocheck.redact import scrub
+from tagocheck.usage import OneLineParser, UsageError
 
 EPILOG_ROUTES = """examples:
   tagocheck routes                 every route with its result schema and who may call it
@@ -60,16 +62,15 @@ examples:
 """
 
 
-class UsageError(Exception):
-    """Something the user can fix; reported as one line, exit status 2."""
-
-
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     # Soft wrap: long lines stay whole, so output piped to a file or grep is not broken up.
     out = Console(soft_wrap=True)
     err = Console(stderr=True, soft_wrap=True)
+    # SIGTERM (a timeout, a cancelled CI job) stops a run as Ctrl-C does: the parts running
+    # are stopped, the report is written, temporary state holding tokens is removed
+    signal.signal(signal.SIGTERM, _interrupted_by("SIGTERM"))
     try:
         return args.run(args, out)
     except (UsageError, schemas.ContractDataError) as error:
@@ -80,8 +81,19 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
 
 
+class Terminated(KeyboardInterrupt):
+    """SIGTERM, handled as SIGINT is; its name goes in the report."""
+
+
+def _interrupted_by(name: str):
+    def handler(signum: int, frame: Any) -> None:
+        raise Terminated(name)
+
+    return handler
+
+
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = OneLineParser(
         prog="tagocheck",
         description="Load-testing and compliance-checking for the TagoIO REST API.",
     )
@@ -103,30 +115,32 @@ def _parser() -> argparse.ArgumentParser:
         help="base URL (default $TAGOIO_API; none: the embedded target)",
     )
     add("--plan", help="the account's plan: free, starter, scale (embedded default: unlimited)")
-    add("--devices", type=int, help="devices in the fleet (embedded default 5000, else 50)")
-    from tagocheck.load.options import FLEET_SHAPE
+    from dataclasses import replace
 
-    for flag, kwargs in FLEET_SHAPE.items():
-        if flag == "--interval":  # the main job's default: a fleet that reaches its steps fast
-            kwargs = {**kwargs, "default": "2", "help": kwargs["help"] + " (default 2)"}
+    from tagocheck.options import FLEET_SHAPE, OPTIONS
+
+    defaults = {
+        "--devices": (None, "devices in the fleet (embedded default 5000, else 50)"),
+        "--interval": ("2", None),  # a fleet that reaches its steps fast
+        "--steps": (5, None),
+        "--step-seconds": (12.0, "seconds each step is held"),
+        "--check-p99-ms": (500.0, "a step meets the thresholds with p99 at most this"),
+        "--check-error-rate": (
+            0.01,
+            "... and at most this share of reports not answered: failed, refused or broke "
+            "the contract",
+        ),
+    }
+    flags = ("--devices", *FLEET_SHAPE, "--steps", "--step-seconds", "--users", "--processes")
+    flags += ("--ca-cert",)
+    for flag in (*flags, "--check-p99-ms", "--check-error-rate"):
+        option = OPTIONS[flag]
+        default, help_text = defaults.get(flag, (option.default, None))
+        option = replace(option, default=default, help=help_text or option.help)
+        kwargs = option.argparse_kwargs()
+        if default is not None:
+            kwargs["help"] += f" (default {option.shown(default)})"
         add(flag, **kwargs)
-    add("--steps", type=int, default=5, help="capacity steps (5)")
-    add("--step-seconds", type=float, default=12, help="seconds each step is held (12)")
-    add("--users", type=int, default=100, help="Locust users: concurrent connections (100)")
-    add("--processes", type=int, default=0, help="Locust worker processes (0: one process)")
-    add(
-        "--check-p99-ms",
-        type=float,
-        default=500,
-        help="a step meets the thresholds with p99 at most this (500)",
-    )
-    add(
-        "--check-error-rate",
-        type=float,
-        default=0.01,
-        help="... and at most this share of reports not answered: failed, refused or broke "
-        "the contract (0.01)",
-    )
     add("--run-dir", type=Path, help="where the run goes (reports/capacity-<timestamp>)")
     add("--overwrite", action="store_true", help="empty a --run-dir that holds an earlier run")
     add(
@@ -216,8 +230,9 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
     from tagocheck.fleet.model import FleetConfigError
     from tagocheck.job import preflight
     from tagocheck.job.run import Job, JobError, Runner
+    from tagocheck.load import rundir
     from tagocheck.load.options import fleet_config
-    from tagocheck.load.rundir import RunDirRefused, empty_or_new
+    from tagocheck.options import OptionError, check_users
     from tagocheck.report.verdict import judge_dir
 
     limits = ratelimits.rate_limits()
@@ -232,19 +247,21 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
     token = os.environ.get("TAGOIO_PROFILE_TOKEN")
     if not embedded and not token:
         raise UsageError("a real target needs $TAGOIO_PROFILE_TOKEN (the profile token)")
-    args.devices = args.devices or (5000 if embedded else 50)
+    if args.devices is None:
+        args.devices = 5000 if embedded else 50
     try:
         config = fleet_config(args)
-    except FleetConfigError as error:
+        check_users(args.users, args.processes)
+    except (FleetConfigError, OptionError) as error:
         raise UsageError(str(error)) from None
-    if args.steps < 1 or args.step_seconds <= 0 or args.users < 1:
-        raise UsageError("--steps, --step-seconds and --users must be positive")
-    run_dir = args.run_dir or Path("reports") / f"capacity-{time.strftime('%Y%m%d-%H%M%S')}"
+    # the caller's working directory, whichever directory the job's parts run in
+    run_dir = (
+        args.run_dir or Path("reports") / f"capacity-{time.strftime('%Y%m%d-%H%M%S')}"
+    ).absolute()
     try:
-        empty_or_new(run_dir, args.overwrite, folders=True)
-    except RunDirRefused as error:
+        rundir.check(run_dir, args.overwrite)
+    except rundir.RunDirRefused as error:
         raise UsageError(str(error)) from None
-    _writable(run_dir)
     planned = preflight.plan_run(
         config,
         plan=plan,
@@ -261,7 +278,12 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
             out.print(f"  [red]over:[/red] {problem}", highlight=False)
         raise UsageError("the run would exceed the limits above; rerun with --yes to start anyway")
     if not embedded:
-        _reachable(args.target, token, args.ssl_false)  # the first request the job sends
+        _reachable(args.target, token, args.ssl_false, args.ca_cert)  # the job's first request
+    try:  # only now: a refused or unreachable run leaves no empty run directory behind
+        rundir.empty_or_new(run_dir, args.overwrite, folders=True)
+        rundir.make(run_dir)
+    except rundir.RunDirRefused as error:
+        raise UsageError(str(error)) from None
     job = Job(
         config=config,
         plan=plan,
@@ -276,6 +298,7 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
         check_p99_ms=args.check_p99_ms,
         check_error_rate=args.check_error_rate,
         ssl_false=args.ssl_false,
+        ca_cert=args.ca_cert or None,
     )
     try:
         outcome = Runner(job, out).run(planned)
@@ -303,38 +326,18 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
     return found.exit_code
 
 
-def _writable(run_dir: Path) -> None:
-    try:
-        run_dir.mkdir(parents=True, exist_ok=True)
-        probe = run_dir / ".writable"
-        probe.write_text("")
-        probe.unlink()
-    except OSError as error:
-        raise UsageError(f"cannot write the run directory {run_dir}: {error.strerror}") from None
-
-
-def _reachable(url: str, token: str, ssl_false: bool = False) -> None:
+def _reachable(url: str, token: str, ssl_false: bool, ca_cert: str | None) -> None:
     """One GET /info with the profile token: a wrong address or token stops the job here."""
-    import requests
-
-    from tagocheck.client import TagoClient
+    from tagocheck import reach
 
     try:
-        reply = TagoClient(url, ssl_false=ssl_false).request(
-            "GET", "/info", token=token, token_kind="profile", check=False, honour_429=False
-        )
-    except requests.exceptions.SSLError:
-        raise UsageError(f"{url}: TLS verification failed (set REQUESTS_CA_BUNDLE)") from None
-    except requests.RequestException as error:
-        raise UsageError(f"cannot reach {url}: {transport.cause(error)}") from None
-    if transport.asks_for_ssl_false(reply.status, reply.message):
-        raise UsageError(f"{url} refused plain HTTP ({reply.message}); {transport.SSL_FALSE_HINT}")
-    if reply.status in (401, 403):
-        raise UsageError(f"{url} refused the profile token (HTTP {reply.status}): check it")
-    if reply.verdict.outcome == "not-envelope":
-        raise UsageError(f"{url} does not answer like a TagoIO API (HTTP {reply.status})")
-    if reply.status >= 400 and reply.status != 429:
-        raise UsageError(f"{url} answered GET /info with HTTP {reply.status}")
+        reach.probe(url, token, verify=ca_cert or True, ssl_false=ssl_false, say=_say)
+    except reach.Unreachable as error:
+        raise UsageError(str(error)) from None
+
+
+def _say(line: str) -> None:
+    Console(stderr=True, soft_wrap=True).print(f"tagocheck: {line}", markup=False, highlight=False)
 
 
 def _print_preflight(out: Console, planned: Any, where: str) -> None:

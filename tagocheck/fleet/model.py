@@ -16,6 +16,10 @@ from dataclasses import dataclass
 CONNECTION_MODES = ("keep-alive", "per-report")
 
 
+MAX_INTERVAL_SECONDS = 86_400
+"""A day between reports: a longer interval offers too few reports in any run to judge."""
+
+
 class FleetConfigError(ValueError):
     """A fleet parameter that cannot work; the message says which and why."""
 
@@ -30,18 +34,19 @@ class Interval:
 
     @classmethod
     def parse(cls, text: str) -> Interval:
-        kind, _, rest = str(text).partition(":")
+        kind, _, rest = str(text).strip().partition(":")
         try:
+            numbers = [float(x) for x in (rest or kind).split(":")]
+            if not all(0 <= n <= MAX_INTERVAL_SECONDS for n in numbers):  # nan and inf too
+                raise ValueError
             if not rest:
-                value = float(kind)
-                if value <= 0:
+                if numbers[0] <= 0:
                     raise ValueError
-                return cls("fixed", value)
-            numbers = [float(x) for x in rest.split(":")]
+                return cls("fixed", numbers[0])
         except ValueError:
             raise FleetConfigError(
-                f"interval {text!r}: use seconds (10) or uniform:LOW:HIGH, exponential:MEAN, "
-                "normal:MEAN:SD"
+                f"{text!r}: use seconds (above 0, at most {MAX_INTERVAL_SECONDS:,}) "
+                "or uniform:LOW:HIGH, exponential:MEAN, normal:MEAN:SD"
             ) from None
         if kind == "uniform" and len(numbers) == 2 and 0 < numbers[0] <= numbers[1]:
             return cls("uniform", *numbers)
@@ -49,7 +54,7 @@ class Interval:
             return cls("exponential", numbers[0])
         if kind == "normal" and len(numbers) == 2 and numbers[0] > 0 and numbers[1] >= 0:
             return cls("normal", *numbers)
-        raise FleetConfigError(f"interval {text!r} is not a valid distribution")
+        raise FleetConfigError(f"{text!r} is not a valid distribution")
 
     def __str__(self) -> str:
         """The text parse() reads back: `10`, `uniform:5:15`, `exponential:10`, `normal:10:2`."""

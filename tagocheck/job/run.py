@@ -34,6 +34,7 @@ from tagocheck.findings import VIOLATION
 from tagocheck.fleet import integrity
 from tagocheck.fleet.model import FleetConfig
 from tagocheck.job.preflight import Preflight
+from tagocheck.load.ending import INTERRUPTED, Ending
 from tagocheck.redact import scrub
 from tagocheck.report import compliance
 from tagocheck.target.launcher import RunningTarget, TargetFailedToStart, start_target
@@ -64,6 +65,8 @@ class Job:
     integrity_devices: int = integrity.SAMPLE
     ssl_false: bool = False
     """Send _ssl=false with every request (contract suite and Locust alike)."""
+    ca_cert: str | None = None
+    """The CA to verify the target's TLS with (both parts)."""
     env: dict[str, str] = field(default_factory=dict)
 
 
@@ -87,7 +90,11 @@ def locustfile(scenario: str) -> Path:
 class Child:
     """A part of the job running as a process, its output lines read by a thread."""
 
-    def __init__(self, command: list[str], env: dict[str, str], cwd: Path) -> None:
+    def __init__(
+        self, command: list[str], env: dict[str, str], cwd: Path, *, takes_sigterm: bool = False
+    ) -> None:
+        self.takes_sigterm = takes_sigterm
+        """Locust stops on SIGTERM as on SIGINT and names it; pytest only on SIGINT."""
         self.process = subprocess.Popen(
             command,
             cwd=cwd,
@@ -120,10 +127,12 @@ class Child:
             self.output.append(line)
             yield line
 
-    def interrupt(self) -> None:
-        """One SIGINT, as Ctrl-C would send, then wait; kill only if it does not stop."""
+    def interrupt(self, signal_name: str = "SIGINT") -> None:
+        """The signal the job got (SIGINT to a child that takes only that), then wait; kill
+        only if it does not stop."""
+        sent = signal.SIGTERM if signal_name == "SIGTERM" and self.takes_sigterm else signal.SIGINT
         if self.process.poll() is None:
-            self.process.send_signal(signal.SIGINT)
+            self.process.send_signal(sent)
             try:
                 self.process.wait(CHILD_STOP_SECONDS)
             except subprocess.TimeoutExpired:
@@ -159,15 +168,35 @@ class Runner:
                 self._capacity(progress, url, env)
         except JobError as error:
             outcome.error = str(error)
-        except KeyboardInterrupt:
+        except KeyboardInterrupt as interruption:
             outcome.interrupted = True
+            signal_name = str(interruption) or "SIGINT"  # cli.Terminated carries SIGTERM
             if self.child is not None:
-                self.out.print("tagocheck: interrupted; stopping the part running ...")
-                self.child.interrupt()
+                self.out.print(f"tagocheck: {signal_name}; stopping the part running ...")
+                self._interrupt_child(signal_name)
+            self._note_interrupted(signal_name)
         finally:
             self._stop_target()
         outcome.report = self._report()
         return outcome
+
+    def _interrupt_child(self, signal_name: str) -> None:
+        """The child stops and writes what it had; a second signal meanwhile does not leave it
+        (or the target) running."""
+        try:
+            self.child.interrupt(signal_name)
+        except KeyboardInterrupt:
+            self.child.interrupt(signal_name)
+
+    def _note_interrupted(self, signal_name: str) -> None:
+        """A run the load part never summed up (interrupted in set-up or the contract suite)
+        still ends as interrupted, not as a damaged run directory."""
+        summary = self.job.run_dir / "summary.json"
+        if summary.exists():
+            return
+        ending = Ending(INTERRUPTED, "interrupted before the load run", signal_name)
+        text = {"scenario": "capacity", "ended": ending.as_dict(), "written": time.time()}
+        summary.write_text(json.dumps(text, indent=2))
 
     def _write_config(self, preflight: Preflight) -> None:
         """What the job set out to do, first: an interrupted job's report has it even when the
@@ -247,6 +276,7 @@ class Runner:
         command += ["--junitxml", str(self.contract_report.with_name("junit.xml"))]
         command += ["--contract-report", str(self.contract_report)]
         command += ["--ssl-false"] if self.job.ssl_false else []
+        command += ["--ca-cert", self.job.ca_cert] if self.job.ca_cert else []
         child = self.child = Child(command, env, ROOT)
         passed = failed = 0
         for line in child.each_line():
@@ -286,11 +316,12 @@ class Runner:
         command += ["--check-error-rate", str(job.check_error_rate)]
         command += ["--integrity-devices", str(job.integrity_devices)]
         command += ["--ssl-false"] if job.ssl_false else []
+        command += ["--ca-cert", job.ca_cert] if job.ca_cert else []
         if job.processes:
             command += ["--processes", str(job.processes)]
         if self.target is not None:
             command += ["--fleet-file", self.target.info["fleet_file"]]
-        child = self.child = Child(command, env, ROOT)
+        child = self.child = Child(command, env, ROOT, takes_sigterm=True)
         for line in child.each_line():
             if "tagocheck capacity: step " in line:
                 step = line.split("step ", 1)[1].split("/", 1)[0]

@@ -13,6 +13,8 @@ import csv
 import dataclasses
 import importlib.metadata
 import json
+import logging
+import os
 import platform
 import tempfile
 import time
@@ -25,7 +27,7 @@ import gevent.pool
 from locust.runners import MasterRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter
 
-from tagocheck import checks, ratelimits, transport
+from tagocheck import checks, ratelimits, reach
 from tagocheck.client import TagoClient
 from tagocheck.fleet.capacity import highest_good, knee, step_from
 from tagocheck.fleet.integrity import problems as integrity_problems
@@ -48,6 +50,7 @@ from tagocheck.load.eventlog import EventLog
 from tagocheck.load.options import fleet_config
 from tagocheck.load.rundir import empty_or_new
 from tagocheck.load.shard import Shard
+from tagocheck.options import OptionError, check_users
 from tagocheck.redact import redact_token
 from tagocheck.target.launcher import start_target
 
@@ -61,6 +64,7 @@ SHARD, GO, GROW, FINISH, FINAL = (
 FINAL_WAIT_SECONDS = 20.0
 # Worker samples arrive with their reports (every 3 s): seconds this far back are complete.
 SETTLED_SECONDS = {True: 8.0, False: 2.0}
+LOG = logging.getLogger("tagocheck")
 READ_BACK_PAGE = 10_000
 """Records per GET /data when the integrity check reads a device's back: the documented most."""
 
@@ -83,10 +87,10 @@ class Coordinator:
         self.options = environment.parsed_options
         self.scenario = scenario
         self.distributed = isinstance(environment.runner, MasterRunner)
-        self.run_dir = Path(self.options.run_dir or f"reports/{time.strftime('%Y%m%d-%H%M%S')}")
-        self.ending = Ending()
-        self.run_dir_ours = False
-        """Set once the run directory is known to be this run's: nothing is written before."""
+        self.web = environment.web_ui is not None
+        """Started with the web UI: each swarm is a run of its own, in a folder of the run
+        directory (swarm-1, swarm-2, ...); headless, the run directory is the run's."""
+        self.home = Path(self.options.run_dir or f"reports/{time.strftime('%Y%m%d-%H%M%S')}")
         self.window = self.options.rate_window or 60.0
         self.plan = "unlimited"
         self.target = None
@@ -96,26 +100,58 @@ class Coordinator:
         self.devices: list[ProvisionedDevice] = []
         self.created: list[ProvisionedDevice] = []
         self.device_limits: dict[tuple[str, str], int] = {}
-        self.fleet: Fleet | None = None
-        self.probes: list[Probe] = []
         self.run_tag = run_tag()
         self.swarms = 0
+        self.finished = False
+        self._begin_run(self.home)
+        self.run_dir_ours = False
+        """Set once the run directory is known to be this run's: nothing is written before."""
+
+    def _begin_run(self, run_dir: Path) -> None:
+        """A run's own state, all of it new: at start, and for each swarm from the web UI."""
+        self.run_dir = run_dir
+        self.run_dir_ours = True
+        self.ending = Ending()
+        self.fleet: Fleet | None = None
+        self.probes: list[Probe] = []
         self.started_at = 0.0
         self.observer: FleetObserver | None = None
-        self.timeline = Timeline(self.run_dir / "timeline.jsonl")
-        self.events = EventLog(self.run_dir / "events.jsonl")
+        self.timeline = Timeline(run_dir / "timeline.jsonl")
+        self.events = EventLog(run_dir / "events.jsonl")
         self.steps: list = []
         self.shards: dict[str, int] = {}
         self.finals: set[str] = set()
         self.going = False
         self.collected = False
-        self.finished = False
+        self.closed = False
         self.greenlets: list[gevent.Greenlet] = []
         self.csv_writer: StatsCSVFileWriter | None = None
 
+    def _begin_swarm(self) -> None:
+        """The web UI's next swarm: a run directory of its own under the one given."""
+        if not self.web:
+            return
+        self._begin_run(self.home / f"swarm-{self.swarms + 1}")
+        try:
+            empty_or_new(self.run_dir, True)
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+        except (OSError, ValueError) as error:
+            raise RunError(f"cannot write {self.run_dir}: {error}") from None
+        self._write_stats_history()
+
+    def _write_stats_history(self) -> None:
+        self.csv_writer = StatsCSVFileWriter(
+            self.environment, PERCENTILES_TO_REPORT, str(self.run_dir / "locust"), full_history=True
+        )
+        self.greenlets.append(gevent.spawn(self.csv_writer.stats_writer))
+
     def say(self, kind: str, message: str, **details: Any) -> None:
-        """Print a line of the run's progress and put it in the events log."""
-        print(f"tagocheck {self.scenario}: {message}", flush=True)
+        """Print a line of the run's progress and put it in the events log; from the web UI,
+        log it, so that it shows in the UI's log too."""
+        if self.web:
+            LOG.info(message)
+        else:
+            print(f"tagocheck {self.scenario}: {message}", flush=True)
         if self.run_dir_ours:
             self.events.note(kind, message, **details)
 
@@ -129,13 +165,25 @@ class Coordinator:
         self.say(
             "error", f"{'the run broke off' if self.going else 'cannot run'}: {self.ending.why}"
         )
-        self._quit_soon()
+        if self.web and self.environment.runner is not None:
+            self.end_swarm()  # the UI stays, for a swarm that can run
+        else:
+            self._quit_soon()
 
     def interrupt(self, signal_name: str) -> None:
         """SIGINT or SIGTERM: stop the schedule and write what the run had."""
         self.ending = self.ending.then(Ending(INTERRUPTED, "interrupted", signal_name))
         self.say("interrupted", f"{signal_name}: stopping; the report will say what ran")
         self._quit_soon()
+
+    def end_swarm(self) -> None:
+        """The run is over: headless, Locust quits (and the run directory is written at
+        quitting); from the web UI only the swarm stops, is written, and the UI waits for
+        the next."""
+        if self.web:
+            gevent.spawn_later(0, self.environment.runner.stop)
+        else:
+            self.environment.runner.quit()
 
     def _quit_soon(self) -> None:
         """Stop Locust as its own end of a run does: the runner (and with it the headless run),
@@ -168,10 +216,12 @@ class Coordinator:
         except OSError as error:
             raise RunError(f"cannot write --run-dir {self.run_dir}: {error.strerror}") from None
         self.run_dir_ours = True
+        self._check_generator()
         rpm = options.device_rpm or None
         self.events.note("run", f"{self.scenario} run set up", distributed=self.distributed)
         if not self.environment.host:
             self.plan = options.plan or ("free" if self.scenario == "ratelimit" else "unlimited")
+            self._check_plan()
             self.state_dir = tempfile.TemporaryDirectory(prefix="tagocheck-load-target-")
             seed = ["--seed-devices", str(config.devices)]
             if rpm:
@@ -197,12 +247,11 @@ class Coordinator:
             )
         else:
             self.plan = options.plan or "free"
+            self._check_plan()
             self.profile_token = options.profile_token or None
-        if self.plan != "unlimited" and self.plan not in ratelimits.rate_limits().plans:
-            raise RunError(
-                f"--plan {self.plan!r}: plans are {', '.join(ratelimits.rate_limits().plans)}"
-            )
-        self.client = TagoClient(self.environment.host, ssl_false=options.ssl_false)
+        self.client = TagoClient(
+            self.environment.host, verify=options.ca_cert or True, ssl_false=options.ssl_false
+        )
         if self.target is None:
             if options.fleet_file:
                 self.devices = read_fleet_file(Path(options.fleet_file))
@@ -210,32 +259,47 @@ class Coordinator:
                 raise RunError("--host needs --profile-token or --fleet-file")
             self._reachable()
         self._provision(config.devices)
-        self.csv_writer = StatsCSVFileWriter(
-            self.environment, PERCENTILES_TO_REPORT, str(self.run_dir / "locust"), full_history=True
-        )
-        self.greenlets.append(gevent.spawn(self.csv_writer.stats_writer))
+        if not self.web:
+            self._write_stats_history()
+
+    def _check_plan(self) -> None:
+        plans = ratelimits.rate_limits().plans
+        if self.plan not in plans and not (self.plan == "unlimited" and self.target is None):
+            raise RunError(f"--plan {self.plan!r}: plans are {', '.join(plans)}")
+
+    def _check_generator(self) -> None:
+        """Locust's own -u and --processes, held to what this machine can run."""
+        options = self.options
+        processes = getattr(options, "processes", None) or 0
+        cores = os.cpu_count() or 1
+        if processes > cores:
+            raise RunError(f"--processes {processes}: this machine has {cores} cores")
+        if self.distributed and processes == 0:
+            return  # workers of its own elsewhere: how many is not known yet
+        try:
+            check_users(options.num_users or 1, cores if processes == -1 else processes)
+        except OptionError as error:
+            raise RunError(str(error)) from None
 
     def _reachable(self) -> None:
         """One GET /info before anything else: a target that does not answer HTTP, or refuses
         the token, stops the run here, in one line, instead of failing every report."""
-        host = self.environment.host
         token, kind = (
             (self.profile_token, "profile")
             if self.profile_token
             else (self.devices[0].token if self.devices else None, "device-full")
         )
         try:
-            reply = self.client.request(
-                "GET", "/info", token=token, token_kind=kind, check=False, honour_429=False
+            reach.probe(
+                self.environment.host,
+                token,
+                kind,
+                verify=self.options.ca_cert or True,
+                ssl_false=self.options.ssl_false,
+                say=lambda line: print(f"tagocheck {self.scenario}: {line}", flush=True),
             )
-        except OSError as error:  # requests.RequestException is one
-            raise RunError(cause(error, host)) from None
-        if transport.asks_for_ssl_false(reply.status, reply.message):
-            raise RunError(
-                f"{host} refused plain HTTP ({reply.message}); {transport.SSL_FALSE_HINT}"
-            )
-        if reply.status in (401, 403):
-            raise RunError(f"{host} refused the {kind} token (HTTP {reply.status})")
+        except reach.Unreachable as error:
+            raise RunError(str(error)) from None
 
     def _provision(self, count: int) -> None:
         """Make sure there are `count` devices: create the missing ones with the profile token."""
@@ -257,7 +321,30 @@ class Coordinator:
         self.devices += made
         if self.target is None:
             self.created += made
-            write_fleet_file(self.run_dir / "fleet.json", self.created)
+            write_fleet_file(self.home / "fleet.json", self.created)
+
+    def problems_of_swarm(self, values: dict[str, str]) -> list[str]:
+        """What the web form asks that this run cannot do (its values already checked one by
+        one): another plan than the embedded target's, more devices than a fleet file has."""
+        problems = []
+        plan = values.get("plan", "")
+        if self.target is not None and plan and plan != self.plan:
+            problems.append(
+                f"Rate-limit plan: the embedded target runs plan {self.plan}; restart Locust "
+                f"with --plan {plan} to hold it to that one"
+            )
+        devices = int(values.get("devices", len(self.devices)) or 0)
+        if devices > len(self.devices) and not self.profile_token:
+            problems.append(
+                f"Devices in the fleet: the fleet file has {len(self.devices):,} devices and "
+                "there is no profile token to create more"
+            )
+        if self.environment.runner is not None and self.environment.runner.state in (
+            "running",
+            "spawning",
+        ):
+            problems.append("a swarm is running: stop it first (each swarm is a run of its own)")
+        return problems
 
     # -- a swarm starts, at test_start ---------------------------------------------------------
 
@@ -266,6 +353,7 @@ class Coordinator:
         load-generating process gets its shard before its users start."""
         options = self.options
         config = fleet_config(options)
+        self._begin_swarm()
         if self.target is not None:
             # the web form's empty host field must not unset the embedded target's
             self.environment.host = self.target.url
@@ -286,7 +374,7 @@ class Coordinator:
         per_device = bool(self.device_limits)
         # a new tag per swarm: a second swarm from the web form numbers its reports from 0 again
         self.swarms += 1
-        self.started_at = self.started_at or time.time()
+        self.started_at = time.time()
         swarm_tag = f"{self.run_tag}.{self.swarms}"
         traced = self.traced()
         if not self.distributed:
@@ -514,7 +602,7 @@ class Coordinator:
             if found is not None:
                 self.say("knee", f"knee at step {found['step']}: {found['why']}", knee=found)
                 break
-        self.environment.runner.quit()
+        self.end_swarm()
 
     # -- the end -------------------------------------------------------------------------------
 
@@ -546,12 +634,24 @@ class Coordinator:
             )
 
     def finish(self) -> None:
-        """Integrity, findings, thresholds and the run directory, the report, and the exit
-        status its verdict calls for; then remove what was created. Whatever happened before,
-        something is written: a run that could not start says why."""
+        """At quitting: the run (or the swarm still running) is written, and what was created
+        is removed."""
         if self.finished:
             return
         self.finished = True
+        try:
+            if not self.web or self.observer is not None or self.swarms == 0:
+                self.close_run()
+        finally:
+            self._clean_up()
+
+    def close_run(self) -> None:
+        """Integrity, findings, thresholds and the run directory, the report, and the exit
+        status its verdict calls for. Whatever happened before, something is written: a run
+        that could not start says why."""
+        if self.closed:
+            return
+        self.closed = True
         for greenlet in self.greenlets:
             greenlet.kill(block=False)
         runner = self.environment.runner
@@ -559,21 +659,18 @@ class Coordinator:
         midrun = runner is not None and runner.state in ("running", "spawning")
         if self.ending.how == COMPLETED and self.going and midrun:
             self.ending = Ending(INTERRUPTED, "interrupted", "SIGTERM")
-        try:
-            if not self.run_dir_ours:
-                return
-            if self.observer is None:
+        if not self.run_dir_ours:
+            return
+        if self.observer is None:
+            self._write_not_run()
+        else:
+            try:
+                self._write_run()
+            except Exception as error:  # the end itself failed: still say so
+                self.ending = self.ending.then(Ending(CRASHED, cause(error)))
+                self.say("error", f"could not finish the run: {self.ending.why}")
                 self._write_not_run()
-            else:
-                try:
-                    self._write_run()
-                except Exception as error:  # the end itself failed: still say so
-                    self.ending = self.ending.then(Ending(CRASHED, cause(error)))
-                    self.say("error", f"could not finish the run: {self.ending.why}")
-                    self._write_not_run()
-            self._verdict()
-        finally:
-            self._clean_up()
+        self._verdict()
 
     def _write_run(self) -> None:
         self.collect()
@@ -641,7 +738,7 @@ class Coordinator:
             return
         self.say("verdict", found.headline, outcome=found.outcome)
         for line in found.problems:
-            print(f"tagocheck {self.scenario}:   {line}", flush=True)
+            self.say("verdict", f"  {line}")
         self.environment.process_exit_code = found.exit_code
 
     def _write_report(self) -> None:

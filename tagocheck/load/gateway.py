@@ -8,10 +8,13 @@ that is not "accepted" as a failure with its reason.
 
 from __future__ import annotations
 
+import functools
+import os
 import random
 import time
 
 import gevent
+import gevent.ssl
 import orjson
 from geventhttpclient.url import URL
 from locust import FastHttpUser, constant, task
@@ -44,10 +47,18 @@ class TimedUser(FastHttpUser):
 
     abstract = True
 
+    insecure = False
+    """TLS is verified, as everywhere in the suite (FastHttpUser's default is not to)."""
+
     def __init__(self, environment) -> None:
         options = environment.parsed_options
         timeout = getattr(options, "request_timeout", None) or FastHttpUser.network_timeout
         self.network_timeout = self.connection_timeout = timeout
+        ca_cert = getattr(options, "ca_cert", "") or os.environ.get("REQUESTS_CA_BUNDLE")
+        if ca_cert:
+            self.ssl_context_factory = functools.partial(
+                gevent.ssl.create_default_context, cafile=ca_cert
+            )
         super().__init__(environment)
 
 

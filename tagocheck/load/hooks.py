@@ -14,12 +14,14 @@ A locustfile calls use(scenario) and imports its user class; the rest happens he
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import sys
 from typing import Any
 
 import gevent
+import psutil
 from locust import events
 from locust.runners import WorkerRunner
 
@@ -30,6 +32,7 @@ from tagocheck.fleet.timeline import Sample
 from tagocheck.load import coordinator as coordination
 from tagocheck.load import options as load_options
 from tagocheck.load import shard as this_process
+from tagocheck.load import webform
 from tagocheck.load.coordinator import Coordinator
 from tagocheck.load.ending import NOT_RUN, Ending, cause
 from tagocheck.load.shard import Shard
@@ -48,9 +51,14 @@ def use(scenario: str) -> None:
 
 
 def _cannot_run(environment: Any, message: str) -> None:
-    """Set-up failed before Locust ran anything: one line, exit status 2."""
+    """Set-up failed before Locust ran anything: one line, exit status 2. The workers that
+    --processes forked before set-up are stopped by their PIDs (they would wait for this
+    master for ever)."""
     if environment.runner is not None:
         environment.runner.quit()
+    for child in psutil.Process().children():
+        with contextlib.suppress(psutil.Error):
+            child.kill()
     print(f"tagocheck {Scenario.name}: {message}", file=sys.stderr, flush=True)
     raise SystemExit(2)
 
@@ -75,6 +83,7 @@ def _on_signals(coordinator: Coordinator) -> None:
 @events.init_command_line_parser.add_listener
 def _add_arguments(parser: Any) -> None:
     load_options.add_arguments(parser, Scenario.name)
+    load_options.bound_locust_arguments(parser)
 
 
 @events.init.add_listener
@@ -94,6 +103,8 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
         coordinator.finish()
         _cannot_run(environment, coordinator.ending.why)
     _on_signals(coordinator)
+    if environment.web_ui is not None:
+        webform.guard(environment, coordinator.problems_of_swarm)
     if runner is not None and coordinator.distributed:
         runner.register_message(coordination.FINAL, _on_final)
 
@@ -137,6 +148,18 @@ def _on_test_stopping(environment: Any, **_kwargs: Any) -> None:
             coordinator.collect()
         except Exception as error:
             coordinator.fail(error)
+
+
+@events.test_stop.add_listener
+def _on_test_stop(environment: Any, **_kwargs: Any) -> None:
+    """From the web UI a swarm's end is its run's: written now, not when Locust quits."""
+    coordinator = Scenario.coordinator
+    if (
+        coordinator is not None
+        and coordinator.web
+        and not isinstance(environment.runner, WorkerRunner)
+    ):
+        coordinator.close_run()
 
 
 @events.quitting.add_listener

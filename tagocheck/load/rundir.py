@@ -15,14 +15,35 @@ def empty_or_new(run_dir: Path, overwrite: bool, *, folders: bool = False) -> No
     (its files would be overwritten and events.jsonl appended to, mixing runs). `folders`: its
     sub-folders go too (tagocheck capacity's contract/ of an earlier run); without, they stay
     (the main job's Locust part keeps the contract results the job just wrote)."""
-    if run_dir.exists() and not run_dir.is_dir():
-        raise RunDirRefused(f"--run-dir {run_dir} is a file, not a directory")
-    used = run_dir.is_dir() and any(run_dir.iterdir())
-    if used and not overwrite:
-        raise RunDirRefused(f"--run-dir {run_dir} is not empty: give another or --overwrite")
-    if used:
+    if check(run_dir, overwrite):
         for old in run_dir.iterdir():
             if old.is_file() or old.is_symlink():
                 old.unlink()
             elif folders or not any(old.rglob("*")):
                 shutil.rmtree(old)
+
+
+def check(run_dir: Path, overwrite: bool) -> bool:
+    """Refuse a run directory that cannot be this run's, touching nothing; True when it holds
+    an earlier run that --overwrite will empty."""
+    for folder in (run_dir, *run_dir.parents):
+        if folder.exists() and not folder.is_dir():
+            raise RunDirRefused(f"--run-dir {run_dir}: {folder} is a file, not a directory")
+    try:
+        used = run_dir.is_dir() and any(run_dir.iterdir())
+    except OSError as error:
+        raise RunDirRefused(f"--run-dir {run_dir}: {error.strerror}") from None
+    if used and not overwrite:
+        raise RunDirRefused(f"--run-dir {run_dir} is not empty: give another or --overwrite")
+    return used
+
+
+def make(run_dir: Path) -> None:
+    """Create the run directory (and its parents), or say in one line why it cannot be."""
+    try:
+        run_dir.mkdir(parents=True, exist_ok=True)
+        probe = run_dir / ".writable"
+        probe.write_text("")
+        probe.unlink()
+    except OSError as error:
+        raise RunDirRefused(f"cannot write --run-dir {run_dir}: {error.strerror}") from None

@@ -322,8 +322,8 @@ def _capacity(run: RunData, findings: _Findings, facts: list[str]) -> Step | Non
             f"{knee['why']}."
         )
     elif not findings.has("failing") and not findings.has("stopped"):
-        word = "step" if len(steps) == 1 else "steps"
-        facts.append(f"No knee within the {len(steps)} {word} run: the target kept up with all.")
+        ran = "the one step run" if len(steps) == 1 else f"the {len(steps)} steps run"
+        facts.append(f"No knee within {ran}: the target kept up with all.")
     return best
 
 

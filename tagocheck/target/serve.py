@@ -12,6 +12,7 @@ from __future__ import annotations
 import argparse
 import asyncio
 import contextlib
+import fcntl
 import gc
 import ipaddress
 import json
@@ -31,6 +32,7 @@ from tagocheck.target.api import TargetApp
 from tagocheck.target.faults import FAULTS, Faults, UnknownFault
 from tagocheck.target.plans import PLANS, RateLimiter
 from tagocheck.target.store import Store
+from tagocheck.usage import OneLineParser
 
 DESCRIPTION = """\
 Run a TagoIO-compatible API server on this machine, backed by SQLite in STATE_DIR, for the suite's
@@ -61,14 +63,16 @@ def default_state_dir() -> Path:
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--host", default="127.0.0.1", help="address to listen on (127.0.0.1)")
-    parser.add_argument("--port", type=int, default=8000, help="port; 0 takes a free one (8000)")
+    parser.add_argument(
+        "--port", type=_port, default=8000, help="port, 0 to 65535; 0 takes a free one (8000)"
+    )
     parser.add_argument(
         "--state-dir", type=Path, default=None, help=f"database and tokens ({default_state_dir()})"
     )
     parser.add_argument("--plan", choices=[*PLANS], default="free", help="rate-limit plan (free)")
     parser.add_argument(
         "--rate-window-seconds",
-        type=float,
+        type=_seconds,
         default=60.0,
         help="length of a rate-limit window, aligned to the clock (60: a calendar minute)",
     )
@@ -82,7 +86,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--fault", action="append", default=[], metavar="NAME", help="see below")
     parser.add_argument(
         "--seed-devices",
-        type=int,
+        type=_count,
         default=0,
         metavar="N",
         help="make sure N devices (seeded-0000000...) exist, each with a full token, and write "
@@ -90,7 +94,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
     parser.add_argument(
         "--seed-device-rpm",
-        type=int,
+        type=_count,
         default=None,
         metavar="RPM",
         help="give the seeded devices this data_input rpm (their own rate limit)",
@@ -99,8 +103,35 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-store", action="store_true", help=argparse.SUPPRESS)
 
 
+def _whole(low: int, high: int):
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
+        if not low <= value <= high:
+            raise argparse.ArgumentTypeError(f"{text!r}: from {low:,} to {high:,}")
+        return value
+
+    return parse
+
+
+_port = _whole(0, 65535)
+_count = _whole(0, 1_000_000)  # the most devices seeded and measured (bench/fleet_scale.py)
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not 0 < value <= 86_400:  # nan too
+        raise argparse.ArgumentTypeError(f"{text!r}: above 0, at most 86,400")
+    return value
+
+
 def parser() -> argparse.ArgumentParser:
-    built = argparse.ArgumentParser(
+    built = OneLineParser(
         prog="tagocheck serve",
         description=DESCRIPTION,
         epilog=fault_help(),
@@ -121,8 +152,6 @@ def main(argv: Sequence[str] | None = None) -> int:
 def run(args: argparse.Namespace) -> int:
     try:
         faults = Faults.parse(args.fault)
-        if args.rate_window_seconds <= 0:
-            raise ServeError("--rate-window-seconds must be positive")
         return _run_loop(_serve(args, faults))
     except (ServeError, UnknownFault) as error:
         print(f"tagocheck serve: {error}", file=sys.stderr)
@@ -194,7 +223,31 @@ def _state_dir(path: Path | None) -> Path:
         probe.unlink()
     except OSError as error:
         raise ServeError(f"state dir {state} is not writable: {error.strerror}") from None
+    _lock(state)
     return state
+
+
+_LOCKS: list[int] = []
+"""The state directories' lock files, held open (and so locked) until the process exits."""
+
+
+def _lock(state: Path) -> None:
+    """One server per state directory: a second would replace server.json with its own port
+    and share the database with the first."""
+    fd = os.open(state / "lock", os.O_RDWR | os.O_CREAT, 0o600)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except OSError:
+        holder = os.read(fd, 32).decode(errors="replace").strip()
+        os.close(fd)
+        raise ServeError(
+            f"state dir {state} is in use by another tagocheck serve"
+            f"{f' (pid {holder})' if holder else ''}; "
+            "give another --state-dir or stop that one"
+        ) from None
+    os.ftruncate(fd, 0)
+    os.write(fd, str(os.getpid()).encode())
+    _LOCKS.append(fd)
 
 
 def _certificates(state: Path, host: str) -> tuple[Path, Path, Path]:

@@ -319,7 +319,7 @@ def test_the_web_ui_shows_the_fleet_options_and_runs_on_the_embedded_target(tmp_
         form = {"user_count": 5, "spawn_rate": 5, "host": "", "devices": 80, "interval": "0.5"}
         requests.post(base + "/swarm", data=form, timeout=60)
         time.sleep(4)
-        config = json.loads((tmp_path / "run" / "config.json").read_text())
+        config = json.loads((tmp_path / "run" / "swarm-1" / "config.json").read_text())
         assert config["devices"] == 80 and config["offered_reports_per_second"] == 160
         stats = requests.get(base + "/stats/requests", timeout=5).json()["stats"]
         posted = next(s for s in stats if s["name"] == "POST /data")

@@ -1,0 +1,83 @@
+"""Locust's web UI in a real browser: each swarm is a run of its own, and a swarm the form
+refuses says why on the page."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import requests
+
+ROOT = Path(__file__).resolve().parents[2]
+CHROMIUM = os.environ.get("TAGOCHECK_CHROMIUM", "/usr/bin/chromium")
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.mark.skipif(not shutil.which(CHROMIUM), reason=f"no Chromium at {CHROMIUM}")
+def test_two_swarms_in_a_row_each_write_their_own_run_and_a_refusal_shows(tmp_path):
+    port = _free_port()
+    log = (tmp_path / "locust.log").open("w")
+    ui = subprocess.Popen(
+        [sys.executable, "-m", "locust", "-f", "loadtests/fleet.py", "--web-host", "127.0.0.1"]
+        + ["--web-port", str(port), "--devices", "50", "--interval", "1"]
+        + ["--run-dir", str(tmp_path / "run")],
+        cwd=ROOT,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        for _ in range(200):
+            try:
+                requests.get(base + "/", timeout=1)
+                break
+            except requests.ConnectionError:
+                time.sleep(0.1)
+        browsed = subprocess.run(
+            [sys.executable, "tests/loadtests/swarm_in_browser.py", base, str(tmp_path / "ui.png")],
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=240,
+        )
+        assert browsed.returncode == 0, browsed.stderr[-3000:]
+        seen = json.loads(browsed.stdout.strip().splitlines()[-1])
+    finally:
+        ui.send_signal(signal.SIGTERM)
+        ui.wait(60)
+        log.close()
+    output = (tmp_path / "locust.log").read_text()
+    # each swarm: its own directory, its own fleet, its own data, its report and verdict logged
+    for swarm, devices in (("swarm-1", 40), ("swarm-2", 70)):
+        run = tmp_path / "run" / swarm
+        config = json.loads((run / "config.json").read_text())
+        assert config["devices"] == devices
+        summary = json.loads((run / "summary.json").read_text())
+        assert summary["reports"] > 0 and summary["ended"]["how"] == "completed"
+        timeline = [json.loads(line) for line in (run / "timeline.jsonl").read_text().splitlines()]
+        assert timeline and timeline[0]["t"] >= config["started"] - 2
+        assert (run / "report.html").exists()
+        assert f"report: {run / 'report.html'}" in output
+    first = json.loads((tmp_path / "run" / "swarm-1" / "summary.json").read_text())
+    second = json.loads((tmp_path / "run" / "swarm-2" / "summary.json").read_text())
+    assert first["reports"] != second["reports"]
+    assert output.count("met the thresholds") >= 2
+    assert not (tmp_path / "run" / "swarm-3").exists()  # the refused swarm ran nothing
+    assert "Devices in the fleet: '-5'" in seen["refused"] and seen["still_stopped"]
+    assert "swarm refused" in output
+    assert seen["check_drift_default"] == "off"
+    assert any(label.startswith("Most p99 latency (ms") for label in seen["labels"])
+    assert not any("P9 9" in label for label in seen["labels"])

@@ -30,10 +30,11 @@ def _free_port() -> int:
 def test_two_swarms_in_a_row_each_write_their_own_run_and_a_refusal_shows(tmp_path):
     port = _free_port()
     log = (tmp_path / "locust.log").open("w")
+    command = [sys.executable, "-m", "locust", "-f", "loadtests/fleet.py"]
+    command += ["--web-host", "127.0.0.1", "--web-port", str(port), "--devices", "50"]
+    command += ["--interval", "1", "--run-dir", str(tmp_path / "run")]
     ui = subprocess.Popen(
-        [sys.executable, "-m", "locust", "-f", "loadtests/fleet.py", "--web-host", "127.0.0.1"]
-        + ["--web-port", str(port), "--devices", "50", "--interval", "1"]
-        + ["--run-dir", str(tmp_path / "run")],
+        command,
         cwd=ROOT,
         stdout=log,
         stderr=subprocess.STDOUT,

@@ -39,7 +39,7 @@ from fleet_setup import (
     sweep,
 )
 from hypothesis import HealthCheck, settings
-from hypothesis.database import DirectoryBasedExampleDatabase
+from hypothesis.configuration import set_hypothesis_home_dir
 
 from tagocheck import reach
 from tagocheck.client import TagoClient
@@ -48,14 +48,12 @@ from tagocheck.ratelimits import rate_limits
 from tagocheck.recorder import Recorder
 from tagocheck.target.launcher import start_target
 
-# Hypothesis keeps its examples in a cache directory, not in whichever directory the suite is
-# run from (it would make .hypothesis/ there).
-EXAMPLES = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tagocheck"
-_common = dict(
-    deadline=None,
-    suppress_health_check=[HealthCheck.too_slow],
-    database=DirectoryBasedExampleDatabase(EXAMPLES / "hypothesis"),
+# Hypothesis keeps its examples and caches in a cache directory, not in whichever directory the
+# suite is run from (it would make .hypothesis/ there).
+set_hypothesis_home_dir(
+    Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tagocheck" / "hypothesis"
 )
+_common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
 settings.register_profile("ci", max_examples=25, **_common)
 settings.register_profile("thorough", max_examples=300, **_common)
 settings.load_profile(os.environ.get("TAGOCHECK_HYPOTHESIS_PROFILE", "ci"))

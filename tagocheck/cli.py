@@ -262,6 +262,8 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
         rundir.check(run_dir, args.overwrite)
     except rundir.RunDirRefused as error:
         raise UsageError(str(error)) from None
+    if not embedded:  # before the plan is worked out: a target that cannot be used, first
+        _reachable(args.target, token, args.ssl_false, args.ca_cert)  # the job's first request
     planned = preflight.plan_run(
         config,
         plan=plan,
@@ -277,8 +279,6 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
         for problem in planned.problems:
             out.print(f"  [red]over:[/red] {problem}", highlight=False)
         raise UsageError("the run would exceed the limits above; rerun with --yes to start anyway")
-    if not embedded:
-        _reachable(args.target, token, args.ssl_false, args.ca_cert)  # the job's first request
     try:  # only now: a refused or unreachable run leaves no empty run directory behind
         rundir.empty_or_new(run_dir, args.overwrite, folders=True)
         rundir.make(run_dir)

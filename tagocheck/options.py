@@ -224,7 +224,7 @@ def _options() -> list[Option]:
         Option(
             "--connection",
             "Connections",
-            "keep-alive: a device keeps its connection; new: a new one per report",
+            "keep-alive: a gateway keeps its connection; per-report: a new one for every report",
             text,
             "keep-alive",
             choices=tuple(CONNECTION_MODES),

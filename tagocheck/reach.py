@@ -64,7 +64,7 @@ def probe(
         said = transport.cause(error, timeout)
         if said == transport.TLS:
             said = "TLS verification failed: give --ca-cert with the target's CA certificate"
-        raise Unreachable(f"cannot use {url}: {said}") from None
+        raise Unreachable(f"cannot reach {url}: {said}") from None
     finally:
         waiting.cancel()
     if transport.asks_for_ssl_false(reply.status, reply.message):

@@ -7,6 +7,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -118,15 +119,15 @@ def test_the_preflight_names_every_limit_a_run_would_exceed():
             {"TAGOIO_API": "http://127.0.0.1:9", "TAGOIO_PROFILE_TOKEN": "p-" + "a" * 30},
             "cannot reach http://127.0.0.1:9",
         ),
-        (["--run-dir", "/proc/not-here"], {}, "cannot write the run directory /proc/not-here"),
-        (["--interval", "soon"], {}, "interval 'soon'"),
+        (["--run-dir", "/proc/not-here"], {}, "cannot write --run-dir /proc/not-here"),
+        (["--interval", "soon"], {}, "argument --interval: 'soon'"),
     ],
 )
 def test_errors_are_one_line_and_a_non_zero_exit(args, env, message):
     done = capacity(*args, env=env)
     out, err = done.communicate(timeout=60)
     assert done.returncode == 2, out + err
-    assert err.strip().splitlines()[-1].startswith("tagocheck: ")
+    assert err.strip().splitlines()[-1].startswith("tagocheck")
     assert message in err and "Traceback" not in err + out
 
 
@@ -216,19 +217,63 @@ def test_the_main_job_runs_end_to_end_and_its_verdict_matches_the_report(tmp_pat
     assert took < 180
 
 
-@pytest.mark.parametrize("after", [3.0, 16.0], ids=["during-the-contract-suite", "during-steps"])
-def test_ctrl_c_at_any_point_leaves_no_process_and_a_report(tmp_path, after):
+def temporary_state() -> list[Path]:
+    """The job's temporary target state (its database holds tokens)."""
+    return list(Path(tempfile.gettempdir()).glob("tagocheck-capacity-*"))
+
+
+@pytest.mark.parametrize(
+    ("sent", "after"),
+    [(signal.SIGINT, 3.0), (signal.SIGTERM, 0.0), (signal.SIGTERM, 16.0)],
+    ids=["SIGINT-in-contract-suite", "SIGTERM-in-set-up", "SIGTERM-in-steps"],
+)
+def test_a_signal_at_any_point_leaves_no_process_and_a_report(tmp_path, sent, after):
+    """SIGTERM (a timeout, a cancelled CI job) as Ctrl-C: the parts stop, the report is written
+    and says the run was interrupted, and the temporary state holding tokens is gone."""
     run_dir = tmp_path / "run"
+    before = set(temporary_state())
     done = capacity(
         "--devices", "1000", "--steps", "3", "--step-seconds", "8", "--run-dir", str(run_dir)
     )
-    time.sleep(after)
-    done.send_signal(signal.SIGINT)
+    if after:
+        time.sleep(after)
+    else:  # the moment the job starts its parts: the embedded target is being seeded
+        while not (run_dir / "config.json").exists() and done.poll() is None:
+            time.sleep(0.02)
+    done.send_signal(sent)
     out, err = done.communicate(timeout=180)
     assert done.returncode == 130, out[-2000:] + err[-2000:]
-    assert "interrupted" in out
+    assert "interrupted" in out and "Traceback" not in out + err
     assert (run_dir / "report.html").exists()
+    ended = json.loads((run_dir / "summary.json").read_text())["ended"]
+    assert ended["how"] == "interrupted" and ended["signal"] == signal.Signals(sent).name
+    assert "interrupted" in judge_dir(run_dir).headline
     assert leftovers(str(run_dir), "tagocheck-capacity-") == []
+    assert set(temporary_state()) <= before
+
+
+RELATIVE_RUN = ("--devices", "100", "--steps", "2", "--step-seconds", "3", "--run-dir", "rel-run")
+
+
+def test_the_run_lands_where_the_caller_is_whatever_the_parts_working_directory(tmp_path):
+    """A relative --run-dir is the caller's: the contract suite and Locust run in the checkout,
+    and none of the run may land there."""
+    done = subprocess.run(
+        [sys.executable, "-m", "tagocheck", "capacity", *RELATIVE_RUN],
+        cwd=tmp_path,
+        env={k: v for k, v in os.environ.items() if not k.startswith("TAGOIO_")},
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    run = tmp_path / "rel-run"
+    for name in ("summary.json", "steps.json", "timeline.jsonl", "report.html"):
+        assert (run / name).exists(), name
+    assert (run / "contract" / "contract-report.json").exists()
+    assert judge_dir(run).good
+    assert not (ROOT / "rel-run").exists()
+    assert not (tmp_path / ".hypothesis").exists()
 
 
 def test_ctrl_c_on_a_real_account_still_removes_the_fleet(tmp_path):

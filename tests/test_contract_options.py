@@ -47,8 +47,8 @@ def test_tls_verification_is_on_by_default(tls_target, tmp_path):
         "--contract-report",
         str(tmp_path / "r.json"),
     )
-    assert done.returncode == 4
-    assert "TLS verification of" in done.stdout + done.stderr
+    assert done.returncode == 2
+    assert "TLS verification failed" in done.stdout + done.stderr
     assert "Traceback" not in done.stdout + done.stderr
 
 
@@ -68,7 +68,7 @@ def test_insecure_skips_verification(tls_target, tmp_path):
 
 def test_an_unreachable_target_is_one_line():
     done = contract("--target", "http://127.0.0.1:9", "--profile-token", "p-x")
-    assert done.returncode == 4
+    assert done.returncode == 2
     assert "cannot reach http://127.0.0.1:9: connection refused" in done.stdout + done.stderr
 
 
@@ -82,10 +82,10 @@ def test_a_refused_profile_token_is_one_line(tls_target):
         "--ca-cert",
         info["ca_cert"],
     )
-    assert done.returncode == 4
+    assert done.returncode == 2
     assert "refused the profile token (HTTP 401: " in done.stdout + done.stderr
 
 
 def test_target_without_profile_token(tls_target):
     done = contract("--target", tls_target.info["url"])
-    assert done.returncode == 4 and "needs --profile-token" in done.stdout + done.stderr
+    assert done.returncode == 2 and "needs --profile-token" in done.stdout + done.stderr

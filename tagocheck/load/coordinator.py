@@ -87,9 +87,10 @@ class Coordinator:
         self.options = environment.parsed_options
         self.scenario = scenario
         self.distributed = isinstance(environment.runner, MasterRunner)
-        self.web = environment.web_ui is not None
+        self.web = environment.web_ui is not None and not self.options.autostart
         """Started with the web UI: each swarm is a run of its own, in a folder of the run
-        directory (swarm-1, swarm-2, ...); headless, the run directory is the run's."""
+        directory (swarm-1, swarm-2, ...); headless or --autostart (one run the UI watches, as
+        the Kubernetes operator starts it), the run directory is the run's."""
         self.home = Path(self.options.run_dir or f"reports/{time.strftime('%Y%m%d-%H%M%S')}")
         self.window = self.options.rate_window or 60.0
         self.plan = "unlimited"
@@ -296,6 +297,7 @@ class Coordinator:
                 kind,
                 verify=self.options.ca_cert or True,
                 ssl_false=self.options.ssl_false,
+                timeout=min(self.options.request_timeout, reach.PROBE_TIMEOUT),
                 say=lambda line: print(f"tagocheck {self.scenario}: {line}", flush=True),
             )
         except reach.Unreachable as error:

@@ -32,10 +32,14 @@ def test_intervals(text, mean):
     assert statistics.mean(draws) == pytest.approx(mean, rel=0.1)
 
 
-@pytest.mark.parametrize("bad", ["0", "-3", "ten", "uniform:5", "uniform:9:3", "gamma:1:2"])
+BAD_INTERVALS = ["0", "-3", "ten", "uniform:5", "uniform:9:3", "gamma:1:2", "nan", "inf", "1e308"]
+
+
+@pytest.mark.parametrize("bad", [*BAD_INTERVALS, "uniform:1:inf", "normal:nan:1"])
 def test_bad_intervals_are_clear_errors(bad):
-    with pytest.raises(FleetConfigError, match="interval"):
+    with pytest.raises(FleetConfigError, match=r"use seconds|not a valid distribution") as error:
         Interval.parse(bad)
+    assert repr(bad) in str(error.value)
 
 
 @pytest.mark.parametrize(

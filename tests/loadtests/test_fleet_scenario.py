@@ -147,8 +147,8 @@ def test_failures_are_classified_in_locust_stats(tmp_path):
 
 def test_a_bad_fleet_parameter_is_a_clear_error(tmp_path):
     done = locust("-t", "2s", "--interval", "ten", "--run-dir", str(tmp_path / "run"))
-    assert done.returncode != 0
-    assert "tagocheck fleet: interval 'ten'" in done.stdout + done.stderr
+    assert done.returncode == 2
+    assert "argument --interval: 'ten'" in done.stdout + done.stderr
 
 
 def test_observer_merges_across_workers():
@@ -432,3 +432,34 @@ def test_a_used_run_directory_is_refused_unless_overwrite(tmp_path):
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     events = [json.loads(line) for line in (run_dir / "events.jsonl").read_text().splitlines()]
     assert sum(e["kind"] == "run" and "set up" in e["message"] for e in events) == 1
+
+
+def test_sigterm_stops_a_headless_run_and_still_writes_it(tmp_path):
+    """A cancelled job's SIGTERM: the schedule stops, the run directory and report are written
+    and say so (exit 130), the embedded target is stopped and its state removed."""
+    import signal
+    import tempfile
+    import time
+
+    before = set(Path(tempfile.gettempdir()).glob("tagocheck-load-target-*"))
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "locust", "-f", "loadtests/fleet.py", "--headless"]
+    command += ["-u", "10", "-r", "10", "-t", "60s", "--devices", "50", "--interval", "1"]
+    run = subprocess.Popen(
+        [*command, "--run-dir", str(run_dir)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    time.sleep(10)
+    children = [p.pid for p in __import__("psutil").Process(run.pid).children(recursive=True)]
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=90)
+    assert run.returncode == 130, out[-2000:] + err[-2000:]
+    assert "Traceback" not in out + err
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["ended"]["how"] == "interrupted" and summary["ended"]["signal"] == "SIGTERM"
+    assert summary["reports"] > 0 and (run_dir / "report.html").exists()
+    assert children and not any(__import__("psutil").pid_exists(pid) for pid in children)
+    assert set(Path(tempfile.gettempdir()).glob("tagocheck-load-target-*")) <= before

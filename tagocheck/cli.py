@@ -65,8 +65,10 @@ examples:
 def main(argv: Sequence[str] | None = None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
-    # Soft wrap: long lines stay whole, so output piped to a file or grep is not broken up.
-    out = Console(soft_wrap=True)
+    # Soft wrap: long lines stay whole, so output piped to a file or grep is not broken up; and
+    # a table or progress line piped is not cut to the 80 columns rich assumes off a terminal.
+    width = None if sys.stdout.isatty() else PIPED_WIDTH
+    out = Console(soft_wrap=True, width=width)
     err = Console(stderr=True, soft_wrap=True)
     # SIGTERM (a timeout, a cancelled CI job) stops a run as Ctrl-C does: the parts running
     # are stopped, the report is written, temporary state holding tokens is removed
@@ -79,6 +81,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("tagocheck: interrupted", highlight=False)
         return 130
+
+
+PIPED_WIDTH = 160
 
 
 class Terminated(KeyboardInterrupt):
@@ -428,6 +433,8 @@ def _validate(args: argparse.Namespace, out: Console) -> int:
     if args.list:
         for name in schemas.schema_names():
             out.print(name, highlight=False)
+            for anchor in schemas.anchors(name):
+                out.print(f"{name}#{anchor}", highlight=False)
         return 0
     if not args.schema:
         raise UsageError("validate needs a schema name (see: tagocheck validate --list)")

@@ -70,6 +70,24 @@ def schema_names() -> list[str]:
     return [f.removesuffix(SCHEMA_SUFFIX) for f in schema_files()]
 
 
+def anchors(name: str) -> list[str]:
+    """The `$anchor`s a schema file defines (`results/data#records` names one), in file order."""
+    found: list[str] = []
+
+    def walk(node: Any) -> None:
+        if isinstance(node, dict):
+            if isinstance(node.get("$anchor"), str):
+                found.append(node["$anchor"])
+            for value in node.values():
+                walk(value)
+        elif isinstance(node, list):
+            for value in node:
+                walk(value)
+
+    walk(read_json(name + SCHEMA_SUFFIX))
+    return found
+
+
 def uri(name: str) -> str:
     """The absolute URI of a named schema or of a route-table reference."""
     path, _, anchor = name.partition("#")

@@ -31,7 +31,7 @@ truth-table: $(STAMP)
 perturbations: $(STAMP)
 	TAGOCHECK_PERTURBATIONS=all $(BIN)/pytest tests/test_contract_perturbations.py
 
-# Every bad input and unusable target for every entry point (about 70 s); `make test` runs half.
+# Every bad input and unusable target for every entry point (about 70 s); `make test` runs a third and every unusable-target case.
 entry-points: $(STAMP)
 	TAGOCHECK_ENTRY_POINTS=all $(BIN)/pytest tests/test_entry_points.py
 

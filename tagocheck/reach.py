@@ -11,7 +11,7 @@ from urllib.parse import urlsplit
 
 import requests
 
-from tagocheck import checks, transport
+from tagocheck import transport
 from tagocheck.client import TagoClient
 
 PROBE_TIMEOUT = 15.0
@@ -69,7 +69,8 @@ def probe(
         waiting.cancel()
     if transport.asks_for_ssl_false(reply.status, reply.message):
         raise Unreachable(f"{url} refused plain HTTP ({reply.message}); {transport.SSL_FALSE_HINT}")
-    if reply.verdict.outcome == checks.NOT_ENVELOPE:
+    if not (isinstance(reply.body, dict) and "status" in reply.body):
+        # only what is no TagoIO answer at all: a broken envelope is a finding for the run
         raise Unreachable(
             f"{url} does not answer like a TagoIO API (HTTP {reply.status}, "
             f"{reply.headers.get('content-type') or 'no content type'})"
@@ -77,5 +78,6 @@ def probe(
     if reply.status in (401, 403):
         said = f": {reply.message}" if reply.message else ""
         raise Unreachable(f"{url} refused the {kind} token (HTTP {reply.status}{said})")
-    if reply.status >= 400 and reply.status not in (404, 429):
+    if 400 <= reply.status < 500 and reply.status not in (404, 429):
+        # a 5xx is not refused: a failing target is what the run is there to measure
         raise Unreachable(f"{url} answered GET /info with HTTP {reply.status}")

@@ -116,13 +116,14 @@ JOB: dict[str, Row] = {
 
 TABLE = {"fleet": FLEET, "capacity": CAPACITY, "ratelimit": RATELIMIT, "job": JOB}
 SAMPLE = {
-    "fleet": set(FLEET),
+    # the five left out are shown by another column (5xx-storm, slow, dead-before-start) or by
+    # tests/test_entry_points.py (refused, no envelope) in the same code
+    "fleet": set(FLEET) - {"dead-before-start", "resets", "no-envelope", "5xx-storm", "slow"},
     "capacity": {"healthy", "slow", "html", "interrupted"},
     "ratelimit": {"healthy", "leaks", "set-up-raises"},
     "job": {"healthy", "dead-before-start", "5xx-storm"},
 }
-"""What `make test` runs: every row of the fleet column, and of the others those that the fleet's
-rows do not already show go through the same code."""
+"""What `make test` runs: each row once in some column, and every entry point."""
 
 
 def cases():

@@ -12,7 +12,7 @@ ifneq ($(shell $(BIN)/python -c "import tagocheck" >/dev/null 2>&1 && echo ok),o
 $(shell rm -f $(STAMP))
 endif
 
-.PHONY: demo test lint format venv clean browser truth-table perturbations entry-points
+.PHONY: demo test lint format venv clean browser truth-table perturbations entry-points faults
 
 demo: $(STAMP)
 	$(BIN)/tagocheck capacity
@@ -30,6 +30,10 @@ truth-table: $(STAMP)
 
 perturbations: $(STAMP)
 	TAGOCHECK_PERTURBATIONS=all $(BIN)/pytest tests/test_contract_perturbations.py
+
+# Every fault mode of the embedded target caught by the contract suite; `make test` runs half.
+faults: $(STAMP)
+	TAGOCHECK_FAULTS=all $(BIN)/pytest tests/test_contract_catches_faults.py
 
 # Every bad input and unusable target for every entry point (about 70 s); `make test` runs a third and every unusable-target case.
 entry-points: $(STAMP)

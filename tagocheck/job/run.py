@@ -12,6 +12,8 @@ from __future__ import annotations
 import json
 import os
 import queue
+import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -37,7 +39,12 @@ from tagocheck.job.preflight import Preflight
 from tagocheck.load.ending import INTERRUPTED, Ending
 from tagocheck.redact import scrub
 from tagocheck.report import compliance
-from tagocheck.target.launcher import RunningTarget, TargetFailedToStart, start_target
+from tagocheck.target.launcher import (
+    RunningTarget,
+    TargetFailedToStart,
+    signals_deferred,
+    start_target,
+)
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD_STOP_SECONDS = 120.0
@@ -95,15 +102,16 @@ class Child:
     ) -> None:
         self.takes_sigterm = takes_sigterm
         """Locust stops on SIGTERM as on SIGINT and names it; pytest only on SIGINT."""
-        self.process = subprocess.Popen(
-            command,
-            cwd=cwd,
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-            start_new_session=True,
-        )
+        with signals_deferred(True):  # a signal mid-Popen would lose the child it forked
+            self.process = subprocess.Popen(
+                command,
+                cwd=cwd,
+                env=env,
+                stdout=subprocess.PIPE,
+                stderr=subprocess.STDOUT,
+                text=True,
+                start_new_session=True,
+            )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.output: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -145,14 +153,15 @@ class Runner:
         self.job = job
         self.out = out
         self.target: RunningTarget | None = None
-        self.state: tempfile.TemporaryDirectory | None = None
+        self.state: Path | None = None
+        """The embedded target's state (its database holds tokens): named before it is made,
+        so an interruption at any instant still removes it."""
         self.child: Child | None = None
         self.contract_report = job.run_dir / "contract" / "contract-report.json"
 
     def run(self, preflight: Preflight) -> Outcome:
         job = self.job
         outcome = Outcome(job.run_dir, None, interrupted=False)
-        self._write_config(preflight)
         columns = (
             SpinnerColumn(),
             TextColumn("[bold]{task.description}"),
@@ -161,6 +170,7 @@ class Runner:
             TimeElapsedColumn(),
         )
         try:
+            self._write_config(preflight)
             with Progress(*columns, console=self.out, transient=False) as progress:
                 url, env = self._target(progress)
                 if job.contract:
@@ -239,10 +249,11 @@ class Runner:
         task = progress.add_task(
             "embedded target", total=None, status=f"seeding {job.config.devices:,} devices"
         )
-        self.state = tempfile.TemporaryDirectory(prefix="tagocheck-capacity-")
+        self.state = Path(tempfile.gettempdir()) / f"tagocheck-capacity-{secrets.token_hex(6)}"
+        self.state.mkdir(mode=0o700)
         try:
             self.target = start_target(
-                Path(self.state.name),
+                self.state,
                 "--plan",
                 job.plan,
                 "--seed-devices",
@@ -345,7 +356,7 @@ class Runner:
             self.target.stop()
             self.target = None
         if self.state is not None:
-            self.state.cleanup()
+            shutil.rmtree(self.state, ignore_errors=True)
             self.state = None
 
     def _report(self) -> Path | None:

@@ -6,13 +6,16 @@ given; the self-tests use it to start the target with a fault. The child is stop
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import selectors
 import signal
 import subprocess
 import sys
+import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -59,6 +62,27 @@ class RunningTarget:
         self.stop()
 
 
+@contextlib.contextmanager
+def signals_deferred(defer: bool) -> Iterator[None]:
+    """SIGINT and SIGTERM held back (on the main thread) until the block is done, then
+    delivered: the block cannot be interrupted half way."""
+    if not defer or threading.current_thread() is not threading.main_thread():
+        yield
+        return
+    caught: list[int] = []
+    held = (signal.SIGINT, signal.SIGTERM)
+    previous = {sig: signal.getsignal(sig) for sig in held}
+    for sig in held:
+        signal.signal(sig, lambda signum, frame: caught.append(signum))
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+        if caught:
+            signal.raise_signal(caught[0])
+
+
 def start_target(
     state_dir: Path, *args: str, timeout: float = 30.0, new_session: bool = False
 ) -> RunningTarget:
@@ -71,20 +95,23 @@ def start_target(
     command += ["--state-dir", str(state_dir), *args]
     state_dir.mkdir(parents=True, exist_ok=True, mode=0o700)
     log_path = state_dir / "serve.log"  # a file, not a pipe: a pipe nobody reads can block it
-    with open(log_path, "a") as log:
-        process = subprocess.Popen(
-            command,
-            stdout=subprocess.PIPE,
-            stderr=log,
-            text=True,
-            env={**os.environ, "PYTHONUNBUFFERED": "1"},
-            start_new_session=new_session,
-        )
-    assert process.stdout is not None
-    selector = selectors.DefaultSelector()
-    selector.register(process.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + timeout
+    process = None
     try:
+        # a signal in the middle of Popen would lose the child it forked: in its own session
+        # it would run on, holding the tokens
+        with open(log_path, "a") as log, signals_deferred(new_session):
+            process = subprocess.Popen(
+                command,
+                stdout=subprocess.PIPE,
+                stderr=log,
+                text=True,
+                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                start_new_session=new_session,
+            )
+        assert process.stdout is not None
+        selector = selectors.DefaultSelector()
+        selector.register(process.stdout, selectors.EVENT_READ)
+        deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if selector.select(timeout=0.1):
                 line = process.stdout.readline()
@@ -92,9 +119,10 @@ def start_target(
                     return RunningTarget(process, json.loads(line))
             if process.poll() is not None:
                 break
-    except BaseException:  # Ctrl-C while it starts: no target is left running
-        process.kill()
-        process.wait()
+    except BaseException:  # Ctrl-C or SIGTERM while it starts: no target is left running
+        if process is not None:
+            process.kill()
+            process.wait()
         raise
     if process.poll() is None:
         process.kill()

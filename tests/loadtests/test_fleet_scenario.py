@@ -235,6 +235,22 @@ def test_a_slow_target_is_named_the_limit(tmp_path):
 
 
 def test_capacity_steps_find_the_knee_of_a_slow_target(tmp_path):
+    # Once seen in CI on the shared 2-core machine: the first step (half the target's capacity)
+    # already short of its rate, so the knee at step 1. A knee at step 1 is measured once more;
+    # a second one fails the test.
+    for attempt in (1, 2):
+        steps, done, run_dir = _knee_run(tmp_path / f"attempt{attempt}")
+        if steps["knee"] is None or steps["knee"]["step"] > 1:
+            break
+    assert steps["knee"] is not None, done.stdout[-2000:]
+    # 10 connections to a target that takes 50 ms each: at most 200 reports a second
+    assert steps["knee"]["offered"] >= 200
+    assert steps["highest_good"] is None or steps["highest_good"]["offered"] <= 200
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["limit"]["limit"] == "target"
+
+
+def _knee_run(tmp_path: Path):
     with start_target(
         tmp_path / "state", "--plan", "unlimited", "--fault", "slow=0.05", "--seed-devices", "400"
     ) as target:
@@ -261,13 +277,7 @@ def test_capacity_steps_find_the_knee_of_a_slow_target(tmp_path):
             "--run-dir",
             str(run_dir),
         )
-    steps = json.loads((run_dir / "steps.json").read_text())
-    assert steps["knee"] is not None, done.stdout[-2000:]
-    # 10 connections to a target that takes 50 ms each: at most 200 reports a second
-    assert steps["knee"]["offered"] >= 200
-    assert steps["highest_good"] is None or steps["highest_good"]["offered"] <= 200
-    summary = json.loads((run_dir / "summary.json").read_text())
-    assert summary["limit"]["limit"] == "target"
+    return json.loads((run_dir / "steps.json").read_text()), done, run_dir
 
 
 def test_the_web_ui_shows_the_fleet_options_and_runs_on_the_embedded_target(tmp_path):

@@ -10,7 +10,6 @@ can hold) is refused the same way wherever it was typed, naming the option and i
 from __future__ import annotations
 
 import argparse
-import math
 import os
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
@@ -24,6 +23,7 @@ from tagocheck.fleet.model import (
     Interval,
 )
 from tagocheck.fleet.payloads import PROFILES
+from tagocheck.usage import BadValue, number
 
 OFF = "off"
 """The word that turns a check off, in the form and on the command line alike."""
@@ -39,8 +39,8 @@ MAX_SECONDS = 86_400.0
 """A day: the longest step, window or timeout a bounded run may ask for."""
 
 
-class OptionError(ValueError):
-    """A value an option cannot take; the message names the option and what it can take."""
+OptionError = BadValue
+"""A value an option cannot take; the message names the option and what it can take."""
 
 
 @dataclass(frozen=True)
@@ -123,36 +123,6 @@ def _means_off(raw: str, off: Any) -> bool:
         return float(raw) == float(off)
     except ValueError:
         return False
-
-
-def number(
-    minimum: float,
-    maximum: float,
-    *,
-    integer: bool = False,
-    above: bool = False,
-    why_maximum: str = "",
-) -> Callable[[str], float | int]:
-    """A finite number in [minimum, maximum] (above: strictly more than minimum)."""
-
-    def parse(text: str) -> float | int:
-        try:
-            value: float | int = int(text) if integer else float(text)
-        except ValueError:
-            kind = "a whole number" if integer else "a number"
-            raise OptionError(f"not {kind}") from None
-        span = f"{'above' if above else 'from'} {_figure(minimum)} to {_figure(maximum)}"
-        if not math.isfinite(value) or value < minimum or (above and value == minimum):
-            raise OptionError(f"must be a finite number {span}")
-        if value > maximum:
-            raise OptionError(f"at most {_figure(maximum)}{why_maximum}")
-        return value
-
-    return parse
-
-
-def _figure(value: float) -> str:
-    return f"{int(value):,}" if value == int(value) else f"{value:g}"
 
 
 def interval(text: str) -> str:

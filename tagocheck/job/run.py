@@ -36,7 +36,7 @@ from tagocheck.findings import VIOLATION
 from tagocheck.fleet import integrity
 from tagocheck.fleet.model import FleetConfig
 from tagocheck.job.preflight import Preflight
-from tagocheck.load.ending import INTERRUPTED, Ending
+from tagocheck.load.ending import INTERRUPTED, Ending, write_not_run
 from tagocheck.redact import scrub
 from tagocheck.report import compliance
 from tagocheck.target.launcher import (
@@ -201,12 +201,9 @@ class Runner:
     def _note_interrupted(self, signal_name: str) -> None:
         """A run the load part never summed up (interrupted in set-up or the contract suite)
         still ends as interrupted, not as a damaged run directory."""
-        summary = self.job.run_dir / "summary.json"
-        if summary.exists():
-            return
-        ending = Ending(INTERRUPTED, "interrupted before the load run", signal_name)
-        text = {"scenario": "capacity", "ended": ending.as_dict(), "written": time.time()}
-        summary.write_text(json.dumps(text, indent=2))
+        if not (self.job.run_dir / "summary.json").exists():
+            ending = Ending(INTERRUPTED, "interrupted before the load run", signal_name)
+            write_not_run(self.job.run_dir, "capacity", ending)
 
     def _write_config(self, preflight: Preflight) -> None:
         """What the job set out to do, first: an interrupted job's report has it even when the

@@ -44,11 +44,19 @@ from tagocheck.fleet.provision import (
     write_fleet_file,
 )
 from tagocheck.fleet.timeline import Sample, Timeline, drift
+from tagocheck.load import rundir
 from tagocheck.load import shard as this_process
-from tagocheck.load.ending import COMPLETED, CRASHED, INTERRUPTED, NOT_RUN, Ending, cause
+from tagocheck.load.ending import (
+    COMPLETED,
+    CRASHED,
+    INTERRUPTED,
+    NOT_RUN,
+    Ending,
+    cause,
+    write_not_run,
+)
 from tagocheck.load.eventlog import EventLog
 from tagocheck.load.options import fleet_config
-from tagocheck.load.rundir import empty_or_new
 from tagocheck.load.shard import Shard
 from tagocheck.options import OptionError, check_users
 from tagocheck.redact import redact_token
@@ -133,11 +141,8 @@ class Coordinator:
         if not self.web:
             return
         self._begin_run(self.home / f"swarm-{self.swarms + 1}")
-        try:
-            empty_or_new(self.run_dir, True)
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-        except (OSError, ValueError) as error:
-            raise RunError(f"cannot write {self.run_dir}: {error}") from None
+        rundir.empty_or_new(self.run_dir, True)
+        rundir.make(self.run_dir)
         self._write_stats_history()
 
     def _write_stats_history(self) -> None:
@@ -211,11 +216,8 @@ class Coordinator:
         """Target and fleet, from the command line (the web form may still change the fleet)."""
         options = self.options
         config = fleet_config(options)
-        empty_or_new(self.run_dir, getattr(options, "overwrite", False))
-        try:
-            self.run_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as error:
-            raise RunError(f"cannot write --run-dir {self.run_dir}: {error.strerror}") from None
+        rundir.empty_or_new(self.run_dir, getattr(options, "overwrite", False))
+        rundir.make(self.run_dir)
         self.run_dir_ours = True
         self._check_generator()
         rpm = options.device_rpm or None
@@ -719,13 +721,7 @@ class Coordinator:
         self.say("run", f"run written to {self.run_dir}")
 
     def _write_not_run(self) -> None:
-        """A run that never got its fleet going: the summary says how it ended, and why."""
-        (self.run_dir / "summary.json").write_text(
-            json.dumps(
-                {"scenario": self.scenario, "ended": self.ending.as_dict(), "written": time.time()},
-                indent=2,
-            )
-        )
+        write_not_run(self.run_dir, self.scenario, self.ending)
 
     def _verdict(self) -> None:
         """The report, its headline on the console, and the exit status it calls for."""

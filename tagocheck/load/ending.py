@@ -14,8 +14,10 @@ message; never a traceback, never a token.
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import asdict, dataclass, field
+from pathlib import Path
 from typing import Any
 
 import requests
@@ -41,6 +43,13 @@ class Ending:
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+def write_not_run(run_dir: Path, scenario: str, ending: Ending) -> None:
+    """The summary of a run that never got its fleet going: how it ended, and why (the verdict
+    reads it as such, not as a damaged run directory)."""
+    summary = {"scenario": scenario, "ended": ending.as_dict(), "written": time.time()}
+    (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
 
 
 def cause(error: BaseException, host: str | None = None) -> str:

@@ -32,7 +32,7 @@ from tagocheck.target.api import TargetApp
 from tagocheck.target.faults import FAULTS, Faults, UnknownFault
 from tagocheck.target.plans import PLANS, RateLimiter
 from tagocheck.target.store import Store
-from tagocheck.usage import OneLineParser
+from tagocheck.usage import OneLineParser, argument, number
 
 DESCRIPTION = """\
 Run a TagoIO-compatible API server on this machine, backed by SQLite in STATE_DIR, for the suite's
@@ -103,31 +103,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-store", action="store_true", help=argparse.SUPPRESS)
 
 
-def _whole(low: int, high: int):
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            raise argparse.ArgumentTypeError(f"{text!r} is not a whole number") from None
-        if not low <= value <= high:
-            raise argparse.ArgumentTypeError(f"{text!r}: from {low:,} to {high:,}")
-        return value
-
-    return parse
-
-
-_port = _whole(0, 65535)
-_count = _whole(0, 1_000_000)  # the most devices seeded and measured (bench/fleet_scale.py)
-
-
-def _seconds(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError:
-        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
-    if not 0 < value <= 86_400:  # nan too
-        raise argparse.ArgumentTypeError(f"{text!r}: above 0, at most 86,400")
-    return value
+_port = argument(number(0, 65535, integer=True))
+_count = argument(number(0, 1_000_000, integer=True))  # the most seeded and measured
+_seconds = argument(number(0, 86_400, above=True))
 
 
 def parser() -> argparse.ArgumentParser:

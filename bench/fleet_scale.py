@@ -29,7 +29,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-from tagocheck.target.launcher import start_target  # noqa: E402
+from tagocheck.server.launcher import start_target  # noqa: E402
 
 CASES = {"1m": (1_000_000, 600.0), "10k": (10_000, 10.0)}
 PAGE = os.sysconf("SC_PAGE_SIZE")

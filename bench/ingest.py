@@ -29,7 +29,7 @@ import requests
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from tagocheck.target.launcher import RunningTarget, start_target
+from tagocheck.server.launcher import RunningTarget, start_target
 
 SERVER_CORE, LOAD_CORE = 0, 1
 LUA = """

@@ -36,7 +36,7 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from tagocheck.fleet.payloads import PROFILES  # noqa: E402
-from tagocheck.target.launcher import start_target  # noqa: E402
+from tagocheck.server.launcher import start_target  # noqa: E402
 
 BARE = """
 import os

@@ -46,7 +46,7 @@ from tagocheck.client import TagoClient
 from tagocheck.findings import OBSERVATION, VIOLATION
 from tagocheck.ratelimits import rate_limits
 from tagocheck.recorder import Recorder
-from tagocheck.target.launcher import start_target
+from tagocheck.server.launcher import start_target
 
 # Hypothesis keeps its examples and caches in a cache directory, not in whichever directory the
 # suite is run from (it would make .hypothesis/ there).

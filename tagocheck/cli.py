@@ -191,7 +191,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     report.set_defaults(run=_report)
 
-    from tagocheck.target import serve
+    from tagocheck.server import serve
 
     serve_parser = commands.add_parser(
         "serve",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tagocheck.target.launcher import RunningTarget
+from tagocheck.server.launcher import RunningTarget
 
 ROOT = Path(__file__).resolve().parents[1]
 WINDOW = "2"

@@ -17,7 +17,7 @@ import requests
 from tagocheck.fleet.model import FleetConfig, Interval
 from tagocheck.job import preflight
 from tagocheck.report.verdict import judge_dir
-from tagocheck.target.launcher import start_target
+from tagocheck.server.launcher import start_target
 
 ROOT = Path(__file__).resolve().parents[1]
 

@@ -15,8 +15,8 @@ from pathlib import Path
 import pytest
 
 from tagocheck.redact import TOKEN_PATTERN
-from tagocheck.target.faults import FAULTS
-from tagocheck.target.launcher import RunningTarget, start_target
+from tagocheck.server.faults import FAULTS
+from tagocheck.server.launcher import RunningTarget, start_target
 
 from .contract_runs import ROOT, WINDOW, contract_command
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tagocheck.target.launcher import RunningTarget, start_target
+from tagocheck.server.launcher import RunningTarget, start_target
 
 from .contract_runs import ROOT, contract_command
 

@@ -6,7 +6,7 @@ import subprocess
 
 import pytest
 
-from tagocheck.target.launcher import start_target
+from tagocheck.server.launcher import start_target
 
 from .contract_runs import ROOT, contract_command
 

@@ -36,7 +36,7 @@ from tagocheck import routes
 from tagocheck.findings import DEVIATION, OBSERVATION, VIOLATION, worst
 from tagocheck.redact import TOKEN_PATTERN
 from tagocheck.report.render import compliance_section
-from tagocheck.target.launcher import RunningTarget, start_target
+from tagocheck.server.launcher import RunningTarget, start_target
 
 from .contract_runs import ROOT, WINDOW, contract_command
 from .hostile import PERTURBATIONS

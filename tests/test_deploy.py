@@ -14,7 +14,7 @@ from pathlib import Path
 import requests
 import yaml
 
-from tagocheck.target.launcher import start_target
+from tagocheck.server.launcher import start_target
 
 ROOT = Path(__file__).resolve().parents[1]
 MANIFEST = ROOT / "deploy" / "kubernetes" / "locusttest.yaml"

@@ -39,7 +39,7 @@ from tagocheck.job.preflight import Preflight
 from tagocheck.load.ending import INTERRUPTED, Ending, write_not_run
 from tagocheck.redact import scrub
 from tagocheck.report import compliance
-from tagocheck.target.launcher import (
+from tagocheck.server.launcher import (
     RunningTarget,
     TargetFailedToStart,
     signals_deferred,

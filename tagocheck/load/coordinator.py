@@ -60,7 +60,7 @@ from tagocheck.load.options import fleet_config
 from tagocheck.load.shard import Shard
 from tagocheck.options import OptionError, check_users
 from tagocheck.redact import redact_token
-from tagocheck.target.launcher import start_target
+from tagocheck.server.launcher import start_target
 
 SHARD, GO, GROW, FINISH, FINAL = (
     "tagocheck:shard",

@@ -10,7 +10,7 @@ from pathlib import Path
 from tagocheck.exchange import Exchange
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.redact import TOKEN_PATTERN
-from tagocheck.target.launcher import start_target
+from tagocheck.server.launcher import start_target
 
 ROOT = Path(__file__).resolve().parents[2]
 

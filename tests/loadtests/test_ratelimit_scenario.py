@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from tagocheck.fleet.probes import DEVICE_WINDOWS, PROFILE_WINDOWS, ProbeSchedule, plan_probes
-from tagocheck.target.launcher import start_target
+from tagocheck.server.launcher import start_target
 
 from .test_fleet_scenario import ROOT
 

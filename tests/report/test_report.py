@@ -14,7 +14,7 @@ import pytest
 
 from tagocheck.fleet.timeline import Sample
 from tagocheck.report import write_report
-from tagocheck.target.launcher import start_target
+from tagocheck.server.launcher import start_target
 
 from ..loadtests.test_fleet_scenario import ROOT, locust
 

@@ -6,7 +6,7 @@ import time
 
 import pytest
 
-from tagocheck.target.faults import FAULTS, Faults, UnknownFault
+from tagocheck.server.faults import FAULTS, Faults, UnknownFault
 
 from .conftest import Client
 

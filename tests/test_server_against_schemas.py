@@ -12,7 +12,7 @@ import pytest
 import requests
 
 from tagocheck import routes, schemas
-from tagocheck.target.launcher import start_target
+from tagocheck.server.launcher import start_target
 
 TABLE = routes.route_table()
 

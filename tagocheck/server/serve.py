@@ -27,11 +27,11 @@ from typing import Any
 
 import uvicorn
 
-from tagocheck.target.accounts import Account
-from tagocheck.target.api import TargetApp
-from tagocheck.target.faults import FAULTS, Faults, UnknownFault
-from tagocheck.target.plans import PLANS, RateLimiter
-from tagocheck.target.store import Store
+from tagocheck.server.accounts import Account
+from tagocheck.server.api import TargetApp
+from tagocheck.server.faults import FAULTS, Faults, UnknownFault
+from tagocheck.server.plans import PLANS, RateLimiter
+from tagocheck.server.store import Store
 from tagocheck.usage import OneLineParser, argument, number
 
 DESCRIPTION = """\

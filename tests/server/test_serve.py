@@ -13,7 +13,7 @@ import sys
 import pytest
 import requests
 
-from tagocheck.target.launcher import TargetFailedToStart, start_target
+from tagocheck.server.launcher import TargetFailedToStart, start_target
 
 from .conftest import Client
 

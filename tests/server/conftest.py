@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tagocheck.target.launcher import RunningTarget, start_target
+from tagocheck.server.launcher import RunningTarget, start_target
 
 
 class Client:

@@ -5,9 +5,9 @@ from __future__ import annotations
 import ast
 from pathlib import Path
 
-import tagocheck.target
+import tagocheck.server
 
-TARGET = Path(tagocheck.target.__file__).parent
+TARGET = Path(tagocheck.server.__file__).parent
 CHECK_MODULES = {
     "tagocheck.schemas",
     "tagocheck.routes",

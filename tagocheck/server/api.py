@@ -21,8 +21,8 @@ from urllib.parse import parse_qsl, unquote
 
 import orjson
 
-from tagocheck.target import queries, records
-from tagocheck.target.accounts import (
+from tagocheck.server import queries, records
+from tagocheck.server.accounts import (
     DEVICE_TYPES,
     PERMISSIONS,
     Access,
@@ -32,11 +32,11 @@ from tagocheck.target.accounts import (
     DeviceToken,
     Principal,
 )
-from tagocheck.target.faults import Faults
-from tagocheck.target.plans import AGGREGATE, DEVICE_CAPS, DEVICE_LIMIT_KEYS, RateLimiter
-from tagocheck.target.store import Store
+from tagocheck.server.faults import Faults
+from tagocheck.server.plans import AGGREGATE, DEVICE_CAPS, DEVICE_LIMIT_KEYS, RateLimiter
+from tagocheck.server.store import Store
 
-log = logging.getLogger("tagocheck.target")
+log = logging.getLogger("tagocheck.server")
 
 # Every header a token may come in, in the order they are read [facts 1].
 TOKEN_HEADERS = (

@@ -16,8 +16,8 @@ from typing import Any
 
 import orjson
 
-from tagocheck.target.records import days_later, iso_z, parse_moment_ms, record_out, seq_of
-from tagocheck.target.store import DATA_COLUMNS
+from tagocheck.server.records import days_later, iso_z, parse_moment_ms, record_out, seq_of
+from tagocheck.server.store import DATA_COLUMNS
 
 Query = Mapping[str, Sequence[str]]
 

@@ -20,8 +20,8 @@ from typing import Any
 
 import orjson
 
-from tagocheck.target.records import iso_z, new_id, now_ms
-from tagocheck.target.store import Store
+from tagocheck.server.records import iso_z, new_id, now_ms
+from tagocheck.server.store import Store
 
 PERMISSIONS = ("full", "write", "read")
 DEVICE_TYPES = ("immutable", "mutable", "legacy", "hybrid")

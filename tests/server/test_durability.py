@@ -8,7 +8,7 @@ import time
 
 import requests
 
-from tagocheck.target.launcher import start_target
+from tagocheck.server.launcher import start_target
 
 from .conftest import Client
 

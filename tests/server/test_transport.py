@@ -7,11 +7,11 @@ import asyncio
 import pytest
 import requests
 
-from tagocheck.target import api
-from tagocheck.target.accounts import Account
-from tagocheck.target.faults import Faults
-from tagocheck.target.plans import RateLimiter
-from tagocheck.target.store import Store
+from tagocheck.server import api
+from tagocheck.server.accounts import Account
+from tagocheck.server.faults import Faults
+from tagocheck.server.plans import RateLimiter
+from tagocheck.server.store import Store
 
 from .conftest import Client
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import time
 
-from tagocheck.target.plans import PLANS, RateLimiter
+from tagocheck.server.plans import PLANS, RateLimiter
 
 from .conftest import Client
 

@@ -23,6 +23,8 @@ class Call:
     state: Callable[[], Any] | None = None
     """Reads (with an allowed token) what the call would change; equal before and after a denial."""
     cleanup: list[Callable[[], None]] = field(default_factory=list)
+    missing: str | None = None
+    """What the run lacks for an allowed call to succeed (an option not given): not judged."""
 
 
 def _count(fleet: Fleet, variable: str) -> int:
@@ -73,6 +75,9 @@ def _tokens(fleet: Fleet) -> list[str]:
 def _params(fleet: Fleet) -> list[dict[str, Any]]:
     found = fleet.read("GET", "/device/params", purpose="read device A's parameters")
     return [p for p in found if isinstance(p, dict)]
+
+
+NO_AUTHORIZATION = "no authorization key for the profile (--authorization or TAGOIO_AUTHORIZATION)"
 
 
 def build(route: str, fleet: Fleet) -> Call:
@@ -130,6 +135,8 @@ def build(route: str, fleet: Fleet) -> Call:
             return next((p.get("sent") for p in _params(fleet) if p.get("id") == param["id"]), None)
 
         return Call("PUT", f"/device/params/{param['id']}", state=sent)
+    if route == "GET /device/{id}/params":
+        return Call("GET", f"/device/{a.id}/params")
     if route == "POST /device/{id}/params":
 
         def params() -> Any:
@@ -195,9 +202,22 @@ def build(route: str, fleet: Fleet) -> Call:
         return Call("DELETE", f"/device/token/{doomed}", state=lambda: _tokens(fleet))
     if route == "GET /integration/network/resolve/{serial}":
         return Call("GET", f"/integration/network/resolve/{a.serial}")
+    authorization = fleet.target.authorization
     if route == "GET /integration/network/resolve/{serial}/{authorization}":
-        return Call("GET", f"/integration/network/resolve/{a.serial}/any")
+        return Call(
+            "GET",
+            f"/integration/network/resolve/{a.serial}/{authorization or 'not-given'}",
+            missing=None if authorization else NO_AUTHORIZATION,
+        )
     if route == "POST /integration/network/data":
+        if authorization:  # the official form [C]: the serial in the records' metadata
+            return Call(
+                "POST",
+                "/integration/network/data",
+                params={"authorization_token": authorization},
+                json={"variable": "probe_network", "value": 1, "metadata": {"serial": a.serial}},
+                state=lambda: _count(fleet, "probe_network"),
+            )
         return Call(
             "POST",
             "/integration/network/data",

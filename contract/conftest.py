@@ -217,6 +217,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="network token for the integration routes ($TAGOIO_NETWORK_TOKEN)",
     )
     group.addoption(
+        "--authorization",
+        default=os.environ.get("TAGOIO_AUTHORIZATION"),
+        help="the profile's authorization key (Integrations > Authorization) for the network "
+        "routes that name one ($TAGOIO_AUTHORIZATION)",
+    )
+    group.addoption(
         "--analysis-token",
         default=os.environ.get("TAGOIO_ANALYSIS_TOKEN"),
         help="analysis token with no policy ($TAGOIO_ANALYSIS_TOKEN)",
@@ -269,6 +275,7 @@ class Target:
     latency_budget_ms: float
     network_token: str | None = field(default=None, repr=False)
     analysis_token: str | None = field(default=None, repr=False)
+    authorization: str | None = field(default=None, repr=False)
     ssl_false: bool = False
     info: dict[str, Any] = field(default_factory=dict, repr=False)
 
@@ -305,6 +312,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             latency_budget_ms=option("--latency-budget-ms") or 1000.0,
             network_token=option("--network-token"),
             analysis_token=option("--analysis-token"),
+            authorization=option("--authorization"),
             ssl_false=option("--ssl-false"),
         )
         RECORDER.target = {"url": found.url, "plan": found.plan, "embedded": False}
@@ -331,6 +339,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
                 latency_budget_ms=option("--latency-budget-ms") or 100.0,
                 network_token=info.get("network_token"),
                 analysis_token=info.get("analysis_token"),
+                authorization=info.get("authorization"),
                 ssl_false=option("--ssl-false"),
                 info=info,
             )

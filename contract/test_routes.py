@@ -41,6 +41,8 @@ def test_route(route_id, fleet):
     """A well-formed request with an allowed token succeeds, with the documented result."""
     kind, token = token_or_skip(fleet, route_id)
     call = build(route_id, fleet)
+    if call.missing:
+        pytest.skip(f"not judged: {call.missing}")
     try:
         reply = fleet.client.request(
             call.method, call.path, token=token, token_kind=kind, params=call.params, json=call.json

@@ -51,6 +51,17 @@ class Route:
     drift: tuple[str, ...] = ()
     array_params: tuple[str, ...] = ()
     acknowledgement: bool = False
+    text_body: str | None = None
+    parameter_schemas: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def path_params(self) -> tuple[str, ...]:
+        return tuple(s[1:-1] for s in self.path.split("/") if s.startswith("{"))
+
+    def parameter_schema(self, name: str) -> str:
+        """The schema of a path or query parameter: parameters.schema.json's anchor of that
+        name, unless the route names another."""
+        return self.parameter_schemas.get(name, f"parameters.schema.json#{name}")
 
     @property
     def literal_segments(self) -> int:
@@ -147,6 +158,8 @@ def _route(data: Mapping[str, Any]) -> Route:
         drift=tuple(data.get("drift", ())),
         array_params=tuple(data.get("array_params", ())),
         acknowledgement=data.get("acknowledgement", False),
+        text_body=data.get("text_body"),
+        parameter_schemas=dict(data.get("parameter_schemas", {})),
     )
 
 

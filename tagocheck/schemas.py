@@ -158,17 +158,15 @@ def _report_extra_keys(validator: Any, enabled: Any, instance: Any, schema: Any)
             yield error
 
 
-ContractValidator = validators.extend(
-    Draft202012Validator,
-    {
-        "maxUtf8Bytes": _max_utf8_bytes,
-        "maxJsonBytes": _max_json_bytes,
-        "asShown": _graded(DEVIATION),
-        "leftOpen": _graded(OBSERVATION),
-        "reportExtraKeys": _report_extra_keys,
-        "unshownForm": _unshown_form,
-    },
-)
+OWN_KEYWORDS = {
+    "maxUtf8Bytes": _max_utf8_bytes,
+    "maxJsonBytes": _max_json_bytes,
+    "asShown": _graded(DEVIATION),
+    "leftOpen": _graded(OBSERVATION),
+    "reportExtraKeys": _report_extra_keys,
+    "unshownForm": _unshown_form,
+}
+ContractValidator = validators.extend(Draft202012Validator, OWN_KEYWORDS)
 """Draft 2020-12 plus the keywords of our own the schemas use: two sizes, and three that grade
 a constraint below a violation (`asShown`: a form the docs show by example, a deviation;
 `leftOpen`: what the docs leave open, an observation; `reportExtraKeys`: undocumented keys of an

@@ -69,5 +69,5 @@ def test_an_installed_wheel_carries_and_reads_the_schemas(tmp_path):
     )
     where, counts, locustfile = done.stdout.splitlines()
     assert where == str(tmp_path / "site" / "tagocheck" / "_schemas")
-    assert counts == "19 190"
+    assert counts == "20 200"
     assert locustfile == str(tmp_path / "site" / "tagocheck" / "_loadtests" / "capacity.py")

@@ -85,6 +85,7 @@ def calls(tmp_path_factory):
             ("GET /info", "analysis-no-policy", "GET", "/info", {}),
             ("GET /device/params", "device-read", "GET", "/device/params", {}),
             ("PUT /device/params/{id}", "device-full", "PUT", f"/device/params/{param_id}", {}),
+            ("GET /device/{id}/params", "profile", "GET", f"/device/{device_id}/params", {}),
             (
                 "POST /device/{id}/params",
                 "profile",
@@ -121,7 +122,7 @@ def calls(tmp_path_factory):
                 "GET /integration/network/resolve/{serial}/{authorization}",
                 "network",
                 "GET",
-                "/integration/network/resolve/SN-C1/any",
+                f"/integration/network/resolve/SN-C1/{info['authorization']}",
                 {},
             ),
             (

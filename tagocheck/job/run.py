@@ -266,6 +266,7 @@ class Runner:
             TAGOIO_PROFILE_TOKEN=self.target.profile_token,
             TAGOIO_NETWORK_TOKEN=info["network_token"],
             TAGOIO_ANALYSIS_TOKEN=info["analysis_token"],
+            TAGOIO_AUTHORIZATION=info["authorization"],
         )
         progress.update(
             task, total=1, completed=1, status=f"{self.target.url}, {job.config.devices:,} devices"

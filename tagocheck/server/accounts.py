@@ -163,6 +163,8 @@ class Account:
             "connector_id": new_id(),
             "analysis_id": new_id(),
             "analysis_token": f"a-{secrets.token_hex(16)}",
+            # the profile's authorization key (Integrations > Authorization), `at` tokens [C]
+            "authorization": f"at{secrets.token_hex(16)}",
         }
         if profile_token:
             fresh["profile_token"] = meta["profile_token"] = profile_token

@@ -49,6 +49,7 @@ TOKEN_HEADERS = (
     "authorization",
 )
 DEFAULT_DEVICE_PAGE = 20
+MAX_RPM = 2**62
 
 
 class Failure(Exception):
@@ -264,9 +265,18 @@ class TargetApp:
         return await route.handler(self, request)
 
     def _route(self, request: Request) -> Route:
-        route = self._static.get((request.method, request.path.rstrip("/") or "/"))
+        path = request.path.rstrip("/") or "/"
+        route = self._static.get((request.method, path))
         if route is not None:
             return route
+        # A literal path is its own resource (/device/token is no device id): only its methods.
+        static_methods = sorted(m for (m, t) in self._static if t == path)
+        if static_methods:
+            raise Failure(
+                405,
+                f"Method {request.method} not allowed",
+                [(b"allow", ", ".join(static_methods).encode())],
+            )
         parts = request.path.strip("/").split("/")
         allowed = []
         for candidate in self._dynamic:
@@ -284,7 +294,6 @@ class TargetApp:
                     request.params = params
                     return candidate
                 allowed.append(candidate.method)
-        allowed += [m for (m, t) in self._static if t == request.path.rstrip("/")]
         if allowed:
             methods = ", ".join(sorted(set(allowed)))
             raise Failure(
@@ -346,7 +355,26 @@ def _ssl_false(request: Request) -> bool:
 
 
 async def post_data(app: TargetApp, request: Request) -> Response:
-    return await _ingest(app, request.device, request.json())
+    return await _ingest(app, request.device, _data_body(request))
+
+
+PAYLOAD_VARIABLE = "payload"
+
+
+def _data_body(request: Request) -> Any:
+    """The records of a data body. A text/plain body goes to the device's payload parser on
+    TagoIO [C]; this target has no parsers, so the text is kept as TagoIO keeps a payload no
+    parser turns into records: one record of variable `payload` whose value is the text."""
+    media = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media != "text/plain":
+        return request.json()
+    try:
+        text = request.body.decode("utf-8")
+    except UnicodeDecodeError:
+        raise Failure(400, "Invalid text body: it is not UTF-8") from None
+    if not text:
+        raise Failure(400, "Invalid text body: the body is empty")
+    return {"variable": PAYLOAD_VARIABLE, "value": text}
 
 
 async def _ingest(app: TargetApp, device: Device, body: Any) -> Response:
@@ -381,7 +409,7 @@ async def get_data(app: TargetApp, request: Request) -> Response:
 async def put_data(app: TargetApp, request: Request) -> Response:
     device = request.device
     if device.type == "immutable":
-        raise Failure(400, "Immutable devices cannot edit data")
+        raise Failure(409, "Immutable devices cannot edit data: only mutable devices can")
     body = request.json()
     items = body if isinstance(body, list) else [body]
     if not items:
@@ -436,17 +464,17 @@ def _param_view(row: tuple[Any, ...]) -> dict[str, Any]:
     return {"id": row[0], "key": row[1], "value": row[2], "sent": bool(row[3])}
 
 
-def _params_of(app: TargetApp, device: str, sent: str | None = None) -> list[dict[str, Any]]:
+def _params_of(app: TargetApp, device: str, sent: bool | None = None) -> list[dict[str, Any]]:
     sql = "SELECT id, key, value, sent FROM params WHERE device = ?"
     args: list[Any] = [device]
-    if sent in ("true", "false"):
+    if sent is not None:
         sql += " AND sent = ?"
-        args.append(int(sent == "true"))
+        args.append(int(sent))
     return [_param_view(r) for r in app.store.rows(sql + " ORDER BY key", args)]
 
 
 async def get_device_params(app: TargetApp, request: Request) -> Response:
-    return ok(_params_of(app, request.device.id, request.one("sent_status")))
+    return ok(_params_of(app, request.device.id, _boolean(request, "sent_status")))
 
 
 async def put_device_param(app: TargetApp, request: Request) -> Response:
@@ -463,27 +491,30 @@ async def put_device_param(app: TargetApp, request: Request) -> Response:
 
 
 async def list_params(app: TargetApp, request: Request) -> Response:
-    return ok(_params_of(app, _device(app, request.params["id"]).id, request.one("sent_status")))
+    device = _device(app, request.params["id"])
+    return ok(_params_of(app, device.id, _boolean(request, "sent_status")))
 
 
 async def set_params(app: TargetApp, request: Request) -> Response:
     device = _device(app, request.params["id"])
     body = request.json()
     items = body if isinstance(body, list) else [body]
+    if not items:
+        raise records.InvalidData("Invalid params: the array is empty")
     rows = []
     for index, item in enumerate(items):
         if not isinstance(item, dict) or not isinstance(item.get("key"), str):
-            raise records.InvalidData(f"Invalid param {index}: key is required")
+            raise records.InvalidData(f"Invalid param {index}: key is required, a string")
         if not isinstance(item.get("value"), str):
             raise records.InvalidData(f"Invalid param {index}: value must be a string")
+        param_id = item.get("id")
+        if param_id is not None and not _is_id(param_id):
+            raise records.InvalidData(f"Invalid param {index}: id must be a parameter id")
+        sent = item.get("sent", False)
+        if not isinstance(sent, bool):
+            raise records.InvalidData(f"Invalid param {index}: sent must be a boolean")
         rows.append(
-            (
-                item.get("id") or records.new_id(),
-                device.id,
-                item["key"],
-                item["value"],
-                int(bool(item.get("sent", False))),
-            )
+            (param_id or records.new_id(), device.id, item["key"], item["value"], int(sent))
         )
 
     await app.store.write(
@@ -497,6 +528,25 @@ async def set_params(app: TargetApp, request: Request) -> Response:
 # -- devices (profile token)
 
 
+_ID = re.compile(r"^[0-9a-f]{24}$")
+
+
+def _is_id(value: Any) -> bool:
+    """A resource id as TagoIO makes them: 24 lowercase hex characters [C]."""
+    return isinstance(value, str) and _ID.match(value) is not None
+
+
+def _boolean(request: Request, name: str) -> bool | None:
+    """A boolean query parameter; None when absent."""
+    raw = request.one(name)
+    if raw is None:
+        return None
+    # any case: the official Python SDK sends Python's True and False [SDK]
+    if raw.lower() not in ("true", "false"):
+        raise Failure(400, f"Invalid query: {name} must be true or false")
+    return raw.lower() == "true"
+
+
 def _device(app: TargetApp, device_id: str) -> Device:
     device = app.account.devices.get(device_id)
     if device is None:
@@ -504,14 +554,15 @@ def _device(app: TargetApp, device_id: str) -> Device:
     return device
 
 
-def _text(body: dict, name: str, *, required: bool = False, limit: int = 255) -> str | None:
+def _text(body: dict, name: str, *, required: bool = False, what: str = "device") -> str | None:
     value = body.get(name)
     if value is None:
         if required:
-            raise records.InvalidData(f"Invalid device: {name} is required")
+            raise records.InvalidData(f"Invalid {what}: {name} is required")
         return None
-    if not isinstance(value, str) or (required and not value) or len(value) > limit:
-        raise records.InvalidData(f"Invalid device: {name} must be a string of at most {limit}")
+    if not isinstance(value, str) or (required and not value):
+        shown = "a non-empty string" if required else "a string"
+        raise records.InvalidData(f"Invalid {what}: {name} must be {shown}")
     return value
 
 
@@ -531,12 +582,21 @@ def _rpm(body: dict) -> dict[str, int | None] | None:
     rpm = body.get("rpm")
     if rpm is None:
         return None
-    if not isinstance(rpm, dict) or not all(
-        v is None or (isinstance(v, int) and not isinstance(v, bool) and v >= 0)
-        for v in rpm.values()
-    ):
-        raise records.InvalidData("Invalid device: rpm takes data_input and data_output counts")
-    return {"rpm_input": rpm.get("data_input"), "rpm_output": rpm.get("data_output")}
+    counts = {"data_input": "rpm_input", "data_output": "rpm_output"}
+    found: dict[str, int | None] = {}
+    for name, column in counts.items():
+        value = rpm.get(name) if isinstance(rpm, dict) else False
+        if isinstance(value, float) and value.is_integer():  # JSON's 5.0 is the integer 5
+            value = int(value)
+        if value is not None and (
+            not isinstance(value, int) or isinstance(value, bool) or value < 0
+        ):
+            raise records.InvalidData(
+                "Invalid device: rpm takes data_input and data_output, counts from 0 or null"
+            )
+        # beyond any count a minute can hold (and SQLite's integers): no soft limit at all
+        found[column] = None if value is None else min(value, MAX_RPM)
+    return found
 
 
 def _flag(body: dict, name: str, default: bool) -> bool:
@@ -554,7 +614,7 @@ async def create_device(app: TargetApp, request: Request) -> Response:
     if cap is not None and len(app.account.devices) >= cap:
         raise Failure(400, f"Device limit reached: the {app.plan} plan allows {cap} devices")
     kind = body.get("type", "immutable")
-    if kind not in DEVICE_TYPES:
+    if not isinstance(kind, str) or kind not in DEVICE_TYPES:
         raise records.InvalidData(f"Invalid device: type must be one of {', '.join(DEVICE_TYPES)}")
     now = records.now_ms()
     device = Device(
@@ -592,22 +652,35 @@ def _page(request: Request, default_amount: int) -> tuple[int, int]:
 
 def _positive(request: Request, name: str, default: int) -> int:
     raw = request.one(name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    if not raw.isascii() or not raw.isdigit() or int(raw) < 1:
         raise Failure(400, f"Invalid query: {name} must be a whole number from 1")
     return int(raw)
 
 
-def _fields(request: Request, item: dict[str, Any]) -> dict[str, Any]:
+def _fields(request: Request, item: dict[str, Any], key: str) -> dict[str, Any]:
+    """The fields asked for, and always the item's key (a device's id, a token)."""
     wanted = [f for value in request.query.get("fields", ()) for f in value.split(",") if f]
-    return {k: v for k, v in item.items() if k in wanted} if wanted else item
+    if not wanted:
+        return item
+    return {k: v for k, v in item.items() if k in wanted or k == key}
 
 
 _FILTER_KEY = re.compile(r"^filter\[([a-z_]+)\](?:\[(\d+)\]\[(key|value)\])?$")
+DEVICE_ORDER = (
+    "name",
+    "created_at",
+    "updated_at",
+    "last_input",
+    "last_output",
+    "visible",
+    "active",
+)
+TOKEN_ORDER = ("name", "created_at", "expire_time", "permission")
 
 
-def _matches(device: Device, view: dict[str, Any], filters: dict[str, str], tags: dict) -> bool:
+def _matches(view: dict[str, Any], filters: dict[str, str], tags: dict) -> bool:
     for name, wanted in filters.items():
         actual = view.get(name)
         if isinstance(actual, bool):
@@ -615,38 +688,43 @@ def _matches(device: Device, view: dict[str, Any], filters: dict[str, str], tags
         pattern = "^" + ".*".join(re.escape(p) for p in wanted.split("*")) + "$"
         if actual is None or not re.match(pattern, str(actual), re.IGNORECASE):
             return False
-    return all(tag in device.tags for tag in tags.values() if "key" in tag and "value" in tag)
+    wanted_tags = [tag for tag in tags.values() if "key" in tag and "value" in tag]
+    return all(tag in (view.get("tags") or []) for tag in wanted_tags)
 
 
-async def list_devices(app: TargetApp, request: Request) -> Response:
+def _listing(
+    request: Request, views: list[dict[str, Any]], order_fields: tuple[str, ...], key: str
+) -> Response:
+    """One page of a list route: filter[field]=value (a * matches any text), filter[tags][i]
+    [key|value], orderBy=field,asc|desc, page and amount, fields [C]."""
     page, amount = _page(request, DEFAULT_DEVICE_PAGE)
     filters: dict[str, str] = {}
     tags: dict[str, dict[str, str]] = {}
-    for key, values in request.query.items():
-        found = _FILTER_KEY.match(key)
+    for name, values in request.query.items():
+        found = _FILTER_KEY.match(name)
         if found and found.group(2) is not None and found.group(1) == "tags":
             tags.setdefault(found.group(2), {})[found.group(3)] = values[-1]
         elif found and found.group(2) is None:
             filters[found.group(1)] = values[-1]
-    views = [(d, app.account.device_view(d)) for d in app.account.devices.values()]
-    chosen = [view for d, view in views if _matches(d, view, filters, tags)]
-    field_name, _, direction = (request.one("orderBy") or "name,asc").partition(",")
-    if field_name not in (
-        "name",
-        "created_at",
-        "updated_at",
-        "last_input",
-        "last_output",
-        "visible",
-        "active",
-    ):
-        raise Failure(400, f"Invalid query: cannot order by {field_name!r}")
+    chosen = [view for view in views if _matches(view, filters, tags)]
+    order = request.one("orderBy")
+    field_name, comma, direction = (order if order is not None else order_fields[0]).partition(",")
+    if field_name not in order_fields or (comma and direction not in ("asc", "desc")):
+        raise Failure(
+            400, f"Invalid query: orderBy takes field,asc|desc with a field of {order_fields}"
+        )
     chosen.sort(
         key=lambda v: (v.get(field_name) is None, str(v.get(field_name))),
         reverse=direction == "desc",
     )
     window = chosen[(page - 1) * amount : page * amount]
-    return ok([_fields(request, view) for view in window])
+    return ok([_fields(request, view, key) for view in window])
+
+
+async def list_devices(app: TargetApp, request: Request) -> Response:
+    _boolean(request, "resolveBucketName")
+    views = [app.account.device_view(d) for d in app.account.devices.values()]
+    return _listing(request, views, DEVICE_ORDER, "id")
 
 
 async def get_device(app: TargetApp, request: Request) -> Response:
@@ -704,8 +782,7 @@ def _expiry(raw: Any) -> int | None:
     if raw is None or raw == "never":
         return None
     if isinstance(raw, str):
-        now = records.now_ms()
-        moment = records.parse_moment_ms(raw, now, future=True)
+        moment = records.parse_moment_ms(raw, records.now_ms(), future=True)
         if moment is not None:
             return moment
     raise records.InvalidData(
@@ -717,15 +794,19 @@ async def create_token(app: TargetApp, request: Request) -> Response:
     body = request.json()
     if not isinstance(body, dict):
         raise records.InvalidData("Invalid token: send an object")
-    device = _device(app, body.get("device") or "")
+    device_id = body.get("device")
+    if not _is_id(device_id):
+        raise records.InvalidData("Invalid token: device must be a device id")
+    device = _device(app, device_id)
     permission = body.get("permission", "full")
-    if permission not in PERMISSIONS:
+    if not isinstance(permission, str) or permission not in PERMISSIONS:
         raise records.InvalidData(
             f"Invalid token: permission must be one of {', '.join(PERMISSIONS)}"
         )
-    name = _text(body, "name") or "Token"
+    name = _text(body, "name", what="token") or "Token"
+    serial = _text(body, "serie_number", what="token")
     token = app.account.new_device_token(
-        device.id, permission, name, _expiry(body.get("expire_time")), _text(body, "serie_number")
+        device.id, permission, name, _expiry(body.get("expire_time")), serial
     )
     await app.store.write(
         lambda conn: conn.execute(f"INSERT INTO tokens VALUES ({','.join('?' * 7)})", token.row())
@@ -737,13 +818,11 @@ async def create_token(app: TargetApp, request: Request) -> Response:
 
 async def list_tokens(app: TargetApp, request: Request) -> Response:
     device = _device(app, request.params["device_id"])
-    page, amount = _page(request, DEFAULT_DEVICE_PAGE)
     mine: list[DeviceToken] = sorted(
         (t for t in app.account.tokens.values() if t.device == device.id),
         key=lambda t: t.created_ms,
     )
-    window = mine[(page - 1) * amount : page * amount]
-    return ok([_fields(request, app.account.token_view(t)) for t in window])
+    return _listing(request, [app.account.token_view(t) for t in mine], TOKEN_ORDER, "token")
 
 
 async def delete_token(app: TargetApp, request: Request) -> Response:
@@ -766,16 +845,44 @@ def _by_serial(app: TargetApp, serial: str) -> DeviceToken:
     raise Failure(404, f"No device with serial number {serial!r}")
 
 
+def _check_authorization(app: TargetApp, authorization: str | None) -> None:
+    """The profile's authorization key, where a network request names one [C]."""
+    if authorization is not None and authorization != app.account.meta["authorization"]:
+        raise Failure(401, "Invalid authorization: no profile has this authorization key")
+
+
 async def resolve_serial(app: TargetApp, request: Request) -> Response:
+    _check_authorization(app, request.params.get("authorization"))
     return ok(_by_serial(app, request.params["serial"]).token)
 
 
+def _serial_in_body(body: Any) -> str | None:
+    """The serial the records name in metadata.serial, the official form [C]: every record that
+    names one must name the same."""
+    items = body if isinstance(body, list) else [body]
+    named = {
+        item["metadata"].get("serial")
+        for item in items
+        if isinstance(item, dict) and isinstance(item.get("metadata"), dict)
+    } - {None}
+    if len(named) > 1:
+        raise Failure(400, "Invalid data: the records name different metadata.serial values")
+    serial = named.pop() if named else None
+    if serial is not None and not isinstance(serial, str):
+        raise Failure(400, "Invalid data: metadata.serial must be a string")
+    return serial
+
+
 async def network_data(app: TargetApp, request: Request) -> Response:
-    serial = request.one("serial")
+    _check_authorization(app, request.one("authorization_token"))
+    body = _data_body(request)
+    serial = request.one("serial") or _serial_in_body(body)
     if not serial:
-        raise Failure(400, "Invalid query: serial is required to pick the device")
+        raise Failure(
+            400, "Invalid data: name the device by metadata.serial in the records or ?serial="
+        )
     token = _by_serial(app, serial)
-    return await _ingest(app, _device(app, token.device), request.json())
+    return await _ingest(app, _device(app, token.device), body)
 
 
 ROUTES = [

@@ -10,6 +10,7 @@ of at most one month.
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -68,15 +69,22 @@ def _one(query: Query, name: str) -> str | None:
     return values[-1] if values else None
 
 
-def _int(query: Query, name: str, default: int, low: int, high: int) -> int:
+def _given(query: Query, name: str, default: str) -> str:
+    """A parameter's value, the default only when it is absent: `query=` names no kind."""
+    found = _one(query, name)
+    return default if found is None else found
+
+
+def _int(query: Query, name: str, default: int, low: int, high: int | None) -> int:
     raw = _one(query, name)
-    if raw is None or raw == "":
+    if raw is None:
         return default
-    try:
-        number = int(raw)
-    except ValueError:
-        raise BadQuery(f"{name} must be a whole number") from None
-    if not low <= number <= high:
+    if not re.fullmatch(r"-?[0-9]+", raw):
+        raise BadQuery(f"{name} must be a whole number")
+    number = int(raw)
+    if high is None and number < low:
+        raise BadQuery(f"{name} must be a whole number from {low}")
+    if high is not None and not low <= number <= high:
         raise BadQuery(f"{name} must be from {low} to {high:,}")
     return number
 
@@ -91,7 +99,7 @@ def value_candidates(raw: str) -> list[str]:
 
 def select(query: Query, device: int | None, now: int) -> Selection:
     """Parse a query for a device (its key); None means every device (the cross-device fault)."""
-    kind = _one(query, "query") or "default"
+    kind = _given(query, "query", "default")
     if kind not in KINDS:
         raise BadQuery(f"unknown query {kind!r}")
     variables = [v.lower() for name in ("variables", "variable") for v in query.get(name, ())]
@@ -120,12 +128,19 @@ def select(query: Query, device: int | None, now: int) -> Selection:
             raise BadQuery(f"query={kind} needs a start_date")
         if days_later(start, MAX_RANGE_DAYS) < (end if end is not None else now):
             raise BadQuery(f"query={kind} takes a date range of at most one month")
-    ordination = _one(query, "ordination") or "descending"
+    ordination = _given(query, "ordination", "descending")
     if ordination not in ("ascending", "descending"):
         raise BadQuery("ordination must be ascending or descending")
     selection.order = "ASC" if ordination == "ascending" else "DESC"
     selection.qty = _int(query, "qty", DEFAULT_QTY, 1, MAX_QTY)
-    selection.skip = _int(query, "skip", 0, 0, 2**31)
+    selection.skip = min(_int(query, "skip", 0, 0, None), 2**62)
+    for name, accepted in (("conditional", CONDITIONALS), ("function", AGGREGATE_FUNCTIONS)):
+        given = _one(query, name)
+        if given is not None and given not in accepted:
+            raise BadQuery(f"{name} must be one of {', '.join(sorted(accepted))}")
+    details = _one(query, "details")
+    if details is not None and details.lower() not in ("true", "false"):
+        raise BadQuery("details must be true or false")
     return selection
 
 
@@ -136,7 +151,7 @@ def _in(selection: Selection, column: str, values: list[Any]) -> None:
 
 def _date(query: Query, name: str, now: int) -> int | None:
     raw = _one(query, name)
-    if raw is None or raw == "":
+    if raw is None:
         return None
     moment = parse_moment_ms(raw, now)
     if moment is None:

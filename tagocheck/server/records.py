@@ -11,7 +11,6 @@ import os
 import re
 import time
 from collections.abc import Mapping
-from datetime import UTC, datetime, timedelta
 from itertools import count
 from typing import Any
 
@@ -61,15 +60,53 @@ def now_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+# The dates the API speaks have four-digit years [C]: a moment outside them cannot be returned in
+# that form, so it is refused as a record's time and clamped as a query's bound.
+MIN_MS = -62_167_219_200_000  # 0000-01-01T00:00:00.000Z
+MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
+_DAY_MS = 86_400_000
+
+
+def _days_from_civil(year: int, month: int, day: int) -> int:
+    """Days since 1970-01-01 of a proleptic Gregorian date (any year, day 31 of a 30-day month
+    running into the next, as JavaScript's Date reads an ISO date)."""
+    year -= month <= 2
+    era = year // 400
+    year_of_era = year - era * 400
+    day_of_year = (153 * (month + (-3 if month > 2 else 9)) + 2) // 5
+    day_of_era = year_of_era * 365 + year_of_era // 4 - year_of_era // 100 + day_of_year
+    return era * 146_097 + day_of_era - 719_468 + day - 1
+
+
+def _civil_from_days(days: int) -> tuple[int, int, int]:
+    days += 719_468
+    era = days // 146_097
+    day_of_era = days - era * 146_097
+    year_of_era = (
+        day_of_era - day_of_era // 1460 + day_of_era // 36524 - day_of_era // 146_096
+    ) // 365
+    day_of_year = day_of_era - (365 * year_of_era + year_of_era // 4 - year_of_era // 100)
+    shifted = (5 * day_of_year + 2) // 153
+    day = day_of_year - (153 * shifted + 2) // 5 + 1
+    month = shifted + (3 if shifted < 10 else -9)
+    return year_of_era + era * 400 + (month <= 2), month, day
+
+
 def iso_z(ms: int | None) -> str | None:
     """Milliseconds since the epoch as ISO 8601 UTC with milliseconds and Z."""
     if ms is None:
         return None
-    seconds, millis = divmod(ms, 1000)
-    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(seconds)) + f".{millis:03d}Z"
+    days, in_day = divmod(ms, _DAY_MS)
+    year, month, day = _civil_from_days(days)
+    seconds, millis = divmod(in_day, 1000)
+    minutes, second = divmod(seconds, 60)
+    hour, minute = divmod(minutes, 60)
+    return f"{year:04d}-{month:02d}-{day:02d}T{hour:02d}:{minute:02d}:{second:02d}.{millis:03d}Z"
 
 
-_RELATIVE = re.compile(r"^\s*(\d+)\s*(second|minute|hour|day|week|month|year)s?\s*$", re.IGNORECASE)
+# What common.schema.json#relative-time and #iso-time-in accept, and no more: a form the schema
+# refuses is refused here too, so a client that follows the schema is never surprised.
+_RELATIVE = re.compile(r"^([0-9]{1,4}) ?(second|minute|hour|day|week|month|year)s?$")
 _UNIT_SECONDS = {
     "second": 1,
     "minute": 60,
@@ -79,6 +116,11 @@ _UNIT_SECONDS = {
     "month": 30 * 86400,
     "year": 365 * 86400,
 }
+_ISO_DATE = re.compile(
+    r"^([0-9]{4})-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+    r"(?:[T ]([01][0-9]|2[0-3]):([0-5][0-9])(?::([0-5][0-9])(?:\.([0-9]+))?)?"
+    r"(Z|[+-](?:[01][0-9]|2[0-3])(?::?[0-5][0-9])?)?)?$"
+)
 
 
 def relative_ms(text: str) -> int | None:
@@ -86,43 +128,52 @@ def relative_ms(text: str) -> int | None:
     found = _RELATIVE.match(text)
     if not found:
         return None
-    return int(found.group(1)) * _UNIT_SECONDS[found.group(2).lower()] * 1000
+    return int(found.group(1)) * _UNIT_SECONDS[found.group(2)] * 1000
 
 
 def parse_date_ms(text: str) -> int | None:
-    """ISO 8601 (a date, "YYYY-MM-DD HH:mm:ss", with or without zone) in ms; None if not a date."""
-    try:
-        moment = datetime.fromisoformat(text.strip())
-    except ValueError:
+    """ISO 8601 (a date, "YYYY-MM-DD HH:mm:ss", with or without zone; UTC without) in ms; None
+    if not such a date."""
+    found = _ISO_DATE.match(text)
+    if not found:
         return None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    year, month, day, hour, minute, second, fraction, zone = found.groups()
+    ms = _days_from_civil(int(year), int(month), int(day)) * _DAY_MS
+    ms += ((int(hour or 0) * 60 + int(minute or 0)) * 60 + int(second or 0)) * 1000
+    ms += int((fraction or "0")[:3].ljust(3, "0"))
+    if zone and zone != "Z":
+        digits = zone[1:].replace(":", "")
+        offset = (int(digits[:2]) * 60 + int(digits[2:] or 0)) * 60_000
+        ms -= offset if zone[0] == "+" else -offset
+    return ms
 
 
 def parse_time_ms(value: Any) -> int | None:
-    """A record's time: ISO 8601, or a Unix timestamp in seconds (milliseconds when that large)."""
+    """A record's time: ISO 8601, or a Unix timestamp in seconds (milliseconds when that large);
+    None when it is neither or has no four-digit year."""
     if isinstance(value, bool):
         return None
     if isinstance(value, int | float):
         if not math.isfinite(value) or value < 0:
             return None
-        return int(value if value >= UNIX_MS_THRESHOLD else value * 1000)
-    if isinstance(value, str):
-        return parse_date_ms(value)
-    return None
+        moment = int(value if value >= UNIX_MS_THRESHOLD else value * 1000)
+    elif isinstance(value, str):
+        moment = parse_date_ms(value)
+    else:
+        return None
+    return moment if moment is not None and MIN_MS <= moment <= MAX_MS else None
 
 
 def parse_moment_ms(text: str, now: int, *, future: bool = False) -> int | None:
-    """A query date: ISO 8601, or a relative duration before (or after) now."""
+    """A query date: ISO 8601, or a relative duration before (or after) now; clamped to the
+    four-digit years."""
     span = relative_ms(text)
-    if span is not None:
-        return now + span if future else now - span
-    return parse_date_ms(text)
+    moment = parse_date_ms(text) if span is None else (now + span if future else now - span)
+    return None if moment is None else min(max(moment, MIN_MS), MAX_MS)
 
 
 def days_later(ms: int, days: int) -> int:
-    return int((datetime.fromtimestamp(ms / 1000, UTC) + timedelta(days=days)).timestamp() * 1000)
+    return ms + days * _DAY_MS
 
 
 # ---- records ------------------------------------------------------------------------------------
@@ -176,10 +227,10 @@ def _coordinate(raw: Any, index: int | None, field: str, bound: float) -> float:
 
 def check_location(raw: Any, index: int | None) -> dict[str, Any]:
     """{lat, lng} or a GeoJSON Point in; always a GeoJSON Point [lng, lat] out."""
-    if isinstance(raw, dict) and "lat" in raw and "lng" in raw:
+    if isinstance(raw, dict) and set(raw) == {"lat", "lng"}:
         lat = _coordinate(raw["lat"], index, "location.lat", 90)
         lng = _coordinate(raw["lng"], index, "location.lng", 180)
-    elif isinstance(raw, dict) and raw.get("type") == "Point":
+    elif isinstance(raw, dict) and raw.get("type") in ("Point", "point"):
         coordinates = raw.get("coordinates")
         if not isinstance(coordinates, list) or len(coordinates) != 2:
             raise _fail(index, "location.coordinates", "must be [lng, lat]")
@@ -218,7 +269,7 @@ def new_row(raw: Any, index: int | None, seq: int, device: int, group: str, crea
     variable = check_variable(raw.get("variable"), index)
     value = check_value(raw.get("value"), index)
     unit = check_text(raw["unit"], index, "unit", MAX_UNIT) if raw.get("unit") is not None else None
-    grp = raw.get("group", raw.get("serie"))
+    grp = raw.get("group") if raw.get("group") is not None else raw.get("serie")
     grp = check_text(grp, index, "group", MAX_GROUP) if grp is not None else group
     location = raw.get("location")
     location = check_location(location, index) if location is not None else None

@@ -320,6 +320,7 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
                 "http_url": _url("http", listeners[-1][1]),
                 "network_token": account.meta["network_token"],
                 "analysis_token": account.meta["analysis_token"],
+                "authorization": account.meta["authorization"],
                 "rate_window_seconds": args.rate_window_seconds,
                 "faults": faults.describe(),
                 "state_dir": str(state),

@@ -163,8 +163,13 @@ def test_network_routes(fleet):
     network, serial = client.target.info["network_token"], tokens["serial"]
     resolved = client.call("GET", f"/integration/network/resolve/{serial}", network).json()
     assert resolved == {"status": True, "result": tokens["full"]}
-    with_auth = client.call("GET", f"/integration/network/resolve/{serial}/code", network)
+    authorization = client.target.info["authorization"]
+    with_auth = client.call(
+        "GET", f"/integration/network/resolve/{serial}/{authorization}", network
+    )
     assert with_auth.json()["result"] == tokens["full"]
+    wrong = client.call("GET", f"/integration/network/resolve/{serial}/at-not-ours", network)
+    assert wrong.status_code == 401 and "authorization" in wrong.json()["message"]
     missing = client.call("GET", "/integration/network/resolve/SN-NOPE", network)
     assert missing.status_code == 404
     sent = client.call(

@@ -226,7 +226,7 @@ def test_immutable_devices_cannot_edit(client):
     post(client, made["token"], {"variable": "v", "value": 1})
     record = get(client, made["token"])[0]
     response = client.call("PUT", "/data", made["token"], json={"id": record["id"], "value": 2})
-    assert response.status_code == 400 and response.json()["status"] is False
+    assert response.status_code == 409 and response.json()["status"] is False
 
 
 def test_aggregate_and_conditional(dev):

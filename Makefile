@@ -12,7 +12,7 @@ ifneq ($(shell $(BIN)/python -c "import tagocheck" >/dev/null 2>&1 && echo ok),o
 $(shell rm -f $(STAMP))
 endif
 
-.PHONY: demo test lint format venv clean browser truth-table perturbations entry-points faults
+.PHONY: demo test lint format venv clean browser truth-table perturbations entry-points faults schemathesis
 
 demo: $(STAMP)
 	$(BIN)/tagocheck capacity
@@ -38,6 +38,11 @@ faults: $(STAMP)
 # Every bad input and unusable target for every entry point (about 70 s); `make test` runs a third and every unusable-target case.
 entry-points: $(STAMP)
 	TAGOCHECK_ENTRY_POINTS=all $(BIN)/pytest tests/test_entry_points.py
+
+# Schemathesis against the embedded target: three seeds, 50 examples per operation, every fault
+# mode it must catch (about 4 minutes); `make test` runs one seed, 20 examples, two fault modes.
+schemathesis: $(STAMP)
+	TAGOCHECK_SCHEMATHESIS=all $(BIN)/pytest tests/test_schemathesis.py
 
 lint: $(STAMP)
 	$(BIN)/ruff check .

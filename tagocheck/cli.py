@@ -35,6 +35,12 @@ EPILOG_VALIDATE = """examples:
   tagocheck validate --list        the names of every schema
 """
 
+EPILOG_OPENAPI = """examples:
+  tagocheck openapi --out tagoio.openapi.json
+  tagocheck openapi --server https://api.us-e1.tago.io | jq '.paths | keys'
+  SCHEMATHESIS_HOOKS=tagocheck.schemathesis_hooks st run tagoio.openapi.json ...   (README)
+"""
+
 EPILOG_CAPACITY = """examples:
   tagocheck capacity                                   the embedded target, defaults (make demo)
   tagocheck capacity --devices 20000 --interval 2 --steps 8 --step-seconds 30
@@ -227,6 +233,22 @@ def _parser() -> argparse.ArgumentParser:
     validate.add_argument("file", nargs="?", default="-", help="JSON file; - or absent for stdin")
     validate.add_argument("--list", action="store_true", help="list the schema names and exit")
     validate.set_defaults(run=_validate)
+
+    openapi_parser = commands.add_parser(
+        "openapi",
+        help="write the contract as one OpenAPI 3.1 document",
+        description="schemas/ rendered as OpenAPI 3.1: every route with its parameters, bodies, "
+        "responses per status, a security scheme per token header and links for the stateful "
+        "flows. Generated from the route table, schemas and permission matrix each time, so it "
+        "says what the contract suite checks, for Schemathesis and other OpenAPI tools.",
+        epilog=EPILOG_OPENAPI,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    openapi_parser.add_argument("--out", metavar="FILE", help="write here instead of stdout")
+    openapi_parser.add_argument(
+        "--server", metavar="URL", help="the document's server URL (default: none named)"
+    )
+    openapi_parser.set_defaults(run=_openapi)
     return parser
 
 
@@ -426,6 +448,26 @@ def _routes(args: argparse.Namespace, out: Console) -> int:
             row.append("not documented" if limit is None else f"{limit:,}")
         view.add_row(*row)
     out.print(view)
+    return 0
+
+
+def _openapi(args: argparse.Namespace, out: Console) -> int:
+    from tagocheck import openapi, reach
+
+    try:
+        server = reach.check_url(args.server) if args.server else None
+    except reach.Unreachable as error:
+        raise UsageError(str(error)) from None
+    text = json.dumps(openapi.document(server), indent=2, ensure_ascii=False) + "\n"
+    if not args.out:
+        sys.stdout.write(text)
+        return 0
+    path = Path(args.out)
+    try:
+        path.write_text(text, encoding="utf-8")
+    except OSError as error:
+        raise UsageError(f"cannot write {path}: {error.strerror}") from None
+    out.print(f"wrote {path} (OpenAPI {openapi.OPENAPI_VERSION})", highlight=False)
     return 0
 
 

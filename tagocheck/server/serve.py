@@ -43,8 +43,21 @@ plans' rate limits in calendar-minute windows, all written from the facts file.
 Where official sources disagree it answers with the variant most sources document: failures as
 {"status": false, "message": ...}; creates with HTTP 201; a new device as {device_id, bucket_id,
 token}; a new token as {token, permission, expire_time}. Sizes read "kB" as 1,000 bytes. A Unix
-time above 1e11 is taken as milliseconds. POST /integration/network/data names its device with
-?serial=. The profile, network and analysis tokens are made at first start and kept in STATE_DIR.
+time above 1e11 is taken as milliseconds; dates are read as schemas/ reads them (day 31 of a shorter
+month runs into the next, as JavaScript's Date does; years have four digits). Every body and query
+field's type is checked before use: a wrong one is a 400 naming the field. An edit of an immutable
+device's data is a 409 (a conflict with the device's storage type; the docs give no code).
+
+POST /data with Content-Type text/plain: TagoIO hands the text to the device's payload parser. This
+target runs no parsers, so it keeps the text in the form TagoIO's examples give a raw payload:
+one record of variable "payload" whose value is the text (at most 6 kB, UTF-8), which a parser
+would read. Running parser code is out of its scope; a JSON body is the way to send records.
+
+POST /integration/network/data takes the official form (?authorization_token= with the profile's
+authorization key, the device named by metadata.serial in the records) and the older ?serial=.
+GET /integration/network/resolve/{serial}/{authorization} checks the key (401 if not the
+profile's). The profile, network and analysis tokens and the authorization key are made at first
+start, kept in STATE_DIR and printed in the ready line.
 """
 
 

@@ -286,6 +286,7 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
     "POST /device": {
         "GetDevice": {"route": "GET /device/{id}", "parameters": {"path.id": _NEW_DEVICE}},
         "EditDevice": {"route": "PUT /device/{id}", "parameters": {"path.id": _NEW_DEVICE}},
+        "ListParams": {"route": "GET /device/{id}/params", "parameters": {"path.id": _NEW_DEVICE}},
         "SetParams": {"route": "POST /device/{id}/params", "parameters": {"path.id": _NEW_DEVICE}},
         "ListTokens": {
             "route": "GET /device/token/{device_id}",

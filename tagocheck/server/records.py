@@ -51,9 +51,10 @@ def seq_of(record_id: str) -> int | None:
     if len(record_id) != 24:
         return None
     try:
-        return int(record_id[8:], 16)
+        seq = int(record_id[8:], 16)
     except ValueError:
         return None
+    return seq if seq < 2**63 else None  # past SQLite's integers: no seq of ours
 
 
 def now_ms() -> int:
@@ -200,6 +201,17 @@ def check_variable(raw: Any, index: int | None) -> str:
     return raw.lower()
 
 
+SQLITE_INTEGERS = range(-(2**63), 2**63)
+
+
+def numeric(value: Any) -> int | float | None:
+    """A value's number for the statistics column: a JSON integer past SQLite's 64 bits is kept
+    as the nearest float (its exact text stays in the value column)."""
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        return None
+    return value if isinstance(value, float) or value in SQLITE_INTEGERS else float(value)
+
+
 def check_value(raw: Any, index: int | None) -> Any:
     if raw is None or isinstance(raw, bool | int | float):
         return raw
@@ -269,8 +281,10 @@ def new_row(raw: Any, index: int | None, seq: int, device: int, group: str, crea
     variable = check_variable(raw.get("variable"), index)
     value = check_value(raw.get("value"), index)
     unit = check_text(raw["unit"], index, "unit", MAX_UNIT) if raw.get("unit") is not None else None
-    grp = raw.get("group") if raw.get("group") is not None else raw.get("serie")
-    grp = check_text(grp, index, "group", MAX_GROUP) if grp is not None else group
+    groups = [
+        check_text(raw[k], index, k, MAX_GROUP) for k in ("group", "serie") if raw.get(k) is not None
+    ]
+    grp = groups[0] if groups else group  # group, else serie, its deprecated alias
     location = raw.get("location")
     location = check_location(location, index) if location is not None else None
     metadata = raw.get("metadata")
@@ -281,7 +295,7 @@ def new_row(raw: Any, index: int | None, seq: int, device: int, group: str, crea
         device,
         variable,
         None if value is None else orjson.dumps(value).decode(),
-        value if isinstance(value, int | float) and not isinstance(value, bool) else None,
+        numeric(value),
         unit,
         grp,
         None if location is None else orjson.dumps(location).decode(),
@@ -302,21 +316,30 @@ def batch(body: Any) -> list[Any]:
     raise InvalidData("Invalid data: send a data object or an array of them")
 
 
+RECORD_ID = re.compile(r"^[0-9a-f]{24}$")
+EDITABLE = ("id", "value", "unit", "time", "group", "serie", "location", "metadata")
+
+
 def update_fields(raw: Any, index: int | None) -> dict[str, Any]:
-    """One PUT /data item: its id and the columns to change."""
+    """One PUT /data item: its id and the columns to change. A field that is not a record's is
+    refused: ignoring it would drop the edit its sender meant."""
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
         raise _fail(index, "id", "is required")
+    if not RECORD_ID.match(raw["id"]):
+        raise _fail(index, "id", "must be a record id (24 lowercase hex characters)")
+    unknown = sorted(set(raw) - set(EDITABLE))
+    if unknown:
+        raise _fail(index, unknown[0], f"is not a field of a record ({', '.join(EDITABLE)})")
     changes: dict[str, Any] = {}
     if "value" in raw:
         value = check_value(raw["value"], index)
         changes["value"] = None if value is None else orjson.dumps(value).decode()
-        changes["num"] = (
-            value if isinstance(value, int | float) and not isinstance(value, bool) else None
-        )
+        changes["num"] = numeric(value)
     if "unit" in raw:
         changes["unit"] = check_text(raw["unit"], index, "unit", MAX_UNIT)
-    if "group" in raw or "serie" in raw:
-        changes["grp"] = check_text(raw.get("group", raw.get("serie")), index, "group", MAX_GROUP)
+    groups = [check_text(raw[k], index, k, MAX_GROUP) for k in ("group", "serie") if k in raw]
+    if groups:
+        changes["grp"] = groups[0]  # group, else serie, its deprecated alias
     if "location" in raw:
         changes["location"] = orjson.dumps(check_location(raw["location"], index)).decode()
     if "metadata" in raw:

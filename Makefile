@@ -20,7 +20,7 @@ demo: $(STAMP)
 # The suite's own tests (which also run the contract suite against every fault mode), then the
 # contract suite itself against the embedded target, as a user would run it.
 test: $(STAMP) lint browser
-	TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest
+	TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest --durations=15
 	$(BIN)/pytest contract/ --junitxml=reports/contract/junit.xml
 
 # The whole verdict truth table (tests/verdict): every row for every entry point, about 6

@@ -282,7 +282,9 @@ def new_row(raw: Any, index: int | None, seq: int, device: int, group: str, crea
     value = check_value(raw.get("value"), index)
     unit = check_text(raw["unit"], index, "unit", MAX_UNIT) if raw.get("unit") is not None else None
     groups = [
-        check_text(raw[k], index, k, MAX_GROUP) for k in ("group", "serie") if raw.get(k) is not None
+        check_text(raw[k], index, k, MAX_GROUP)
+        for k in ("group", "serie")
+        if raw.get(k) is not None
     ]
     grp = groups[0] if groups else group  # group, else serie, its deprecated alias
     location = raw.get("location")

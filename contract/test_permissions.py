@@ -105,3 +105,30 @@ def test_a_device_token_never_reads_another_devices_data(fleet):
                     reproduction=reply.curl,
                 )
             )
+
+
+@pytest.mark.subjects("GET /integration/network/resolve/{serial}/{authorization}")
+def test_a_wrong_authorization_key_resolves_no_token(fleet):
+    """The resolve route that takes a profile's authorization key checks it [C]: with a key
+    that is no profile's, it gives no device token (else any network may read any profile's)."""
+    if not fleet.target.network_token:
+        pytest.skip("no network token for this target")
+    route = "GET /integration/network/resolve/{serial}/{authorization}"
+    wrong = "at" + "0" * 32  # the shape of a key, no profile's
+    reply = fleet.client.request(
+        "GET",
+        f"/integration/network/resolve/{fleet.a.serial}/{wrong}",
+        token=fleet.target.network_token,
+        token_kind="network",
+    )
+    if reply.verdict.succeeded and reply.result is not None:
+        fail_with(
+            fleet.recorder.find(
+                route,
+                "authorization-ignored",
+                VIOLATION,
+                expected="a key that is no profile's resolves no device token [C]",
+                observed=f"HTTP {reply.status}: a token was returned",
+                reproduction=reply.curl,
+            )
+        )

@@ -22,7 +22,7 @@ import requests.adapters
 from tagocheck import checks, findings, ratelimits, routes
 from tagocheck.exchange import Exchange
 from tagocheck.recorder import ContractViolation, Recorder, violation_message
-from tagocheck.redact import redact_token
+from tagocheck.redact import redact_token, scrub
 
 Params = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
 
@@ -276,13 +276,15 @@ def curl(
     if params:
         items = params.items() if isinstance(params, Mapping) else params
         url += "?" + urlencode(list(items), doseq=True)
-    parts = ["curl", "-X", method, shlex.quote(url)]
+    # a token or authorization key may be in the path (DELETE /device/token/{token}, resolve)
+    parts = ["curl", "-X", method, shlex.quote(scrub(url))]
     for name, value in headers.items():
         shown = redact_token(value) if name.lower() in TOKEN_HEADERS else value
         parts += ["-H", shlex.quote(f"{name}: {shown}")]
     if body is not None:
         text = body.decode("utf-8", "replace")
-        parts += ["--data", shlex.quote(text if len(text) <= 2000 else text[:2000] + "...")]
+        shown = scrub(text if len(text) <= 2000 else text[:2000] + "...")
+        parts += ["--data", shlex.quote(shown)]
     return " ".join(parts)
 
 

@@ -847,6 +847,8 @@ def _by_serial(app: TargetApp, serial: str) -> DeviceToken:
 
 def _check_authorization(app: TargetApp, authorization: str | None) -> None:
     """The profile's authorization key, where a network request names one [C]."""
+    if "any-authorization" in app.faults:
+        return
     if authorization is not None and authorization != app.account.meta["authorization"]:
         raise Failure(401, "Invalid authorization: no profile has this authorization key")
 

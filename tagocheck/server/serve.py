@@ -44,9 +44,10 @@ Where official sources disagree it answers with the variant most sources documen
 {"status": false, "message": ...}; creates with HTTP 201; a new device as {device_id, bucket_id,
 token}; a new token as {token, permission, expire_time}. Sizes read "kB" as 1,000 bytes. A Unix
 time above 1e11 is taken as milliseconds; a date is ISO 8601 with a four-digit year or a relative
-time such as "1 day" (day 31 of a shorter month runs into the next, as JavaScript's Date does). Every body and query
-field's type is checked before use: a wrong one is a 400 naming the field. An edit of an immutable
-device's data is a 409 (a conflict with the device's storage type; the docs give no code).
+time such as "1 day" (day 31 of a shorter month runs into the next, as JavaScript's Date does).
+Every body and query field's type is checked before use: a wrong one is a 400 naming the field. An
+edit of an immutable device's data is a 409 (a conflict with its storage type; the docs give no
+code).
 
 POST /data with Content-Type text/plain: TagoIO hands the text to the device's payload parser. This
 target runs no parsers, so it keeps the text in the form TagoIO's examples give a raw payload:

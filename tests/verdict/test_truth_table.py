@@ -119,9 +119,12 @@ SAMPLE = {
     # the five left out are shown by another column (5xx-storm, slow, dead-before-start) or by
     # tests/test_entry_points.py (refused, no envelope) in the same code
     "fleet": set(FLEET) - {"dead-before-start", "resets", "no-envelope", "5xx-storm", "slow"},
-    "capacity": {"healthy", "slow", "html", "interrupted"},
-    "ratelimit": {"healthy", "leaks", "set-up-raises"},
-    "job": {"healthy", "dead-before-start", "5xx-storm"},
+    # healthy and html: the fleet column's (the same Locust process and verdict code)
+    "capacity": {"slow", "interrupted"},
+    # healthy: tests/loadtests/test_ratelimit_scenario.py runs the same healthy run
+    "ratelimit": {"leaks", "set-up-raises"},
+    # healthy: tests/test_capacity_job.py runs the main job end to end and reads its verdict
+    "job": {"dead-before-start", "5xx-storm"},
 }
 """What `make test` runs: each row once in some column, and every entry point."""
 

@@ -71,6 +71,21 @@ def test_cross_device(start):
     assert [r["device"] for r in seen["result"]] == [one["device_id"]]
 
 
+def test_any_authorization(start):
+    client = faulty(start, "any-authorization")
+    client.device("keyed", serie_number="SN-ANY")
+    network = client.target.info["network_token"]
+    resolved = client.call("GET", "/integration/network/resolve/SN-ANY/at-no-key", network)
+    assert resolved.status_code == 200 and resolved.json()["result"]
+    sent = client.call(
+        "POST",
+        "/integration/network/data?authorization_token=at-no-key",
+        network,
+        json={"variable": "v", "metadata": {"serial": "SN-ANY"}},
+    )
+    assert sent.status_code == 200
+
+
 def test_lose_writes(start):
     client = faulty(start, "lose-writes=0.5")
     token = client.device("l")["token"]

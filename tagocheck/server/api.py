@@ -474,7 +474,7 @@ def _params_of(app: TargetApp, device: str, sent: bool | None = None) -> list[di
 
 
 async def get_device_params(app: TargetApp, request: Request) -> Response:
-    return ok(_params_of(app, request.device.id, _boolean(request, "sent_status")))
+    return ok(_params_of(app, request.device.id, queries.boolean(request.query, "sent_status")))
 
 
 async def put_device_param(app: TargetApp, request: Request) -> Response:
@@ -492,7 +492,7 @@ async def put_device_param(app: TargetApp, request: Request) -> Response:
 
 async def list_params(app: TargetApp, request: Request) -> Response:
     device = _device(app, request.params["id"])
-    return ok(_params_of(app, device.id, _boolean(request, "sent_status")))
+    return ok(_params_of(app, device.id, queries.boolean(request.query, "sent_status")))
 
 
 async def set_params(app: TargetApp, request: Request) -> Response:
@@ -508,7 +508,7 @@ async def set_params(app: TargetApp, request: Request) -> Response:
         if not isinstance(item.get("value"), str):
             raise records.InvalidData(f"Invalid param {index}: value must be a string")
         param_id = item.get("id")
-        if param_id is not None and not _is_id(param_id):
+        if param_id is not None and not records.is_id(param_id):
             raise records.InvalidData(f"Invalid param {index}: id must be a parameter id")
         sent = item.get("sent", False)
         if not isinstance(sent, bool):
@@ -526,25 +526,6 @@ async def set_params(app: TargetApp, request: Request) -> Response:
 
 
 # -- devices (profile token)
-
-
-_ID = re.compile(r"^[0-9a-f]{24}$")
-
-
-def _is_id(value: Any) -> bool:
-    """A resource id as TagoIO makes them: 24 lowercase hex characters [C]."""
-    return isinstance(value, str) and _ID.match(value) is not None
-
-
-def _boolean(request: Request, name: str) -> bool | None:
-    """A boolean query parameter; None when absent."""
-    raw = request.one(name)
-    if raw is None:
-        return None
-    # any case: the official Python SDK sends Python's True and False [SDK]
-    if raw.lower() not in ("true", "false"):
-        raise Failure(400, f"Invalid query: {name} must be true or false")
-    return raw.lower() == "true"
 
 
 def _device(app: TargetApp, device_id: str) -> Device:
@@ -722,7 +703,7 @@ def _listing(
 
 
 async def list_devices(app: TargetApp, request: Request) -> Response:
-    _boolean(request, "resolveBucketName")
+    queries.boolean(request.query, "resolveBucketName")
     views = [app.account.device_view(d) for d in app.account.devices.values()]
     return _listing(request, views, DEVICE_ORDER, "id")
 
@@ -795,7 +776,7 @@ async def create_token(app: TargetApp, request: Request) -> Response:
     if not isinstance(body, dict):
         raise records.InvalidData("Invalid token: send an object")
     device_id = body.get("device")
-    if not _is_id(device_id):
+    if not records.is_id(device_id):
         raise records.InvalidData("Invalid token: device must be a device id")
     device = _device(app, device_id)
     permission = body.get("permission", "full")

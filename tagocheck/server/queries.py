@@ -138,10 +138,19 @@ def select(query: Query, device: int | None, now: int) -> Selection:
         given = _one(query, name)
         if given is not None and given not in accepted:
             raise BadQuery(f"{name} must be one of {', '.join(sorted(accepted))}")
-    details = _one(query, "details")
-    if details is not None and details.lower() not in ("true", "false"):
-        raise BadQuery("details must be true or false")
+    boolean(query, "details")
     return selection
+
+
+def boolean(query: Query, name: str) -> bool | None:
+    """A boolean query parameter; None when absent."""
+    raw = _one(query, name)
+    if raw is None:
+        return None
+    # any case: the official Python SDK sends Python's True and False [SDK]
+    if raw.lower() not in ("true", "false"):
+        raise BadQuery(f"{name} must be true or false")
+    return raw.lower() == "true"
 
 
 def _in(selection: Selection, column: str, values: list[Any]) -> None:

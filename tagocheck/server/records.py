@@ -41,6 +41,15 @@ def new_id() -> str:
     return f"{int(time.time()):08x}{_ID_PREFIX}{next(_ID_COUNTER) & 0xFFFFFF:06x}"
 
 
+_ID = re.compile(r"^[0-9a-f]{24}$")
+
+
+def is_id(value: Any) -> bool:
+    """A resource id (a device's, a record's, a parameter's) as TagoIO makes them: 24 lowercase
+    hex characters [C]."""
+    return isinstance(value, str) and _ID.match(value) is not None
+
+
 def record_id(created_ms: int, seq: int) -> str:
     """A record's 24-hex id: its creation second, then its seq, which the id stands for."""
     return f"{created_ms // 1000:08x}{seq:016x}"
@@ -318,7 +327,6 @@ def batch(body: Any) -> list[Any]:
     raise InvalidData("Invalid data: send a data object or an array of them")
 
 
-RECORD_ID = re.compile(r"^[0-9a-f]{24}$")
 EDITABLE = ("id", "value", "unit", "time", "group", "serie", "location", "metadata")
 
 
@@ -327,7 +335,7 @@ def update_fields(raw: Any, index: int | None) -> dict[str, Any]:
     refused: ignoring it would drop the edit its sender meant."""
     if not isinstance(raw, dict) or not isinstance(raw.get("id"), str):
         raise _fail(index, "id", "is required")
-    if not RECORD_ID.match(raw["id"]):
+    if not is_id(raw["id"]):
         raise _fail(index, "id", "must be a record id (24 lowercase hex characters)")
     unknown = sorted(set(raw) - set(EDITABLE))
     if unknown:

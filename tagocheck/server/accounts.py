@@ -24,6 +24,9 @@ from tagocheck.server.records import iso_z, new_id, now_ms
 from tagocheck.server.store import Store
 
 PERMISSIONS = ("full", "write", "read")
+SEED_SERIAL_BASE = 0x70B3D5E75E000000
+"""Seeded device n has serial SEED_SERIAL_BASE + n in 16 hex digits, the shape of a LoRaWAN
+DevEUI, so a network can name it."""
 DEVICE_TYPES = ("immutable", "mutable", "legacy", "hybrid")
 
 
@@ -200,12 +203,14 @@ class Account:
                 "FROM tokens"
             )
         }
+        self._serials: dict[str, DeviceToken] | None = None
 
     async def seed_devices(
         self, count: int, prefix: str = "seeded-", rpm_input: int | None = None
-    ) -> list[tuple[str, str]]:
-        """Make sure `count` devices named PREFIXnnnnnnn exist, each with a full token (and the
-        data_input rpm given), in one commit; returns (device id, token) for each. Load tests of
+    ) -> list[tuple[str, str, str]]:
+        """Make sure `count` devices named PREFIXnnnnnnn exist, each with a full token, a serial
+        (and the data_input rpm given), in one commit; returns (device id, token, serial) for
+        each. Load tests of
         big fleets start from these instead of creating every device through the API."""
         existing = {d.name: d for d in self.devices.values() if d.name.startswith(prefix)}
         tokens = {t.device: t.token for t in self.tokens.values() if t.permission == "full"}
@@ -213,9 +218,13 @@ class Account:
         new_devices, new_tokens, seeded, changed = [], [], [], []
         for i in range(count):
             name = f"{prefix}{i:07d}"
+            serial = f"{SEED_SERIAL_BASE + i:016X}"
             device = existing.get(name)
-            if device is not None and device.rpm_input != rpm_input:
-                device.rpm_input = rpm_input
+            if device is not None and (device.rpm_input, device.serie_number) != (
+                rpm_input,
+                serial,
+            ):
+                device.rpm_input, device.serie_number = rpm_input, serial
                 changed.append(device)
             if device is None:
                 key = self.next_device_key()
@@ -227,6 +236,7 @@ class Account:
                     created_ms=now,
                     updated_ms=now,
                     rpm_input=rpm_input,
+                    serie_number=serial,
                 )
                 new_devices.append(device)
             token = tokens.get(device.id)
@@ -234,7 +244,7 @@ class Account:
                 made = self.new_device_token(device.id, "full", "Default", None, None)
                 new_tokens.append(made)
                 token = made.token
-            seeded.append((device.id, token))
+            seeded.append((device.id, token, serial))
 
         def insert(conn) -> None:
             conn.executemany(
@@ -244,8 +254,8 @@ class Account:
                 f"INSERT INTO tokens VALUES ({','.join('?' * 7)})", [t.row() for t in new_tokens]
             )
             conn.executemany(
-                "UPDATE devices SET rpm_input = ? WHERE id = ?",
-                [(d.rpm_input, d.id) for d in changed],
+                "UPDATE devices SET rpm_input = ?, serie_number = ? WHERE id = ?",
+                [(d.rpm_input, d.serie_number, d.id) for d in changed],
             )
 
         await self.store.write(insert)
@@ -254,6 +264,7 @@ class Account:
             self.device_ids[device.key] = device.id
         for token in new_tokens:
             self.tokens[token.token] = token
+        self.serials_changed()
         return seeded
 
     async def save_meta(self) -> None:
@@ -310,6 +321,26 @@ class Account:
         if ignore_permission or access in DEVICE_ACCESS.get(principal.permission, ()):
             return None
         return Denial(403, f"Permission denied: this token's permission is {principal.permission}")
+
+    # -- which device a network names
+
+    def by_serial(self, serial: str) -> DeviceToken | None:
+        """The device token a serial names: the first token whose own serial or whose device's
+        serial it is. Looked up in an index (a network posts for every device by serial), built
+        again after serials_changed()."""
+        if self._serials is None:
+            index: dict[str, DeviceToken] = {}
+            for token in self.tokens.values():
+                device = self.devices.get(token.device)
+                for named in (token.serie_number, device.serie_number if device else None):
+                    if named is not None:
+                        index.setdefault(named, token)
+            self._serials = index
+        return self._serials.get(serial)
+
+    def serials_changed(self) -> None:
+        """A device or token was added, removed or given another serial."""
+        self._serials = None
 
     # -- views
 

@@ -622,6 +622,7 @@ async def create_device(app: TargetApp, request: Request) -> Response:
     app.account.devices[device.id] = device
     app.account.device_ids[device.key] = device.id
     app.account.tokens[token.token] = token
+    app.account.serials_changed()
     return ok({"device_id": device.id, "bucket_id": device.id, "token": token.token}, 201)
 
 
@@ -737,6 +738,7 @@ async def edit_device(app: TargetApp, request: Request) -> Response:
         )
     )
     device.__dict__.update(updated.__dict__)
+    app.account.serials_changed()
     return ok("Successfully Updated")
 
 
@@ -753,6 +755,7 @@ async def delete_device(app: TargetApp, request: Request) -> Response:
     app.account.device_ids.pop(device.key, None)
     for token in [t for t, found in app.account.tokens.items() if found.device == device.id]:
         del app.account.tokens[token]
+    app.account.serials_changed()
     return ok("Successfully Removed")
 
 
@@ -793,6 +796,7 @@ async def create_token(app: TargetApp, request: Request) -> Response:
         lambda conn: conn.execute(f"INSERT INTO tokens VALUES ({','.join('?' * 7)})", token.row())
     )
     app.account.tokens[token.token] = token
+    app.account.serials_changed()
     view = app.account.token_view(token)
     return ok({k: view[k] for k in ("token", "permission", "expire_time")}, 201)
 
@@ -812,6 +816,7 @@ async def delete_token(app: TargetApp, request: Request) -> Response:
         raise Failure(404, "Token not found")
     await app.store.write(lambda conn: conn.execute("DELETE FROM tokens WHERE token = ?", (token,)))
     app.account.tokens.pop(token, None)
+    app.account.serials_changed()
     return ok("Token Successfully Removed")
 
 
@@ -819,11 +824,10 @@ async def delete_token(app: TargetApp, request: Request) -> Response:
 
 
 def _by_serial(app: TargetApp, serial: str) -> DeviceToken:
-    for token in app.account.tokens.values():
-        device = app.account.devices.get(token.device)
-        if token.serie_number == serial or (device and device.serie_number == serial):
-            return token
-    raise Failure(404, f"No device with serial number {serial!r}")
+    token = app.account.by_serial(serial)
+    if token is None:
+        raise Failure(404, f"No device with serial number {serial!r}")
+    return token
 
 
 def _check_authorization(app: TargetApp, authorization: str | None) -> None:

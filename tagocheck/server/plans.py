@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 # Requests per window for each plan and limited route: the facts file's hard-limits table.
 AGGREGATE = "GET /data?query=aggregate"
+NETWORK_INGEST = "POST /integration/network/data"
 _TABLE = [
     (("GET /data", "POST /data"), (250, 5_000, 15_000)),
     (("PUT /data", "DELETE /data"), (60, 250, 1_000)),
@@ -24,6 +25,7 @@ _TABLE = [
     (("GET /device/{id}", "GET /device/token/{device_id}"), (100, 1_000, 5_000)),
     (("PUT /device/{id}", "POST /device/token", "DELETE /device/token/{token}"), (50, 250, 2_000)),
     (("GET /info",), (60, 5_000, 10_000)),
+    ((NETWORK_INGEST,), (60, 100, 500)),
 ]
 PLAN_NAMES = ("free", "starter", "scale")
 PLANS: dict[str, dict[str, int]] = {
@@ -56,9 +58,13 @@ class RateLimiter:
         *,
         enabled: bool = True,
         early: bool = False,
+        also_counts: dict[str, str] | None = None,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """`also_counts` maps a route to another whose window its requests count in as well
+        (the open question of network uplinks and POST /data's limit)."""
         self.limits = PLANS[plan]
+        self.also_counts = also_counts or {}
         self.window = window_seconds
         self.enabled = enabled
         self.early = early
@@ -84,6 +90,9 @@ class RateLimiter:
         hard = self.limits.get(route)
         if hard is not None:
             limits.append((("profile", route), hard))
+        shared = self.also_counts.get(route)
+        if shared is not None and shared in self.limits:
+            limits.append((("profile", shared), self.limits[shared]))
         if device is not None and device_rpm is not None:
             soft = device_rpm if hard is None else min(device_rpm, hard)
             limits.append(((device, route), soft))

@@ -30,7 +30,7 @@ import uvicorn
 from tagocheck.server.accounts import Account
 from tagocheck.server.api import TargetApp
 from tagocheck.server.faults import FAULTS, Faults, UnknownFault
-from tagocheck.server.plans import PLANS, RateLimiter
+from tagocheck.server.plans import NETWORK_INGEST, PLANS, RateLimiter
 from tagocheck.server.store import Store
 from tagocheck.usage import OneLineParser, argument, number
 
@@ -56,6 +56,9 @@ would read. Running parser code is out of its scope; a JSON body is the way to s
 
 POST /integration/network/data takes the official form (?authorization_token= with the profile's
 authorization key, the device named by metadata.serial in the records) and the older ?serial=.
+An unknown serial is a 404 failure; the records are stored on the device with the same group
+commit as POST /data, and the route has its own per-minute limit (60/100/500). Every device is of
+the target's one network; seeded devices have serials (16 hex digits, like a LoRaWAN DevEUI).
 GET /integration/network/resolve/{serial}/{authorization} checks the key (401 if not the
 profile's). The profile, network and analysis tokens and the authorization key are made at first
 start, kept in STATE_DIR and printed in the ready line.
@@ -91,6 +94,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="length of a rate-limit window, aligned to the clock (60: a calendar minute)",
     )
     parser.add_argument(
+        "--network-limit",
+        choices=NETWORK_LIMITS,
+        default="own",
+        help="own: network uplinks count in POST /integration/network/data's window only; "
+        "shared: in POST /data's as well (whether they do on TagoIO is an open question; the "
+        "ratelimit scenario with --via network tells the two apart) (own)",
+    )
+    parser.add_argument(
         "--tls",
         action="store_true",
         help="serve HTTPS on --port with a generated certificate (its CA in the ready line), and "
@@ -103,8 +114,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         type=_count,
         default=0,
         metavar="N",
-        help="make sure N devices (seeded-0000000...) exist, each with a full token, and write "
-        "them to STATE_DIR/fleet.json (mode 0600) for load tests of big fleets",
+        help="make sure N devices (seeded-0000000...) exist, each with a full token and a "
+        "serial, and write them to STATE_DIR/fleet.json (mode 0600) for load tests of big fleets",
     )
     parser.add_argument(
         "--seed-device-rpm",
@@ -117,6 +128,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--no-store", action="store_true", help=argparse.SUPPRESS)
 
 
+NETWORK_LIMITS = ("own", "shared")
 _port = argument(number(0, 65535, integer=True))
 _count = argument(number(0, 1_000_000, integer=True))  # the most seeded and measured
 _seconds = argument(number(0, 86_400, above=True))
@@ -270,13 +282,16 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
         if args.seed_devices > 0:
             seeded = await account.seed_devices(args.seed_devices, rpm_input=args.seed_device_rpm)
             fleet_file = state / "fleet.json"
-            devices = [{"id": device, "token": token} for device, token in seeded]
+            devices = [
+                {"id": device, "token": token, "serial": serial} for device, token, serial in seeded
+            ]
             _write_private(fleet_file, json.dumps({"devices": devices}))
         limiter = RateLimiter(
             args.plan,
             args.rate_window_seconds,
             enabled="no-rate-limit" not in faults,
             early="early-throttle" in faults,
+            also_counts={NETWORK_INGEST: "POST /data"} if args.network_limit == "shared" else None,
         )
         app = TargetApp(
             store,

@@ -19,6 +19,7 @@ from tagocheck.fleet import integrity
 from tagocheck.fleet.model import (
     CONNECTION_MODES,
     MAX_INTERVAL_SECONDS,
+    PATHS,
     FleetConfigError,
     Interval,
 )
@@ -186,7 +187,7 @@ def _options() -> list[Option]:
         Option(
             "--records-per-request",
             "Records per report",
-            "records in each POST /data",
+            "records in each report",
             number(1, 1000, integer=True),
             1,
             unit="records",
@@ -198,6 +199,16 @@ def _options() -> list[Option]:
             text,
             "keep-alive",
             choices=tuple(CONNECTION_MODES),
+        ),
+        Option(
+            "--via",
+            "Path",
+            "device: each device posts POST /data with its own token; network: one network "
+            "token posts every device's uplinks to POST /integration/network/data, naming each "
+            "device by its serial",
+            text,
+            "device",
+            choices=PATHS,
         ),
         Option(
             "--plan",
@@ -214,6 +225,32 @@ def _options() -> list[Option]:
             text,
             "",
             secret=True,
+        ),
+        Option(
+            "--network-token",
+            "Network token",
+            "--via network on --host: the network token the uplinks are posted with (the "
+            "embedded target makes its own)",
+            text,
+            "",
+            secret=True,
+        ),
+        Option(
+            "--authorization",
+            "Authorization key",
+            "--via network on --host: the profile's authorization key (at...), sent as "
+            "authorization_token",
+            text,
+            "",
+            secret=True,
+        ),
+        Option(
+            "--connector",
+            "Connector id",
+            "--via network on --host: the connector the created devices use (TagoIO asks for "
+            "one with the network)",
+            text,
+            "",
         ),
         Option(
             "--fleet-file",
@@ -416,7 +453,14 @@ class OptionTable:
 OPTIONS = OptionTable(tuple(_options()))
 """Every option of every entry point."""
 
-FLEET_SHAPE = ("--interval", "--jitter", "--payload", "--records-per-request", "--connection")
+FLEET_SHAPE = (
+    "--interval",
+    "--jitter",
+    "--payload",
+    "--records-per-request",
+    "--connection",
+    "--via",
+)
 """How each device reports: the same options for Locust and for `tagocheck capacity`."""
 
 LOCUST_FLAGS = tuple(o.flag for o in OPTIONS if o.flag not in ("--users", "--processes"))

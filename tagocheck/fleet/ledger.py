@@ -80,6 +80,10 @@ class Ledger:
             mine.throttled += theirs.throttled
             mine.near_boundary += theirs.near_boundary
 
+    def windows_of(self, route: str, scope: str = PROFILE) -> dict[int, Window]:
+        """One scope and route's windows by index."""
+        return {i: w for (sc, r, i), w in self.windows.items() if sc == scope and r == route}
+
     def _device_throttled(
         self, limit_for: Callable[[str, str], int | None]
     ) -> dict[tuple[str, int], int]:

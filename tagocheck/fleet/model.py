@@ -1,8 +1,9 @@
 """A fleet of simulated devices: who reports, how often, and what they send.
 
-Each device has its own token, its own report interval (fixed, or drawn once per device from a
-distribution), a random phase so the fleet does not fire in lockstep, and jitter on every report.
-Fleet size is independent of how many Locust users (connections) send the reports.
+Each device has its own token (or serial, when a network posts for it), its own report interval
+(fixed, or drawn once per device from a distribution), a random phase so the fleet does not fire
+in lockstep, and jitter on every report. Fleet size is independent of how many Locust users
+(connections) send the reports.
 """
 
 from __future__ import annotations
@@ -14,6 +15,10 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 CONNECTION_MODES = ("keep-alive", "per-report")
+PATHS = ("device", "network")
+"""How reports reach the target: each device posting POST /data with its own token, or a
+network posting every device's uplinks to POST /integration/network/data with one network token,
+naming each device by its serial."""
 
 
 MAX_INTERVAL_SECONDS = 86_400
@@ -88,6 +93,7 @@ class FleetConfig:
     payload: str = "smart-meter"
     records_per_request: int = 1
     connection: str = "keep-alive"
+    via: str = "device"
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -105,6 +111,8 @@ class FleetConfig:
             raise FleetConfigError("--records-per-request must be from 1 to 1,000")
         if self.connection not in CONNECTION_MODES:
             raise FleetConfigError(f"--connection must be {' or '.join(CONNECTION_MODES)}")
+        if self.via not in PATHS:
+            raise FleetConfigError(f"--via must be {' or '.join(PATHS)}")
 
     @property
     def offered_rate(self) -> float:
@@ -112,14 +120,29 @@ class FleetConfig:
         return self.devices / self.interval.mean
 
 
-class Fleet:
-    """Per-device schedule parameters in arrays; tokens in a list (the only per-device objects)."""
+@dataclass(frozen=True)
+class NetworkAccess:
+    """What a network posts its devices' uplinks with: its network token, and the profile's
+    authorization key (the official form's `authorization_token` [X])."""
 
-    def __init__(self, config: FleetConfig, tokens: Sequence[str]) -> None:
-        if len(tokens) != config.devices:
-            raise FleetConfigError(f"{config.devices} devices but {len(tokens)} tokens")
+    token: str
+    authorization: str
+
+    def __repr__(self) -> str:
+        return "NetworkAccess(…)"
+
+
+class Fleet:
+    """Per-device schedule parameters in arrays; what names each device in a list (the only
+    per-device objects)."""
+
+    def __init__(self, config: FleetConfig, senders: Sequence[str]) -> None:
+        if len(senders) != config.devices:
+            raise FleetConfigError(f"{config.devices} devices but {len(senders)} senders")
         self.config = config
-        self.tokens = tokens
+        self.senders = senders
+        """What names each device to the target on the fleet's path: its device token
+        (device path) or its serial (network path)."""
         rng = random.Random(config.seed)
         self.intervals = array("d", (config.interval.draw(rng) for _ in range(config.devices)))
         # A random phase in [0, interval): the fleet's first reports spread over one interval.

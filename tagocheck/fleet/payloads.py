@@ -82,6 +82,33 @@ def environment(rng: random.Random, device: int, sequence: int, count: int) -> l
     return records
 
 
+def lorawan_hex(rng: random.Random, device: int, sequence: int, count: int) -> list[Record]:
+    """An undecoded LoRaWAN uplink as a network server forwards it: the frame as a hex string in
+    variable `payload` (the form of the network route's own example [X]), then the radio's
+    figures (port, RSSI, SNR) when more records are asked for. The frame carries the frame
+    counter, battery and a temperature, as a sensor's would."""
+    temperature = int((20 + 5 * math.sin(sequence / 50) + rng.random() - 0.5) * 100)
+    frame = (
+        (sequence & 0xFFFF).to_bytes(2, "big")
+        + bytes([200 - device % 50])
+        + temperature.to_bytes(2, "big", signed=True)
+        + bytes([rng.randrange(256) for _ in range(6)])
+    )
+    radio = (
+        ("fport", 1 + device % 223, None),
+        ("rssi", -round(40 + rng.random() * 80), "dBm"),
+        ("snr", round(rng.uniform(-20, 10), 1), "dB"),
+    )
+    records: list[Record] = [{"variable": "payload", "value": frame.hex().upper()}]
+    for i in range(1, count):
+        variable, value, unit = radio[(i - 1) % len(radio)]
+        record: Record = {"variable": variable, "value": value}
+        if unit:
+            record["unit"] = unit
+        records.append(record)
+    return records
+
+
 VARIABLE_CHARS = string.ascii_lowercase + string.digits + "_"
 
 
@@ -116,4 +143,5 @@ PROFILES: dict[str, Profile] = {
     "gps-tracker": gps_tracker,
     "environment": environment,
     "random": random_records,
+    "lorawan-hex": lorawan_hex,
 }

@@ -7,6 +7,12 @@ would muddle them if they ran at the same time: a device's own rpm (its 429s wou
 profile throttling early) and the aggregate query (whether it also counts towards GET /data's limit
 is not documented [?]).
 
+With the network path (`--via network`) every third window is the network's: its route driven
+past its own limit (60 / 100 / 500 a minute), and beside it POST /data at its limit less half the
+network's. Whether network uplinks also count in POST /data's window is an open question [?]: if
+they do, POST /data is throttled in those windows by about half the network's limit; if not, none
+of it is (network_sharing tells which).
+
 Routes that create or delete devices or tokens are not driven: doing so at their limit would
 create hundreds of devices a minute, past every plan's device cap.
 """
@@ -21,7 +27,11 @@ from typing import Any, NamedTuple
 from tagocheck import ratelimits
 from tagocheck.fleet.schedule import due_by
 
-PROFILE_WINDOWS, DEVICE_WINDOWS = 0, 1
+PROFILE_WINDOWS, DEVICE_WINDOWS, NETWORK_WINDOWS = 0, 1, 2
+NETWORK_INGEST = "POST /integration/network/data"
+BESIDE_UPLINKS = "POST /data beside network uplinks"
+"""The ledger's name for POST /data sent in the network's windows: held to no limit of its own
+(it is sent below POST /data's), read by network_sharing."""
 NOT_DRIVEN = {
     "POST /device": "creates devices",
     "DELETE /device/{id}": "deletes devices",
@@ -45,6 +55,8 @@ class Probe:
     body: Any = None
     device: int | None = None
     """The device whose own limit this drives (its ledger scope), if any."""
+    per_window: int | None = None
+    """Requests per window whatever the probe factor (the probe beside the network's)."""
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -63,10 +75,12 @@ def plan_probes(
     record_id: str,
     rpm_device: tuple[int, str] | None = None,
     rpm: int = 0,
+    network: tuple[str, str, str] | None = None,
 ) -> list[Probe]:
     """The probes of `plan`'s limits; device = (id, token) of the device the data routes use,
     record_id one of its records (for PUT /data), rpm_device = (index, token) of a device whose
-    data_input and data_output rpm is `rpm`."""
+    data_input and data_output rpm is `rpm`; network = (network token, authorization key,
+    serial of a device) drives the network route."""
     limits = ratelimits.rate_limits()
     device_id, device_token = device
     requests = [
@@ -131,7 +145,99 @@ def plan_probes(
                 device=index,
             )
         )
+    if network is not None:
+        probes += _network_probes(plan, device_token, *network)
     return probes
+
+
+def _network_probes(plan: str, device_token: str, token: str, key: str, serial: str) -> list[Probe]:
+    limits = ratelimits.rate_limits()
+    own = limits.per_minute(plan, NETWORK_INGEST)
+    data = limits.per_minute(plan, "POST /data")
+    if own is None:
+        return []
+    probes = [
+        Probe(
+            NETWORK_INGEST,
+            "POST",
+            "/integration/network/data",
+            token,
+            "network",
+            own,
+            NETWORK_WINDOWS,
+            {"authorization_token": key},
+            [{"variable": "probe", "value": 1, "metadata": {"serial": serial}}],
+        )
+    ]
+    if data is not None:
+        probes.append(
+            Probe(
+                BESIDE_UPLINKS,
+                "POST",
+                "/data",
+                device_token,
+                "device-full",
+                data,
+                NETWORK_WINDOWS,
+                body=[{"variable": "probe", "value": 1}],
+                per_window=data - own // 2,
+            )
+        )
+    return probes
+
+
+def network_sharing(ledger: Any, probes: list[Probe], plan: str) -> dict[str, Any]:
+    """Whether network uplinks count in POST /data's window, from the network's windows: in
+    each, POST /data was sent at its limit less half the network's. Throttled there beyond the
+    ledger's boundary slack: they count; never throttled: they do not. Windows where the network
+    route itself was not held to its limit cannot tell (nothing is being counted)."""
+    question = "Do network uplinks count in POST /data's window?"
+    beside = next((p for p in probes if p.label == BESIDE_UPLINKS), None)
+    own = next((p for p in probes if p.label == NETWORK_INGEST), None)
+    found: dict[str, Any] = {"question": question, "route": NETWORK_INGEST, "plan": plan}
+    if own is None or beside is None:
+        return {**found, "answer": "not judged", "why": "the plan has no limit to probe"}
+    found["limit"] = own.limit
+    windows = ledger.windows_of(BESIDE_UPLINKS)
+    network = ledger.windows_of(NETWORK_INGEST)
+    judged = [
+        (w, network[i])
+        for i, w in windows.items()
+        if i in network and network[i].throttled > 0 and w.sent >= beside.per_window * 0.9
+    ]
+    found["windows"] = len(judged)
+    if not judged:
+        leaked = any(n.accepted > own.limit for n in network.values())
+        why = (
+            "the network route was not held to its limit, so nothing was counted"
+            if leaked
+            else "no whole network window was probed (run over at least four windows)"
+        )
+        return {**found, "answer": "not judged", "why": why}
+    throttled = [w.throttled - w.near_boundary for w in (pair[0] for pair in judged)]
+    counted = sum(1 for t in throttled if t > 0)
+    if counted == 0:
+        answer, why = (
+            "no",
+            (
+                f"POST /data sent {beside.per_window:,} a window beside the uplinks was never "
+                f"throttled in {len(judged)} windows"
+            ),
+        )
+    elif counted == len(judged):
+        answer, why = (
+            "yes",
+            (
+                f"POST /data sent {beside.per_window:,} a window, below its limit of "
+                f"{beside.limit:,}, was throttled beside the uplinks in all {len(judged)} windows"
+            ),
+        )
+    else:
+        answer, why = (
+            "unclear",
+            (f"POST /data beside the uplinks was throttled in {counted} of {len(judged)} windows"),
+        )
+    return {**found, "answer": answer, "why": why}
 
 
 def first_probed_window(start: float, window: float) -> float:
@@ -150,7 +256,8 @@ class ProbeSchedule:
     def __init__(self, probes: list[Probe], factor: float, window: float, start: float) -> None:
         self.probes = probes
         self.window = window
-        self.spacing = [window / max(1.0, factor * p.limit) for p in probes]
+        self.groups = max([2, *(p.group + 1 for p in probes)])
+        self.spacing = [window / max(1.0, p.per_window or factor * p.limit) for p in probes]
         first = first_probed_window(start, window)
         self.heap: list[tuple[float, int]] = [
             (self._in_group(i, first + self.spacing[i] * (i / max(1, len(probes)))), i)
@@ -161,9 +268,10 @@ class ProbeSchedule:
     def _in_group(self, index: int, when: float) -> float:
         """`when`, or the start of the next window of the probe's group if `when` is not in one."""
         window = math.floor(when / self.window)
-        if window % 2 == self.probes[index].group:
+        ahead = (self.probes[index].group - window) % self.groups
+        if ahead == 0:
             return when
-        return (window + 1) * self.window + self.spacing[index] / 2
+        return (window + ahead) * self.window + self.spacing[index] / 2
 
     def next_due(self) -> float | None:
         return self.heap[0][0] if self.heap else None

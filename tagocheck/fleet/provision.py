@@ -25,6 +25,8 @@ class ProvisionError(RuntimeError):
 class ProvisionedDevice:
     id: str
     token: str
+    serial: str | None = None
+    """What a network names the device by (its serie_number), when it has one."""
 
     def __repr__(self) -> str:
         return f"ProvisionedDevice(id={self.id!r})"
@@ -43,19 +45,26 @@ def create_devices(
     rpm_input: int | None = None,
     first: int = 0,
     device_type: str = "immutable",
+    network: dict[str, str] | None = None,
 ) -> list[ProvisionedDevice]:
     """Create `count` devices (numbered from `first`, with the data_input rpm given); like the
-    official SDKs, retry a 5xx a few times with backoff."""
+    official SDKs, retry a 5xx a few times with backoff.
+
+    `network` ({"network": id, "connector": id}, either may be absent) makes devices a network
+    can post for: each gets its name as its serial (`serie_number`, "only if required by
+    network" [X], so always given), in that network and connector when named."""
     made = []
-    body_extra = {"rpm": {"data_input": rpm_input}} if rpm_input else {}
+    body_extra: dict = {"rpm": {"data_input": rpm_input}} if rpm_input else {}
+    if network is not None:
+        body_extra.update(network)
     for i in range(first, first + count):
+        name = f"{prefix}{i:07d}"
+        body = {"name": name, "type": device_type, **body_extra}
+        if network is not None:
+            body["serie_number"] = name
         for attempt in range(SERVER_ERROR_RETRIES):
             reply = client.request(
-                "POST",
-                "/device",
-                token=profile_token,
-                token_kind="profile",
-                json={"name": f"{prefix}{i:07d}", "type": device_type, **body_extra},
+                "POST", "/device", token=profile_token, token_kind="profile", json=body
             )
             if reply.verdict.outcome != "server-error":
                 break
@@ -68,7 +77,11 @@ def create_devices(
             )
         result = reply.result
         made.append(
-            ProvisionedDevice(result.get("device_id") or result["deviceID"], result["token"])
+            ProvisionedDevice(
+                result.get("device_id") or result["deviceID"],
+                result["token"],
+                name if network is not None else None,
+            )
         )
         if progress:
             progress(len(made))
@@ -88,8 +101,15 @@ def write_fleet_file(path: Path, devices: list[ProvisionedDevice]) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     with os.fdopen(fd, "w") as handle:
-        json.dump({"devices": [{"id": d.id, "token": d.token} for d in devices]}, handle)
+        json.dump({"devices": [_fleet_entry(d) for d in devices]}, handle)
     os.chmod(path, 0o600)
+
+
+def _fleet_entry(device: ProvisionedDevice) -> dict[str, str]:
+    entry = {"id": device.id, "token": device.token}
+    if device.serial is not None:
+        entry["serial"] = device.serial
+    return entry
 
 
 def read_fleet_file(path: Path) -> list[ProvisionedDevice]:
@@ -101,8 +121,14 @@ def read_fleet_file(path: Path) -> list[ProvisionedDevice]:
         raise ProvisionError(f"fleet file {path} holds tokens but is mode {mode:o}; chmod 600 it")
     try:
         data = json.loads(path.read_text())
-        return [ProvisionedDevice(d["id"], d["token"]) for d in data["devices"]]
-    except (ValueError, KeyError, TypeError):
+        found = [ProvisionedDevice(d["id"], d["token"], d.get("serial")) for d in data["devices"]]
+    except (ValueError, KeyError, TypeError, AttributeError):
+        found = None
+    if found is None or not all(
+        isinstance(v, str) for d in found for v in (d.id, d.token, d.serial or "")
+    ):
         raise ProvisionError(
-            f'fleet file {path} is not {{"devices": [{{"id": ..., "token": ...}}]}}'
-        ) from None
+            f'fleet file {path} is not {{"devices": [{{"id": ..., "token": ..., '
+            '"serial": ... (optional)}]}'
+        )
+    return found

@@ -33,9 +33,16 @@ from tagocheck.fleet.capacity import highest_good, knee, step_from
 from tagocheck.fleet.integrity import problems as integrity_problems
 from tagocheck.fleet.integrity import reconcile, run_tag, summarise, traced_devices
 from tagocheck.fleet.ledger import PROFILE
-from tagocheck.fleet.model import Fleet, FleetConfig, Interval
+from tagocheck.fleet.model import Fleet, FleetConfig, Interval, NetworkAccess
 from tagocheck.fleet.observe import FleetObserver
-from tagocheck.fleet.probes import NOT_DRIVEN, Probe, first_probed_window, plan_probes
+from tagocheck.fleet.probes import (
+    NETWORK_INGEST,
+    NOT_DRIVEN,
+    Probe,
+    first_probed_window,
+    network_sharing,
+    plan_probes,
+)
 from tagocheck.fleet.provision import (
     ProvisionedDevice,
     create_devices,
@@ -58,7 +65,7 @@ from tagocheck.load.ending import (
 from tagocheck.load.eventlog import EventLog
 from tagocheck.load.options import fleet_config
 from tagocheck.load.shard import Shard
-from tagocheck.options import OptionError, check_users
+from tagocheck.options import OPTIONS, OptionError, check_users
 from tagocheck.redact import redact_token
 from tagocheck.server.launcher import start_target
 
@@ -108,6 +115,8 @@ class Coordinator:
         self.profile_token: str | None = None
         self.devices: list[ProvisionedDevice] = []
         self.created: list[ProvisionedDevice] = []
+        self.network: NetworkAccess | None = None
+        """What the network path posts with, when the fleet's path is the network."""
         self.device_limits: dict[tuple[str, str], int] = {}
         self.run_tag = run_tag()
         self.swarms = 0
@@ -243,6 +252,8 @@ class Coordinator:
             self.environment.host = self.target.url
             self.profile_token = self.target.profile_token
             self.devices = read_fleet_file(Path(self.target.info["fleet_file"]))
+            info = self.target.info
+            self.network = NetworkAccess(info["network_token"], info["authorization"])
             self.say(
                 "target",
                 f"embedded target at {self.target.url}, plan {self.plan}, "
@@ -252,6 +263,13 @@ class Coordinator:
             self.plan = options.plan or "free"
             self._check_plan()
             self.profile_token = options.profile_token or None
+            if options.network_token and options.authorization:
+                self.network = NetworkAccess(options.network_token, options.authorization)
+            elif config.via == "network":
+                raise RunError(
+                    "--via network on --host needs --network-token and --authorization (the "
+                    "profile's authorization key: the route takes it as authorization_token)"
+                )
         self.client = TagoClient(
             self.environment.host, verify=options.ca_cert or True, ssl_false=options.ssl_false
         )
@@ -292,18 +310,22 @@ class Coordinator:
             if self.profile_token
             else (self.devices[0].token if self.devices else None, "device-full")
         )
-        try:
-            reach.probe(
-                self.environment.host,
-                token,
-                kind,
-                verify=self.options.ca_cert or True,
-                ssl_false=self.options.ssl_false,
-                timeout=min(self.options.request_timeout, reach.PROBE_TIMEOUT),
-                say=lambda line: print(f"tagocheck {self.scenario}: {line}", flush=True),
-            )
-        except reach.Unreachable as error:
-            raise RunError(str(error)) from None
+        tokens = [(token, kind)]
+        if fleet_config(self.options).via == "network" and self.network is not None:
+            tokens.append((self.network.token, "network"))
+        for token, kind in tokens:
+            try:
+                reach.probe(
+                    self.environment.host,
+                    token,
+                    kind,
+                    verify=self.options.ca_cert or True,
+                    ssl_false=self.options.ssl_false,
+                    timeout=min(self.options.request_timeout, reach.PROBE_TIMEOUT),
+                    say=lambda line: print(f"tagocheck {self.scenario}: {line}", flush=True),
+                )
+            except reach.Unreachable as error:
+                raise RunError(str(error)) from None
 
     def _provision(self, count: int) -> None:
         """Make sure there are `count` devices: create the missing ones with the profile token."""
@@ -321,11 +343,51 @@ class Coordinator:
             prefix,
             rpm_input=self.options.device_rpm or None,
             first=len(self.devices),
+            network=self._network_of_devices(),
         )
         self.devices += made
         if self.target is None:
             self.created += made
             write_fleet_file(self.home / "fleet.json", self.created)
+
+    def _network_of_devices(self) -> dict[str, str] | None:
+        """What devices a network posts for are created with: a serial always (the embedded
+        target's one network needs no more); on --host, the network the token is of (GET /info
+        with the network token says, [C]) and --connector when given."""
+        if fleet_config(self.options).via != "network" or self.network is None:
+            return None
+        if self.target is not None:
+            return {}
+        info = self.client.request(
+            "GET", "/info", token=self.network.token, token_kind="network", check=False
+        )
+        found: dict[str, str] = {}
+        if info.ok and isinstance(info.result, dict) and isinstance(info.result.get("id"), str):
+            found["network"] = info.result["id"]
+        if self.options.connector:
+            found["connector"] = self.options.connector
+        return found
+
+    def senders(self, config: FleetConfig) -> list[str]:
+        """What names each device on the fleet's path: its token, or (network) its serial."""
+        devices = self.devices[: config.devices]
+        if config.via != "network":
+            return [d.token for d in devices]
+        if self.network is None:
+            raise RunError("--via network needs --network-token and --authorization")
+        unnamed = sum(1 for d in devices if not d.serial)
+        if unnamed:
+            raise RunError(
+                f"--via network: {unnamed:,} of the {len(devices):,} devices have no serial "
+                'for the network to name them by (a fleet file entry needs "serial")'
+            )
+        return [d.serial for d in devices]
+
+    def not_driven(self) -> dict[str, str]:
+        """The routes the ratelimit scenario leaves alone, and why."""
+        if self.fleet is not None and self.fleet.config.via == "network":
+            return {k: v for k, v in NOT_DRIVEN.items() if k != NETWORK_INGEST}
+        return NOT_DRIVEN
 
     def problems_of_swarm(self, values: dict[str, str]) -> list[str]:
         """What the web form asks that this run cannot do (its values already checked one by
@@ -367,8 +429,9 @@ class Coordinator:
                     f"with --plan {options.plan}"
                 )
         self._provision(config.devices)
-        self.fleet = Fleet(config, [d.token for d in self.devices[: config.devices]])
-        if self.options.device_rpm:
+        self.fleet = Fleet(config, self.senders(config))
+        network = self.network if config.via == "network" else None
+        if self.options.device_rpm and config.via == "device":
             for index in range(config.devices):
                 self.device_limits[(str(index), "POST /data")] = self.options.device_rpm
         if self.observer is None:
@@ -392,6 +455,7 @@ class Coordinator:
                 probe_factor=self.options.probe_factor,
                 swarm_tag=swarm_tag,
                 traced=traced,
+                network=network,
             )
             this_process.current.prepare(self.first_devices())
             return
@@ -400,7 +464,7 @@ class Coordinator:
             w.id for w in runner.clients.ready + runner.clients.running + runner.clients.spawning
         )
         self.shards = {worker: index for index, worker in enumerate(workers)}
-        tokens = self.fleet.tokens
+        senders = self.fleet.senders
         for worker, index in self.shards.items():
             runner.send_message(
                 SHARD,
@@ -408,7 +472,8 @@ class Coordinator:
                     "index": index,
                     "count": len(workers),
                     "config": config_to_wire(config),
-                    "tokens": list(tokens[index :: len(workers)]),
+                    "senders": list(senders[index :: len(workers)]),
+                    "network": None if network is None else dataclasses.asdict(network),
                     "window": self.window,
                     "per_device_ledger": per_device,
                     "active": self.first_devices(),
@@ -455,6 +520,10 @@ class Coordinator:
                 rpm_device = (1, second.token)
                 self.device_limits[("1", "POST /data")] = rpm
                 self.device_limits[("1", "GET /data")] = rpm
+        network = None
+        if self.fleet.config.via == "network" and self.network is not None:
+            serial = self.fleet.senders[0]
+            network = (self.network.token, self.network.authorization, serial)
         return plan_probes(
             self.plan,
             profile_token=self.profile_token or "",
@@ -462,6 +531,7 @@ class Coordinator:
             record_id=record,
             rpm_device=rpm_device,
             rpm=rpm,
+            network=network,
         )
 
     def _probe_record(self, token: str) -> str:
@@ -493,9 +563,9 @@ class Coordinator:
     def _write_config(self) -> None:
         options = self.options
         settings = {k: v for k, v in vars(options).items() if _plain(v)}
-        settings["profile_token"] = (
-            redact_token(options.profile_token) if options.profile_token else ""
-        )
+        for option in OPTIONS:
+            if option.secret and settings.get(option.dest):
+                settings[option.dest] = redact_token(settings[option.dest])
         (self.run_dir / "config.json").write_text(
             json.dumps(
                 {
@@ -505,6 +575,7 @@ class Coordinator:
                     "plan": self.plan,
                     "rate_window_seconds": self.window,
                     "devices": len(self.fleet),
+                    "via": self.fleet.config.via,
                     "offered_reports_per_second": self.fleet.offered_rate(),
                     "probes": [{"route": p.label, "limit": p.limit} for p in self.probes],
                     # each probe drives every other window
@@ -701,7 +772,11 @@ class Coordinator:
             "generator_peak_rss_mb": max((s.rss_mb for s in samples), default=0),
         }
         if self.scenario == "ratelimit":
-            extra["not_driven"] = NOT_DRIVEN
+            extra["not_driven"] = self.not_driven()
+            if self.fleet.config.via == "network":
+                extra["network_limit"] = network_sharing(
+                    self.observer.ledger, self.probes, self.plan
+                )
         thresholds = self._threshold_settings()
         if self.steps:
             best = highest_good(self.steps, thresholds.get("p99_ms"), thresholds.get("error_rate"))
@@ -785,8 +860,12 @@ class Coordinator:
                     f"enforced, {row['under']} under, {row['early-throttle']} early throttle, "
                     f"{row['leak']} leak (max accepted {row['max_accepted']})"
                 )
-            for route, why in NOT_DRIVEN.items():
+            for route, why in self.not_driven().items():
                 print(f"tagocheck ratelimit: not driven: {route} ({why})")
+            shared = extra.get("network_limit")
+            if shared:
+                said = f"{shared['question']} {shared['answer']} ({shared['why']})"
+                print(f"tagocheck ratelimit: {said}")
 
     def limit_for(self, scope: str, route: str) -> int | None:
         """The limit a ledger window is held to: the plan's for the profile, rpm for a device."""

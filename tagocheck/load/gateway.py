@@ -1,5 +1,6 @@
 """The Locust user of the fleet scenarios: a gateway (one connection) sending whichever of this
-process's devices' reports is due next.
+process's devices' reports is due next, on the fleet's path (each device's own token, or one
+network posting for all of them).
 
 Gateways take due reports from the shard's schedule (Shard.wait_for_due). Every answer goes to
 the shard's observer, which judges it with the registry of checks; Locust's stats show each class
@@ -12,6 +13,8 @@ import functools
 import os
 import random
 import time
+from dataclasses import dataclass
+from urllib.parse import quote
 
 import gevent
 import gevent.ssl
@@ -24,6 +27,7 @@ from tagocheck import checks, transport
 from tagocheck.exchange import Exchange
 from tagocheck.fleet.httpclient import patch_connection_pool
 from tagocheck.fleet.integrity import report_group
+from tagocheck.fleet.model import NetworkAccess
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.fleet.schedule import Report
 from tagocheck.load import shard as this_process
@@ -39,6 +43,43 @@ def failure_label(verdict: checks.Verdict) -> str:
     checks_broken = ", ".join(sorted({v.check for v in verdict.violations}))
     reason = verdict.message or checks_broken or ""
     return (f"{verdict.outcome} {verdict.status}" + (f": {reason}" if reason else ""))[:200]
+
+
+@dataclass(frozen=True)
+class Route:
+    """How a report reaches the target: the device path (POST /data with the device's token) or
+    the network path (POST /integration/network/data with the network's token, the device named
+    by metadata.serial in every record, the authorization key in the query [X])."""
+
+    path: str
+    """Without the query string: what the checks and the stats see."""
+    request_uri: str
+    """What is sent: with the authorization key and _ssl=false when given (never shown)."""
+    url: str
+    url_split: URL
+    network: NetworkAccess | None
+
+    @classmethod
+    def of(cls, client, shard: this_process.Shard, options) -> Route:
+        network = shard.network if shard.fleet.config.via == "network" else None
+        path = NETWORK_PATH if network is not None else "/data"
+        url = client._build_url(path)
+        query = []
+        if network is not None:
+            query.append(f"authorization_token={quote(network.authorization, safe='')}")
+        if getattr(options, "ssl_false", False):
+            query.append("_ssl=false")
+        split = URL(url)
+        uri = split.request_uri + ("?" + "&".join(query) if query else "")
+        return cls(path, uri, url, split, network)
+
+    def headers(self, sender: str) -> dict[str, str]:
+        if self.network is not None:
+            return {"Token": self.network.token, "Content-Type": "application/json"}
+        return {"Device-Token": sender, "Content-Type": "application/json"}
+
+
+NETWORK_PATH = "/integration/network/data"
 
 
 class TimedUser(FastHttpUser):
@@ -67,13 +108,16 @@ class Gateway(TimedUser):
 
     def on_start(self) -> None:
         self.rng = random.Random()
-        self.url = self.client._build_url("/data")
-        self.url_split = URL(self.url)
-        self.path = self.url_split.request_uri
-        if getattr(self.environment.parsed_options, "ssl_false", False):
-            self.path += ("&" if "?" in self.path else "?") + "_ssl=false"
         self.http = None  # the pooled HTTPClient for the host, fetched on the first report
         self.request_event = self.environment.events.request
+        self._route: tuple[int, Route] | None = None
+
+    def route(self, shard: this_process.Shard) -> Route:
+        """Where this shard's reports go (the fleet's path), worked out once per shard: a web
+        UI swarm may change the path."""
+        if self._route is None or self._route[0] != id(shard):
+            self._route = (id(shard), Route.of(self.client, shard, self.environment.parsed_options))
+        return self._route[1]
 
     @task
     def report(self) -> None:
@@ -95,26 +139,27 @@ class Gateway(TimedUser):
         posting JSON (bench/locust_overhead.py).
         """
         config = shard.fleet.config
+        route = self.route(shard)
         records = PROFILES[config.payload](
             self.rng, report.device, report.sequence, config.records_per_request
         )
         group = report_group(shard.swarm_tag, report.sequence)
+        sender = shard.fleet.senders[report.device]
         for record in records:
             record["group"] = group
+            if route.network is not None:  # the official form: every record names the device
+                record["metadata"] = {**record.get("metadata", {}), "serial": sender}
         body = orjson.dumps(records)
-        headers = {
-            "Device-Token": shard.fleet.tokens[report.device],
-            "Content-Type": "application/json",
-        }
+        headers = route.headers(sender)
         if config.connection == "per-report":
             headers["Connection"] = "close"
         if self.http is None:
-            self.http = self.client.client.clientpool.get_client(self.url_split)
+            self.http = self.client.client.clientpool.get_client(route.url_split)
         shard.request_sent()
         sent, started = time.time(), time.perf_counter()
         status, answer, error = 0, b"", None
         try:
-            response = self.http.request("POST", self.path, body=body, headers=headers)
+            response = self.http.request("POST", route.request_uri, body=body, headers=headers)
             try:
                 answer = response.read()
                 status = response.status_code
@@ -128,7 +173,7 @@ class Gateway(TimedUser):
         verdict = shard.observer.observe(
             Exchange(
                 method="POST",
-                path="/data",
+                path=route.path,
                 status=status,
                 body=answer,
                 due=report.due,
@@ -140,17 +185,18 @@ class Gateway(TimedUser):
                 else transport.cause(error, self.network_timeout),
                 report_group=group,
                 records_sent=len(records),
+                token_kind="network" if route.network is not None else "device-full",
             )
         )
         failed = not (verdict.outcome == checks.ACCEPTED and verdict.ok)
         self.request_event.fire(
             request_type="POST",
-            name="POST /data",
+            name=f"POST {route.path}",
             response_time=(time.perf_counter() - started) * 1000,
             response_length=len(answer),
             response=None,
             context={},
             exception=CatchResponseError(failure_label(verdict)) if failed else None,
             start_time=sent,
-            url=self.url,
+            url=route.url,
         )

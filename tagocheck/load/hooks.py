@@ -25,7 +25,7 @@ import psutil
 from locust import events
 from locust.runners import WorkerRunner
 
-from tagocheck.fleet.model import Fleet
+from tagocheck.fleet.model import Fleet, NetworkAccess
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.fleet.probes import Probe
 from tagocheck.fleet.timeline import Sample
@@ -177,11 +177,12 @@ def _listen_as_worker(environment: Any) -> None:
     def on_shard(environment: Any, msg: Any, **_kwargs: Any) -> None:
         data = msg.data
         config = coordination.config_from_wire(data["config"])
-        tokens = [""] * config.devices
-        tokens[data["index"] :: data["count"]] = data["tokens"]
+        senders = [""] * config.devices
+        senders[data["index"] :: data["count"]] = data["senders"]
         probes = data["probes"]
+        network = data["network"]
         this_process.current = Shard(
-            Fleet(config, tokens),
+            Fleet(config, senders),
             data["index"],
             data["count"],
             window_seconds=data["window"],
@@ -190,6 +191,7 @@ def _listen_as_worker(environment: Any) -> None:
             probe_factor=data["probe_factor"],
             swarm_tag=data["swarm_tag"],
             traced=data["traced"],
+            network=None if network is None else NetworkAccess(**network),
         )
         this_process.current.prepare(data["active"])
 

@@ -26,6 +26,7 @@ def fleet_config(options: Any) -> FleetConfig:
         payload=options.payload,
         records_per_request=options.records_per_request,
         connection=options.connection,
+        via=options.via,
     )
 
 

@@ -20,7 +20,7 @@ from typing import Any
 import gevent
 import gevent.lock
 
-from tagocheck.fleet.model import Fleet
+from tagocheck.fleet.model import Fleet, NetworkAccess
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.fleet.probes import Probe, ProbeSchedule
 from tagocheck.fleet.schedule import Schedule
@@ -63,12 +63,15 @@ class Shard:
         probe_factor: float = 1.5,
         swarm_tag: str = "",
         traced: Collection[int] = (),
+        network: NetworkAccess | None = None,
     ) -> None:
         """`probes` (the ratelimit scenario) replaces the devices' reports; an empty list is a
         shard with nothing to do (the probes go to the first shard only). Reports' records are
         grouped under `swarm_tag` and their sequence; the `traced` devices' acknowledged reports
-        are kept for the integrity check (see tagocheck.fleet.integrity)."""
+        are kept for the integrity check (see tagocheck.fleet.integrity); `network` is what the
+        network path posts with."""
         self.fleet = fleet
+        self.network = network
         self.index = index
         self.count = count
         self.window = window_seconds

@@ -274,6 +274,17 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
     token = os.environ.get("TAGOIO_PROFILE_TOKEN")
     if not embedded and not token:
         raise UsageError("a real target needs $TAGOIO_PROFILE_TOKEN (the profile token)")
+    if not embedded and args.via == "network":
+        unset = [
+            name
+            for name in ("TAGOIO_NETWORK_TOKEN", "TAGOIO_AUTHORIZATION")
+            if not os.environ.get(name)
+        ]
+        if unset:
+            raise UsageError(
+                f"--via network on a real target needs ${' and $'.join(unset)} (the network "
+                "token the uplinks are posted with, the profile's authorization key)"
+            )
     if args.devices is None:
         args.devices = 5000 if embedded else 50
     try:

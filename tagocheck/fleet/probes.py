@@ -25,10 +25,10 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from tagocheck import ratelimits
+from tagocheck.fleet.paths import NETWORK_INGEST
 from tagocheck.fleet.schedule import due_by
 
 PROFILE_WINDOWS, DEVICE_WINDOWS, NETWORK_WINDOWS = 0, 1, 2
-NETWORK_INGEST = "POST /integration/network/data"
 BESIDE_UPLINKS = "POST /data beside network uplinks"
 """The ledger's name for POST /data sent in the network's windows: held to no limit of its own
 (it is sent below POST /data's), read by network_sharing."""

@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 
 from tagocheck import ratelimits
 from tagocheck.fleet.model import FleetConfig
+from tagocheck.fleet.paths import path_limit
 from tagocheck.fleet.payloads import PROFILES
 
 # The contract suite's fast tests (-m "not slow", the ci hypothesis profile) say up front what
@@ -55,6 +56,18 @@ class Preflight:
                 f"transactions: {self.transactions:,} > the budget of {self.budget:,} (--budget)"
             )
         return found
+
+
+def _path_line(plan: str, config: FleetConfig) -> Line:
+    """The fleet's route at the top step, against the plan, with the fleet it carries."""
+    found = path_limit(plan, config.via, config.devices, config.offered_rate, config.interval.mean)
+    note = "" if found.per_minute is None else f"at most {found.carried:,} devices at this interval"
+    return Line(
+        f"{found.route} per minute at the top step",
+        found.offered_per_minute,
+        found.per_minute,
+        note,
+    )
 
 
 def records_per_report(config: FleetConfig) -> int:
@@ -101,7 +114,7 @@ def plan_run(
             per_minute("POST /device"),
             "the provisioner waits out 429s",
         ),
-        Line("POST /data per minute at the top step", top_rate * 60, per_minute("POST /data")),
+        _path_line(plan, config),
         Line(
             "GET /data per minute during the integrity check",
             min(checked, 20 * 60),
@@ -128,3 +141,15 @@ def plan_run(
         ),
     ]
     return found
+
+
+def _path_line(plan: str, config: FleetConfig) -> Line:
+    """The fleet's route at the top step, against the plan, with the fleet it carries."""
+    found = path_limit(plan, config.via, config.devices, config.offered_rate, config.interval.mean)
+    note = "" if found.per_minute is None else f"at most {found.carried:,} devices at this interval"
+    return Line(
+        f"{found.route} per minute at the top step",
+        found.offered_per_minute,
+        found.per_minute,
+        note,
+    )

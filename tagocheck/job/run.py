@@ -242,6 +242,9 @@ class Runner:
             if job.profile_token:
                 env["TAGOIO_PROFILE_TOKEN"] = job.profile_token
                 env["LOCUST_PROFILE_TOKEN"] = job.profile_token
+            for name in ("NETWORK_TOKEN", "AUTHORIZATION"):  # the network path's, when given
+                if env.get(f"TAGOIO_{name}"):
+                    env[f"LOCUST_{name}"] = env[f"TAGOIO_{name}"]
             return job.target, env
         task = progress.add_task(
             "embedded target", total=None, status=f"seeding {job.config.devices:,} devices"
@@ -267,6 +270,8 @@ class Runner:
             TAGOIO_NETWORK_TOKEN=info["network_token"],
             TAGOIO_ANALYSIS_TOKEN=info["analysis_token"],
             TAGOIO_AUTHORIZATION=info["authorization"],
+            LOCUST_NETWORK_TOKEN=info["network_token"],
+            LOCUST_AUTHORIZATION=info["authorization"],
         )
         progress.update(
             task, total=1, completed=1, status=f"{self.target.url}, {job.config.devices:,} devices"
@@ -319,6 +324,7 @@ class Runner:
         command += ["--jitter", str(config.jitter), "--payload", config.payload]
         command += ["--records-per-request", str(config.records_per_request)]
         command += ["--connection", config.connection, "--steps", str(job.steps)]
+        command += ["--via", config.via]
         command += ["--step-seconds", str(job.step_seconds), "--run-dir", str(job.run_dir)]
         command += ["--overwrite"]  # the job's own config.json and contract results are there
         command += ["--check-p99-ms", str(job.check_p99_ms)]

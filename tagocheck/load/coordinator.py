@@ -35,8 +35,8 @@ from tagocheck.fleet.integrity import reconcile, run_tag, summarise, traced_devi
 from tagocheck.fleet.ledger import PROFILE
 from tagocheck.fleet.model import Fleet, FleetConfig, Interval, NetworkAccess
 from tagocheck.fleet.observe import FleetObserver
+from tagocheck.fleet.paths import NETWORK_INGEST
 from tagocheck.fleet.probes import (
-    NETWORK_INGEST,
     NOT_DRIVEN,
     Probe,
     first_probed_window,

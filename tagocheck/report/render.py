@@ -14,6 +14,7 @@ import jinja2
 from bokeh.embed import components
 from bokeh.resources import Resources
 
+from tagocheck.fleet.paths import NAMES
 from tagocheck.redact import scrub
 from tagocheck.report import charts, compare, compliance, rundata, verdict
 
@@ -94,6 +95,8 @@ def build(run_dir: Path, *, baseline: Path | None = None, contract: Path | None 
         "name": run.path.resolve().name,
         "verdict": answer,
         "config": run.config,
+        "path": verdict.path_of(run),
+        "path_name": NAMES.get(run.config.get("via", "device"), "-"),
         "options": run.config.get("options") or {},
         "summary": summary,
         "duration": (run.samples[-1].t - run.samples[0].t + 1) if run.samples else None,

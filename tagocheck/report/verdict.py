@@ -20,6 +20,8 @@ from typing import Any
 
 from tagocheck.fleet.capacity import Step, highest_good
 from tagocheck.fleet.integrity import problems as integrity_problems
+from tagocheck.fleet.model import FleetConfigError, Interval
+from tagocheck.fleet.paths import NAMES, REPORT_WORD, PathLimit, path_limit
 from tagocheck.fleet.timeline import FOLLOWS
 from tagocheck.report import rundata
 from tagocheck.report.rundata import RunData
@@ -102,6 +104,7 @@ def judge(run: RunData) -> Verdict:
     judged = _rate_limits(run, findings, facts)
     _thresholds(summary, findings)
     best = _capacity(run, findings, facts)
+    _path(run, findings, facts)
     drift = summary.get("drift") or {}
     if drift.get("verdict") == "drift" and (run.scenario == "soak" or drift.get("checked")):
         findings.add("drift", f"The run drifted: {'; '.join(drift.get('findings', []))}.")
@@ -327,6 +330,33 @@ def _capacity(run: RunData, findings: _Findings, facts: list[str]) -> Step | Non
     return best
 
 
+def path_of(run: RunData) -> PathLimit | None:
+    """The run's path against its plan: what it offered, and the fleet the route carries."""
+    config = run.config
+    devices, offered = config.get("devices"), config.get("offered_reports_per_second")
+    interval = (config.get("options") or {}).get("interval")
+    if run.scenario == "ratelimit" or devices is None or offered is None or interval is None:
+        return None
+    try:
+        mean = Interval.parse(str(interval)).mean
+        return path_limit(
+            config.get("plan", ""), config.get("via", "device"), devices, offered, mean
+        )
+    except (FleetConfigError, KeyError):
+        return None
+
+
+def _path(run: RunData, findings: _Findings, facts: list[str]) -> None:
+    found = path_of(run)
+    if found is None:
+        return
+    said = found.sentence()
+    if found.fits:
+        facts.append(f"{NAMES[found.via][0].upper()}{NAMES[found.via][1:]}; {said}.")
+    else:
+        findings.add("rate-limits", f"The fleet does not fit its path: {said}.")
+
+
 def _limit(
     limit: dict[str, Any], findings: _Findings, facts: list[str], caveats: list[str]
 ) -> None:
@@ -384,6 +414,8 @@ def _all_clear(run: RunData, best: Step | None, judged: dict[str, int]) -> str:
         else ""
     )
     latency = f", p99 {p99:,.0f} ms" if isinstance(p99, int | float) else ""
-    return f"{devices:,} devices offering {offered:,.1f} reports/s met the thresholds" + (
+    word = REPORT_WORD.get(config.get("via", "device"), "reports")
+    through = " through one network token" if config.get("via") == "network" else ""
+    return f"{devices:,} devices offering {offered:,.1f} {word}/s{through} met the thresholds" + (
         f" ({share}{latency})." if share else "."
     )

@@ -132,3 +132,64 @@ def test_a_wrong_authorization_key_resolves_no_token(fleet):
                 reproduction=reply.curl,
             )
         )
+
+
+def network_uplink(fleet, serial: str, authorization: str | None):
+    """One uplink in the official form (the key as authorization_token, the device named by
+    metadata.serial [X]), or with ?serial= when the run has no key."""
+    params = {"authorization_token": authorization} if authorization else {"serial": serial}
+    return fleet.client.request(
+        "POST",
+        "/integration/network/data",
+        token=fleet.target.network_token,
+        token_kind="network",
+        params=params,
+        json=[{"variable": "probe_uplink", "value": 1, "metadata": {"serial": serial}}],
+    )
+
+
+@pytest.mark.subjects("POST /integration/network/data")
+def test_network_uplinks_with_a_wrong_authorization_key_are_refused(fleet):
+    """The network route takes the profile's authorization key as authorization_token [X]: an
+    uplink with a key that is no profile's is not taken (else any network posts into any
+    profile)."""
+    if not fleet.target.network_token:
+        pytest.skip("no network token for this target")
+    wrong = "at" + "0" * 32
+    reply = network_uplink(fleet, fleet.a.serial, wrong)
+    if reply.verdict.succeeded:
+        fail_with(
+            fleet.recorder.find(
+                "POST /integration/network/data",
+                "authorization-ignored",
+                VIOLATION,
+                expected="an uplink with a key that is no profile's is refused [X]",
+                observed=f"HTTP {reply.status}: the uplink was taken ({reply.message or 'ok'})",
+                reproduction=reply.curl,
+            )
+        )
+
+
+@pytest.mark.subjects("POST /integration/network/data")
+def test_network_uplinks_naming_an_unknown_serial_are_refused(fleet):
+    """The serial names the device the records go to [X]: an uplink naming a serial no device
+    has cannot be stored anywhere, so an answer that it was added acknowledges records no
+    device holds (an uplink lost while the network is told it arrived)."""
+    if not fleet.target.network_token:
+        pytest.skip("no network token for this target")
+    serial = f"tagocheck-no-such-serial-{fleet.prefix}"
+    reply = network_uplink(fleet, serial, fleet.target.authorization)
+    if not reply.verdict.succeeded:
+        return
+    added = reply.verdict.added
+    fail_with(
+        fleet.recorder.find(
+            "POST /integration/network/data",
+            "unknown-serial-accepted",
+            VIOLATION if added else DEVIATION,
+            expected="an uplink naming no device's serial is refused with a failure envelope",
+            observed=f"HTTP {reply.status}: "
+            + (f"{added} records acknowledged as added" if added else "the uplink was taken"),
+            reproduction=reply.curl,
+        )
+    )

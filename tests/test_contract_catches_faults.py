@@ -36,7 +36,14 @@ CATCHES = {
     ),
     "any-authorization": (
         ["test_permissions.py"],
-        ["test_a_wrong_authorization_key_resolves_no_token"],
+        [
+            "test_a_wrong_authorization_key_resolves_no_token",
+            "test_network_uplinks_with_a_wrong_authorization_key_are_refused",
+        ],
+    ),
+    "unknown-serial": (
+        ["test_permissions.py"],
+        ["test_network_uplinks_naming_an_unknown_serial_are_refused"],
     ),
     "lose-writes": (
         ["test_ingest.py", "test_queries.py"],

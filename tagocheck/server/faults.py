@@ -19,6 +19,10 @@ FAULTS: dict[str, tuple[str, float | None]] = {
     "ignore-permission": ("device tokens are not held to their permission (read may write)", None),
     "cross-device": ("GET /data with a device token returns every device's data", None),
     "any-authorization": ("the network routes take any authorization key, not the profile's", None),
+    "unknown-serial": (
+        "network uplinks naming no device's serial are acknowledged, then dropped",
+        None,
+    ),
     "lose-writes": ("acknowledges every record, then stores all but this fraction", 0.1),
     "duplicate-writes": ("stores this fraction of records twice (acknowledged once)", 0.1),
     "server-errors": ("answers this fraction of requests with a 5xx, storing nothing", 0.1),

@@ -86,6 +86,30 @@ def test_any_authorization(start):
     assert sent.status_code == 200
 
 
+def test_unknown_serial(start):
+    client = faulty(start, "unknown-serial")
+    token = client.device("known", serie_number="SN-KNOWN")["token"]
+    network = client.target.info["network_token"]
+    key = client.target.info["authorization"]
+    sent = client.call(
+        "POST",
+        f"/integration/network/data?authorization_token={key}",
+        network,
+        json=[{"variable": "v", "value": 1, "metadata": {"serial": "SN-NOBODY"}}],
+    )
+    assert sent.status_code == 200 and sent.json()["result"] == "1 Data Added"
+    stored = client.call("GET", "/data?variables=v&query=count", token).json()["result"]
+    assert stored == 0  # acknowledged, stored nowhere
+    known = client.call(
+        "POST",
+        f"/integration/network/data?authorization_token={key}",
+        network,
+        json=[{"variable": "v", "value": 1, "metadata": {"serial": "SN-KNOWN"}}],
+    )
+    assert known.status_code == 200
+    assert client.call("GET", "/data?variables=v&query=count", token).json()["result"] == 1
+
+
 def test_lose_writes(start):
     client = faulty(start, "lose-writes=0.5")
     token = client.device("l")["token"]

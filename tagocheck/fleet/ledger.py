@@ -49,6 +49,9 @@ class Ledger:
     def __init__(self, window_seconds: float) -> None:
         self.window = window_seconds
         self.windows: dict[tuple[str, str, int], Window] = {}
+        self.counted_with: dict[str, set[str]] = {}
+        """Routes the ledger names apart that the target counts in another's window (route ->
+        the others): their requests near a boundary are that window's slack too."""
 
     def record(
         self,
@@ -101,9 +104,15 @@ class Ledger:
     def _slack(self, scope: str, route: str, index: int) -> int:
         """How far the target's count of a window may be from the ledger's: requests within a
         round trip of either boundary may have been counted in the neighbouring window."""
+        routes = (route, *sorted(self.counted_with.get(route, ())))
         return sum(
             self.windows[key].near_boundary
-            for key in ((scope, route, index - 1), (scope, route, index), (scope, route, index + 1))
+            for counted in routes
+            for key in (
+                (scope, counted, index - 1),
+                (scope, counted, index),
+                (scope, counted, index + 1),
+            )
             if key in self.windows
         )
 

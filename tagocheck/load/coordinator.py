@@ -37,6 +37,7 @@ from tagocheck.fleet.model import Fleet, FleetConfig, Interval, NetworkAccess
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.fleet.paths import NETWORK_INGEST
 from tagocheck.fleet.probes import (
+    BESIDE_UPLINKS,
     NOT_DRIVEN,
     Probe,
     first_probed_window,
@@ -752,6 +753,7 @@ class Coordinator:
         self._final_csvs()
         self.timeline.rewrite()
         integrity = self._integrity() if self.scenario != "ratelimit" else {"skipped": True}
+        sharing = self._network_sharing()
         findings = [f.as_dict() for f in self.observer.ledger.findings(self.limit_for)]
         enforcement = self.observer.ledger.enforcement(self.limit_for)
         limit = self.timeline.limit(
@@ -773,10 +775,8 @@ class Coordinator:
         }
         if self.scenario == "ratelimit":
             extra["not_driven"] = self.not_driven()
-            if self.fleet.config.via == "network":
-                extra["network_limit"] = network_sharing(
-                    self.observer.ledger, self.probes, self.plan
-                )
+            if sharing is not None:
+                extra["network_limit"] = sharing
         thresholds = self._threshold_settings()
         if self.steps:
             best = highest_good(self.steps, thresholds.get("p99_ms"), thresholds.get("error_rate"))
@@ -794,6 +794,19 @@ class Coordinator:
         for line in broken:
             self.say("threshold", f"threshold broken: {line['text']}")
         self.say("run", f"run written to {self.run_dir}")
+
+    def _network_sharing(self) -> dict[str, Any] | None:
+        """The ratelimit scenario on the network path: whether uplinks count in POST /data's
+        window. POST /data sent beside the uplinks is always counted in POST /data's window by
+        the target, and the uplinks too when they share it: their requests near a boundary are
+        POST /data's slack (else one request a boundary away would look like an early 429)."""
+        if self.scenario != "ratelimit" or self.fleet is None or self.fleet.config.via != "network":
+            return None
+        ledger = self.observer.ledger
+        found = network_sharing(ledger, self.probes, self.plan)
+        shared = {BESIDE_UPLINKS} | ({NETWORK_INGEST} if found["answer"] != "no" else set())
+        ledger.counted_with["POST /data"] = shared
+        return found
 
     def _write_not_run(self) -> None:
         write_not_run(self.run_dir, self.scenario, self.ending)

@@ -105,6 +105,21 @@ def test_the_preflight_names_every_limit_a_run_would_exceed():
     assert "the budget of 1,000" in problems
 
 
+def test_the_network_path_is_held_to_the_network_routes_limit_and_says_what_it_carries():
+    network = FleetConfig(devices=10_000, interval=Interval.parse("900"), via="network")
+    found = plan(network, "scale")
+    line = {line.what: line for line in found.lines}[
+        "POST /integration/network/data per minute at the top step"
+    ]
+    assert round(line.amount) == 667 and line.limit == 500
+    assert line.note == "at most 7,500 devices at this interval"
+    assert "POST /integration/network/data per minute at the top step: 667 > 500" in found.problems
+    # the same fleet through its devices' own tokens fits POST /data's 15,000 a minute
+    assert not any(
+        "POST /data per minute" in p for p in plan(fleet(10_000, "900"), "scale").problems
+    )
+
+
 # -- the command's errors --------------------------------------------------------------------
 
 
@@ -121,6 +136,12 @@ def test_the_preflight_names_every_limit_a_run_would_exceed():
         ),
         (["--run-dir", "/proc/not-here"], {}, "cannot write --run-dir /proc/not-here"),
         (["--interval", "soon"], {}, "argument --interval: 'soon'"),
+        (["--via", "lora"], {}, "argument --via: invalid choice: 'lora'"),
+        (
+            ["--plan", "free", "--via", "network"],
+            {"TAGOIO_API": "http://127.0.0.1:9", "TAGOIO_PROFILE_TOKEN": "p-" + "a" * 30},
+            "needs $TAGOIO_NETWORK_TOKEN and $TAGOIO_AUTHORIZATION",
+        ),
     ],
 )
 def test_errors_are_one_line_and_a_non_zero_exit(args, env, message):

@@ -1,0 +1,46 @@
+"""The fleet a path carries at the plan's limit."""
+
+from __future__ import annotations
+
+from tagocheck.fleet.paths import path_limit
+
+
+def test_the_network_route_carries_far_fewer_devices_than_post_data():
+    network = path_limit("scale", "network", 10_000, 10_000 / 900, 900)
+    assert network.per_minute == 500 and network.carried == 7_500 and not network.fits
+    assert network.sentence() == (
+        "at most 500 uplinks a minute on plan scale (POST /integration/network/data): "
+        "10,000 devices every 900 s offer 667; at most 7,500 devices at that interval fit"
+    )
+    device = path_limit("scale", "device", 10_000, 10_000 / 900, 900)
+    assert device.route == "POST /data" and device.carried == 225_000 and device.fits
+
+
+def test_a_plan_without_limits_carries_any_fleet_and_says_so():
+    found = path_limit("unlimited", "network", 200, 200.0, 1)
+    assert found.per_minute is None and found.carried is None and found.fits
+    assert "plan unlimited sets no limit on POST /integration/network/data" in found.sentence()
+
+
+def test_a_fleet_file_keeps_each_devices_serial_and_refuses_a_serial_of_another_type(tmp_path):
+    import json
+
+    import pytest
+
+    from tagocheck.fleet.provision import (
+        ProvisionedDevice,
+        ProvisionError,
+        read_fleet_file,
+        write_fleet_file,
+    )
+
+    path = tmp_path / "fleet.json"
+    devices = [
+        ProvisionedDevice("a" * 24, "t1", "70B3D5E75E000000"),
+        ProvisionedDevice("b" * 24, "t2"),
+    ]
+    write_fleet_file(path, devices)
+    assert read_fleet_file(path) == devices
+    path.write_text(json.dumps({"devices": [{"id": "x", "token": "t", "serial": 5}]}))
+    with pytest.raises(ProvisionError, match=r'"serial": \.\.\. \(optional\)'):
+        read_fleet_file(path)

@@ -29,6 +29,8 @@ class Target:
     profile_token: str
     fleet_file: Path
     upstream: str
+    network_token: str = ""
+    authorization: str = ""
 
 
 @dataclass(frozen=True)
@@ -80,12 +82,13 @@ def serve(condition: Condition, state: Path, devices: int) -> Iterator[Target]:
         state, "--plan", condition.plan, "--seed-devices", str(devices), *window, *faults
     ) as target:
         fleet_file = Path(target.info["fleet_file"])
+        network = {k: target.info[k] for k in ("network_token", "authorization")}
         if condition.dead:
             yield Target(f"http://127.0.0.1:{free_port()}", "p-" + "0" * 32, fleet_file, "")
         elif condition.hostile is not None:
             with hostile(
                 condition.hostile, target.url, condition.routes, condition.die_after
             ) as url:
-                yield Target(url, target.profile_token, fleet_file, target.url)
+                yield Target(url, target.profile_token, fleet_file, target.url, **network)
         else:
-            yield Target(target.url, target.profile_token, fleet_file, target.url)
+            yield Target(target.url, target.profile_token, fleet_file, target.url, **network)

@@ -14,7 +14,7 @@ import signal
 import subprocess
 import sys
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 import pytest
@@ -62,6 +62,21 @@ FLEET: dict[str, Row] = {
     ),
     "thresholds": Row(HEALTHY, 1, "Threshold broken: p99", extra=FAST),
 }
+
+NETWORK_ROUTES = ("POST /integration/network/data",)
+
+
+def through_the_network(row: Row) -> Row:
+    """The fleet's row with the fleet posting through one network token: the hostile proxy
+    perturbs the network route instead of POST /data."""
+    condition = row.condition
+    if condition.routes == ("POST /data",):
+        condition = replace(condition, routes=NETWORK_ROUTES)
+    return replace(row, condition=condition)
+
+
+NETWORK: dict[str, Row] = {name: through_the_network(row) for name, row in FLEET.items()}
+"""The fleet column's rows, on the network path (--via network)."""
 
 CAPACITY: dict[str, Row] = {
     "healthy": Row(HEALTHY, 0, "Highest load that met the thresholds"),
@@ -114,11 +129,19 @@ JOB: dict[str, Row] = {
     "thresholds": Row(HEALTHY, 1, "No capacity step met the thresholds", extra=FAST),
 }
 
-TABLE = {"fleet": FLEET, "capacity": CAPACITY, "ratelimit": RATELIMIT, "job": JOB}
+TABLE = {
+    "fleet": FLEET,
+    "network": NETWORK,
+    "capacity": CAPACITY,
+    "ratelimit": RATELIMIT,
+    "job": JOB,
+}
 SAMPLE = {
     # the five left out are shown by another column (5xx-storm, slow, dead-before-start) or by
     # tests/test_entry_points.py (refused, no envelope) in the same code
     "fleet": set(FLEET) - {"dead-before-start", "resets", "no-envelope", "5xx-storm", "slow"},
+    # the network route perturbed: garbage, another dialect, a death mid-run
+    "network": {"garbage", "dialect", "dies-mid-run"},
     # healthy and html: the fleet column's (the same Locust process and verdict code)
     "capacity": {"slow", "interrupted"},
     # healthy: tests/loadtests/test_ratelimit_scenario.py runs the same healthy run
@@ -146,7 +169,8 @@ def command(column: str, row: Row, target: Target | None, run_dir: Path) -> list
         if target is not None:
             line += ["--target", target.url, "--plan", row.condition.plan]
         return line
-    line = [sys.executable, "-m", "locust", "-f", f"loadtests/{column}.py", "--headless"]
+    scenario = "fleet" if column == "network" else column
+    line = [sys.executable, "-m", "locust", "-f", f"loadtests/{scenario}.py", "--headless"]
     line += ["--only-summary", "--run-dir", str(run_dir), "--request-timeout", "1"]
     line += ["--host", target.url, "--plan", row.condition.plan]
     if column == "ratelimit":
@@ -162,6 +186,9 @@ def command(column: str, row: Row, target: Target | None, run_dir: Path) -> list
         line += ["--profile-token", target.profile_token]
     else:
         line += ["--fleet-file", str(target.fleet_file)]
+    if column == "network":
+        line += ["--via", "network", "--network-token", target.network_token or "n-" + "0" * 32]
+        line += ["--authorization", target.authorization or "at" + "0" * 32]
     # later options win: a row's users replace the column's
     return [*line, *row.extra]
 

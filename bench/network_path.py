@@ -1,0 +1,149 @@
+"""The network path beside the device path, in one run: the same fleet posting through its
+devices' own tokens (POST /data) and through one network token (POST /integration/network/data,
+each device named by its serial).
+
+Two measurements, each taken for both paths in alternating rounds against a freshly seeded
+embedded target pinned to core 0, one Locust process on core 1 with every check on (thresholds
+p99 500 ms, error rate 0.01, no contract violation, no rate-limit finding, every device's records
+reconciled):
+
+- steady: 10,000 devices every 10 s (1,000 reports/s): achieved over offered rate in the steady
+  part (goal >= 0.99 on the network path) and integrity exact (nothing lost or duplicated);
+- ramp: the capacity scenario bringing 40,000 devices every 10 s in over 8 steps (500 to 4,000
+  reports/s): the highest step that met the thresholds, as the achieved rate; printed as the
+  ratio network / device of the medians (goal >= 0.9).
+
+    .venv/bin/python bench/network_path.py [--rounds 2] [--seconds 40] [--step-seconds 8]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from tagocheck.server.launcher import start_target  # noqa: E402
+
+PATHS = ("device", "network")
+CHECKS = ["--check-p99-ms", "500", "--check-error-rate", "0.01"]
+CHECKS += ["--check-schema-violations", "0", "--check-rate-limit-leaks", "0"]
+
+
+def locust(scenario: str, via: str, devices: int, run_dir: Path, extra: list[str], tmp: Path):
+    """One pinned Locust run on a freshly seeded target; returns its summary and config."""
+    target = start_target(
+        tmp / f"state-{run_dir.name}", "--plan", "unlimited", "--seed-devices", str(devices)
+    )
+    try:
+        for tid in os.listdir(f"/proc/{target.process.pid}/task"):
+            os.sched_setaffinity(int(tid), {0})
+        info = target.info
+        command = ["taskset", "-c", "1", sys.executable, "-m", "locust"]
+        command += ["-f", f"loadtests/{scenario}.py", "--headless", "--only-summary"]
+        command += ["-u", "300", "-r", "300", "--host", target.url, "--plan", "unlimited"]
+        command += ["--fleet-file", info["fleet_file"], "--devices", str(devices)]
+        command += ["--interval", "10", "--jitter", "1", "--via", via, *CHECKS]
+        command += ["--network-token", info["network_token"]]
+        command += ["--authorization", info["authorization"]]
+        command += ["--integrity-devices", str(devices), "--run-dir", str(run_dir), *extra]
+        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
+    finally:
+        target.stop()
+    if not (run_dir / "summary.json").exists():
+        raise SystemExit(
+            f"the {scenario} run on the {via} path wrote no summary:\n{done.stdout[-2000:]}"
+        )
+    summary = json.loads((run_dir / "summary.json").read_text())
+    return done, summary
+
+
+def steady(via: str, seconds: int, tmp: Path, round_: int) -> dict:
+    run_dir = tmp / f"steady-{via}-{round_}"
+    done, summary = locust("fleet", via, 10_000, run_dir, ["-t", f"{seconds}s"], tmp)
+    integrity = summary["integrity"]
+    return {
+        "exit": done.returncode,
+        "ratio": summary["limit"]["achieved_over_offered"],
+        "reports": summary["reports"],
+        "lost": integrity["lost"],
+        "duplicated": integrity["duplicated"],
+        "checked": integrity["devices_checked"],
+        "p99": summary["latency_ms"]["corrected"]["p99"],
+        "broken": [b["text"] for b in summary["thresholds"]["broken"]],
+    }
+
+
+def ramp(via: str, step_seconds: float, tmp: Path, round_: int) -> dict:
+    run_dir = tmp / f"ramp-{via}-{round_}"
+    extra = [
+        "--steps",
+        "8",
+        "--step-seconds",
+        str(step_seconds),
+        "-t",
+        f"{8 * step_seconds + 60:.0f}s",
+    ]
+    extra += ["--integrity-devices", "500"]  # the ramp measures rate; the steady runs read all
+    _, summary = locust("capacity", via, 40_000, run_dir, extra, tmp)
+    best = summary["capacity"]["highest_good"]
+    return {
+        "achieved": best["achieved"] if best else 0.0,
+        "offered": best["offered"] if best else 0.0,
+        "knee": (summary["capacity"]["knee"] or {}).get("why", "none within the ramp"),
+    }
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--seconds", type=int, default=40, help="each steady run")
+    parser.add_argument("--step-seconds", type=float, default=8.0, help="each ramp step")
+    args = parser.parse_args()
+    steadies: dict[str, list[dict]] = {p: [] for p in PATHS}
+    ramps: dict[str, list[dict]] = {p: [] for p in PATHS}
+    with tempfile.TemporaryDirectory(prefix="tagocheck-bench-network-") as tmp:
+        for round_ in range(args.rounds):
+            order = PATHS if round_ % 2 == 0 else PATHS[::-1]  # alternate who goes first
+            for via in order:
+                found = steady(via, args.seconds, Path(tmp), round_)
+                steadies[via].append(found)
+                print(
+                    f"round {round_ + 1} steady {via:>7}: achieved/offered {found['ratio']:.4f}, "
+                    f"{found['reports']:,} reports, lost {found['lost']}, duplicated "
+                    f"{found['duplicated']} of {found['checked']:,} devices read back, p99 "
+                    f"{found['p99']:.0f} ms, thresholds broken {found['broken'] or 'none'}, "
+                    f"exit {found['exit']}",
+                    flush=True,
+                )
+            for via in order:
+                found = ramp(via, args.step_seconds, Path(tmp), round_)
+                ramps[via].append(found)
+                print(
+                    f"round {round_ + 1} ramp   {via:>7}: highest good step "
+                    f"{found['achieved']:,.0f}/s answered of {found['offered']:,.0f}/s offered; "
+                    f"knee: {found['knee']}",
+                    flush=True,
+                )
+    network_ratio = statistics.median(r["ratio"] for r in steadies["network"])
+    exact = all(r["lost"] == r["duplicated"] == 0 for rs in steadies.values() for r in rs)
+    device_best = statistics.median(r["achieved"] for r in ramps["device"])
+    network_best = statistics.median(r["achieved"] for r in ramps["network"])
+    print(f"network path at 1,000 uplinks/s: achieved/offered {network_ratio:.4f}  goal >= 0.99")
+    print(f"integrity exact on every steady run: {exact}")
+    print(
+        f"highest good rate network / device: {network_best:,.0f} / {device_best:,.0f} = "
+        f"{network_best / device_best if device_best else 0:.3f}  goal >= 0.9"
+    )
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -58,18 +58,6 @@ class Preflight:
         return found
 
 
-def _path_line(plan: str, config: FleetConfig) -> Line:
-    """The fleet's route at the top step, against the plan, with the fleet it carries."""
-    found = path_limit(plan, config.via, config.devices, config.offered_rate, config.interval.mean)
-    note = "" if found.per_minute is None else f"at most {found.carried:,} devices at this interval"
-    return Line(
-        f"{found.route} per minute at the top step",
-        found.offered_per_minute,
-        found.per_minute,
-        note,
-    )
-
-
 def records_per_report(config: FleetConfig) -> int:
     """Variables in one report (each record is one variable: one data-input transaction)."""
     return len(PROFILES[config.payload](random.Random(0), 0, 0, config.records_per_request))

@@ -195,3 +195,21 @@ def test_the_ratelimit_scenario_finds_the_network_route_leaking(tmp_path):
     assert leaks and all(f["kind"] == "leak" and f["limit"] == 60 for f in leaks)
     assert summary["network_limit"]["answer"] == "not judged"
     assert "not held to its limit" in summary["network_limit"]["why"]
+
+
+def test_two_worker_processes_post_their_shards_uplinks_through_the_network(tmp_path):
+    """The master hands each worker its devices' serials and the network's token and key (no
+    device token leaves the master); the merged run reconciles every device."""
+    run_dir = tmp_path / "run"
+    done = locust(
+        *("--processes", "2", "-u", "10", "-r", "10", "-t", "6s"),
+        *("--devices", "100", "--interval", "1", "--via", "network", "--run-dir", str(run_dir)),
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    config = json.loads((run_dir / "config.json").read_text())
+    assert config["workers"] == 2 and config["via"] == "network"
+    assert summary["outcomes"] == {NETWORK_INGEST: {"accepted": summary["reports"]}}
+    integrity = summary["integrity"]
+    assert integrity["devices_checked"] == 100 and integrity["lost"] == 0
+    assert integrity["reports_acknowledged"] == summary["reports"] > 300

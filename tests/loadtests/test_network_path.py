@@ -158,7 +158,7 @@ def test_network_sharing_reads_the_network_windows(beside_accepted, network_acce
 
 
 def served(tmp_path: Path, *args: str):
-    return start_target(tmp_path / "state", "--plan", "free", "--rate-window-seconds", "3", *args)
+    return start_target(tmp_path / "state", "--plan", "free", "--rate-window-seconds", "2", *args)
 
 
 def network_ratelimit(target, run_dir: Path) -> subprocess.CompletedProcess:
@@ -166,7 +166,8 @@ def network_ratelimit(target, run_dir: Path) -> subprocess.CompletedProcess:
     return ratelimit(
         *("--host", target.url, "--profile-token", target.profile_token, "--via", "network"),
         *("--network-token", info["network_token"], "--authorization", info["authorization"]),
-        *("-t", "20s", "--run-dir", str(run_dir), "--check-rate-limit-leaks", "0"),
+        *("-t", "14s", "--rate-window", "2", "--run-dir", str(run_dir)),
+        *("--check-rate-limit-leaks", "0"),
     )
 
 

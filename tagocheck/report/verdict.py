@@ -331,9 +331,15 @@ def _capacity(run: RunData, findings: _Findings, facts: list[str]) -> Step | Non
 
 
 def path_of(run: RunData) -> PathLimit | None:
-    """The run's path against its plan: what it offered, and the fleet the route carries."""
+    """The run's path against its plan: what it offered (a capacity run: at its last step), and
+    the fleet the route carries. A fleet or soak run offering more than the route's limit is a
+    finding (the fleet does not fit); a capacity run is asked where the limit is, so it is a
+    fact."""
     config = run.config
     devices, offered = config.get("devices"), config.get("offered_reports_per_second")
+    steps = run.capacity.get("steps") or []
+    if steps:  # a capacity run offered its whole fleet only if it got to the last step
+        devices, offered = steps[-1].get("devices"), steps[-1].get("offered")
     interval = (config.get("options") or {}).get("interval")
     if run.scenario == "ratelimit" or devices is None or offered is None or interval is None:
         return None
@@ -351,7 +357,7 @@ def _path(run: RunData, findings: _Findings, facts: list[str]) -> None:
     if found is None:
         return
     said = found.sentence()
-    if found.fits:
+    if found.fits or run.capacity.get("steps"):  # steps past the limit are the question asked
         facts.append(f"{NAMES[found.via][0].upper()}{NAMES[found.via][1:]}; {said}.")
     else:
         findings.add("rate-limits", f"The fleet does not fit its path: {said}.")

@@ -44,3 +44,40 @@ def test_a_fleet_file_keeps_each_devices_serial_and_refuses_a_serial_of_another_
     path.write_text(json.dumps({"devices": [{"id": "x", "token": "t", "serial": 5}]}))
     with pytest.raises(ProvisionError, match=r'"serial": \.\.\. \(optional\)'):
         read_fleet_file(path)
+
+
+def test_a_fleet_past_its_paths_limit_is_a_finding_and_a_capacity_ramp_past_it_a_fact():
+    from pathlib import Path
+
+    from tagocheck.fleet.capacity import Step
+    from tagocheck.report.rundata import RunData
+    from tagocheck.report.verdict import judge
+
+    config = {
+        "scenario": "fleet",
+        "plan": "scale",
+        "via": "network",
+        "devices": 10_000,
+        "offered_reports_per_second": 10_000 / 900,
+        "options": {"interval": "900"},
+    }
+    summary = {"reports": 100, "answered": 100, "ended": {"how": "completed"}}
+    found = judge(RunData(Path("x"), config=config, summary=summary))
+    assert found.headline == (
+        "The fleet does not fit its path: at most 500 uplinks a minute on plan scale "
+        "(POST /integration/network/data): 10,000 devices every 900 s offer 667; at most 7,500 "
+        "devices at that interval fit."
+    )
+    # a capacity run stopped at its second step offered 5,000 devices, not the whole fleet
+    steps = [
+        Step(i, devices, 0.0, 1.0, devices / 900, devices / 900, 5.0, 0.0).as_dict()
+        for i, devices in enumerate((2_500, 5_000), 1)
+    ]
+    ramp = RunData(
+        Path("x"),
+        config={**config, "scenario": "capacity"},
+        summary={**summary, "capacity": {"steps": steps}},
+    )
+    facts = " ".join(judge(ramp).facts + judge(ramp).problems)
+    assert "5,000 devices every 900 s offer 333" in facts
+    assert "does not fit" not in facts

@@ -187,17 +187,6 @@ def test_the_ratelimit_scenario_judges_the_network_route_and_finds_uplinks_count
     assert NETWORK_INGEST not in summary["not_driven"]
 
 
-def test_the_ratelimit_scenario_finds_the_network_route_leaking(tmp_path):
-    with served(tmp_path, "--fault", "no-rate-limit") as target:
-        done = network_ratelimit(target, tmp_path / "run")
-    assert done.returncode == 1
-    summary = json.loads((tmp_path / "run" / "summary.json").read_text())
-    leaks = [f for f in summary["rate_limit_findings"] if f["route"] == NETWORK_INGEST]
-    assert leaks and all(f["kind"] == "leak" and f["limit"] == 60 for f in leaks)
-    assert summary["network_limit"]["answer"] == "not judged"
-    assert "not held to its limit" in summary["network_limit"]["why"]
-
-
 def test_two_worker_processes_post_their_shards_uplinks_through_the_network(tmp_path):
     """The master hands each worker its devices' serials and the network's token and key (no
     device token leaves the master); the merged run reconciles every device."""

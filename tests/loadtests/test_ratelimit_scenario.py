@@ -9,6 +9,7 @@ import sys
 
 import pytest
 
+from tagocheck.fleet.paths import NETWORK_INGEST
 from tagocheck.fleet.probes import DEVICE_WINDOWS, PROFILE_WINDOWS, ProbeSchedule, plan_probes
 from tagocheck.server.launcher import start_target
 
@@ -57,7 +58,9 @@ def test_every_limit_of_the_plan_is_probed_and_groups_alternate():
 
 def test_a_healthy_target_enforces_every_limit_as_documented(tmp_path):
     run_dir = tmp_path / "run"
-    done = ratelimit("--run-dir", str(run_dir), "--check-rate-limit-leaks", "0")
+    done = ratelimit(
+        "--run-dir", str(run_dir), "--check-rate-limit-leaks", "0", "--via", "network"
+    )  # the network path: its route is probed beside the others
     assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-2000:]
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["rate_limit_findings"] == []
@@ -69,11 +72,14 @@ def test_a_healthy_target_enforces_every_limit_as_documented(tmp_path):
         "PUT /data",
         "GET /device",
         "GET /info",
+        NETWORK_INGEST,
     }
     assert all(r["enforced"] >= 1 and r["max_accepted"] == r["limit"] for r in rows), rows
     assert any(r["scope"] == "device:1" for r in rows)  # a device's own rpm, too
     assert set().union(*(c for c in summary["outcomes"].values())) == {"accepted", "rate-limited"}
     assert "not driven: POST /device" in done.stdout
+    # the embedded target counts uplinks in their own route's window only
+    assert summary["network_limit"]["answer"] == "no", summary["network_limit"]
     assert "the first whole 3-s window after the setup's requests" in done.stdout
 
 
@@ -98,9 +104,15 @@ def test_a_target_that_enforces_otherwise_is_found_out(tmp_path, fault, kind):
             str(run_dir),
             "--check-rate-limit-leaks",
             "0",
+            *("--via", "network", "--network-token", target.info["network_token"]),
+            *("--authorization", target.info["authorization"]),
         )
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
     assert "rate-limit findings > 0" in done.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     found = {(f["kind"], f["route"]) for f in summary["rate_limit_findings"]}
     assert (kind, "POST /data") in found and (kind, "GET /device") in found, found
+    assert (kind, NETWORK_INGEST) in found, found  # the network route's windows, judged at 60
+    if fault == "no-rate-limit":  # nothing held to a limit: the sharing question is open
+        assert summary["network_limit"]["answer"] == "not judged"
+        assert "not held to its limit" in summary["network_limit"]["why"]

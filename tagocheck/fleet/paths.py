@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from tagocheck import ratelimits
 
 NETWORK_INGEST = "POST /integration/network/data"
+NETWORK_PATH = NETWORK_INGEST.partition(" ")[2]
 ROUTES = {"device": "POST /data", "network": NETWORK_INGEST}
 NAMES = {
     "device": "device path: each device posts POST /data with its own token",

@@ -25,7 +25,7 @@ from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
 from tagocheck import ratelimits
-from tagocheck.fleet.paths import NETWORK_INGEST
+from tagocheck.fleet.paths import NETWORK_INGEST, NETWORK_PATH
 from tagocheck.fleet.schedule import due_by
 
 PROFILE_WINDOWS, DEVICE_WINDOWS, NETWORK_WINDOWS = 0, 1, 2
@@ -160,7 +160,7 @@ def _network_probes(plan: str, device_token: str, token: str, key: str, serial: 
         Probe(
             NETWORK_INGEST,
             "POST",
-            "/integration/network/data",
+            NETWORK_PATH,
             token,
             "network",
             own,

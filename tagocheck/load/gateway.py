@@ -28,6 +28,7 @@ from tagocheck.exchange import Exchange
 from tagocheck.fleet.httpclient import patch_connection_pool
 from tagocheck.fleet.integrity import report_group
 from tagocheck.fleet.model import NetworkAccess
+from tagocheck.fleet.paths import NETWORK_PATH
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.fleet.schedule import Report
 from tagocheck.load import shard as this_process
@@ -77,9 +78,6 @@ class Route:
         if self.network is not None:
             return {"Token": self.network.token, "Content-Type": "application/json"}
         return {"Device-Token": sender, "Content-Type": "application/json"}
-
-
-NETWORK_PATH = "/integration/network/data"
 
 
 class TimedUser(FastHttpUser):

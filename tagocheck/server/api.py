@@ -14,6 +14,7 @@ import asyncio
 import logging
 import re
 import sqlite3
+import time
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -159,6 +160,8 @@ class TargetApp:
         self.tls = tls
         self.store_data = store_data
         self.touched: set[str] = set()
+        self.started = time.monotonic()
+        """What span faults (down=START+DURATION) are timed from."""
         self._static = {(r.method, r.template): r for r in ROUTES if "{" not in r.template}
         self._dynamic = [r for r in ROUTES if "{" in r.template]
 
@@ -192,6 +195,14 @@ class TargetApp:
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         if scope["type"] != "http":
             return
+        if self.faults.spans:
+            elapsed = time.monotonic() - self.started
+            until = self.faults.within("silent", elapsed)
+            if until is not None:  # held unanswered to the span's end: clients time out
+                await asyncio.sleep(until - elapsed)
+            if until is not None or self.faults.within("down", elapsed) is not None:
+                await self._send(send, failure(503, "Service unavailable"))
+                return
         try:
             response = await self.respond(scope, receive)
         except Exception:
@@ -380,9 +391,15 @@ def _data_body(request: Request) -> Any:
 async def _ingest(app: TargetApp, device: Device, body: Any) -> Response:
     created = records.now_ms()
     group = str(created)
+    sent = records.batch(body)
+    if "ignore-time" in app.faults:
+        sent = [
+            {k: v for k, v in raw.items() if k != "time"} if isinstance(raw, dict) else raw
+            for raw in sent
+        ]
     rows = [
         records.new_row(raw, index, app.store.next_seq(), device.key, group, created)
-        for index, raw in enumerate(records.batch(body))
+        for index, raw in enumerate(sent)
     ]
     kept = [row for row in rows if not app.faults.hits("lose-writes")]
     kept += [
@@ -394,6 +411,8 @@ async def _ingest(app: TargetApp, device: Device, body: Any) -> Response:
     device.last_input_ms = created
     app.touched.add(device.id)
     added = len(rows) + (1 if "wrong-count" in app.faults else 0)
+    if "slow-writes" in app.faults:  # stored now, acknowledged late
+        await asyncio.sleep(app.faults.value("slow-writes"))
     return ok(f"{added} Data Added")
 
 

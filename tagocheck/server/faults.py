@@ -27,7 +27,20 @@ FAULTS: dict[str, tuple[str, float | None]] = {
     "duplicate-writes": ("stores this fraction of records twice (acknowledged once)", 0.1),
     "server-errors": ("answers this fraction of requests with a 5xx, storing nothing", 0.1),
     "slow": ("adds this many seconds of latency to every response", 0.2),
+    "slow-writes": (
+        "stores each data write, then acknowledges it this many seconds later",
+        2.0,
+    ),
+    "ignore-time": ("stores records with the time they arrived, not their own `time`", None),
+    "down": ("answers every request 503 from START for DURATION s (down=START+DURATION)", None),
+    "silent": (
+        "answers nothing from START for DURATION s: requests are held to the span's end (a "
+        "client with a shorter timeout sees no answer), then answered 503",
+        None,
+    ),
 }
+SPANS = ("down", "silent")
+"""Faults that take START+DURATION: seconds after the target started."""
 
 
 class UnknownFault(ValueError):
@@ -38,14 +51,21 @@ class UnknownFault(ValueError):
 class Faults:
     active: dict[str, float | None] = field(default_factory=dict)
     _counters: dict[str, int] = field(default_factory=dict)
+    spans: dict[str, tuple[float, float]] = field(default_factory=dict)
+    """Span faults' (start, end), seconds after the target started."""
 
     @classmethod
     def parse(cls, specs: list[str]) -> Faults:
         active: dict[str, float | None] = {}
+        spans: dict[str, tuple[float, float]] = {}
         for spec in specs:
             name, _, raw = spec.partition("=")
             if name not in FAULTS:
                 raise UnknownFault(f"unknown fault {name!r}; faults are {', '.join(FAULTS)}")
+            if name in SPANS:
+                spans[name] = _span(name, raw)
+                active[name] = None
+                continue
             default = FAULTS[name][1]
             if raw and default is None:
                 raise UnknownFault(f"fault {name!r} takes no value")
@@ -55,10 +75,10 @@ class Faults:
                 raise UnknownFault(f"fault {name!r} takes a number, not {raw!r}") from None
             if name in ("lose-writes", "duplicate-writes", "server-errors") and not 0 < value <= 1:
                 raise UnknownFault(f"fault {name!r} takes a fraction in (0, 1]")
-            if name == "slow" and value < 0:
-                raise UnknownFault("fault 'slow' takes a non-negative number of seconds")
+            if name in ("slow", "slow-writes") and not 0 <= value <= 3600:
+                raise UnknownFault(f"fault {name!r} takes seconds, 0 to 3,600")
             active[name] = value
-        return cls(active)
+        return cls(active, spans=spans)
 
     def __contains__(self, name: str) -> bool:
         return name in self.active
@@ -77,5 +97,33 @@ class Faults:
         every = max(1, round(1 / self.value(name)))
         return seen % every == 0
 
+    def within(self, name: str, elapsed: float) -> float | None:
+        """The end of span fault `name` when `elapsed` seconds after the start fall in it."""
+        span = self.spans.get(name)
+        if span is not None and span[0] <= elapsed < span[1]:
+            return span[1]
+        return None
+
     def describe(self) -> list[str]:
-        return [name if v is None else f"{name}={v:g}" for name, v in self.active.items()]
+        described = []
+        for name, v in self.active.items():
+            if name in self.spans:
+                start, end = self.spans[name]
+                described.append(f"{name}={start:g}+{end - start:g}")
+            else:
+                described.append(name if v is None else f"{name}={v:g}")
+        return described
+
+
+def _span(name: str, raw: str) -> tuple[float, float]:
+    start, plus, duration = raw.partition("+")
+    try:
+        begin, length = float(start), float(duration)
+        if not plus or not (0 <= begin <= 86_400 and 0 < length <= 86_400):
+            raise ValueError
+    except ValueError:
+        raise UnknownFault(
+            f"fault {name!r} takes START+DURATION, seconds after the target started "
+            f"({name}=30+20: from 30 s to 50 s)"
+        ) from None
+    return begin, begin + length

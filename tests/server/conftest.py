@@ -23,7 +23,8 @@ class Client:
         headers = kwargs.pop("headers", {})
         if token is not None:
             headers.setdefault("Token", token)
-        return self.http.request(method, self.url + path, headers=headers, timeout=10, **kwargs)
+        kwargs.setdefault("timeout", 10)
+        return self.http.request(method, self.url + path, headers=headers, **kwargs)
 
     def profile(self, method: str, path: str, **kwargs):
         return self.call(method, path, self.target.profile_token, **kwargs)

@@ -146,6 +146,43 @@ def test_slow(start):
     assert time.monotonic() - began >= 0.3
 
 
+def test_slow_writes(start):
+    client = faulty(start, "slow-writes=0.5")
+    token = client.device("w")["token"]
+    began = time.monotonic()
+    assert client.profile("GET", "/info").status_code == 200
+    assert time.monotonic() - began < 0.5  # only writes are slow
+    with pytest.raises(Exception):  # stored at once, acknowledged too late for the client
+        client.call("POST", "/data", token, json={"variable": "v", "value": 1}, timeout=0.2)
+    stored = client.call("GET", "/data", token, params={"variable": "v"}).json()["result"]
+    assert len(stored) == 1
+
+
+def test_ignore_time(start):
+    client = faulty(start, "ignore-time")
+    token = client.device("w")["token"]
+    sent = {"variable": "v", "value": 1, "time": "2020-01-02T03:04:05.000Z"}
+    assert client.call("POST", "/data", token, json=sent).status_code == 200
+    stored = client.call("GET", "/data", token, params={"variable": "v"}).json()["result"]
+    assert stored[0]["time"][:4] != "2020"
+
+
+def test_down(start):
+    client = faulty(start, "down=0+1.5")
+    first = client.profile("GET", "/info")
+    assert first.status_code == 503 and first.json()["status"] is False
+    time.sleep(1.6)
+    assert client.profile("GET", "/info").status_code == 200
+
+
+def test_silent(start):
+    client = faulty(start, "silent=0+1.5")
+    with pytest.raises(Exception):  # held past the client's timeout: no answer
+        client.profile("GET", "/info", timeout=0.3)
+    time.sleep(1.3)
+    assert client.profile("GET", "/info").status_code == 200
+
+
 def test_every_fault_has_a_test_here():
     tested = {
         name.removeprefix("test_").replace("_", "-")
@@ -157,6 +194,16 @@ def test_every_fault_has_a_test_here():
 
 def test_fault_parsing():
     assert Faults.parse(["slow=0.5", "wrong-count"]).describe() == ["slow=0.5", "wrong-count"]
-    for bad in (["nope"], ["wrong-count=1"], ["lose-writes=2"], ["slow=fast"]):
+    assert Faults.parse(["down=30+20"]).describe() == ["down=30+20"]
+    for bad in (
+        ["nope"],
+        ["wrong-count=1"],
+        ["lose-writes=2"],
+        ["slow=fast"],
+        ["down"],
+        ["down=30"],
+        ["silent=-1+5"],
+        ["slow-writes=-1"],
+    ):
         with pytest.raises(UnknownFault):
             Faults.parse(bad)

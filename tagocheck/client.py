@@ -239,8 +239,9 @@ def bracketed(reply: Reply, params: Params) -> list[tuple[str, Any]] | None:
     return other
 
 
-def retry_after(headers: Mapping[str, str], raw: bytes) -> float:
-    """Seconds to wait after a 429: the header if sent, else the documented message, else 60."""
+def retry_after(headers: Mapping[str, str], raw: bytes, otherwise: float = 60.0) -> float:
+    """Seconds to wait after a 429: the header if sent, else the documented message, else a
+    window (60 s)."""
     limits = ratelimits.rate_limits()
     header = headers.get(limits.retry_after_header)
     if header and header.strip().isdigit():
@@ -250,7 +251,7 @@ def retry_after(headers: Mapping[str, str], raw: bytes) -> float:
         seconds = limits.retry_after_from_message(value["message"])
         if seconds is not None:
             return float(seconds)
-    return 60.0
+    return otherwise
 
 
 def _items(params: Params) -> list[tuple[str, Any]]:

@@ -36,7 +36,8 @@ class Exchange:
     device: str | None = None
     records_sent: int | None = None
     """Records of a data report; None for other requests."""
-    report_group: str | None = None
+    report_groups: tuple[str, ...] = ()
+    """The groups of the readings a report carries (one, or a backfill batch's)."""
     ledger_route: str | None = None
     """A limit finer than the route (the aggregate query has its own)."""
 

@@ -23,7 +23,9 @@ from tagocheck.fleet.model import (
     FleetConfigError,
     Interval,
 )
+from tagocheck.fleet.outage import MAX_BUFFER, Backfill, Reconnect, parse_outages
 from tagocheck.fleet.payloads import PROFILES
+from tagocheck.fleet.retry import RetryPolicy
 from tagocheck.usage import BadValue, number
 
 OFF = "off"
@@ -135,6 +137,16 @@ def text(value: str) -> str:
     return value
 
 
+def _checked(parse: Callable[[str], Any]) -> Callable[[str], str]:
+    """An option whose own syntax is checked now and kept as text (the fleet parses it again)."""
+
+    def checked(text: str) -> str:
+        parse(text)
+        return text.strip()
+
+    return checked
+
+
 def ca_file(value: str) -> str:
     if value and not os.path.isfile(value):
         raise OptionError("no such file")
@@ -209,6 +221,47 @@ def _options() -> list[Option]:
             text,
             "device",
             choices=PATHS,
+        ),
+        Option(
+            "--retry",
+            "Retries",
+            "how each report is tried again: none, sdk-js (5 attempts, 1.5 s doubling to 30 s, "
+            "after a 5xx, a timeout or a network error), sdk-py (5 attempts 1.5 s apart, after "
+            "a connection that could not be made), fixed:SECONDS[:TRIES], exp:BASE:CAP:TRIES",
+            _checked(RetryPolicy.parse),
+            "none",
+        ),
+        Option(
+            "--outage",
+            "Outages",
+            "START+DURATION seconds after the schedule starts, several separated by commas: "
+            "the devices send nothing then, buffer their readings and backfill after",
+            _checked(parse_outages),
+            "",
+        ),
+        Option(
+            "--buffer",
+            "Buffer",
+            "readings a device keeps while offline (past it the oldest is dropped, counted)",
+            number(1, MAX_BUFFER, integer=True),
+            1000,
+            unit="readings",
+        ),
+        Option(
+            "--backfill",
+            "Backfill",
+            "how a device back online sends its buffer: burst (all at once), paced:RATE "
+            "(readings a second), batched:N (N readings a request), each with its time",
+            _checked(Backfill.parse),
+            "burst",
+        ),
+        Option(
+            "--reconnect",
+            "Reconnect",
+            "together (every device back at the outage's end) or jittered:SECONDS (each after "
+            "its own random delay)",
+            _checked(Reconnect.parse),
+            "together",
         ),
         Option(
             "--plan",
@@ -460,6 +513,11 @@ FLEET_SHAPE = (
     "--records-per-request",
     "--connection",
     "--via",
+    "--retry",
+    "--outage",
+    "--buffer",
+    "--backfill",
+    "--reconnect",
 )
 """How each device reports: the same options for Locust and for `tagocheck capacity`."""
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import random
 import secrets
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass
 from typing import Any
 
@@ -52,6 +52,15 @@ class DeviceIntegrity:
     stored_not_acknowledged: int = 0
     """Records stored from reports never acknowledged: in flight at the stop, or answered with
     an error after the write."""
+    duplicated_by_retry: int = 0
+    """Records stored more than once for a report the device sent again after an attempt the
+    target may have stored (no answer, or a 5xx): the retries' doing, not the target's."""
+    backfilled_checked: int = 0
+    """Records of buffered readings whose stored time was read back."""
+    time_changed: int = 0
+    """Of those, records stored with another time than the reading's own."""
+    out_of_order: int = 0
+    """Readings stored with a time before that of a reading the device measured earlier."""
 
     def add(self, other: DeviceIntegrity) -> None:
         for name, value in asdict(other).items():
@@ -59,18 +68,53 @@ class DeviceIntegrity:
 
 
 def reconcile(
-    acknowledged: Iterable[str], stored_groups: Counter[str], records_per_report: int
+    acknowledged: Iterable[str],
+    stored_groups: Counter[str],
+    records_per_report: int,
+    resent: Mapping[str, int] | None = None,
 ) -> DeviceIntegrity:
-    """Compare the groups of acknowledged reports with the records stored per group."""
+    """Compare the groups of acknowledged reports with the records stored per group.
+
+    `resent`: group -> attempts the target may have stored before the device sent the report
+    again. Up to that many extra copies are the retries'; beyond them, the target's.
+    """
     acked = set(acknowledged)
+    resent = resent or {}
     found = DeviceIntegrity(reports_acknowledged=len(acked), stored=sum(stored_groups.values()))
     for group in acked:
         found.lost += max(0, records_per_report - stored_groups.get(group, 0))
     for group, count in stored_groups.items():
-        found.duplicated += max(0, count - records_per_report)
+        extra = max(0, count - records_per_report)
+        copies = resent.get(group, 0) + (group in acked) - 1
+        by_retry = min(extra, max(0, copies) * records_per_report)
+        found.duplicated_by_retry += by_retry
+        found.duplicated += extra - by_retry
         if group not in acked:
             found.stored_not_acknowledged += min(count, records_per_report)
     return found
+
+
+def check_times(
+    found: DeviceIntegrity, measured: Mapping[str, float], stored: Iterable[tuple[str, int]]
+) -> None:
+    """Buffered readings against their stored records (group, time in ms): each must keep the
+    time it was measured at, and no reading may be stored before one measured earlier."""
+    by_time = []
+    for group, moment in stored:
+        if group in measured:
+            found.backfilled_checked += 1
+            found.time_changed += abs(moment - round(measured[group] * 1000)) > 1
+        by_time.append((moment, sequence_of(group)))
+    latest = -1
+    for _, sequence in sorted(by_time):
+        if sequence < latest:
+            found.out_of_order += 1
+        latest = max(latest, sequence)
+
+
+def sequence_of(group: str) -> int:
+    """The report's sequence, the last part of its group."""
+    return int(group.rpartition(".")[2])
 
 
 def summarise(
@@ -84,9 +128,9 @@ def summarise(
         (
             {"device": device, **asdict(found)}
             for device, found in per_device.items()
-            if found.lost or found.duplicated
+            if found.lost or found.duplicated or found.time_changed or found.out_of_order
         ),
-        key=lambda row: -(row["lost"] + row["duplicated"]),
+        key=lambda row: -(row["lost"] + row["duplicated"] + row["time_changed"]),
     )
     return {
         "devices_checked": len(per_device),
@@ -104,6 +148,16 @@ def problems(section: dict[str, Any]) -> list[str]:
         found.append(f"{section['lost']:,} acknowledged records were lost")
     if section.get("duplicated"):
         found.append(f"{section['duplicated']:,} records were stored more than once")
+    if section.get("time_changed"):
+        found.append(
+            f"{section['time_changed']:,} of {section['backfilled_checked']:,} backfilled "
+            "records were stored with another time than the reading's own"
+        )
+    if section.get("out_of_order"):
+        found.append(
+            f"{section['out_of_order']:,} readings were stored with a time before one measured "
+            "earlier"
+        )
     if section.get("acknowledgements_miscounted"):
         found.append(
             f"{section['acknowledgements_miscounted']:,} acknowledgements miscounted the records "

@@ -8,6 +8,7 @@ in lockstep, and jitter on every report. Fleet size is independent of how many L
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 from array import array
@@ -94,9 +95,16 @@ class FleetConfig:
     records_per_request: int = 1
     connection: str = "keep-alive"
     via: str = "device"
+    retry: str = "none"
+    outage: str = ""
+    """START+DURATION, several separated by commas (tagocheck.fleet.outage)."""
+    buffer: int = 1000
+    backfill: str = "burst"
+    reconnect: str = "together"
     seed: int = 0
 
     def __post_init__(self) -> None:
+        from tagocheck.fleet.outage import MAX_BUFFER
         from tagocheck.fleet.payloads import PROFILES
 
         if self.devices < 1:
@@ -113,6 +121,40 @@ class FleetConfig:
             raise FleetConfigError(f"--connection must be {' or '.join(CONNECTION_MODES)}")
         if self.via not in PATHS:
             raise FleetConfigError(f"--via must be {' or '.join(PATHS)}")
+        if not 1 <= self.buffer <= MAX_BUFFER:
+            raise FleetConfigError(f"--buffer must be from 1 to {MAX_BUFFER:,} readings")
+        # each parsed once now, so a bad value is refused before the run
+        for name in ("retry_policy", "outages", "backfill_policy", "reconnect_policy"):
+            getattr(self, name)
+
+    @functools.cached_property
+    def retry_policy(self):
+        from tagocheck.fleet.retry import RetryPolicy
+
+        return RetryPolicy.parse(self.retry)
+
+    @functools.cached_property
+    def outages(self):
+        from tagocheck.fleet.outage import parse_outages
+
+        return parse_outages(self.outage)
+
+    @functools.cached_property
+    def backfill_policy(self):
+        from tagocheck.fleet.outage import Backfill
+
+        return Backfill.parse(self.backfill)
+
+    @functools.cached_property
+    def reconnect_policy(self):
+        from tagocheck.fleet.outage import Reconnect
+
+        return Reconnect.parse(self.reconnect)
+
+    @property
+    def in_trouble(self) -> bool:
+        """Devices retry or go offline: their reports need more than the schedule."""
+        return self.retry_policy.retrying or bool(self.outages)
 
     @property
     def offered_rate(self) -> float:

@@ -35,6 +35,7 @@ from hdrh.histogram import HdrHistogram
 from tagocheck import checks
 from tagocheck.exchange import Exchange
 from tagocheck.findings import normalise_where
+from tagocheck.fleet.attempts import Attempts
 from tagocheck.fleet.ledger import Ledger
 from tagocheck.redact import scrub
 
@@ -69,6 +70,8 @@ class FleetObserver:
         # Per-device windows are only worth their memory when devices have limits of their own.
         self.per_device_ledger = per_device_ledger
         self.acknowledged: Counter = Counter()
+        self.attempts = Attempts()
+        """Reports, as against attempts: retries, reports given up, outages' buffers."""
         self.traced = frozenset(traced)
         self.acknowledged_reports: dict[str, list[str]] = defaultdict(list)
         self.miscounted = 0
@@ -114,7 +117,7 @@ class FleetObserver:
             reported = exchange.records_sent is not None or verdict.added is not None
             if reported and verdict.succeeded and 200 <= exchange.status < 300:
                 self._acknowledge(
-                    verdict, exchange.device, exchange.report_group, exchange.records_sent
+                    verdict, exchange.device, exchange.report_groups, exchange.records_sent
                 )
             scope_device = exchange.device if self.per_device_ledger else None
             self.ledger.record(
@@ -181,7 +184,7 @@ class FleetObserver:
                 )
 
     def _acknowledge(
-        self, verdict: checks.Verdict, device: str | None, group: str | None, sent: int | None
+        self, verdict: checks.Verdict, device: str | None, groups: tuple[str, ...], sent: int | None
     ) -> None:
         """A 2xx with status true to a report (`sent` records, when known): the target says it
         took the records, whatever words it counted them in."""
@@ -192,8 +195,8 @@ class FleetObserver:
         if device is None:
             return
         self.acknowledged[device] += verdict.added if verdict.added is not None else sent
-        if device in self.traced and group is not None:
-            self.acknowledged_reports[device].append(group)
+        if device in self.traced and groups:
+            self.acknowledged_reports[device].extend(groups)
 
     def take_recent(self) -> list[tuple[float, float, float]]:
         taken, self.recent = self.recent, []
@@ -214,6 +217,7 @@ class FleetObserver:
             self.examples[check] = (self.examples[check] + examples)[:EXAMPLES_PER_CHECK]
         self.ledger.merge(other.ledger)
         self.acknowledged.update(other.acknowledged)
+        self.attempts.merge(other.attempts)
         for device, groups in other.acknowledged_reports.items():
             self.acknowledged_reports[device].extend(groups)
         self.miscounted += other.miscounted
@@ -237,6 +241,7 @@ class FleetObserver:
             "examples": dict(self.examples),
             "ledger": self.ledger.to_json(),
             "acknowledged": dict(self.acknowledged),
+            "attempts": self.attempts.to_wire(),
             "acknowledged_reports": dict(self.acknowledged_reports),
             "miscounted": self.miscounted,
             "count_not_understood": self.count_not_understood,
@@ -263,6 +268,7 @@ class FleetObserver:
         observer.examples.update(data["examples"])
         observer.ledger = Ledger.from_json(data["ledger"])
         observer.acknowledged.update(data["acknowledged"])
+        observer.attempts = Attempts.from_wire(data["attempts"])
         observer.acknowledged_reports.update(data["acknowledged_reports"])
         observer.miscounted = data["miscounted"]
         observer.count_not_understood = data["count_not_understood"]

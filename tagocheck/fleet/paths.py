@@ -30,48 +30,66 @@ class PathLimit:
     via: str
     route: str
     plan: str
-    per_minute: int | None
-    """The plan's limit for the path's route; None where the plan has none."""
-    offered_per_minute: float
+    per_window: int | None
+    """The plan's limit for the path's route (a window's); None where the plan has none."""
+    offered_per_window: float
     interval_seconds: float
     """The devices' mean interval."""
     devices: int
+    window_seconds: float = 60.0
+    """The plan's window: a minute, or the embedded target's shorter one for tests."""
 
     @property
     def carried(self) -> int | None:
         """The most devices at this interval whose reports fit the limit."""
-        if self.per_minute is None:
+        if self.per_window is None:
             return None
-        return math.floor(self.per_minute * self.interval_seconds / 60 + 1e-9)
+        return math.floor(self.per_window * self.interval_seconds / self.window_seconds + 1e-9)
 
     @property
     def fits(self) -> bool:
-        return self.per_minute is None or self.offered_per_minute <= self.per_minute
+        return self.per_window is None or self.offered_per_window <= self.per_window
+
+    @property
+    def window_word(self) -> str:
+        return "a minute" if self.window_seconds == 60 else f"in a {self.window_seconds:g}-s window"
 
     def sentence(self) -> str:
         """ "At most 500 uplinks a minute: 10,000 devices every 900 s offer 667" and its like."""
         word = REPORT_WORD[self.via]
         offered = (
             f"{self.devices:,} devices every {self.interval_seconds:g} s offer "
-            f"{self.offered_per_minute:,.0f}"
+            f"{self.offered_per_window:,.0f}"
         )
-        if self.per_minute is None:
+        if self.per_window is None:
             return (
-                f"plan {self.plan} sets no limit on {self.route}: {offered} {word} a minute, "
-                "none refused for the plan's sake"
+                f"plan {self.plan} sets no limit on {self.route}: {offered} {word} "
+                f"{self.window_word}, none refused for the plan's sake"
             )
         return (
-            f"at most {self.per_minute:,} {word} a minute on plan {self.plan} ({self.route}): "
-            f"{offered}; at most {self.carried:,} devices at that interval fit"
+            f"at most {self.per_window:,} {word} {self.window_word} on plan {self.plan} "
+            f"({self.route}): {offered}; at most {self.carried:,} devices at that interval fit"
         )
 
 
 def path_limit(
-    plan: str, via: str, devices: int, offered_per_second: float, interval_seconds: float
+    plan: str,
+    via: str,
+    devices: int,
+    offered_per_second: float,
+    interval_seconds: float,
+    window_seconds: float = 60.0,
 ) -> PathLimit:
     route = ROUTES[via]
     limits = ratelimits.rate_limits()
-    per_minute = limits.per_minute(plan, route) if plan in limits.plans else None
+    per_window = limits.per_minute(plan, route) if plan in limits.plans else None
     return PathLimit(
-        via, route, plan, per_minute, offered_per_second * 60, interval_seconds, devices
+        via,
+        route,
+        plan,
+        per_window,
+        offered_per_second * window_seconds,
+        interval_seconds,
+        devices,
+        window_seconds,
     )

@@ -10,10 +10,21 @@ from __future__ import annotations
 import math
 import random
 import string
+import time
 from collections.abc import Callable
 from typing import Any
 
 Record = dict[str, Any]
+
+
+def iso_time(moment: float) -> str:
+    """A record's `time`: ISO 8601 in UTC to the millisecond (common#iso-time-in)."""
+    millis = round(moment * 1000)
+    return time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(millis // 1000)) + (
+        f".{millis % 1000:03d}Z"
+    )
+
+
 Profile = Callable[[random.Random, int, int, int], list[Record]]
 
 

@@ -23,8 +23,18 @@ class Report(NamedTuple):
 
     device: int
     due: float
-    """When the report should be sent (the intended time, for corrected latency)."""
+    """When this attempt should be sent (the intended time, for corrected latency)."""
     sequence: int
+    attempt: int = 1
+    measured: float = 0.0
+    """When the device measured the reading (its first due time); 0: `due`."""
+    first_sent: float = 0.0
+    """When the first attempt went out; 0: this is the first."""
+    unsure: int = 0
+    """Earlier attempts that may have been stored unacknowledged (no answer, or a 5xx)."""
+    readings: tuple = ()
+    """A backfill request's buffered readings (tagocheck.fleet.outage.Reading); () for a
+    reading sent as it comes due."""
 
 
 class Schedule:

@@ -84,6 +84,11 @@ class Sample:
     in_flight_peak: int = 0
     """The most reports awaiting an answer at once: near the user count, every gateway was
     held by the target."""
+    retries: int = 0
+    """Attempts after a report's first in the second: the load retries add (responses
+    counts every attempt)."""
+    backlog: int = 0
+    """Readings waiting in devices' buffers, or in backfill requests awaiting an answer."""
     cpu_wait: float = 0.0
     """How long the process was ready to run but waited for a CPU others held, in % of the
     second: a generator starved by its neighbours uses little CPU, yet cannot keep up."""
@@ -118,6 +123,8 @@ ADDED = (
     "in_flight_peak",
     "rss_mb",
     "devices",
+    "retries",
+    "backlog",
     *OUTCOME_FIELDS.values(),
 )
 WORST = (
@@ -191,10 +198,13 @@ class Timeline:
         silence: tuple[float, int] | None = None,
         *,
         probing: bool = False,
+        expected_errors: int = 0,
     ) -> dict[str, Any]:
         """Which side limited the run, and the evidence; `causes` are the run's failure reasons
         with their counts, `silence` the observer's (see FleetObserver.silence)."""
-        return limit(self.samples, causes or {}, silence, probing=probing)
+        return limit(
+            self.samples, causes or {}, silence, probing=probing, expected_errors=expected_errors
+        )
 
 
 SILENT_REPORTS = 3
@@ -217,6 +227,7 @@ def limit(
     silence: tuple[float, int] | None = None,
     *,
     probing: bool = False,
+    expected_errors: int = 0,
 ) -> dict[str, Any]:
     """Which side limited the run, and the evidence.
 
@@ -227,6 +238,8 @@ def limit(
     its schedule). "Neither" needs the offered rate answered, on time, without failures.
     `probing` (the ratelimit scenario): 429s are what the run is after and there is no fleet
     rate to keep up with, so only a target that stopped answering is a limit.
+    `expected_errors`: failed outcomes that are no failure of the target (429s a throttled
+    backfill is sent again after).
     """
     steady = ramped_up(samples)
     if not steady:
@@ -253,7 +266,8 @@ def limit(
     offered = sum(s.offered for s in steady)
     achieved = sum(s.achieved for s in steady)
     responses = sum(s.responses for s in steady)
-    failed = sum(s.errors for s in steady) / responses if responses else 0.0
+    errors = max(0, sum(s.errors for s in steady) - expected_errors)
+    failed = errors / responses if responses else 0.0
     ratio = achieved / offered if offered else 1.0
     held = statistics.median(s.in_flight_peak / s.users if s.users else 0.0 for s in steady)
     evidence = {

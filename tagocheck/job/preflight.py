@@ -134,10 +134,10 @@ def plan_run(
 def _path_line(plan: str, config: FleetConfig) -> Line:
     """The fleet's route at the top step, against the plan, with the fleet it carries."""
     found = path_limit(plan, config.via, config.devices, config.offered_rate, config.interval.mean)
-    note = "" if found.per_minute is None else f"at most {found.carried:,} devices at this interval"
+    note = "" if found.per_window is None else f"at most {found.carried:,} devices at this interval"
     return Line(
         f"{found.route} per minute at the top step",
-        found.offered_per_minute,
-        found.per_minute,
+        found.offered_per_window,
+        found.per_window,
         note,
     )

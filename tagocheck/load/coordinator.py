@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import csv
 import dataclasses
+import datetime
 import importlib.metadata
 import json
 import logging
@@ -30,12 +31,20 @@ from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter
 from tagocheck import checks, ratelimits, reach
 from tagocheck.client import TagoClient
 from tagocheck.fleet.capacity import highest_good, knee, step_from
+from tagocheck.fleet.integrity import (
+    check_times,
+    reconcile,
+    run_tag,
+    summarise,
+    traced_devices,
+)
 from tagocheck.fleet.integrity import problems as integrity_problems
-from tagocheck.fleet.integrity import reconcile, run_tag, summarise, traced_devices
 from tagocheck.fleet.ledger import PROFILE
 from tagocheck.fleet.model import Fleet, FleetConfig, Interval, NetworkAccess
 from tagocheck.fleet.observe import FleetObserver
-from tagocheck.fleet.paths import NETWORK_INGEST
+from tagocheck.fleet.outage import OUTSIDE
+from tagocheck.fleet.outage import results as outage_results
+from tagocheck.fleet.paths import NETWORK_INGEST, ROUTES
 from tagocheck.fleet.probes import (
     BESIDE_UPLINKS,
     NOT_DRIVEN,
@@ -134,6 +143,8 @@ class Coordinator:
         self.fleet: Fleet | None = None
         self.probes: list[Probe] = []
         self.started_at = 0.0
+        self.schedule_at = 0.0
+        """When the schedule started: outages are timed from it."""
         self.observer: FleetObserver | None = None
         self.timeline = Timeline(run_dir / "timeline.jsonl")
         self.events = EventLog(run_dir / "events.jsonl")
@@ -604,6 +615,7 @@ class Coordinator:
         self.going = True
         steps = max(1, self.options.steps)
         self._write_config()  # once more: the shards are known now
+        self.schedule_at = time.time()
         if self.distributed:
             self.environment.runner.send_message(GO)
         else:
@@ -757,7 +769,10 @@ class Coordinator:
         findings = [f.as_dict() for f in self.observer.ledger.findings(self.limit_for)]
         enforcement = self.observer.ledger.enforcement(self.limit_for)
         limit = self.timeline.limit(
-            self.observer.reasons, self.observer.silence(), probing=self.scenario == "ratelimit"
+            self.observer.reasons,
+            self.observer.silence(),
+            probing=self.scenario == "ratelimit",
+            expected_errors=self._backfill_throttled(),
         )
         samples = self.timeline.samples
         if self.ending.how == COMPLETED:
@@ -773,6 +788,7 @@ class Coordinator:
             "drift": {**drift(samples), "checked": self.options.check_drift >= 0},
             "generator_peak_rss_mb": max((s.rss_mb for s in samples), default=0),
         }
+        extra.update(self._trouble())
         if self.scenario == "ratelimit":
             extra["not_driven"] = self.not_driven()
             if sharing is not None:
@@ -794,6 +810,48 @@ class Coordinator:
         for line in broken:
             self.say("threshold", f"threshold broken: {line['text']}")
         self.say("run", f"run written to {self.run_dir}")
+
+    def _trouble(self) -> dict[str, Any]:
+        """The devices' retries (attempts beside reports) and each outage's backfill."""
+        config = self.fleet.config if self.fleet is not None else None
+        if config is None or not config.in_trouble or self.scenario == "ratelimit":
+            return {}
+        attempts = self.observer.attempts
+        policy = config.retry_policy
+        found: dict[str, Any] = {
+            "retries": {"policy": str(policy), "described": policy.describe(), **attempts.summary()}
+        }
+        if config.outages:
+            windows = self.observer.ledger.windows_of(ROUTES[config.via])
+
+            def throttled(since: float, until: float) -> int:
+                first, last = int(since // self.window), int(until // self.window)
+                return sum(1 for i, w in windows.items() if first <= i <= last and w.throttled)
+
+            found["outages"] = {
+                "buffer": config.buffer,
+                "backfill": str(config.backfill_policy),
+                "reconnect": str(config.reconnect_policy),
+                "outages": outage_results(
+                    config.outages,
+                    config.reconnect_policy,
+                    self.schedule_at,
+                    attempts.backfill,
+                    attempts.backfill_last,
+                    throttled,
+                    time.time(),
+                ),
+            }
+            before = attempts.backfill.get(OUTSIDE)
+            if before:
+                found["outages"]["before_any"] = dict(before)
+        return found
+
+    def _backfill_throttled(self) -> int:
+        """Backfill requests answered 429: the plan holding a backfill back, not failed
+        reports (their readings go back to the buffer and are sent again)."""
+        backfill = self.observer.attempts.backfill
+        return sum(counts.get("throttled", 0) for counts in backfill.values())
 
     def _network_sharing(self) -> dict[str, Any] | None:
         """The ratelimit scenario on the network path: whether uplinks count in POST /data's
@@ -926,9 +984,12 @@ class Coordinator:
         # unread; an hour's margin for a target whose clock differs from ours
         since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.started_at - 3600))
 
-        def stored(index: int) -> tuple[int, Counter | None]:
+        timed = bool(self.fleet.config.outages)  # readings carry the time they were measured
+
+        def stored(index: int) -> tuple[int, Counter | None, list[tuple[str, int]]]:
             nonlocal unanswered
             groups: Counter = Counter()
+            times: list[tuple[str, int]] = []
             skip = 0
             while True:
                 try:
@@ -942,25 +1003,34 @@ class Coordinator:
                     )
                 except OSError:  # requests.RequestException: a target gone away: say so, go on
                     unanswered += 1
-                    return index, None
+                    return index, None, times
                 if not reply.ok or not isinstance(reply.result, list):
                     unanswered += 1
-                    return index, None
+                    return index, None, times
                 for record in reply.result:
                     group = record.get("group") if isinstance(record, dict) else None
                     if isinstance(group, str) and group.startswith(prefix):
                         groups[group] += 1
+                        moment = _millis(record.get("time")) if timed else None
+                        if moment is not None:
+                            times.append((group, moment))
                 if len(reply.result) < READ_BACK_PAGE:
-                    return index, groups
+                    return index, groups, times
                 skip += READ_BACK_PAGE
 
         acknowledged = self.observer.acknowledged_reports
+        attempts = self.observer.attempts
         per_report = self.fleet.config.records_per_request
         per_device = {}
-        for index, groups in gevent.pool.Pool(20).imap_unordered(stored, self.traced()):
+        for index, groups, times in gevent.pool.Pool(20).imap_unordered(stored, self.traced()):
             if groups is not None:
-                device = self.devices[index].id
-                per_device[device] = reconcile(acknowledged.get(str(index), ()), groups, per_report)
+                device, key = self.devices[index].id, str(index)
+                found = reconcile(
+                    acknowledged.get(key, ()), groups, per_report, attempts.resent.get(key)
+                )
+                if timed:
+                    check_times(found, attempts.measured.get(key, {}), times)
+                per_device[device] = found
         found = summarise(per_device, fleet_size=len(self.fleet), unanswered=unanswered)
         found["acknowledged"] = sum(self.observer.acknowledged.values())
         found["acknowledgements_miscounted"] = self.observer.miscounted
@@ -999,6 +1069,8 @@ class Coordinator:
         expected = 0
         if self.scenario == "ratelimit":  # the 429s are what it is after
             expected = sum(c.get(checks.RATE_LIMITED, 0) for c in observer.outcomes.values())
+        else:  # a throttled backfill is sent again until stored: its 429s are counted there
+            expected = self._backfill_throttled()
         share = (observer.failed - expected) / total if total else 0.0
         if not self.steps and options.check_error_rate >= 0 and share > options.check_error_rate:
             text = f"error rate {share:.4f} > {options.check_error_rate:g}"
@@ -1032,6 +1104,19 @@ def _version(package: str) -> str:
         return importlib.metadata.version(package)
     except importlib.metadata.PackageNotFoundError:
         return "unknown"
+
+
+def _millis(value: Any) -> int | None:
+    """A stored record's ISO 8601 time in ms since the epoch; None when it is none."""
+    if not isinstance(value, str):
+        return None
+    try:
+        moment = datetime.datetime.fromisoformat(value)
+    except ValueError:
+        return None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=datetime.UTC)
+    return round(moment.timestamp() * 1000)
 
 
 def _plain(value: Any) -> bool:

@@ -23,17 +23,19 @@ from geventhttpclient.url import URL
 from locust import FastHttpUser, constant, task
 from locust.exception import CatchResponseError
 
-from tagocheck import checks, transport
+from tagocheck import checks, ratelimits, transport
+from tagocheck.client import retry_after
 from tagocheck.exchange import Exchange
 from tagocheck.fleet.httpclient import patch_connection_pool
 from tagocheck.fleet.integrity import report_group
 from tagocheck.fleet.model import NetworkAccess
 from tagocheck.fleet.paths import NETWORK_PATH
-from tagocheck.fleet.payloads import PROFILES
+from tagocheck.fleet.payloads import PROFILES, iso_time
 from tagocheck.fleet.schedule import Report
 from tagocheck.load import shard as this_process
 from tagocheck.load.shard import IDLE_SECONDS
 
+RETRY_AFTER = ratelimits.rate_limits().retry_after_header
 patch_connection_pool()  # keep-alive must survive past 1,024 open sockets
 
 
@@ -138,15 +140,25 @@ class Gateway(TimedUser):
         """
         config = shard.fleet.config
         route = self.route(shard)
-        records = PROFILES[config.payload](
-            self.rng, report.device, report.sequence, config.records_per_request
-        )
-        group = report_group(shard.swarm_tag, report.sequence)
         sender = shard.fleet.senders[report.device]
-        for record in records:
-            record["group"] = group
-            if route.network is not None:  # the official form: every record names the device
-                record["metadata"] = {**record.get("metadata", {}), "serial": sender}
+        work = shard.work
+        timed = work is not None and work.backlog is not None
+        records, groups = [], []
+        # a backfill request carries its buffered readings; any other report, its one reading
+        for sequence, measured in [(r.sequence, r.measured) for r in report.readings] or [
+            (report.sequence, report.measured or report.due)
+        ]:
+            group = report_group(shard.swarm_tag, sequence)
+            groups.append(group)
+            for record in PROFILES[config.payload](
+                self.rng, report.device, sequence, config.records_per_request
+            ):
+                record["group"] = group
+                if timed:  # devices that buffer send each reading with the time it was measured
+                    record["time"] = iso_time(measured)
+                if route.network is not None:  # the official form: each record names the device
+                    record["metadata"] = {**record.get("metadata", {}), "serial": sender}
+                records.append(record)
         body = orjson.dumps(records)
         headers = route.headers(sender)
         if config.connection == "per-report":
@@ -155,12 +167,14 @@ class Gateway(TimedUser):
             self.http = self.client.client.clientpool.get_client(route.url_split)
         shard.request_sent()
         sent, started = time.time(), time.perf_counter()
-        status, answer, error = 0, b"", None
+        status, answer, error, retry_header = 0, b"", None, None
         try:
             response = self.http.request("POST", route.request_uri, body=body, headers=headers)
             try:
                 answer = response.read()
                 status = response.status_code
+                if status == 429:
+                    retry_header = response.get(RETRY_AFTER)
             finally:
                 response.release()
         except Exception as caught:  # any failure to get an answer is a transport error
@@ -168,6 +182,7 @@ class Gateway(TimedUser):
         finally:
             shard.request_done()
         answered = time.time()
+        cause = None if error is None else transport.cause(error, self.network_timeout)
         verdict = shard.observer.observe(
             Exchange(
                 method="POST",
@@ -178,14 +193,23 @@ class Gateway(TimedUser):
                 sent_at=sent,
                 answered_at=answered,
                 device=str(report.device),
-                transport_error=None
-                if error is None
-                else transport.cause(error, self.network_timeout),
-                report_group=group,
+                transport_error=cause,
+                report_groups=tuple(groups),
                 records_sent=len(records),
                 token_kind="network" if route.network is not None else "device-full",
             )
         )
+        if work is not None:
+            work.answered(
+                report,
+                verdict,
+                cause,
+                sent,
+                answered,
+                lambda: retry_after(
+                    {RETRY_AFTER: retry_header} if retry_header else {}, answer, shard.window
+                ),
+            )
         failed = not (verdict.outcome == checks.ACCEPTED and verdict.ok)
         self.request_event.fire(
             request_type="POST",

@@ -27,6 +27,11 @@ def fleet_config(options: Any) -> FleetConfig:
         records_per_request=options.records_per_request,
         connection=options.connection,
         via=options.via,
+        retry=options.retry,
+        outage=options.outage,
+        buffer=options.buffer,
+        backfill=options.backfill,
+        reconnect=options.reconnect,
     )
 
 

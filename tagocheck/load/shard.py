@@ -20,9 +20,12 @@ from typing import Any
 import gevent
 import gevent.lock
 
+from tagocheck.fleet.integrity import report_group
 from tagocheck.fleet.model import Fleet, NetworkAccess
 from tagocheck.fleet.observe import FleetObserver
+from tagocheck.fleet.outage import Backlog
 from tagocheck.fleet.probes import Probe, ProbeSchedule
+from tagocheck.fleet.resend import DeviceWork
 from tagocheck.fleet.schedule import Schedule
 from tagocheck.fleet.timeline import OUTCOME_FIELDS, Sample, percentiles_ms
 
@@ -81,8 +84,10 @@ class Shard:
         self.swarm_tag = swarm_tag
         self.traced = frozenset(str(device) for device in traced)
         self.observer = self._new_observer()
-        self.schedule: Schedule | ProbeSchedule | None = None
-        self._prepared: Schedule | None = None
+        self.schedule: Schedule | DeviceWork | ProbeSchedule | None = None
+        self._prepared: Schedule | DeviceWork | None = None
+        self.work: DeviceWork | None = None
+        """The devices' retries and outages, when they have any (answers are followed up)."""
         self.turn = gevent.lock.Semaphore()
         """Held by the one gateway waiting for the next due report (see Gateway)."""
         self.samples: list[Sample] = []
@@ -98,6 +103,7 @@ class Shard:
         self.taken_reports = 0
         self.taken_failed = 0
         self.taken_outcomes: Counter = Counter()
+        self.taken_retries = 0
         self._sampler: gevent.Greenlet | None = None
 
     def _new_observer(self) -> FleetObserver:
@@ -114,9 +120,34 @@ class Shard:
         of the run: for a million devices this takes seconds, which must not be spent while
         reports are due."""
         if self.probes is None:
-            self._prepared = Schedule(self.fleet, self.devices_between(0, active), 0.0, self.index)
+            schedule = Schedule(self.fleet, self.devices_between(0, active), 0.0, self.index)
+            self._prepared = self._trouble(schedule)
+            self.work = self._prepared if isinstance(self._prepared, DeviceWork) else None
             self.active = active
             self.offered = self.fleet.offered_rate(self.devices_between(0, active))
+
+    def _trouble(self, schedule: Schedule) -> Schedule | DeviceWork:
+        """The schedule, wrapped in the devices' retries and outages when the fleet has any."""
+        config = self.fleet.config
+        if not config.in_trouble:
+            return schedule
+        backlog = None
+        if config.outages:
+            backlog = Backlog(
+                config.outages,
+                config.buffer,
+                config.reconnect_policy,
+                f"reconnect:{config.seed}",
+            )
+        return DeviceWork(
+            schedule,
+            config.retry_policy,
+            backlog,
+            config.backfill_policy,
+            lambda: self.observer.attempts,
+            self.traced,
+            lambda sequence: report_group(self.swarm_tag, sequence),
+        )
 
     def begin(self, users: Callable[[], int]) -> None:
         """Start the prepared schedule now, or the probes; `users` tells the sampler how many
@@ -169,7 +200,7 @@ class Shard:
                 gevent.sleep(min(IDLE_SECONDS, following - now) if following else IDLE_SECONDS)
 
     def grow(self, active: int) -> None:
-        if not isinstance(self.schedule, Schedule) or active <= self.active:
+        if not isinstance(self.schedule, Schedule | DeviceWork) or active <= self.active:
             return
         now = time.time()
         self.schedule.add(self.devices_between(self.active, active), now)
@@ -201,10 +232,13 @@ class Shard:
 
     def take(self) -> tuple[FleetObserver, list[Sample]]:
         """What was seen since the last take; the shard starts afresh."""
+        if self.work is not None and self.work.backlog is not None:
+            self.observer.attempts.add_backlog(self.work.backlog.take_counts())
         taken, self.observer = self.observer, self._new_observer()
         self.observer.recent = taken.take_recent()  # the sampler's, not the coordinator's
         self.taken_reports += taken.reports
         self.taken_failed += taken.failed
+        self.taken_retries += taken.attempts.retries
         for counts in taken.outcomes.values():
             self.taken_outcomes.update(counts)
         samples, self.samples = self.samples, []
@@ -212,7 +246,7 @@ class Shard:
 
     def _sample_every_second(self, users: Callable[[], int]) -> None:
         last_outcomes: Counter = Counter()
-        reports = failed = 0
+        reports = failed = retries = 0
         last, cpu_last, wait_last = time.time(), time.process_time(), cpu_wait_seconds()
         self._offered_area, self._offered_mark = 0.0, last
         while True:
@@ -221,6 +255,8 @@ class Shard:
             recent = self.observer.take_recent()
             total = self.taken_reports + self.observer.reports
             failed_now = self.taken_failed + self.observer.failed
+            retries_now = self.taken_retries + self.observer.attempts.retries
+            work = self.work
             outcomes = self.taken_outcomes.copy()
             for counts in self.observer.outcomes.values():
                 outcomes.update(counts)
@@ -243,6 +279,8 @@ class Shard:
                     lateness_p99_ms=percentiles_ms([r[0] for r in recent])["p99"],
                     rss_mb=rss_mb(),
                     devices=len(self.devices_between(0, self.active)),
+                    retries=retries_now - retries,
+                    backlog=work.backlog.pending if work and work.backlog else 0,
                     **{field: second[kind] for kind, field in OUTCOME_FIELDS.items()},
                     **{f"corrected_{p}_ms": ms for p, ms in corrected.items()},
                     **{f"service_{p}_ms": ms for p, ms in service.items()},
@@ -255,7 +293,7 @@ class Shard:
                 cpu_now,
                 outcomes,
             )
-            wait_last, self.in_flight_peak = wait_now, self.in_flight
+            wait_last, self.in_flight_peak, retries = wait_now, self.in_flight, retries_now
 
 
 current: Shard | None = None

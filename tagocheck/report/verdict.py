@@ -37,6 +37,8 @@ RANKS = (
     "damaged",
     "stopped",
     "integrity",
+    "duplicates",
+    "backfill",
     "failing",
     "behind",
     "contract",
@@ -98,6 +100,8 @@ def judge(run: RunData) -> Verdict:
     limit = summary.get("limit") or {}
     _target(run, limit, findings)
     _integrity(summary, findings)
+    _retries(summary, findings, facts)
+    _outages(summary, findings, facts, caveats)
     _failures(run, findings)
     _contract(summary, findings)
     _departures(summary, facts)
@@ -204,6 +208,99 @@ def _integrity(summary: dict[str, Any], findings: _Findings) -> None:
             'documented form ("N Data Added"): their counts were not understood (integrity '
             "reconciled them through the read-back).",
         )
+
+
+GIVEN_UP = {
+    "tries": "after every attempt failed",
+    "not retried": "on an answer the policy does not retry",
+}
+
+
+def _retries(summary: dict[str, Any], findings: _Findings, facts: list[str]) -> None:
+    """What retries cost (attempts beside reports), what devices gave up, and the records
+    stored twice because a report was sent again after an attempt the target had kept."""
+    retries = summary.get("retries") or {}
+    twice = (summary.get("integrity") or {}).get("duplicated_by_retry")
+    if twice:
+        findings.add(
+            "duplicates",
+            f"{twice:,} records were stored more than once because a report was sent again "
+            "after an attempt the target had stored but not acknowledged in time (a timeout or "
+            "a 5xx): the retries' doing, not a fault of the target.",
+        )
+    if not retries or retries.get("policy") == "none" or not retries.get("reports"):
+        return
+    reports, attempts = retries["reports"], retries["attempts"]
+    gave_up = retries.get("given_up_by_why") or {}
+    given = ", ".join(f"{n:,} {GIVEN_UP.get(why, why)}" for why, n in sorted(gave_up.items()))
+    p99 = (retries.get("first_to_final_ms") or {}).get("p99")
+    facts.append(
+        f"Retries ({retries.get('described') or retries['policy']}): {attempts:,} attempts for "
+        f"{reports:,} reports ({retries['amplification']:.2f} a report; {retries['retries']:,} "
+        f"retries), {retries.get('reports_retried', 0):,} reports retried; given up: "
+        f"{given or 'none'}"
+        + (f"; first attempt to final answer p99 {p99:,.0f} ms" if p99 is not None else "")
+        + (
+            f"; {retries['unfinished']:,} still being tried at the stop"
+            if retries.get("unfinished")
+            else ""
+        )
+        + "."
+    )
+
+
+def _outages(
+    summary: dict[str, Any], findings: _Findings, facts: list[str], caveats: list[str]
+) -> None:
+    """Each outage: readings buffered and dropped, how long the backfill took to be in, the
+    windows throttled meanwhile; one not in by the end is a caveat, readings refused for good a
+    finding."""
+    section = summary.get("outages") or {}
+    integrity = summary.get("integrity") or {}
+    for outage in section.get("outages") or []:
+        name = (
+            f"Outage {outage['outage']} ({section.get('backfill')} backfill, reconnect "
+            f"{outage.get('reconnect')})"
+        )
+        if not outage.get("happened"):
+            caveats.append(f"{name} did not happen: the run ended before it began.")
+            continue
+        buffered, dropped = outage.get("buffered", 0), outage.get("dropped", 0)
+        requeued = outage.get("requeued", 0)
+        kept = f"{buffered:,} readings buffered while offline" + (
+            f" and {requeued:,} kept after a send that was not acknowledged" if requeued else ""
+        )
+        lost = f", {dropped:,} dropped by full buffers" if dropped else ", none dropped"
+        if outage.get("drained"):
+            windows = outage["throttled_windows"]
+            drained = (
+                f"every one in {outage['drain_seconds']:,.1f} s after the outage ended, "
+                f"{windows:,} rate-limit {'window' if windows == 1 else 'windows'} throttled "
+                f"meanwhile ({outage.get('throttled', 0):,} requests answered 429 and sent again)"
+            )
+        elif buffered or requeued:
+            drained = f"{outage.get('waiting', 0):,} still waiting at the end"
+            caveats.append(
+                f"The run ended before the backfill of outage {outage['outage']} was in: "
+                f"{outage.get('waiting', 0):,} readings were waiting (run longer to see it drain)."
+            )
+        else:
+            drained = "nothing to backfill"
+        facts.append(f"{name}: {kept}{lost}; {drained}.")
+        if outage.get("refused"):
+            findings.add(
+                "backfill",
+                f"{outage['refused']:,} backfilled readings of outage {outage['outage']} were "
+                "refused for good (a 4xx other than 429).",
+            )
+    checked = integrity.get("backfilled_checked")
+    if section and checked:
+        if not integrity.get("time_changed") and not integrity.get("out_of_order"):
+            facts.append(
+                f"Backfilled records kept their own time and order ({checked:,} read back)."
+            )
+    elif section and not integrity.get("skipped"):
+        facts.append("Backfilled records' times were not judged: none was read back.")
 
 
 def _departures(summary: dict[str, Any], facts: list[str]) -> None:
@@ -340,13 +437,20 @@ def path_of(run: RunData) -> PathLimit | None:
     steps = run.capacity.get("steps") or []
     if steps:  # a capacity run offered its whole fleet only if it got to the last step
         devices, offered = steps[-1].get("devices"), steps[-1].get("offered")
-    interval = (config.get("options") or {}).get("interval")
+    options = config.get("options") or {}
+    interval = options.get("interval")
     if run.scenario == "ratelimit" or devices is None or offered is None or interval is None:
         return None
+    window = options.get("rate_window")
     try:
         mean = Interval.parse(str(interval)).mean
         return path_limit(
-            config.get("plan", ""), config.get("via", "device"), devices, offered, mean
+            config.get("plan", ""),
+            config.get("via", "device"),
+            devices,
+            offered,
+            mean,
+            window if isinstance(window, int | float) and window > 0 else 60.0,
         )
     except (FleetConfigError, KeyError):
         return None
@@ -382,14 +486,28 @@ def _load(run: RunData) -> str | None:
     offered, devices = config.get("offered_reports_per_second"), config.get("devices")
     if run.scenario == "ratelimit" or offered is None or devices is None:
         return None
-    answered = run.summary.get("answered")
-    reports = run.summary.get("reports")
-    share = (
-        f"; {answered / reports:.1%} of {reports:,} reports answered"
-        if reports and answered is not None
-        else ""
+    share = _answered_share(run.summary)
+    return f"{devices:,} devices offering {offered:,.1f} reports/s" + (
+        f"; {share}." if share else "."
     )
-    return f"{devices:,} devices offering {offered:,.1f} reports/s{share}."
+
+
+def _answered_share(summary: dict[str, Any]) -> str:
+    """How many reports were answered: of the requests, or, when devices sent reports more
+    than once (retries, store and forward), of the reports, in how many attempts."""
+    retries = summary.get("retries") or {}
+    if retries.get("retries"):
+        reports, attempts = retries["reports"], retries["attempts"]
+        done = reports - retries.get("given_up", 0) - retries.get("unfinished", 0)
+        return (
+            f"{done / reports:.1%} of {reports:,} reports acknowledged in {attempts:,} attempts"
+            if reports
+            else ""
+        )
+    answered, reports = summary.get("answered"), summary.get("reports")
+    if reports and answered is not None:
+        return f"{answered / reports:.1%} of {reports:,} reports answered"
+    return ""
 
 
 def _best(best: Step) -> str:
@@ -413,12 +531,7 @@ def _all_clear(run: RunData, best: Step | None, judged: dict[str, int]) -> str:
     if offered is None or devices is None:
         return "The run ended before its fleet was configured; see what it wrote below."
     p99 = ((summary.get("latency_ms") or {}).get("corrected") or {}).get("p99")
-    answered, reports = summary.get("answered"), summary.get("reports")
-    share = (
-        f"{answered / reports:.1%} of {reports:,} reports answered"
-        if reports and answered is not None
-        else ""
-    )
+    share = _answered_share(summary)
     latency = f", p99 {p99:,.0f} ms" if isinstance(p99, int | float) else ""
     word = REPORT_WORD.get(config.get("via", "device"), "reports")
     through = " through one network token" if config.get("via") == "network" else ""

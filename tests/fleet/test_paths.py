@@ -7,7 +7,7 @@ from tagocheck.fleet.paths import path_limit
 
 def test_the_network_route_carries_far_fewer_devices_than_post_data():
     network = path_limit("scale", "network", 10_000, 10_000 / 900, 900)
-    assert network.per_minute == 500 and network.carried == 7_500 and not network.fits
+    assert network.per_window == 500 and network.carried == 7_500 and not network.fits
     assert network.sentence() == (
         "at most 500 uplinks a minute on plan scale (POST /integration/network/data): "
         "10,000 devices every 900 s offer 667; at most 7,500 devices at that interval fit"
@@ -18,7 +18,7 @@ def test_the_network_route_carries_far_fewer_devices_than_post_data():
 
 def test_a_plan_without_limits_carries_any_fleet_and_says_so():
     found = path_limit("unlimited", "network", 200, 200.0, 1)
-    assert found.per_minute is None and found.carried is None and found.fits
+    assert found.per_window is None and found.carried is None and found.fits
     assert "plan unlimited sets no limit on POST /integration/network/data" in found.sentence()
 
 
@@ -81,3 +81,10 @@ def test_a_fleet_past_its_paths_limit_is_a_finding_and_a_capacity_ramp_past_it_a
     facts = " ".join(judge(ramp).facts + judge(ramp).problems)
     assert "5,000 devices every 900 s offer 333" in facts
     assert "does not fit" not in facts
+
+
+def test_a_shorter_window_holds_the_plans_figure_to_each_window():
+    # the embedded target's --rate-window-seconds 5: the plan's 5,000 in every 5-s window
+    found = path_limit("starter", "device", 250, 250.0, 1, window_seconds=5)
+    assert found.offered_per_window == 1250 and found.fits and found.carried == 1000
+    assert "at most 5,000 reports in a 5-s window on plan starter" in found.sentence()

@@ -50,3 +50,24 @@ def test_the_traced_sample_is_the_same_in_every_process():
     assert traced_devices(5, 10) == [0, 1, 2, 3, 4]
     sample = traced_devices(100_000, 2000)
     assert sample == traced_devices(100_000, 2000) and len(set(sample)) == 2000
+
+
+def test_copies_a_retry_may_have_made_are_told_apart_from_the_targets():
+    from tagocheck.fleet.integrity import DeviceIntegrity, check_times
+
+    acknowledged = [report_group("tcabc.1", s) for s in range(3)]
+    # report 0 was sent after one unanswered attempt, and stored twice: the retry's
+    # report 1 was sent once, and stored twice: the target's
+    found = reconcile(acknowledged, groups(2, 2, 1), 1, {report_group("tcabc.1", 0): 1})
+    assert (found.duplicated_by_retry, found.duplicated) == (1, 1)
+    # more copies than attempts: the rest is the target's
+    found = reconcile(acknowledged[:1], groups(4), 1, {report_group("tcabc.1", 0): 1})
+    assert (found.duplicated_by_retry, found.duplicated) == (1, 2)
+    times = DeviceIntegrity()
+    measured = {report_group("tcabc.1", 0): 10.0}
+    check_times(times, measured, [(report_group("tcabc.1", 0), 10_000), ("tcabc.1.1", 11_000)])
+    assert (times.backfilled_checked, times.time_changed, times.out_of_order) == (1, 0, 0)
+    # stored with its arrival time: changed, and after a reading measured later
+    moved = DeviceIntegrity()
+    check_times(moved, measured, [(report_group("tcabc.1", 0), 12_000), ("tcabc.1.1", 11_000)])
+    assert (moved.time_changed, moved.out_of_order) == (1, 1)

@@ -10,6 +10,7 @@ from typing import Any
 
 import numpy as np
 from bokeh.models import (
+    BoxAnnotation,
     ColumnDataSource,
     DataRange1d,
     FixedTicker,
@@ -430,6 +431,45 @@ def generator_load(run: RunData):
     return chart
 
 
+def devices_in_trouble(run: RunData):
+    """Attempts beside first attempts (what retries add), and readings waiting in buffers, with
+    each outage shaded: only for runs whose devices retry or go offline."""
+    summary = run.summary
+    retried = (summary.get("retries") or {}).get("policy") not in (None, "none")
+    outages = (summary.get("outages") or {}).get("outages") or []
+    if not run.samples or not (retried or outages):
+        return None
+    chart = _left_and_right(
+        run,
+        "Attempts per second (first attempts and retries), and readings waiting in buffers",
+        ("responses", "attempts/s", COLOURS["achieved"]),
+        ("backlog", "readings waiting", COLOURS["p95"]),
+        y_range=DataRange1d(start=0),
+    )
+    source = chart.renderers[0].data_source
+    source.data["first_attempts"] = source.data["responses"] - source.data["retries"]
+    chart.line(
+        "time",
+        "first_attempts",
+        source=source,
+        color=COLOURS["offered"],
+        line_width=2,
+        line_dash="dotdash",
+        legend_label="first attempts/s",
+    )
+    for outage in outages:
+        chart.add_layout(
+            BoxAnnotation(
+                left=outage["started_at"] * 1000,
+                right=outage["ended_at"] * 1000,
+                fill_color=COLOURS["server_error"],
+                fill_alpha=0.08,
+            )
+        )
+    _legend_outside(chart)
+    return chart
+
+
 CHARTS = {
     "rates": rates,
     "latency": latency_over_time,
@@ -438,6 +478,7 @@ CHARTS = {
     "capacity": capacity_steps,
     "fleet": fleet_over_time,
     "generator": generator_load,
+    "trouble": devices_in_trouble,
 }
 
 

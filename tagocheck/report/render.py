@@ -39,6 +39,9 @@ CAPTIONS = {
     "generator": "The load generator's own CPU, the time it waited for a CPU other processes "
     "held, and its memory: running or waiting 90 % of the time or more, the generator, not the "
     "target, limits the run.",
+    "trouble": "Every attempt per second against first attempts (the gap is what retries add), "
+    "and the readings waiting in devices' buffers or in backfill requests awaiting an answer; "
+    "each outage is shaded.",
 }
 
 

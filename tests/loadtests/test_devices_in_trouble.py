@@ -9,6 +9,7 @@ from pathlib import Path
 from tagocheck.report.verdict import judge_dir
 from tagocheck.server.launcher import start_target
 
+from ..report.test_report import ARTIFACTS, browse
 from .test_fleet_scenario import locust
 
 
@@ -131,6 +132,14 @@ def test_a_burst_backfill_after_an_outage_is_throttled_drains_and_keeps_every_ti
     assert "after the outage ended" in facts and "throttled meanwhile" in facts
     assert "Backfilled records kept their own time and order" in facts
     assert done.returncode == 0, verdict.headline
+    # the report, in a real browser: the section and the plot of attempts and buffers
+    report = tmp_path / "run" / "report.html"
+    seen = browse(report, ARTIFACTS / "report-backfill.png")
+    assert seen["console_errors"] == [] and seen["page_errors"] == []
+    trouble = next(chart for chart in seen["charts"] if chart["name"] == "trouble")
+    assert trouble["painted"] > 50
+    html = report.read_text()
+    assert 'id="outages"' in html and "windows throttled during backfill" in html
 
 
 def test_a_full_buffer_drops_readings_counted_and_a_target_ignoring_time_is_caught(tmp_path):

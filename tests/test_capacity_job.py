@@ -120,6 +120,23 @@ def test_the_network_path_is_held_to_the_network_routes_limit_and_says_what_it_c
     )
 
 
+def test_an_outages_backfill_is_counted_in_the_minute_after_it_and_refused_past_the_limit():
+    # 60 devices every 2 s (1,800 a minute) offline for 120 s: 3,600 readings held back
+    burst = FleetConfig(devices=60, interval=Interval.parse("2"), outage="30+120")
+    found = plan(burst)
+    what = "POST /data in the minute after outage 30+120 (backfill and live reports)"
+    line = {line.what: line for line in found.lines}[what]
+    assert round(line.amount) == 3600 + 1800 and line.limit == 5000
+    assert f"{what}: 5,400 > 5,000" in found.problems
+    # the same outage sent 10 readings a request, or spread over 5 minutes, fits
+    for gentler in ({"backfill": "batched:10"}, {"reconnect": "jittered:300"}):
+        config = FleetConfig(devices=60, interval=Interval.parse("2"), outage="30+120", **gentler)
+        assert not any(what in p for p in plan(config).problems), gentler
+    # a buffer of 10 readings holds back at most 600
+    small = FleetConfig(devices=60, interval=Interval.parse("2"), outage="30+120", buffer=10)
+    assert round({li.what: li for li in plan(small).lines}[what].amount) == 600 + 1800
+
+
 # -- the command's errors --------------------------------------------------------------------
 
 
@@ -137,6 +154,8 @@ def test_the_network_path_is_held_to_the_network_routes_limit_and_says_what_it_c
         (["--run-dir", "/proc/not-here"], {}, "cannot write --run-dir /proc/not-here"),
         (["--interval", "soon"], {}, "argument --interval: 'soon'"),
         (["--via", "lora"], {}, "argument --via: invalid choice: 'lora'"),
+        (["--retry", "always"], {}, "argument --retry: 'always': use none, sdk-js"),
+        (["--outage", "30"], {}, "argument --outage: '30': use START+DURATION"),
         (
             ["--plan", "free", "--via", "network"],
             {"TAGOIO_API": "http://127.0.0.1:9", "TAGOIO_PROFILE_TOKEN": "p-" + "a" * 30},

@@ -9,6 +9,7 @@ then, unless told --yes.
 
 from __future__ import annotations
 
+import math
 import random
 from dataclasses import dataclass, field
 
@@ -103,6 +104,7 @@ def plan_run(
             "the provisioner waits out 429s",
         ),
         _path_line(plan, config),
+        *_backfill_lines(plan, config),
         Line(
             "GET /data per minute during the integrity check",
             min(checked, 20 * 60),
@@ -129,6 +131,41 @@ def plan_run(
         ),
     ]
     return found
+
+
+def backfill_requests(config: FleetConfig, seconds: float, window: float = 60.0) -> float:
+    """Backfill requests an outage of `seconds` sends in the window after it ends, with the
+    whole fleet in: the readings due meanwhile (at most a full buffer a device), in requests as
+    the policy packs them, spread over the reconnect jitter and a paced policy's rate."""
+    devices = config.devices
+    per_device = min(config.offered_rate * seconds / devices, config.buffer)
+    policy = config.backfill_policy
+    if policy.kind == "batched":
+        per_device = math.ceil(per_device / policy.value)
+    elif policy.kind == "paced":
+        per_device = min(per_device, policy.value * window)
+    jitter = config.reconnect_policy.jitter
+    share = min(1.0, window / jitter) if jitter else 1.0
+    return devices * per_device * share
+
+
+def _backfill_lines(plan: str, config: FleetConfig) -> list[Line]:
+    """The window after the longest outage: its backfill beside the live reports."""
+    if not config.outages:
+        return []
+    longest = max(config.outages, key=lambda outage: outage.duration)
+    found = path_limit(plan, config.via, config.devices, config.offered_rate, config.interval.mean)
+    backfill = backfill_requests(config, longest.duration)
+    return [
+        Line(
+            f"{found.route} in the minute after outage {longest} (backfill and live reports)",
+            backfill + found.offered_per_window,
+            found.per_window,
+            f"{backfill:,.0f} backfill requests ({config.backfill_policy}, reconnect "
+            f"{config.reconnect_policy}); the readings are the ones the outage held back, so "
+            "they cost no more transactions",
+        )
+    ]
 
 
 def _path_line(plan: str, config: FleetConfig) -> Line:

@@ -37,6 +37,8 @@ from tagocheck.fleet import integrity
 from tagocheck.fleet.model import FleetConfig
 from tagocheck.job.preflight import Preflight
 from tagocheck.load.ending import INTERRUPTED, Ending, write_not_run
+from tagocheck.load.options import fleet_arguments
+from tagocheck.options import FLEET_SHAPE, OPTIONS
 from tagocheck.redact import scrub
 from tagocheck.report import compliance
 from tagocheck.server.launcher import (
@@ -219,11 +221,11 @@ class Runner:
             "started": time.time(),
             "preflight": [line.__dict__ for line in preflight.lines],
             "options": {
+                **{
+                    OPTIONS[flag].dest: getattr(job.config, OPTIONS[flag].dest)
+                    for flag in FLEET_SHAPE
+                },
                 "interval": str(job.config.interval),
-                "jitter": job.config.jitter,
-                "payload": job.config.payload,
-                "records_per_request": job.config.records_per_request,
-                "connection": job.config.connection,
                 "num_users": job.users,
                 "steps": job.steps,
                 "step_seconds": job.step_seconds,
@@ -320,11 +322,7 @@ class Runner:
         command = [sys.executable, "-m", "locust", "-f", str(locustfile("capacity"))]
         command += ["--headless", "--only-summary", "-u", str(job.users), "-r", str(job.users)]
         command += ["-t", f"{run_time:.0f}s", "--host", url, "--plan", job.plan]
-        command += ["--devices", str(config.devices), "--interval", str(config.interval)]
-        command += ["--jitter", str(config.jitter), "--payload", config.payload]
-        command += ["--records-per-request", str(config.records_per_request)]
-        command += ["--connection", config.connection, "--steps", str(job.steps)]
-        command += ["--via", config.via]
+        command += [*fleet_arguments(config), "--steps", str(job.steps)]
         command += ["--step-seconds", str(job.step_seconds), "--run-dir", str(job.run_dir)]
         command += ["--overwrite"]  # the job's own config.json and contract results are there
         command += ["--check-p99-ms", str(job.check_p99_ms)]

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from tagocheck.fleet.model import FleetConfig, Interval
-from tagocheck.options import LOCUST_FLAGS, OPTIONS
+from tagocheck.options import FLEET_SHAPE, LOCUST_FLAGS, OPTIONS
 
 SCENARIOS: dict[str, dict[str, Any]] = {
     "fleet": {},
@@ -33,6 +33,14 @@ def fleet_config(options: Any) -> FleetConfig:
         backfill=options.backfill,
         reconnect=options.reconnect,
     )
+
+
+def fleet_arguments(config: FleetConfig) -> list[str]:
+    """The fleet's shape as command-line options: what fleet_config reads back."""
+    found = ["--devices", str(config.devices)]
+    for flag in FLEET_SHAPE:
+        found += [flag, str(getattr(config, OPTIONS[flag].dest))]
+    return found
 
 
 def add_arguments(parser: Any, scenario: str) -> None:

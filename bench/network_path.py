@@ -19,18 +19,14 @@ reconciled):
 from __future__ import annotations
 
 import argparse
-import json
-import os
 import statistics
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from tagocheck.server.launcher import start_target  # noqa: E402
+from pinned import pinned_run
 
 PATHS = ("device", "network")
 CHECKS = ["--check-p99-ms", "500", "--check-error-rate", "0.01"]
@@ -38,31 +34,10 @@ CHECKS += ["--check-schema-violations", "0", "--check-rate-limit-leaks", "0"]
 
 
 def locust(scenario: str, via: str, devices: int, run_dir: Path, extra: list[str], tmp: Path):
-    """One pinned Locust run on a freshly seeded target; returns its summary and config."""
-    target = start_target(
-        tmp / f"state-{run_dir.name}", "--plan", "unlimited", "--seed-devices", str(devices)
-    )
-    try:
-        for tid in os.listdir(f"/proc/{target.process.pid}/task"):
-            os.sched_setaffinity(int(tid), {0})
-        info = target.info
-        command = ["taskset", "-c", "1", sys.executable, "-m", "locust"]
-        command += ["-f", f"loadtests/{scenario}.py", "--headless", "--only-summary"]
-        command += ["-u", "300", "-r", "300", "--host", target.url, "--plan", "unlimited"]
-        command += ["--fleet-file", info["fleet_file"], "--devices", str(devices)]
-        command += ["--interval", "10", "--jitter", "1", "--via", via, *CHECKS]
-        command += ["--network-token", info["network_token"]]
-        command += ["--authorization", info["authorization"]]
-        command += ["--integrity-devices", str(devices), "--run-dir", str(run_dir), *extra]
-        done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=1800)
-    finally:
-        target.stop()
-    if not (run_dir / "summary.json").exists():
-        raise SystemExit(
-            f"the {scenario} run on the {via} path wrote no summary:\n{done.stdout[-2000:]}"
-        )
-    summary = json.loads((run_dir / "summary.json").read_text())
-    return done, summary
+    """One pinned Locust run on a freshly seeded target: Locust's process and the summary."""
+    args = ["--interval", "10", "--jitter", "1", "--via", via, *CHECKS]
+    args += ["--integrity-devices", str(devices), *extra]
+    return pinned_run(scenario, devices, run_dir, args, tmp / f"state-{run_dir.name}")
 
 
 def steady(via: str, seconds: int, tmp: Path, round_: int) -> dict:

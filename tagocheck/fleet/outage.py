@@ -286,3 +286,13 @@ def results(
             }
         )
     return found
+
+
+def spans(found: list[dict[str, Any]], ended: float) -> list[tuple[float, float]]:
+    """Each outage from its start until its backlog was in (or the end): seconds in which the
+    devices did not offer the target what fell due, so the rates then say nothing of it."""
+    return [
+        (outage["started_at"], outage["drained_at"] or ended)
+        for outage in found
+        if outage["happened"]
+    ]

@@ -199,11 +199,17 @@ class Timeline:
         *,
         probing: bool = False,
         expected_errors: int = 0,
+        apart: list[tuple[float, float]] = (),
     ) -> dict[str, Any]:
         """Which side limited the run, and the evidence; `causes` are the run's failure reasons
         with their counts, `silence` the observer's (see FleetObserver.silence)."""
         return limit(
-            self.samples, causes or {}, silence, probing=probing, expected_errors=expected_errors
+            self.samples,
+            causes or {},
+            silence,
+            probing=probing,
+            expected_errors=expected_errors,
+            apart=apart,
         )
 
 
@@ -228,6 +234,7 @@ def limit(
     *,
     probing: bool = False,
     expected_errors: int = 0,
+    apart: list[tuple[float, float]] = (),
 ) -> dict[str, Any]:
     """Which side limited the run, and the evidence.
 
@@ -239,9 +246,13 @@ def limit(
     `probing` (the ratelimit scenario): 429s are what the run is after and there is no fleet
     rate to keep up with, so only a target that stopped answering is a limit.
     `expected_errors`: failed outcomes that are no failure of the target (429s a throttled
-    backfill is sent again after).
+    backfill is sent again after). `apart`: spans the rates are not judged in (an outage and
+    its backfill: nothing sent, then more than was due); the other seconds are.
     """
     steady = ramped_up(samples)
+    if apart:
+        judged = [s for s in steady if not any(a <= s.t < b + 1 for a, b in apart)]
+        steady = judged or steady
     if not steady:
         return {"limit": "unknown", "why": "no samples"}
     cause = worst_cause(causes, "transport: ")

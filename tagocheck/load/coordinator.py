@@ -44,6 +44,7 @@ from tagocheck.fleet.model import Fleet, FleetConfig, Interval, NetworkAccess
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.fleet.outage import OUTSIDE
 from tagocheck.fleet.outage import results as outage_results
+from tagocheck.fleet.outage import spans as outage_spans
 from tagocheck.fleet.paths import NETWORK_INGEST, ROUTES
 from tagocheck.fleet.probes import (
     BESIDE_UPLINKS,
@@ -768,11 +769,13 @@ class Coordinator:
         sharing = self._network_sharing()
         findings = [f.as_dict() for f in self.observer.ledger.findings(self.limit_for)]
         enforcement = self.observer.ledger.enforcement(self.limit_for)
+        trouble = self._trouble()
         limit = self.timeline.limit(
             self.observer.reasons,
             self.observer.silence(),
             probing=self.scenario == "ratelimit",
             expected_errors=self._backfill_throttled(),
+            apart=outage_spans((trouble.get("outages") or {}).get("outages") or [], time.time()),
         )
         samples = self.timeline.samples
         if self.ending.how == COMPLETED:
@@ -788,7 +791,7 @@ class Coordinator:
             "drift": {**drift(samples), "checked": self.options.check_drift >= 0},
             "generator_peak_rss_mb": max((s.rss_mb for s in samples), default=0),
         }
-        extra.update(self._trouble())
+        extra.update(trouble)
         if self.scenario == "ratelimit":
             extra["not_driven"] = self.not_driven()
             if sharing is not None:

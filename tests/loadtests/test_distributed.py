@@ -27,6 +27,36 @@ def test_shards_are_disjoint_and_cover_the_fleet_at_every_step():
 def test_the_fleet_configuration_survives_the_message():
     config = FleetConfig(devices=9, interval=Interval.parse("uniform:5:15"), jitter=0.2)
     assert config_from_wire(json.loads(json.dumps(config_to_wire(config)))) == config
+    trouble = FleetConfig(
+        devices=9,
+        interval=Interval.parse("5"),
+        retry="exp:1:8:4",
+        outage="10+5,40+20",
+        buffer=7,
+        backfill="paced:2",
+        reconnect="jittered:3",
+    )
+    copy = config_from_wire(json.loads(json.dumps(config_to_wire(trouble))))
+    assert copy == trouble and copy.outages == trouble.outages and copy.retry_policy.tries == 4
+
+
+def test_attempts_and_backfill_counts_survive_the_message_and_add_up():
+    from tagocheck.fleet.attempts import Attempts
+
+    tally = Attempts()
+    tally.first, tally.retries = 10, 4
+    tally.final(True, 100.0, 101.5)
+    tally.given_up["tries"] += 1
+    tally.resent["3"]["tc.1.2"] = 1
+    tally.backfill[0].update(buffered=5, requests=3, throttled=1)
+    tally.stored_backfill(0, 5, 120.0)
+    copy = Attempts.from_wire(json.loads(json.dumps(tally.to_wire())))
+    assert copy.summary() == tally.summary() and copy.resent == tally.resent
+    other = Attempts.from_wire(copy.to_wire())
+    other.stored_backfill(0, 1, 130.0)
+    copy.merge(other)
+    assert copy.first == 20 and copy.backfill[0]["stored"] == 11
+    assert copy.backfill_last[0] == 130.0 and copy.given_up["tries"] == 2
 
 
 def test_an_observer_survives_the_message_and_merges():
@@ -93,3 +123,42 @@ def test_two_worker_processes_share_the_fleet_and_the_master_merges(tmp_path):
     assert integrity["stored_not_acknowledged"] == 0  # the last answers were waited for
     # each worker traced its own devices' reports, and the master reconciled them all
     assert integrity["reports_acknowledged"] == summary["reports"] and integrity["duplicated"] == 0
+
+
+def test_two_workers_buffer_their_own_devices_through_an_outage_and_the_master_adds_them_up(
+    tmp_path,
+):
+    run_dir = tmp_path / "run"
+    done = locust(
+        "--processes",
+        "2",
+        "-u",
+        "10",
+        "-r",
+        "10",
+        "-t",
+        "10s",
+        "--devices",
+        "40",
+        "--interval",
+        "0.5",
+        "--jitter",
+        "0",
+        "--outage",
+        "2+3",
+        "--retry",
+        "sdk-js",
+        "--run-dir",
+        str(run_dir),
+        timeout=180,
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    summary = json.loads((run_dir / "summary.json").read_text())
+    (outage,) = summary["outages"]["outages"]
+    # 40 devices twice a second for 3 s, whichever worker holds them
+    assert 220 <= outage["buffered"] <= 250 and outage["drained"]
+    assert outage["stored"] == outage["buffered"] and outage["waiting"] == 0
+    integrity = summary["integrity"]
+    assert integrity["backfilled_checked"] == outage["buffered"]
+    assert integrity["lost"] == integrity["duplicated"] == integrity["time_changed"] == 0
+    assert summary["retries"]["reports"] == summary["reports"]  # nothing failed, nothing retried

@@ -78,6 +78,12 @@ def through_the_network(row: Row) -> Row:
 NETWORK: dict[str, Row] = {name: through_the_network(row) for name, row in FLEET.items()}
 """The fleet column's rows, on the network path (--via network)."""
 
+TROUBLE_ARGS = ("--retry", "sdk-js", "--outage", "2+2", "--jitter", "0")
+TROUBLE: dict[str, Row] = dict(FLEET)
+"""The fleet column's rows with devices in trouble: they retry as the JS SDK does and go offline
+for 2 s, then backfill (TROUBLE_ARGS). The same verdict must hold: retries and buffers change
+what is sent, not what the target did."""
+
 CAPACITY: dict[str, Row] = {
     "healthy": Row(HEALTHY, 0, "Highest load that met the thresholds"),
     "dead-before-start": Row(Condition(dead=True), 2, "cannot reach"),
@@ -132,6 +138,7 @@ JOB: dict[str, Row] = {
 TABLE = {
     "fleet": FLEET,
     "network": NETWORK,
+    "trouble": TROUBLE,
     "capacity": CAPACITY,
     "ratelimit": RATELIMIT,
     "job": JOB,
@@ -143,6 +150,9 @@ SAMPLE = {
     # the network route perturbed: garbage and another dialect (a death mid-run: the fleet
     # column's, the same silence detection)
     "network": {"garbage", "dialect"},
+    # retries and an outage: a healthy run (buffered, drained) and one that hangs (every attempt
+    # timed out and retried); the rest the same verdict code as the fleet column's
+    "trouble": {"healthy", "hangs"},
     # healthy and html: the fleet column's (the same Locust process and verdict code)
     "capacity": {"slow", "interrupted"},
     # healthy: tests/loadtests/test_ratelimit_scenario.py runs the same healthy run
@@ -170,7 +180,7 @@ def command(column: str, row: Row, target: Target | None, run_dir: Path) -> list
         if target is not None:
             line += ["--target", target.url, "--plan", row.condition.plan]
         return line
-    scenario = "fleet" if column == "network" else column
+    scenario = "fleet" if column in ("network", "trouble") else column
     line = [sys.executable, "-m", "locust", "-f", f"loadtests/{scenario}.py", "--headless"]
     line += ["--only-summary", "--run-dir", str(run_dir), "--request-timeout", "1"]
     line += ["--host", target.url, "--plan", row.condition.plan]
@@ -187,6 +197,8 @@ def command(column: str, row: Row, target: Target | None, run_dir: Path) -> list
         line += ["--profile-token", target.profile_token]
     else:
         line += ["--fleet-file", str(target.fleet_file)]
+    if column == "trouble":
+        line += TROUBLE_ARGS
     if column == "network":
         line += ["--via", "network", "--network-token", target.network_token or "n-" + "0" * 32]
         line += ["--authorization", target.authorization or "at" + "0" * 32]

@@ -3,8 +3,9 @@ keep its schedule while it holds every device's buffer and sends it back?
 
 The same fleet (every 100 s: 1,000 reports/s, jitter 1 s) runs twice in each round, in
 alternating order: without an outage, and offline from 30 s to 90 s with each device back
-within 60 s of the end (--reconnect jittered:60, --backfill burst: ~60,000 buffered readings, an
-extra ~1,000 requests/s while they come back). One pinned Locust process, every check on, the
+within 60 s of the end (--reconnect jittered:60, --backfill burst: ~90,000 buffered readings,
+the outage's 60,000 and what fell due while each device waited its own delay; an extra ~1,500
+requests/s while they come back). One pinned Locust process, every check on, the
 target on the other core. Printed side by side: achieved over offered in the seconds outside the
 outage and its backfill (before it, and after every buffered reading was in; goal >= 0.99),
 schedule lateness p99 over the whole run from the HDR histogram (goal < 100 ms), the backfill's

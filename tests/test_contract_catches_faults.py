@@ -52,6 +52,7 @@ CATCHES = {
     "duplicate-writes": (["test_ingest.py"], ["test_valid_batches_round_trip"]),
     "server-errors": (["test_routes.py"], ["test_route"]),
     "slow": (["test_transport.py"], ["test_latency_budget"]),
+    "ignore-time": (["test_ingest.py"], ["test_valid_batches_round_trip"]),
 }
 
 
@@ -112,8 +113,21 @@ def healthy(tmp_path_factory) -> dict[str, str]:
         return run_contract(target, files, tmp / "junit.xml")
 
 
+SHOWN_BY_LOAD_RUNS = {
+    "slow-writes": "test_retries_after_a_timeout_store_reports_twice_and_are_told_apart",
+    "down": "test_a_target_down_for_seconds_is_retried_through",
+    "silent": "test_a_target_down_for_seconds_is_retried_through",
+}
+"""Faults that break no rule of the contract (an answer late, or none for a while): what they
+are for is shown by the load runs' tests (tests/loadtests/test_devices_in_trouble.py)."""
+
+
 def test_every_fault_is_caught_by_some_test():
-    assert set(CATCHES) == set(FAULTS)
+    assert set(CATCHES) | set(SHOWN_BY_LOAD_RUNS) == set(FAULTS)
+    assert not set(CATCHES) & set(SHOWN_BY_LOAD_RUNS)
+    shown = (Path(__file__).parent / "loadtests" / "test_devices_in_trouble.py").read_text()
+    for fault, test in SHOWN_BY_LOAD_RUNS.items():
+        assert f"def {test}(" in shown and f'"{fault}=' in shown, fault
 
 
 def test_the_catching_tests_pass_on_the_healthy_target(healthy):

@@ -6,6 +6,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+
 from tagocheck.report.verdict import judge_dir
 from tagocheck.server.launcher import start_target
 
@@ -171,22 +173,28 @@ def test_a_full_buffer_drops_readings_counted_and_a_target_ignoring_time_is_caug
     assert done.returncode == 1
 
 
-def test_a_target_down_for_seconds_is_retried_through(tmp_path):
-    # the target answers 503 from 5 s to 8 s after it started (the run starts about 2 s in)
+@pytest.mark.parametrize(
+    ("fault", "outcome"), [("down=5+3", "server-error"), ("silent=5+3", "transport-error")]
+)
+def test_a_target_down_for_seconds_is_retried_through(tmp_path, fault, outcome):
+    # the target answers 503 (or nothing: held past the 1-s timeout) from 5 s to 8 s after it
+    # started; the run starts about 2 s in
     _, summary, _ = run(
         tmp_path,
-        ["--plan", "unlimited", "--fault", "down=5+3"],
+        ["--plan", "unlimited", "--fault", fault],
         "--devices",
         "10",
         "--interval",
         "0.5",
         "--retry",
         "sdk-js",
+        "--request-timeout",
+        "1",
         seconds=14,
-        users=20,
+        users=40,
     )
     retries = summary["retries"]
-    assert summary["outcomes"]["POST /data"].get("server-error", 0) > 20
+    assert summary["outcomes"]["POST /data"].get(outcome, 0) > 20
     assert retries["given_up"] == 0 and retries["reports_retried"] > 20
     assert retries["first_to_final_max_ms"] > 1500  # waited through the outage
     assert summary["integrity"]["lost"] == 0

@@ -12,7 +12,7 @@ ifneq ($(shell $(BIN)/python -c "import tagocheck" >/dev/null 2>&1 && echo ok),o
 $(shell rm -f $(STAMP))
 endif
 
-.PHONY: demo test lint format venv clean browser truth-table perturbations entry-points faults schemathesis
+.PHONY: demo test lint format venv clean browser truth-table perturbations entry-points faults schemathesis trouble
 
 demo: $(STAMP)
 	$(BIN)/tagocheck capacity
@@ -30,6 +30,11 @@ truth-table: $(STAMP)
 
 perturbations: $(STAMP)
 	TAGOCHECK_PERTURBATIONS=all $(BIN)/pytest tests/test_contract_perturbations.py
+
+# Devices in trouble with the target away both ways (503s, and no answer); `make test` runs the
+# first (tests/loadtests/test_devices_in_trouble.py).
+trouble: $(STAMP)
+	TAGOCHECK_TROUBLE=all TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/loadtests/test_devices_in_trouble.py
 
 # Every fault mode of the embedded target caught by the contract suite; `make test` runs half.
 faults: $(STAMP)

@@ -114,10 +114,9 @@ def test_a_wrong_authorization_key_resolves_no_token(fleet):
     if not fleet.target.network_token:
         pytest.skip("no network token for this target")
     route = "GET /integration/network/resolve/{serial}/{authorization}"
-    wrong = "at" + "0" * 32  # the shape of a key, no profile's
     reply = fleet.client.request(
         "GET",
-        f"/integration/network/resolve/{fleet.a.serial}/{wrong}",
+        f"/integration/network/resolve/{fleet.a.serial}/{WRONG_KEY}",
         token=fleet.target.network_token,
         token_kind="network",
     )
@@ -134,9 +133,15 @@ def test_a_wrong_authorization_key_resolves_no_token(fleet):
         )
 
 
-def network_uplink(fleet, serial: str, authorization: str | None):
+WRONG_KEY = "at" + "0" * 32
+"""The shape of an authorization key, no profile's."""
+
+
+def network_uplink(fleet, serial: str, key: str):
     """One uplink in the official form (the key as authorization_token, the device named by
-    metadata.serial [X]), or with ?serial= when the run has no key."""
+    metadata.serial [X]), or with ?serial= when the run has no key. `key` names the key ("the
+    profile's" or "wrong"), never holds it: a failing test's traceback shows its arguments."""
+    authorization = WRONG_KEY if key == "wrong" else fleet.target.authorization
     params = {"authorization_token": authorization} if authorization else {"serial": serial}
     return fleet.client.request(
         "POST",
@@ -155,8 +160,7 @@ def test_network_uplinks_with_a_wrong_authorization_key_are_refused(fleet):
     profile)."""
     if not fleet.target.network_token:
         pytest.skip("no network token for this target")
-    wrong = "at" + "0" * 32
-    reply = network_uplink(fleet, fleet.a.serial, wrong)
+    reply = network_uplink(fleet, fleet.a.serial, "wrong")
     if reply.verdict.succeeded:
         fail_with(
             fleet.recorder.find(
@@ -178,7 +182,7 @@ def test_network_uplinks_naming_an_unknown_serial_are_refused(fleet):
     if not fleet.target.network_token:
         pytest.skip("no network token for this target")
     serial = f"tagocheck-no-such-serial-{fleet.prefix}"
-    reply = network_uplink(fleet, serial, fleet.target.authorization)
+    reply = network_uplink(fleet, serial, "the profile's")
     if not reply.verdict.succeeded:
         return
     added = reply.verdict.added

@@ -4,6 +4,7 @@ the backfill after, each against an embedded target that breaks the way the ques
 from __future__ import annotations
 
 import json
+import os
 from pathlib import Path
 
 import pytest
@@ -99,30 +100,32 @@ def test_retries_after_a_timeout_store_reports_twice_and_are_told_apart(tmp_path
 
 
 def test_a_burst_backfill_after_an_outage_is_throttled_drains_and_keeps_every_time(tmp_path):
-    # 250 devices a second, offline for 20 s: 5,000 readings at once against starter's 5,000
-    # a window, beside the live ones (the run's own target: seeded past the plan's 100 devices)
+    # 300 devices a second, offline for 20 s: 6,000 readings at once against starter's 5,000
+    # in a 10-s window, beside 3,000 live ones a window: however the burst falls across two
+    # windows, 12,000 requests in them exceed their 10,000 (the run's own target: seeded past
+    # the plan's 100 devices)
     done, summary, verdict = run(
         tmp_path,
         None,
         "--plan",
         "starter",
         "--rate-window",
-        "5",
+        "10",
         "--devices",
-        "250",
+        "300",
         "--interval",
         "1",
         "--jitter",
         "0",
         "--outage",
-        "4+20",
+        "2+20",
         "--backfill",
         "burst",
-        seconds=36,
+        seconds=45,
         users=100,
     )
     (outage,) = summary["outages"]["outages"]
-    assert outage["buffered"] >= 4900 and outage["dropped"] == 0
+    assert outage["buffered"] >= 5900 and outage["dropped"] == 0
     assert outage["drained"] and outage["waiting"] == 0 and outage["drain_seconds"] > 0
     assert outage["throttled_windows"] >= 1 and outage["throttled"] > 0
     integrity = summary["integrity"]
@@ -130,7 +133,7 @@ def test_a_burst_backfill_after_an_outage_is_throttled_drains_and_keeps_every_ti
     assert integrity["time_changed"] == integrity["out_of_order"] == 0
     assert integrity["backfilled_checked"] >= outage["buffered"]
     facts = " ".join(verdict.facts)
-    assert "Outage 4+20 (burst backfill, reconnect together)" in facts
+    assert "Outage 2+20 (burst backfill, reconnect together)" in facts
     assert "after the outage ended" in facts and "throttled meanwhile" in facts
     assert "Backfilled records kept their own time and order" in facts
     assert done.returncode == 0, verdict.headline
@@ -173,11 +176,15 @@ def test_a_full_buffer_drops_readings_counted_and_a_target_ignoring_time_is_caug
     assert done.returncode == 1
 
 
+SPANS = [("down=4+3", "server-error"), ("silent=4+3", "transport-error")]
+"""The target away for 3 s: 503s, or no answer; CI runs the first (`make trouble`: both)."""
+
+
 @pytest.mark.parametrize(
-    ("fault", "outcome"), [("down=5+3", "server-error"), ("silent=5+3", "transport-error")]
+    ("fault", "outcome"), SPANS if os.environ.get("TAGOCHECK_TROUBLE") == "all" else SPANS[:1]
 )
 def test_a_target_down_for_seconds_is_retried_through(tmp_path, fault, outcome):
-    # the target answers 503 (or nothing: held past the 1-s timeout) from 5 s to 8 s after it
+    # the target answers 503 (or nothing: held past the 1-s timeout) from 4 s to 7 s after it
     # started; the run starts about 2 s in
     _, summary, _ = run(
         tmp_path,
@@ -190,7 +197,7 @@ def test_a_target_down_for_seconds_is_retried_through(tmp_path, fault, outcome):
         "sdk-js",
         "--request-timeout",
         "1",
-        seconds=14,
+        seconds=11,
         users=40,
     )
     retries = summary["retries"]

@@ -84,6 +84,7 @@ def test_an_observer_survives_the_message_and_merges():
 
 
 def test_two_worker_processes_share_the_fleet_and_the_master_merges(tmp_path):
+    # offline from 2 s to 4 s, with retries: each worker buffers its own devices' readings
     run_dir = tmp_path / "run"
     done = locust(
         "--processes",
@@ -98,6 +99,12 @@ def test_two_worker_processes_share_the_fleet_and_the_master_merges(tmp_path):
         "300",
         "--interval",
         "1",
+        "--jitter",
+        "0",
+        "--outage",
+        "2+2",
+        "--retry",
+        "sdk-js",
         "--run-dir",
         str(run_dir),
         "--check-schema-violations",
@@ -123,42 +130,9 @@ def test_two_worker_processes_share_the_fleet_and_the_master_merges(tmp_path):
     assert integrity["stored_not_acknowledged"] == 0  # the last answers were waited for
     # each worker traced its own devices' reports, and the master reconciled them all
     assert integrity["reports_acknowledged"] == summary["reports"] and integrity["duplicated"] == 0
-
-
-def test_two_workers_buffer_their_own_devices_through_an_outage_and_the_master_adds_them_up(
-    tmp_path,
-):
-    run_dir = tmp_path / "run"
-    done = locust(
-        "--processes",
-        "2",
-        "-u",
-        "10",
-        "-r",
-        "10",
-        "-t",
-        "10s",
-        "--devices",
-        "40",
-        "--interval",
-        "0.5",
-        "--jitter",
-        "0",
-        "--outage",
-        "2+3",
-        "--retry",
-        "sdk-js",
-        "--run-dir",
-        str(run_dir),
-        timeout=180,
-    )
-    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    summary = json.loads((run_dir / "summary.json").read_text())
+    # 300 devices once a second for 2 s, whichever worker holds them: the master adds them up
     (outage,) = summary["outages"]["outages"]
-    # 40 devices twice a second for 3 s, whichever worker holds them
-    assert 220 <= outage["buffered"] <= 250 and outage["drained"]
+    assert 590 <= outage["buffered"] <= 610 and outage["drained"]
     assert outage["stored"] == outage["buffered"] and outage["waiting"] == 0
-    integrity = summary["integrity"]
-    assert integrity["backfilled_checked"] == outage["buffered"]
-    assert integrity["lost"] == integrity["duplicated"] == integrity["time_changed"] == 0
-    assert summary["retries"]["reports"] == summary["reports"]  # nothing failed, nothing retried
+    assert integrity["backfilled_checked"] == outage["buffered"] and integrity["time_changed"] == 0
+    assert summary["retries"]["reports"] == summary["reports"]  # nothing failed, none retried

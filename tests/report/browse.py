@@ -13,7 +13,6 @@ import os
 import sys
 from urllib.parse import urlparse
 
-from playwright.sync_api import TimeoutError as PlaywrightTimeout
 from playwright.sync_api import sync_playwright
 
 CHROMIUM = os.environ.get("TAGOCHECK_CHROMIUM", "/usr/bin/chromium")
@@ -58,13 +57,16 @@ def main(report: str, screenshot: str) -> dict:
             page.on("pageerror", lambda e: found["page_errors"].append(str(e)))
             page.on("request", lambda r: found["requests"].append(r.url))
             page.goto(url, wait_until="load")
-            try:
-                page.wait_for_function(
-                    "() => window.Bokeh && Bokeh.documents.length > 0", timeout=20000
-                )
-                found["bokeh"] = True
-            except PlaywrightTimeout:
-                found["bokeh"] = False
+            # Bokeh's documents within 20 s, unless the page has thrown first (it will not
+            # build them then: a broken report need not wait the whole time)
+            found["bokeh"] = False
+            for _ in range(200):
+                if page.evaluate("() => !!(window.Bokeh && Bokeh.documents.length > 0)"):
+                    found["bokeh"] = True
+                    break
+                if found["page_errors"]:
+                    break
+                page.wait_for_timeout(100)
             page.wait_for_timeout(1500)  # Bokeh paints after its documents are built
             found["charts"] = page.evaluate(CHARTS)
             found["verdict"] = page.inner_text("#verdict")

@@ -150,9 +150,10 @@ SAMPLE = {
     # the network route perturbed: garbage and another dialect (a death mid-run: the fleet
     # column's, the same silence detection)
     "network": {"garbage", "dialect"},
-    # retries and an outage: a healthy run (buffered, drained) and one that hangs (every attempt
-    # timed out and retried); the rest the same verdict code as the fleet column's
-    "trouble": {"healthy", "hangs"},
+    # retries and an outage: a target that hangs (every attempt timed out and retried); a
+    # healthy run with both is tests/loadtests/test_distributed.py's, the rest the same verdict
+    # code as the fleet column's
+    "trouble": {"hangs"},
     # healthy and html: the fleet column's (the same Locust process and verdict code)
     "capacity": {"slow", "interrupted"},
     # healthy: tests/loadtests/test_ratelimit_scenario.py runs the same healthy run

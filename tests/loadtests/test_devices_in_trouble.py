@@ -75,6 +75,7 @@ def test_retries_after_a_timeout_store_reports_twice_and_are_told_apart(tmp_path
         "fixed:0.2:3",
         "--request-timeout",
         "1",
+        seconds=6,
     )
     integrity = summary["integrity"]
     assert integrity["duplicated_by_retry"] > 10

@@ -115,6 +115,8 @@ def test_a_target_that_enforces_otherwise_is_found_out(tmp_path, fault, kind):
         )
     assert done.returncode == 1, done.stdout[-3000:] + done.stderr[-2000:]
     assert "rate-limit findings > 0" in done.stdout
+    # the headline, on the console too (the truth table's leaks row, which CI leaves to this)
+    assert "tagocheck ratelimit: Rate limits enforced otherwise than the plan" in done.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     found = {(f["kind"], f["route"]) for f in summary["rate_limit_findings"]}
     assert (kind, "POST /data") in found and (kind, "GET /device") in found, found

@@ -156,8 +156,9 @@ SAMPLE = {
     "trouble": {"hangs"},
     # healthy and html: the fleet column's (the same Locust process and verdict code)
     "capacity": {"slow", "interrupted"},
-    # healthy: tests/loadtests/test_ratelimit_scenario.py runs the same healthy run
-    "ratelimit": {"leaks", "set-up-raises"},
+    # healthy and leaks: tests/loadtests/test_ratelimit_scenario.py runs the same runs (a
+    # no-rate-limit target's leak, with its exit status)
+    "ratelimit": {"set-up-raises"},
     # healthy: tests/test_capacity_job.py runs the main job end to end and reads its verdict
     "job": {"dead-before-start", "5xx-storm"},
 }

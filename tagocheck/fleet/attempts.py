@@ -73,8 +73,7 @@ class Attempts:
 
     def add_backlog(self, counts: Counter) -> None:
         for (outage, what), n in counts.items():
-            if what != "stored":  # counted with its time by stored_backfill
-                self.backfill[outage][what] += n
+            self.backfill[outage][what] += n
 
     def merge(self, other: Attempts) -> None:
         self.first += other.first

@@ -20,14 +20,13 @@ import bisect
 import itertools
 import random
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from tagocheck.fleet.attempts import BACKFILL_COUNTS
 from tagocheck.fleet.model import MAX_INTERVAL_SECONDS, FleetConfigError
 
-BACKFILLS = ("burst", "paced:RATE", "batched:N")
 MAX_BUFFER = 100_000
 OUTSIDE = -1
 """The outage index of readings kept after a refusal before the first outage."""
@@ -156,8 +155,8 @@ class Reading(NamedTuple):
 class Backlog:
     """The buffers of one shard's devices across the run's outages.
 
-    Counters by outage index (buffered, dropped, stored, refused) are handed to the observer as
-    they change, so they merge across processes like every other count.
+    Counters by outage index (buffered, requeued, dropped, refused) are handed to the observer
+    as they change, so they merge across processes like every other count.
     """
 
     def __init__(
@@ -209,14 +208,11 @@ class Backlog:
         begun = [i for i, outage in enumerate(self.outages) if outage.start <= relative]
         return begun[-1] if begun else OUTSIDE
 
-    def keep(self, device: int, reading: Reading, new: str | None = "buffered") -> bool:
-        """Buffer a reading, the oldest dropped past the capacity; True when the device's buffer
-        was empty (its backfill is not yet planned). `new`: what a reading not pending before is
-        counted as (buffered while offline, or requeued after a send); None: pending already."""
-        buffer = self.buffers.get(device)
-        first = buffer is None
-        if first:
-            buffer = self.buffers[device] = []
+    def keep(self, device: int, reading: Reading, new: str | None = "buffered") -> None:
+        """Buffer a reading, the oldest dropped past the capacity. `new`: what a reading not
+        pending before is counted as (buffered while offline, or requeued after a send); None:
+        pending already."""
+        buffer = self.buffers.setdefault(device, [])
         bisect.insort(buffer, reading)
         if new:
             self.counts[(reading.outage, new)] += 1
@@ -225,18 +221,16 @@ class Backlog:
             dropped = buffer.pop(0)
             self.counts[(dropped.outage, "dropped")] += 1
             self.pending -= 1
-        return first
 
     def take(self, device: int) -> list[Reading]:
         """The device's whole buffer, to send (the readings stay pending until answered)."""
         return self.buffers.pop(device, [])
 
-    def stored(self, readings: list[Reading]) -> None:
-        for reading in readings:
-            self.counts[(reading.outage, "stored")] += 1
+    def stored(self, readings: Sequence[Reading]) -> None:
+        """Acknowledged: no longer pending (counted, with its time, by Attempts.stored_backfill)."""
         self.pending -= len(readings)
 
-    def refused(self, readings: list[Reading]) -> None:
+    def refused(self, readings: Sequence[Reading]) -> None:
         for reading in readings:
             self.counts[(reading.outage, "refused")] += 1
         self.pending -= len(readings)

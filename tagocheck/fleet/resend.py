@@ -79,7 +79,7 @@ class DeviceWork:
             scheduled = self.schedule.next_due()
             if heap and heap[0][0] <= now and (scheduled is None or heap[0][0] <= scheduled):
                 due, _, item = heapq.heappop(heap)
-                if isinstance(item, tuple) and item and item[0] == BACK:
+                if not isinstance(item, Report):  # (BACK, device)
                     self._send_buffer(item[1], due)
                     continue
                 report = item
@@ -91,8 +91,9 @@ class DeviceWork:
                     report = report._replace(measured=report.due)
             if backlog is not None:
                 outage = backlog.offline(report.device, report.due)
-                if outage is not None:
-                    self._keep(report, outage)
+                if outage is not None:  # offline: into the buffer, sent once it is back
+                    self._buffer(report, "buffered", outage)
+                    self._plan(report.device, backlog.back_at(report.device, outage))
                     continue
             return report
 
@@ -101,18 +102,24 @@ class DeviceWork:
 
     # -- outages
 
-    def _keep(self, report: Report, outage: int) -> None:
-        """A report that comes due while its device is offline goes into its buffer."""
+    def _buffer(self, report: Report, counted: str, outage: int | None = None) -> int:
+        """Put a report's readings (a backfill request's, or its one) into its device's buffer,
+        each with the report's unsure attempts and first send. A reading new to the buffer is
+        counted as `counted`, with outage `outage` (None: the last begun by its time). Returns
+        the outage the readings are counted with."""
         backlog = self.backlog
+        unsure, first_sent = report.unsure, report.first_sent
         if report.readings:
             for reading in report.readings:
-                backlog.keep(report.device, reading, new=None)
-        else:
-            measured = report.measured or report.due
-            reading = Reading(report.sequence, measured, outage, report.unsure)
-            backlog.keep(report.device, reading)
-            self._trace_measured(report.device, reading)
-        self._plan(report.device, backlog.back_at(report.device, outage))
+                again = reading._replace(unsure=unsure, first_sent=first_sent)
+                backlog.keep(report.device, again, new=None)
+            return report.readings[0].outage
+        measured = report.measured or report.due
+        index = backlog.latest(measured) if outage is None else outage
+        reading = Reading(report.sequence, measured, index, unsure, first_sent)
+        backlog.keep(report.device, reading, new=counted)
+        self._trace_measured(report.device, reading)
+        return index
 
     def _trace_measured(self, device: int, reading: Reading) -> None:
         if str(device) in self.traced:
@@ -193,7 +200,7 @@ class DeviceWork:
         if self.backlog is not None and not refused_for_good:
             # store and forward: devices that buffer keep what was not acknowledged, and send
             # it again after a pause
-            outage = self._keep_unacknowledged(report, doubt, first_sent)
+            outage = self._buffer(report._replace(unsure=doubt, first_sent=first_sent), "requeued")
             if status == 429:  # counted apart from failures: the reading is sent again
                 tally.backfill[outage]["throttled"] += 1
             pause = retry_after() if status == 429 else PAUSE_SECONDS
@@ -202,27 +209,12 @@ class DeviceWork:
         tally.final(bool(report.first_sent), first_sent, answered_at)
         tally.given_up["tries" if retried else "not retried"] += 1
         if report.readings:
-            self.backlog.refused(list(report.readings))
-
-    def _keep_unacknowledged(self, report: Report, doubt: int, first_sent: float) -> int:
-        """Back into the device's buffer; the outage the readings are counted with."""
-        backlog = self.backlog
-        if report.readings:
-            for reading in report.readings:
-                again = reading._replace(unsure=doubt, first_sent=first_sent)
-                backlog.keep(report.device, again, new=None)
-            return report.readings[0].outage
-        measured = report.measured or report.due
-        reading = Reading(report.sequence, measured, backlog.latest(measured), doubt, first_sent)
-        backlog.keep(report.device, reading, new="requeued")
-        self._trace_measured(report.device, reading)
-        return reading.outage
+            self.backlog.refused(report.readings)
 
     def _stored(self, report: Report, at: float) -> None:
-        readings = report.readings
-        self.backlog.stored(list(readings))
+        self.backlog.stored(report.readings)
         tally = self.attempts()
-        for reading in readings:
+        for reading in report.readings:
             tally.stored_backfill(reading.outage, 1, at)
 
     def _note_resent(self, report: Report) -> None:

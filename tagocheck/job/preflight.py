@@ -15,7 +15,7 @@ from dataclasses import dataclass, field
 
 from tagocheck import ratelimits
 from tagocheck.fleet.model import FleetConfig
-from tagocheck.fleet.paths import path_limit
+from tagocheck.fleet.paths import PathLimit, path_limit
 from tagocheck.fleet.payloads import PROFILES
 
 # The contract suite's fast tests (-m "not slow", the ci hypothesis profile) say up front what
@@ -89,6 +89,7 @@ def plan_run(
         CONTRACT_DATA_OUTPUT if contract else 0
     )
     found = Preflight(plan, transactions=data_input + data_output, budget=budget)
+    path = path_limit(plan, config.via, config.devices, config.offered_rate, config.interval.mean)
     devices = config.devices if create_devices else 0
     found.lines += [
         Line(
@@ -103,8 +104,8 @@ def plan_run(
             per_minute("POST /device"),
             "the provisioner waits out 429s",
         ),
-        _path_line(plan, config),
-        *_backfill_lines(plan, config),
+        _path_line(path),
+        *_backfill_lines(config, path),
         Line(
             "GET /data per minute during the integrity check",
             min(checked, 20 * 60),
@@ -149,12 +150,11 @@ def backfill_requests(config: FleetConfig, seconds: float, window: float = 60.0)
     return devices * per_device * share
 
 
-def _backfill_lines(plan: str, config: FleetConfig) -> list[Line]:
+def _backfill_lines(config: FleetConfig, found: PathLimit) -> list[Line]:
     """The window after the longest outage: its backfill beside the live reports."""
     if not config.outages:
         return []
     longest = max(config.outages, key=lambda outage: outage.duration)
-    found = path_limit(plan, config.via, config.devices, config.offered_rate, config.interval.mean)
     backfill = backfill_requests(config, longest.duration)
     return [
         Line(
@@ -168,9 +168,8 @@ def _backfill_lines(plan: str, config: FleetConfig) -> list[Line]:
     ]
 
 
-def _path_line(plan: str, config: FleetConfig) -> Line:
+def _path_line(found: PathLimit) -> Line:
     """The fleet's route at the top step, against the plan, with the fleet it carries."""
-    found = path_limit(plan, config.via, config.devices, config.offered_rate, config.interval.mean)
     note = "" if found.per_window is None else f"at most {found.carried:,} devices at this interval"
     return Line(
         f"{found.route} per minute at the top step",

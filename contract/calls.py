@@ -121,7 +121,7 @@ def build(route: str, fleet: Fleet) -> Call:
                     "POST /device/{id}/params",
                     "parameter not stored",
                     "violation",
-                    expected="a parameter set by the profile is listed for the device",
+                    expected="a parameter set by the profile is listed for the device [C]",
                     observed="GET /device/params does not list the parameter just set",
                 )
             )

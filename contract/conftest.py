@@ -28,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+import exploration
 import pytest
 from fleet_setup import (
     PREFIX,
@@ -40,10 +41,11 @@ from fleet_setup import (
 )
 from hypothesis import HealthCheck, settings
 from hypothesis.configuration import set_hypothesis_home_dir
+from hypothesis.stateful import RuleBasedStateMachine
 
 from tagocheck import reach
 from tagocheck.client import TagoClient
-from tagocheck.findings import OBSERVATION, VIOLATION
+from tagocheck.findings import OBSERVATION, VIOLATION, label_of
 from tagocheck.ratelimits import rate_limits
 from tagocheck.recorder import Recorder
 from tagocheck.server.launcher import start_target
@@ -54,8 +56,9 @@ set_hypothesis_home_dir(
     Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "tagocheck" / "hypothesis"
 )
 _common = dict(deadline=None, suppress_health_check=[HealthCheck.too_slow])
-settings.register_profile("ci", max_examples=25, **_common)
-settings.register_profile("thorough", max_examples=300, **_common)
+EXAMPLE_COUNTS = {"ci": 25, "thorough": 300}
+for _name, _count in EXAMPLE_COUNTS.items():
+    settings.register_profile(_name, max_examples=_count, **_common)
 settings.load_profile(os.environ.get("TAGOCHECK_HYPOTHESIS_PROFILE", "ci"))
 
 EMBEDDED_WINDOW = 2.0
@@ -75,6 +78,19 @@ CONFIG: list[pytest.Config] = []
 RECORDER = Recorder()
 
 
+@dataclass
+class Exploration:
+    """This run's seed and where its examples are kept (contract/exploration.py)."""
+
+    seed: int = 0
+    given: bool = False
+    """The seed came from --contract-seed: a repeatable run, no example kept or replayed."""
+    examples: Path | None = None
+
+
+EXPLORATION = Exploration()
+
+
 def pytest_configure(config: pytest.Config) -> None:
     config.addinivalue_line(
         "markers", "subjects(*routes): the routes a test checks (findings elsewhere do not fail it)"
@@ -82,6 +98,7 @@ def pytest_configure(config: pytest.Config) -> None:
     CONFIG[:] = [config]
     RECORDER.strict = bool(config.getoption("--strict-contract", False))
     _check_options(config)
+    _explore(config)
 
     # SIGTERM (a CI job cancelled, a container stopped) ends the run like Ctrl-C, and both are
     # remembered: hypothesis swallows a KeyboardInterrupt raised inside a property or state
@@ -124,6 +141,73 @@ def _check_options(config: pytest.Config) -> None:
             reach.check_url(url)
         except reach.Unreachable as error:
             unusable(str(error))
+
+
+def _explore(config: pytest.Config) -> None:
+    """The seed of this run's inputs and the target's own example folder, as the settings
+    profile every property and state machine is then built with."""
+    option = config.getoption
+    try:
+        seed = exploration.parse_seed(option("--contract-seed", None))
+    except ValueError:
+        unusable(
+            f"--contract-seed {option('--contract-seed')!r}: a whole number from 0 to "
+            f"{exploration.SEED_LIMIT - 1}"
+        )
+    EXPLORATION.given = seed is not None
+    EXPLORATION.seed = exploration.draw_seed() if seed is None else seed
+    if not EXPLORATION.given:
+        root = option("--contract-examples", None)
+        root = Path(root) if root else report_path(config).parent / "contract-examples"
+        EXPLORATION.examples = exploration.examples_folder(
+            root, option("--target", None), option("--plan", None) or EMBEDDED_PLAN
+        )
+    profile = os.environ.get("TAGOCHECK_HYPOTHESIS_PROFILE", "ci")
+    settings.register_profile(
+        "tagocheck-run",
+        max_examples=EXAMPLE_COUNTS.get(profile, EXAMPLE_COUNTS["ci"]),
+        database=exploration.database(EXPLORATION.examples),
+        **_common,
+    )
+    settings.load_profile("tagocheck-run")
+    RECORDER.exploration = {
+        "seed": EXPLORATION.seed,
+        "seed_given": EXPLORATION.given,
+        "examples": str(EXPLORATION.examples) if EXPLORATION.examples else None,
+    }
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Every property and state machine draws its inputs from the run's seed."""
+    modules = {item.module for item in items if getattr(item, "module", None) is not None}
+    for module in modules:
+        for thing in vars(module).values():
+            if isinstance(thing, type) and issubclass(thing, RuleBasedStateMachine):
+                exploration.seed_test(thing, EXPLORATION.seed)
+    for item in items:
+        test = getattr(item, "obj", None)
+        if getattr(test, "is_hypothesis_test", False):
+            exploration.seed_test(test, EXPLORATION.seed)
+
+
+def rule_of(item: pytest.Item) -> str:
+    """The rule a test holds the target to, with its source label: the test's docstring (one
+    line per paragraph; tests/test_contract_labels.py checks that every test has one)."""
+    doc = getattr(getattr(item, "function", None), "__doc__", None) or item.name
+    return "\n".join(" ".join(p.split()) for p in doc.strip().split("\n\n"))
+
+
+def report_path(config: pytest.Config) -> Path:
+    """contract-report.json: as given, else beside --junitxml, else reports/ here."""
+    path = config.getoption("--contract-report", None)
+    if path is not None:
+        return Path(path)
+    junit = getattr(config.option, "xmlpath", None)
+    return (
+        Path(junit).parent / "contract-report.json"
+        if junit
+        else Path("reports/contract-report.json")
+    )
 
 
 def subjects_of(item: pytest.Item) -> tuple[str, ...] | None:
@@ -181,19 +265,26 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
         first = (str(error).strip().splitlines() or [type(error).__name__])[0]
         if not isinstance(error, AssertionError | pytest.fail.Exception):
             first = f"the suite could not read the answer ({type(error).__name__}: {first})"
+        rule = rule_of(item)
         found = [
             RECORDER.find(
                 subjects[0],
                 getattr(item, "originalname", item.name),
                 VIOLATION,
-                expected=(item.function.__doc__ or item.name).strip().splitlines()[0]
-                if isinstance(item, pytest.Function)
-                else item.name,
+                where=getattr(getattr(item, "callspec", None), "id", "-"),
+                expected=rule.splitlines()[0] if label_of(rule.splitlines()[0]) else rule,
                 observed=first,
+                label=label_of(rule),
             )
         ]
+    if not RECORDER.failing(found):
+        # What the test found rests on a rule no source states, or on a form the docs only
+        # show: listed in the findings, not a failure of the test nor of the run.
+        report.outcome = "passed"
+        report.longrepr = None
+        return report
     crash = getattr(report.longrepr, "reprcrash", None)
-    named = ", ".join(f"{f.id} ({f.severity}) {f.route}: {f.check}" for f in found)
+    named = ", ".join(f"{f.id} ({f.severity} [{f.label}]) {f.route}: {f.check}" for f in found)
     if crash is not None:
         crash.message = f"{named}: {crash.message}"
     return report
@@ -255,6 +346,18 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "--latency-budget-ms",
         default=None,
         help="p95 latency a simple request must stay under (100 embedded, 1000 other)",
+    )
+    group.addoption(
+        "--contract-seed",
+        default=None,
+        help="draw the generated inputs from this seed (0 to 2**32-1): the same target and seed "
+        "give the same verdict; no kept example is replayed (default: a new seed, printed)",
+    )
+    group.addoption(
+        "--contract-examples",
+        default=None,
+        help="where failing examples are kept, one folder per target and suite version "
+        "(default: contract-examples/ beside the contract report)",
     )
     group.addoption(
         "--contract-report",
@@ -383,15 +486,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     if not RECORDER.routes and not len(RECORDER.findings):
         return
     config = session.config
-    path = config.getoption("--contract-report", None)
-    junit = getattr(config.option, "xmlpath", None)
-    if path is None:
-        path = (
-            Path(junit).parent / "contract-report.json"
-            if junit
-            else Path("reports/contract-report.json")
-        )
-    RECORDER.write(Path(path))
+    path = report_path(config)
+    RECORDER.write(path)
     failing = RECORDER.findings.failing(RECORDER.strict)
     if failing and session.exitstatus == 0:
         session.exitstatus = 1
@@ -404,6 +500,17 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f"{RECORDER.records_added:,} records counted in the documented words "
             f'("N Data Added"); findings and drift written to {path}'
         )
+        reporter.write_line(_exploration_line())
+
+
+def _exploration_line() -> str:
+    seed = EXPLORATION.seed
+    if EXPLORATION.given:
+        return f"tagocheck: inputs drawn from --contract-seed {seed}; no kept example replayed"
+    return (
+        f"tagocheck: inputs drawn from seed {seed} (--contract-seed {seed} draws them again), "
+        f"after this target's kept examples in {EXPLORATION.examples}"
+    )
 
 
 def _findings_table(reporter: Any) -> None:
@@ -419,7 +526,8 @@ def _findings_table(reporter: Any) -> None:
     for finding in RECORDER.findings:
         tests = len(finding.tests)
         reporter.write_line(
-            f"{finding.id:>4} {finding.severity:<11} {finding.route:<34} "
+            f"{finding.id:>4} {finding.severity:<11} {'[' + finding.label + ']':<7} "
+            f"{finding.route:<34} "
             f"{finding.check} at {finding.where}  "
             f"[{finding.count} answer{'s' if finding.count != 1 else ''}, "
             f"{tests} test{'s' if tests != 1 else ''}]"
@@ -469,7 +577,7 @@ def fleet(client: TagoClient, target: Target, request: pytest.FixtureRequest) ->
                 "GET /device",
                 "device cap not checked",
                 OBSERVATION,
-                expected=f"the {target.plan} plan allows {cap} devices",
+                expected=f"the {target.plan} plan allows {cap} devices [C]",
                 observed="the profile's devices could not be listed; the cap was not checked",
             )
         elif len(existing) + DEVICES_PLANNED > cap:
@@ -509,7 +617,7 @@ def fleet(client: TagoClient, target: Target, request: pytest.FixtureRequest) ->
                 "DELETE /device/{id}",
                 "clean-up",
                 VIOLATION,
-                expected="a deleted device is gone from the profile's listing",
+                expected="a deleted device is gone from the profile's listing [C]",
                 observed=f"{len(left)} devices of this run are still listed after deletion",
             )
             reporter.write_line(

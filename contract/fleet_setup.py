@@ -15,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from tagocheck import permissions
+from tagocheck import permissions, routes
 from tagocheck.client import Reply, TagoClient
 from tagocheck.findings import VIOLATION, Finding, rank
 from tagocheck.recorder import ContractViolation, Recorder
@@ -37,13 +37,19 @@ class Blocked(Exception):
     """A set-up step cannot go on; carries the finding that stopped it."""
 
     def __init__(self, finding: Finding) -> None:
-        super().__init__(f"blocked by {finding.id}: {finding.line()}")
+        super().__init__(f"not judged: blocked by {finding.id}: {finding.line()}")
         self.finding = finding
+
+
+def route_basis(route_id: str | None) -> str:
+    """The source label of a route's existence (the route table's basis)."""
+    table = routes.route_table()
+    return table[route_id].basis if route_id in table.ids else "?"
 
 
 def blocked(finding: Finding) -> None:
     """Skip the current test, naming the finding that stopped its set-up."""
-    pytest.skip(f"blocked by {finding.id}: {finding.line()}")
+    pytest.skip(f"not judged: blocked by {finding.id}: {finding.line()}")
 
 
 def fail_with(*findings: Finding) -> None:
@@ -95,7 +101,8 @@ class Fleet:
             reply.route,
             "refused",
             VIOLATION,
-            expected=f"a well-formed request to {reply.route} succeeds ({purpose})",
+            expected=f"a well-formed request to {reply.route} succeeds ({purpose}) "
+            f"[{route_basis(reply.route)}]",
             observed=f"HTTP {reply.status}: {reply.said or reply.verdict.outcome}",
             reproduction=reply.curl,
         )

@@ -28,6 +28,8 @@ def read_state(call, cell):
 
 @pytest.mark.parametrize("cell", CELLS, ids=[c.id for c in CELLS])
 def test_permission(cell, fleet):
+    """One cell of the token-permission matrix: allowed, it succeeds; denied, it neither succeeds
+    nor changes what it targets, at the cell's own basis (schemas/permissions.json) [C]."""
     if cell.token_kind in ("network", "analysis-no-policy") and not fleet.tokens_for(
         cell.token_kind
     ):
@@ -85,7 +87,8 @@ def test_permission(cell, fleet):
 
 @pytest.mark.subjects("GET /data")
 def test_a_device_token_never_reads_another_devices_data(fleet):
-    """Cross-device reads: data posted to device A is invisible to device B's token."""
+    """Cross-device reads: data posted to device A is invisible to device B's token, which names
+    one device (facts 1) [C]."""
     variable = "cross_device_secret"
     fleet.as_a("POST", json={"variable": variable, "value": 42})
     for params in ({"variables": variable, "qty": 100}, {"qty": 10000}):
@@ -191,7 +194,8 @@ def test_network_uplinks_naming_an_unknown_serial_are_refused(fleet):
             "POST /integration/network/data",
             "unknown-serial-accepted",
             VIOLATION if added else DEVIATION,
-            expected="an uplink naming no device's serial is refused with a failure envelope",
+            expected="an uplink names its device by metadata.serial: one naming no device's "
+            "serial is refused with a failure envelope, not acknowledged as data added [C]",
             observed=f"HTTP {reply.status}: "
             + (f"{added} records acknowledged as added" if added else "the uplink was taken"),
             reproduction=reply.curl,

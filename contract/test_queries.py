@@ -298,6 +298,8 @@ class DeviceData(RuleBasedStateMachine):
 
 
 def test_queries_agree_with_the_model(fleet):
+    """GET /data answers its documented filters and queries as a model of the device's data says,
+    after POST, PUT and DELETE /data (facts 3) [C]."""
     DeviceData.fleet = fleet
     # Each example is a fresh device and a dozen steps: a third of the profile's example count.
     examples = max(3, settings.default.max_examples // 3)

@@ -64,6 +64,8 @@ def burst(fleet, count: int, request, concurrent: bool):
 
 @pytest.mark.parametrize("probe", PROBED, ids=[p[0] for p in PROBED])
 def test_the_limit_is_exact_and_429_is_documented(fleet, probe):
+    """Within one window exactly the plan's limit is accepted, the next request gets the
+    documented 429 pointing at the next window, and the route works after it (facts 5) [C]."""
     label, method, path, params = probe
     route, _, query = label.partition("?")
     kind = "profile" if route.startswith("GET /device") else "device-full"
@@ -85,7 +87,7 @@ def test_the_limit_is_exact_and_429_is_documented(fleet, probe):
             route,
             "rate-limit seen",
             OBSERVATION,
-            expected="no plan given (--plan none): no limit expected",
+            expected="no plan given (--plan none): no limit expected [?]",
             observed=seen,
         )
         return
@@ -146,7 +148,8 @@ def test_the_limit_is_exact_and_429_is_documented(fleet, probe):
 
 @pytest.mark.subjects("POST /data")
 def test_a_device_limit_throttles_that_device_only(fleet):
-    """A device's rpm throttles that device, and no other."""
+    """A device's rpm throttles that device, and no other: per-device limits are the data
+    routes' soft limits (facts 5) [C]."""
     if not fleet.target.has_plan:
         pytest.skip("not judged: with --plan none no per-device limit is expected")
     slow = fleet.device("rpm-limited")

@@ -38,7 +38,7 @@ def token_or_skip(fleet, route_id: str) -> tuple[str, str]:
 
 @pytest.mark.parametrize("route_id", TABLE.ids)
 def test_route(route_id, fleet):
-    """A well-formed request with an allowed token succeeds, with the documented result."""
+    """A well-formed request with an allowed token succeeds, with the documented result [C]."""
     kind, token = token_or_skip(fleet, route_id)
     call = build(route_id, fleet)
     if call.missing:
@@ -53,7 +53,8 @@ def test_route(route_id, fleet):
                     route_id,
                     "refused",
                     VIOLATION,
-                    expected=f"a well-formed request with a {kind} token succeeds",
+                    expected=f"a well-formed request with a {kind} token succeeds "
+                    f"[{MATRIX.cell(route_id, kind).basis}]",
                     observed=f"HTTP {reply.status}: {reply.said or reply.verdict.outcome}",
                     reproduction=reply.curl,
                 )
@@ -69,7 +70,7 @@ MALFORMED = b'{"variable": "temp", "value": '
 @pytest.mark.parametrize("route_id", WRITES)
 def test_malformed_json_is_refused_with_a_message(route_id, fleet):
     """A body that is not JSON gets a failure envelope (4xx) with a message, never a success or
-    a server error."""
+    a server error: a validation failure is a 400 [C]."""
     kind, token = token_or_skip(fleet, route_id)
     call = build(route_id, fleet)
     try:
@@ -89,7 +90,8 @@ def test_malformed_json_is_refused_with_a_message(route_id, fleet):
                     route_id,
                     "malformed-json",
                     VIOLATION,
-                    expected="a body that is not JSON is refused (4xx) with a failure message",
+                    expected="a body that is not JSON is refused (4xx, validation) with a "
+                    "failure message [C]",
                     observed=f"HTTP {reply.status} ({reply.verdict.outcome}, {what}): "
                     f"{reply.said or reply.raw[:120].decode('utf-8', 'replace')}",
                     reproduction=reply.curl,

@@ -20,7 +20,7 @@ from typing import Any
 import orjson
 
 from tagocheck import ratelimits, routes, schemas
-from tagocheck.findings import DEVIATION, VIOLATION
+from tagocheck.findings import DEVIATION, VIOLATION, label_of
 from tagocheck.redact import scrub
 
 ACCEPTED = "accepted"
@@ -42,6 +42,13 @@ class Violation:
     severity: str = VIOLATION
     expected: str = ""
     """What the contract says there, for a person: the schema's description or the keyword."""
+    label: str | None = None
+    """The source label of the rule (tagocheck.findings.LABELS); the one `expected` ends on when
+    not given."""
+
+    def __post_init__(self) -> None:
+        if self.label is None:
+            object.__setattr__(self, "label", label_of(self.expected))
 
     def __str__(self) -> str:
         return f"{self.check} at {self.where}: {self.message}"
@@ -208,7 +215,7 @@ def _judge(
                 "route-absent",
                 "/",
                 f"HTTP 404: {verdict.said}",
-                expected=f"{route.id} is a documented route ({route.summary})",
+                expected=f"{route.id} is a documented route ({route.summary}) [{route.basis}]",
             )
         )
     if status == 429:
@@ -238,7 +245,7 @@ def _check_success(
                 "/status",
                 f"HTTP {status}; {route.id} answers {expected}",
                 severity=DEVIATION,
-                expected=f"HTTP {expected}, as the docs show it (no rule forbids another 2xx)",
+                expected=f"HTTP {expected}, as the docs show it (no rule forbids another 2xx) [C]",
             )
         )
     if len(route.success_status) > 1:
@@ -317,12 +324,14 @@ def _explanation(value: Mapping[str, Any]) -> str | None:
 
 def _violation(check: str, error: Any, prefix: str = "") -> Violation:
     where, _, message = schemas.explain(error).partition(": ")
+    expected = _expected(error)
     return Violation(
         check,
         (prefix + where).rstrip("/") or "/",
         scrub(message),
         severity=schemas.severity(error),
-        expected=_expected(error),
+        expected=expected,
+        label=schemas.label(error) or label_of(expected),
     )
 
 
@@ -346,6 +355,11 @@ def _check_too_many_requests(
     header = lowered.get(limits.retry_after_header.lower())
     if header is not None and not header.strip().isdigit():
         found.append(
-            Violation("too-many-requests", "Retry-After", f"not whole seconds: {header!r}")
+            Violation(
+                "too-many-requests",
+                "Retry-After",
+                f"not whole seconds: {header!r}",
+                expected="Retry-After in whole seconds, as the 429 message gives them [SDK]",
+            )
         )
     return found

@@ -25,6 +25,8 @@ class Example:
     instance: Any
     source: str | None = None
     why: str | None = None
+    refusal: str | None = None
+    """For a negative record sent to a target: the labelled rule that says it must be refused."""
     error_at: str | None = None
     """JSON pointer into the instance where a negative example's violation must be reported."""
 
@@ -71,6 +73,7 @@ def examples() -> tuple[Example, ...]:
                     instance=expand(case["instance"]),
                     source=case.get("source"),
                     why=case.get("why"),
+                    refusal=case.get("refusal"),
                     error_at=case.get("error_at"),
                 )
             )

@@ -10,6 +10,12 @@ it, graded as API linters grade rules (Spectral's error / warn / info):
   other words). Listed always; fails the run under --strict.
 - `observation`: what the docs leave open (an extra key, header behaviour). Listed.
 
+Severity follows the source. Every rule a finding rests on carries the facts file's label
+(`[C]` official docs or OpenAPI, `[SDK]` the official clients, `[H]` an older official page, `[X]`
+official sources disagree and every variant is accepted, `[?]` no source states it); a rule
+labelled `?` can at most make an observation, whatever the check asked for, since no source says
+the target is wrong. The label is shown with the finding.
+
 The contract suite collects findings through its recorder; contract-report.json and the HTML
 report show them. Documented variants where official sources disagree are drift, not findings.
 """
@@ -26,6 +32,26 @@ DEVIATION = "deviation"
 OBSERVATION = "observation"
 SEVERITIES = (VIOLATION, DEVIATION, OBSERVATION)
 """Most serious first."""
+
+
+LABELS = ("C", "SDK", "H", "X", "user", "?")
+"""The facts file's source labels, most authoritative first, and `user`: a threshold the run
+was given (a latency budget), which is the user's rule to break."""
+UNSTATED = "?"
+_LABEL = re.compile(r"\[(C|SDK|H|X|user|\?)(?=[\]/ :;,])[^\]]*\]")
+
+
+def label_of(text: str) -> str | None:
+    """The source label a rule's text ends on: `... [C]` -> "C", `[C/SDK]` -> "C", `[?]` -> "?".
+
+    The last label in the text is the rule's own (a text may cite a figure's source first)."""
+    found = _LABEL.findall(text or "")
+    return found[-1] if found else None
+
+
+def graded(severity: str, label: str) -> str:
+    """A finding's severity given its rule's source: what no source states is an observation."""
+    return OBSERVATION if label == UNSTATED else severity
 
 
 def rank(severity: str) -> int:
@@ -65,10 +91,13 @@ class Finding:
     """A curl command line, tokens redacted."""
     tests: list[str] = field(default_factory=list)
     count: int = 1
+    label: str = ""
+    """The source label of the rule it rests on (LABELS)."""
 
     def line(self) -> str:
         return (
-            f"{self.id} {self.severity} {self.route}: {self.check} at {self.where}: {self.observed}"
+            f"{self.id} {self.severity} [{self.label}] {self.route}: {self.check} at "
+            f"{self.where}: {self.observed}"
         )
 
     def as_dict(self) -> dict[str, Any]:
@@ -92,7 +121,14 @@ class Findings:
         observed: str,
         reproduction: str = "",
         test: str | None = None,
+        label: str | None = None,
     ) -> Finding:
+        """Add a finding, or count another answer that showed it. `label` defaults to the one
+        `expected` ends on; a rule with none is the suite's defect (ValueError)."""
+        label = label or label_of(expected)
+        if label not in LABELS:
+            raise ValueError(f"{check} on {route}: the rule has no source label: {expected!r}")
+        severity = graded(severity, label)
         key = (route, check, normalise_where(where))
         found = self._by_key.get(key)
         if found is None:
@@ -105,12 +141,17 @@ class Findings:
                 expected=expected,
                 observed=observed,
                 reproduction=reproduction,
+                label=label,
             )
             self._by_key[key] = found
         else:
             found.count += 1
             if rank(severity) < rank(found.severity):
                 found.severity = severity
+                found.expected, found.label = expected, label
+            if reproduction and len(reproduction) < len(found.reproduction):
+                # the smallest reproduction that still shows it (a shrunk example comes last)
+                found.observed, found.reproduction = observed, reproduction
         if test and test not in found.tests:
             found.tests.append(test)
         return found

@@ -55,6 +55,8 @@ class Recorder:
     started: float = field(default_factory=time.time)
     strict: bool = False
     """Deviations fail tests and the run, as violations do."""
+    exploration: dict[str, Any] = field(default_factory=dict)
+    """The seed the generated inputs came from and where examples are kept."""
     records_added: int = 0
     """Records the target acknowledged in the documented words ("N Data Added")."""
     acknowledged_posts: int = 0
@@ -99,6 +101,7 @@ class Recorder:
                     observed=f"HTTP {verdict.status}: {violation.message} (body: {excerpt})",
                     reproduction=scrub(request),
                     test=self.test,
+                    label=violation.label,
                 )
             )
         return found
@@ -116,8 +119,10 @@ class Recorder:
         observed: str,
         where: str = "-",
         reproduction: str | None = None,
+        label: str | None = None,
     ) -> Finding:
-        """A finding a test made itself (a round trip that did not hold, a refusal)."""
+        """A finding a test made itself (a round trip that did not hold, a refusal). Its rule's
+        source label is `label`, else the one `expected` ends on."""
         return self.findings.add(
             route,
             check,
@@ -127,6 +132,7 @@ class Recorder:
             observed=scrub(observed),
             reproduction=reproduction or self.last_request.get(route, ""),
             test=self.test,
+            label=label,
         )
 
     def note(self, route: str, point: str, variant: str) -> None:
@@ -139,6 +145,7 @@ class Recorder:
             "started": self.started,
             "finished": time.time(),
             "strict": self.strict,
+            "exploration": self.exploration,
             "records_added": self.records_added,
             "acknowledged_posts": self.acknowledged_posts,
             "findings": self.findings.as_list(),

@@ -25,7 +25,7 @@ from jsonschema.protocols import Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from tagocheck.findings import DEVIATION, OBSERVATION, VIOLATION, rank, worst
+from tagocheck.findings import DEVIATION, OBSERVATION, VIOLATION, label_of, rank, worst
 
 BASE_URI = "https://tagocheck.invalid/schemas/"
 """Prefix of every schema's `$id`. The `.invalid` top-level domain can never resolve."""
@@ -190,6 +190,62 @@ def severity(error: ValidationError) -> str:
     return max(per_branch, key=rank)
 
 
+APPLICATORS = (
+    "$ref",
+    "$dynamicRef",
+    "properties",
+    "patternProperties",
+    "additionalProperties",
+    "items",
+    "prefixItems",
+    "contains",
+    "anyOf",
+    "oneOf",
+    "allOf",
+    "not",
+    "if",
+    "dependentSchemas",
+    "propertyNames",
+    "unevaluatedItems",
+    "unevaluatedProperties",
+    "asShown",
+    "leftOpen",
+)
+"""The keywords an error passes through on its way out of the schema that states the rule."""
+
+
+def _labelling(keyword: Any):
+    """A keyword that gives each error passing through it the source label of the innermost
+    schema on its way with one in its description (the rule it broke, then what encloses it)."""
+
+    def labelled(validator: Any, value: Any, instance: Any, schema: Any) -> Iterator[Any]:
+        for error in keyword(validator, value, instance, schema):
+            if getattr(error, "label", None) is None:
+                for where in (error.schema, schema):
+                    text = where.get("description", "") if isinstance(where, dict) else ""
+                    if found := label_of(text):
+                        error.label = found
+                        break
+            yield error
+
+    return labelled
+
+
+_LabellingValidator = validators.extend(
+    ContractValidator,
+    {k: _labelling(ContractValidator.VALIDATORS[k]) for k in APPLICATORS},
+)
+"""ContractValidator that also labels errors: slower, so used only once an instance fails."""
+
+
+def label(error: ValidationError) -> str | None:
+    """The source label of the rule an error of `errors()` broke (tagocheck.findings.LABELS)."""
+    own = getattr(error, "label", None)
+    if own is not None or not isinstance(error.schema, dict):
+        return own
+    return label_of(error.schema.get("description", ""))
+
+
 @cache
 def validator(name: str) -> Validator:
     """A validator for a named schema or anchor, resolving references offline."""
@@ -205,9 +261,22 @@ def resolve(name: str) -> Any:
     return registry().resolver().lookup(uri(name)).contents
 
 
+@cache
+def _labelling_validator(name: str) -> Validator:
+    return _LabellingValidator(
+        {"$ref": uri(name)},
+        registry=registry(),
+        format_checker=Draft202012Validator.FORMAT_CHECKER,
+    )
+
+
 def errors(name: str, instance: Any) -> list[ValidationError]:
-    """Every way the instance breaks the named schema, the most relevant first."""
-    return sorted(validator(name).iter_errors(instance), key=relevance, reverse=True)
+    """Every way the instance breaks the named schema, the most relevant first, each with the
+    source label of the rule it broke (`label`)."""
+    if validator(name).is_valid(instance):
+        return []
+    found = _labelling_validator(name).iter_errors(instance)
+    return sorted(found, key=relevance, reverse=True)
 
 
 def explain(error: ValidationError) -> str:

@@ -213,9 +213,13 @@ def test_a_perturbed_route_is_named_once_and_nothing_cascades(
     assert run.returncode == (1 if want.severity == VIOLATION else 0), run.stdout[-3000:]
     html = compliance_section(tmp_path / "contract-report.json")
     for finding in on_route:
-        row = f"{finding['id']:>4} {finding['severity']:<11} {route_id}"
+        label = f"[{finding['label']}]"
+        row = f"{finding['id']:>4} {finding['severity']:<11} {label:<7} {route_id}"
         assert row in run.stdout, f"{finding['id']} is not in the console's findings table"
-        shown = f"<td>{finding['id']}</td><td>{finding['severity']}</td><td>{escape(route_id)}</td>"
+        shown = (
+            f"<td>{finding['id']}</td><td>{finding['severity']} "
+            f'<span class="label">{escape(label)}</span></td><td>{escape(route_id)}</td>'
+        )
         assert shown in html, f"{finding['id']} is not in the report's findings table"
 
 

@@ -6,7 +6,9 @@ from tagocheck.findings import DEVIATION, OBSERVATION, VIOLATION, Findings
 
 
 def add(found: Findings, where: str, severity: str, test: str = "t1"):
-    return found.add("GET /data", "result", where, severity, expected="e", observed="o", test=test)
+    return found.add(
+        "GET /data", "result", where, severity, expected="e [C]", observed="o", test=test
+    )
 
 
 def test_a_finding_is_named_once_across_records_and_tests():

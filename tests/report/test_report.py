@@ -326,7 +326,7 @@ def test_the_contract_report_adds_findings_drift_and_permission_leaks(clean, tmp
         "permission-refused",
         VIOLATION,
         where="device-full",
-        expected="allowed",
+        expected="allowed [C]",
         observed="HTTP 401",
     )
     contract = tmp_path / "contract"

@@ -28,7 +28,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, NoReturn
 
+import confirm
 import exploration
+import outcome
 import pytest
 from fleet_setup import (
     PREFIX,
@@ -76,6 +78,8 @@ DATA_INPUT_PLANNED = {"ci": 700, "thorough": 7000}
 INTERRUPTS: list[int] = []
 CONFIG: list[pytest.Config] = []
 RECORDER = Recorder()
+TALLY = outcome.Tally()
+VERDICT: list[outcome.Verdict] = []
 
 
 @dataclass
@@ -348,6 +352,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         help="p95 latency a simple request must stay under (100 embedded, 1000 other)",
     )
     group.addoption(
+        "--no-confirm",
+        action="store_true",
+        help="do not run the tests behind failing findings again against the reference target "
+        "(the embedded one) before blaming the target",
+    )
+    group.addoption(
         "--contract-seed",
         default=None,
         help="draw the generated inputs from this seed (0 to 2**32-1): the same target and seed "
@@ -482,25 +492,101 @@ def client(target: Target) -> TagoClient:
     )
 
 
+def pytest_collection_finish(session: pytest.Session) -> None:
+    TALLY.select([item.nodeid for item in session.items])
+
+
+def pytest_runtest_logreport(report: pytest.TestReport) -> None:
+    reason = report.longrepr[2] if report.skipped and isinstance(report.longrepr, tuple) else ""
+    TALLY.record(report.nodeid, report.when, report.outcome, str(reason))
+
+
+# pytest's own statuses a verdict does not replace: interrupted, internal error, usage error
+PYTEST_OWN = (
+    pytest.ExitCode.INTERRUPTED,
+    pytest.ExitCode.INTERNAL_ERROR,
+    pytest.ExitCode.USAGE_ERROR,
+)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
-    if not RECORDER.routes and not len(RECORDER.findings):
-        return
+    """Confirm the failing findings against the reference, decide the run's verdict, write the
+    contract report and give the run the verdict's exit status (contract/outcome.py)."""
     config = session.config
+    if session.exitstatus in PYTEST_OWN:
+        if RECORDER.routes or len(RECORDER.findings):
+            RECORDER.write(report_path(config))
+        return
+    failing = RECORDER.findings.failing(RECORDER.strict)
+    confirmation = _confirm(config, failing)
+    verdict = outcome.decide(
+        TALLY, len(confirmation.confirmed), TALLY.totals()["failed"], len(confirmation.suite_errors)
+    )
+    VERDICT[:] = [verdict]
+    RECORDER.verdict = {
+        **verdict.as_dict(),
+        "confirmation": confirmation.said,
+        "suite_errors": [f.id for f in confirmation.suite_errors],
+    }
     path = report_path(config)
     RECORDER.write(path)
-    failing = RECORDER.findings.failing(RECORDER.strict)
-    if failing and session.exitstatus == 0:
-        session.exitstatus = 1
+    session.exitstatus = verdict.exit_status
     reporter = config.pluginmanager.get_plugin("terminalreporter")
     if reporter:
         reporter.ensure_newline()  # after the progress line's [100%]
         _findings_table(reporter)
+        if failing:
+            reporter.write_line(f"tagocheck: {confirmation.said}")
+        _suite_errors(reporter, confirmation.suite_errors)
         reporter.write_line(
             f"tagocheck: {RECORDER.acknowledged_posts:,} data posts acknowledged, "
             f"{RECORDER.records_added:,} records counted in the documented words "
             f'("N Data Added"); findings and drift written to {path}'
         )
         reporter.write_line(_exploration_line())
+        colour = {"green": verdict.status == outcome.HOLDS, "red": verdict.status != outcome.HOLDS}
+        reporter.write_sep("=", verdict.line(), bold=True, **colour)
+
+
+def _confirm(config: pytest.Config, failing: list) -> confirm.Confirmation:
+    """The failing findings split into the target's and the suite's (contract/confirm.py)."""
+    if not failing or os.environ.get(confirm.REFERENCE_RUN):
+        return confirm.Confirmation([], failing, "")
+    if not config.getoption("--target", None):
+        return confirm.on_reference(failing)
+    if config.getoption("--no-confirm", False):
+        return confirm.Confirmation(
+            [], failing, "not confirmed against the reference (--no-confirm)"
+        )
+    return confirm.against_reference(
+        failing,
+        rootdir=config.rootpath,
+        plan=config.getoption("--plan", None) or EMBEDDED_PLAN,
+        seed=EXPLORATION.seed,
+        strict=RECORDER.strict,
+    )
+
+
+def _suite_errors(reporter: Any, found: list) -> None:
+    """Loudly: these are the suite's mistakes, not the target's."""
+    if not found:
+        return
+    reporter.write_sep("=", f"tagocheck SUITE ERROR: {len(found)} not the target's fault", red=True)
+    for finding in found:
+        reporter.write_line(f"{finding.id:>4} {finding.line()}")
+        if finding.reproduction:
+            reporter.write_line(f"     reproduce: {finding.reproduction[:300]}")
+    reporter.write_line(
+        "     The reference target answers the same way: the suite's check is wrong there. "
+        "Report it with the lines above."
+    )
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    """A run that judged nothing or erred is red in JUnit too: one testcase says why."""
+    junit = getattr(config.option, "xmlpath", None)
+    if VERDICT and junit and VERDICT[0].status in (outcome.NOT_JUDGED, outcome.SUITE_ERROR):
+        outcome.mark_junit(Path(junit), VERDICT[0])
 
 
 def _exploration_line() -> str:

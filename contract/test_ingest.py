@@ -233,7 +233,8 @@ def judge_sent(fleet, example, records: list, group: str, whole=None) -> None:
         kept = stored(fleet, group)
         assert len(kept) == len(records), f"{len(records)} acknowledged, {len(kept)} stored"
         return
-    kept = stored(fleet, group)
+    with fleet.recorder.echoing(example.name):
+        kept = stored(fleet, group)
     if reply.verdict.outcome == checks.REJECTED and not kept:
         return
     if reply.verdict.outcome == checks.REJECTED:
@@ -244,7 +245,7 @@ def judge_sent(fleet, example, records: list, group: str, whole=None) -> None:
         rule = f"refused: {example.refusal}"
     found = fleet.recorder.find(
         "POST /data",
-        "over-limit accepted" if reply.verdict.outcome != checks.REJECTED else "refused, stored",
+        "not refused" if reply.verdict.outcome != checks.REJECTED else "refused, stored",
         VIOLATION,
         where=example.name,
         expected=f"{example.why}; {rule}",

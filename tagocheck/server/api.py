@@ -392,6 +392,8 @@ async def _ingest(app: TargetApp, device: Device, body: Any) -> Response:
     created = records.now_ms()
     group = str(created)
     sent = records.batch(body)
+    if "group-cap" in app.faults:
+        _cap_groups(sent, int(app.faults.value("group-cap")))
     if "ignore-time" in app.faults:
         sent = [
             {k: v for k, v in raw.items() if k != "time"} if isinstance(raw, dict) else raw
@@ -414,6 +416,14 @@ async def _ingest(app: TargetApp, device: Device, body: Any) -> Response:
     if "slow-writes" in app.faults:  # stored now, acknowledged late
         await asyncio.sleep(app.faults.value("slow-writes"))
     return ok(f"{added} Data Added")
+
+
+def _cap_groups(sent: list[Any], cap: int) -> None:
+    """The group-cap fault: a server with a lower group limit than the documented 100."""
+    for index, raw in enumerate(sent):
+        group = raw.get("group", raw.get("serie")) if isinstance(raw, dict) else None
+        if isinstance(group, str) and len(group) > cap:
+            raise Failure(400, f"Invalid data: item {index}: group is longer than {cap} characters")
 
 
 async def get_data(app: TargetApp, request: Request) -> Response:

@@ -32,6 +32,16 @@ FAULTS: dict[str, tuple[str, float | None]] = {
         2.0,
     ),
     "ignore-time": ("stores records with the time they arrived, not their own `time`", None),
+    "lenient-limits": (
+        "accepts records past the documented sizes (up to ten times each) and forbidden "
+        "characters in variables, and stores them as sent: what no source says a target refuses",
+        None,
+    ),
+    "group-cap": (
+        "refuses a batch with a group (or serie) longer than this many characters, under the "
+        "documented 100",
+        24,
+    ),
     "down": ("answers every request 503 from START for DURATION s (down=START+DURATION)", None),
     "silent": (
         "answers nothing from START for DURATION s: requests are held to the span's end (a "
@@ -75,6 +85,8 @@ class Faults:
                 raise UnknownFault(f"fault {name!r} takes a number, not {raw!r}") from None
             if name in ("lose-writes", "duplicate-writes", "server-errors") and not 0 < value <= 1:
                 raise UnknownFault(f"fault {name!r} takes a fraction in (0, 1]")
+            if name == "group-cap" and not (value.is_integer() and 1 <= value < 100):
+                raise UnknownFault(f"fault {name!r} takes a whole number of characters, 1 to 99")
             if name in ("slow", "slow-writes") and not 0 <= value <= 3600:
                 raise UnknownFault(f"fault {name!r} takes seconds, 0 to 3,600")
             active[name] = value

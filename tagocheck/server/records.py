@@ -26,6 +26,16 @@ FORBIDDEN_IN_VARIABLE = frozenset("*?!<>.-=$ ")
 UNIX_MS_THRESHOLD = 100_000_000_000  # numbers above this are milliseconds, below it seconds
 
 
+def relax_limits(factor: int = 10) -> None:
+    """The lenient-limits fault: this process's target accepts fields past the documented sizes
+    and forbidden characters in variables (the facts leave a target's reaction open)."""
+    global MAX_VARIABLE, MAX_UNIT, MAX_GROUP, MAX_VALUE_BYTES, MAX_METADATA_BYTES
+    global FORBIDDEN_IN_VARIABLE
+    MAX_VARIABLE, MAX_UNIT, MAX_GROUP = MAX_VARIABLE * factor, MAX_UNIT * factor, MAX_GROUP * factor
+    MAX_VALUE_BYTES, MAX_METADATA_BYTES = MAX_VALUE_BYTES * factor, MAX_METADATA_BYTES * factor
+    FORBIDDEN_IN_VARIABLE = frozenset()
+
+
 class InvalidData(ValueError):
     """A request's data breaks a documented rule; the message is what the client sees."""
 

@@ -168,6 +168,28 @@ def test_ignore_time(start):
     assert stored[0]["time"][:4] != "2020"
 
 
+def test_group_cap(start):
+    client = faulty(start, "group-cap=24")
+    token = client.device("g")["token"]
+    long_group = [{"variable": "v", "value": 1, "group": "g" * 25}, {"variable": "w", "value": 2}]
+    refused = client.call("POST", "/data", token, json=long_group)
+    assert refused.status_code == 400 and "group" in refused.json()["message"]
+    assert client.call("GET", "/data", token, params={"variable": "w"}).json()["result"] == []
+    fits = {"variable": "v", "value": 1, "serie": "s" * 24}
+    assert client.call("POST", "/data", token, json=fits).status_code == 200
+
+
+def test_lenient_limits(start):
+    client = faulty(start, "lenient-limits")
+    token = client.device("l")["token"]
+    record = {"variable": "v" * 101, "value": 1, "unit": "u" * 26, "group": "gl"}
+    assert client.call("POST", "/data", token, json=record).status_code == 200
+    stored = client.call("GET", "/data", token, params={"groups": "gl"}).json()["result"]
+    assert [(r["variable"], r["unit"]) for r in stored] == [("v" * 101, "u" * 26)]
+    dash = client.call("POST", "/data", token, json={"variable": "a-b", "value": 1})
+    assert dash.status_code == 200
+
+
 def test_down(start):
     client = faulty(start, "down=0+1.5")
     first = client.profile("GET", "/info")
@@ -205,6 +227,8 @@ def test_fault_parsing():
         ["down=30"],
         ["silent=-1+5"],
         ["slow-writes=-1"],
+        ["group-cap=1.5"],
+        ["group-cap=100"],
     ):
         with pytest.raises(UnknownFault):
             Faults.parse(bad)

@@ -12,7 +12,7 @@ ifneq ($(shell $(BIN)/python -c "import tagocheck" >/dev/null 2>&1 && echo ok),o
 $(shell rm -f $(STAMP))
 endif
 
-.PHONY: demo test lint format venv clean browser truth-table perturbations entry-points faults schemathesis trouble
+.PHONY: demo test lint format venv clean browser truth-table perturbations entry-points faults schemathesis trouble contract-seeds
 
 demo: $(STAMP)
 	$(BIN)/tagocheck capacity
@@ -27,6 +27,11 @@ test: $(STAMP) lint browser
 # minutes; `make test` runs its fixed sample.
 truth-table: $(STAMP)
 	TAGOCHECK_TRUTH_TABLE=all $(BIN)/pytest tests/verdict
+
+# The fast contract suite on the healthy embedded target, seeds 1 to 20 in a row: green each time
+# (about 2 minutes); `make test` runs seeds 1 to 5 (tests/test_contract_trust.py).
+contract-seeds: $(STAMP)
+	TAGOCHECK_CONTRACT_SEEDS=all $(BIN)/pytest tests/test_contract_trust.py -k many_seeds
 
 perturbations: $(STAMP)
 	TAGOCHECK_PERTURBATIONS=all $(BIN)/pytest tests/test_contract_perturbations.py

@@ -196,7 +196,8 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 def rule_of(item: pytest.Item) -> str:
     """The rule a test holds the target to, with its source label: the test's docstring (one
-    line per paragraph; tests/test_contract_labels.py checks that every test has one)."""
+    line per paragraph; tests/test_contract_labels.py checks that every test has one). A failure
+    the test did not turn into a finding itself rests on the first label: the main rule."""
     doc = getattr(getattr(item, "function", None), "__doc__", None) or item.name
     return "\n".join(" ".join(p.split()) for p in doc.strip().split("\n\n"))
 
@@ -278,7 +279,7 @@ def pytest_runtest_makereport(item: pytest.Item, call: pytest.CallInfo):
                 where=getattr(getattr(item, "callspec", None), "id", "-"),
                 expected=rule.splitlines()[0] if label_of(rule.splitlines()[0]) else rule,
                 observed=first,
-                label=label_of(rule),
+                label=label_of(rule, first=True),
             )
         ]
     if not RECORDER.failing(found):

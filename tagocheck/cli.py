@@ -351,15 +351,16 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
     out.print(f"\n[bold]Report:[/bold] {outcome.report}", highlight=False)
     found = judge_dir(run_dir)
     out.print(" ".join([found.headline, *found.facts, *found.problems]), highlight=False)
-    if outcome.contract_failed:
+    contract = outcome.contract_verdict
+    if contract:
         out.print(
-            f"The contract suite named {outcome.contract_failed} violations: see the report's "
-            "findings."
+            f"Contract suite: {contract.get('status')}: {contract.get('why', '')}.", markup=False
         )
+    contract_red = bool(contract) and contract.get("status") != "the contract holds"
     if outcome.interrupted:
         out.print("tagocheck: interrupted; the report shows what the run had")
         return 130
-    if found.exit_code == 0 and (outcome.contract_failed or outcome.error):
+    if found.exit_code == 0 and (outcome.contract_failed or contract_red or outcome.error):
         return 1
     return found.exit_code
 

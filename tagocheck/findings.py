@@ -41,12 +41,13 @@ UNSTATED = "?"
 _LABEL = re.compile(r"\[(C|SDK|H|X|user|\?)(?=[\]/ :;,])[^\]]*\]")
 
 
-def label_of(text: str) -> str | None:
+def label_of(text: str, *, first: bool = False) -> str | None:
     """The source label a rule's text ends on: `... [C]` -> "C", `[C/SDK]` -> "C", `[?]` -> "?".
 
-    The last label in the text is the rule's own (a text may cite a figure's source first)."""
+    The last label in the text is the rule's own (a text may cite a figure's source first);
+    `first`: the text states its main rule first (a test's docstring)."""
     found = _LABEL.findall(text or "")
-    return found[-1] if found else None
+    return (found[0] if first else found[-1]) if found else None
 
 
 def graded(severity: str, label: str) -> str:

@@ -22,6 +22,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from rich.console import Console
 from rich.progress import (
@@ -85,6 +86,8 @@ class Outcome:
     report: Path | None
     interrupted: bool
     contract_failed: int = 0
+    contract_verdict: dict[str, Any] = field(default_factory=dict)
+    """The contract suite's one line (status, why), from its report."""
     error: str | None = None
 
 
@@ -304,7 +307,21 @@ class Runner:
         self.child = None
         summary = next((ln for ln in reversed(child.output) if " in " in ln), "")
         outcome.contract_failed = self._contract_violations(failed)
+        outcome.contract_verdict = self._contract_verdict(child.process.returncode)
         progress.update(task, total=1, completed=1, status=scrub(summary.strip("= ")) or "done")
+
+    def _contract_verdict(self, returncode: int | None) -> dict[str, Any]:
+        """The suite's verdict from its report; a suite that wrote none did not judge."""
+        try:
+            found = compliance.read(self.contract_report)
+        except compliance.ContractReportError:
+            found = None
+        if found is not None and found.verdict:
+            return found.verdict
+        return {
+            "status": "not judged",
+            "why": f"the contract suite wrote no verdict (exit {returncode})",
+        }
 
     def _contract_violations(self, failed_tests: int) -> int:
         """Findings that fail the run, from the suite's report; its failed tests without one."""

@@ -32,6 +32,9 @@ class Compliance:
     permission_cells: dict[str, int] | None = None
     """Cells judged and not judged, from junit.xml; None without one."""
     junit: str | None = None
+    verdict: dict[str, Any] = field(default_factory=dict)
+    """The run's one line (contract/outcome.py): status, why, tests, what was not judged; empty
+    for a report from before verdicts."""
 
     @property
     def permission_leaks(self) -> list[Finding]:
@@ -52,7 +55,10 @@ def read(path: Path) -> Compliance:
     except (TypeError, KeyError) as error:
         raise ContractReportError(f"{path}: a finding is malformed ({error})") from None
     found = Compliance(
-        target=data.get("target") or {}, findings=list(findings), counts=findings.counts()
+        target=data.get("target") or {},
+        findings=list(findings),
+        counts=findings.counts(),
+        verdict=data.get("verdict") or {},
     )
     for route, stats in sorted(data["routes"].items()):
         for point, seen in sorted((stats.get("variants") or {}).items()):

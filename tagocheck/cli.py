@@ -125,7 +125,11 @@ def _parser() -> argparse.ArgumentParser:
         default=os.environ.get("TAGOIO_API"),
         help="base URL (default $TAGOIO_API; none: the embedded target)",
     )
-    add("--plan", help="the account's plan: free, starter, scale (embedded default: unlimited)")
+    add(
+        "--plan",
+        help="the account's plan: free, starter, scale, or none (no plan: nothing judged against "
+        "plan limits; embedded default: none)",
+    )
     from dataclasses import replace
 
     from tagocheck.options import FLEET_SHAPE, OPTIONS
@@ -259,18 +263,18 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
     from tagocheck.job.run import Job, JobError, Runner
     from tagocheck.load import rundir
     from tagocheck.load.options import fleet_config
-    from tagocheck.options import OptionError, check_users
+    from tagocheck.options import OptionError, check_step, check_users
     from tagocheck.report.verdict import judge_dir
 
-    limits = ratelimits.rate_limits()
     embedded = not args.target
-    plan = args.plan or ("unlimited" if embedded else None)
-    if plan is None:
+    if args.plan is None and not embedded:
         raise UsageError(
-            f"--plan is needed against {args.target}: one of {', '.join(limits.plans)}"
+            f"--plan is needed against {args.target}: one of {', '.join(ratelimits.plan_choices())}"
         )
-    if plan not in limits.plans and not (embedded and plan == "unlimited"):
-        raise UsageError(f"--plan {plan!r}: plans are {', '.join(limits.plans)}")
+    try:
+        plan = ratelimits.parse_plan(args.plan or ratelimits.NO_PLAN)
+    except ratelimits.UnknownPlan as error:
+        raise UsageError(error.args[0]) from None
     token = os.environ.get("TAGOIO_PROFILE_TOKEN")
     if not embedded and not token:
         raise UsageError("a real target needs $TAGOIO_PROFILE_TOKEN (the profile token)")
@@ -290,6 +294,7 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
     try:
         config = fleet_config(args)
         check_users(args.users, args.processes)
+        check_step(args.step_seconds, config.interval)
     except (FleetConfigError, OptionError) as error:
         raise UsageError(str(error)) from None
     # the caller's working directory, whichever directory the job's parts run in
@@ -404,7 +409,14 @@ def _report(args: argparse.Namespace, out: Console) -> int:
     if args.fail_on_regression is not None and not 0 <= args.fail_on_regression < 1e6:
         raise UsageError("--fail-on-regression takes a percentage, 0 or more")
     try:
-        written = write_report(args.run_dir, baseline=args.baseline, contract=args.contract)
+        share = (
+            args.fail_on_regression / 100
+            if args.fail_on_regression is not None
+            else compare.REGRESSION
+        )
+        written = write_report(
+            args.run_dir, baseline=args.baseline, contract=args.contract, regression_share=share
+        )
         run = rundata.load(args.run_dir)
         base = rundata.load(args.baseline) if args.baseline else None
     except (ReportError, rundata.RunDirError) as error:

@@ -27,6 +27,7 @@ from tagocheck.fleet.outage import MAX_BUFFER, Backfill, Reconnect, parse_outage
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.fleet.retry import RetryPolicy
 from tagocheck.usage import BadValue, number
+from tagocheck.words import counted
 
 OFF = "off"
 """The word that turns a check off, in the form and on the command line alike."""
@@ -265,9 +266,10 @@ def _options() -> list[Option]:
         ),
         Option(
             "--plan",
-            "Rate-limit plan: free, starter or scale (empty: unlimited on the embedded target)",
-            "the plan to hold the target to (default: unlimited on the embedded target, free "
-            "elsewhere; the ratelimit scenario's embedded target: free)",
+            "Rate-limit plan: free, starter, scale, or none (empty: none on the embedded target)",
+            "the plan to hold the target to: free, starter, scale, or none (no plan: nothing "
+            "judged against plan limits; `unlimited` is the same); default: none on the "
+            "embedded target, free elsewhere; the ratelimit scenario's embedded target: free",
             text,
             "",
         ),
@@ -525,12 +527,23 @@ LOCUST_FLAGS = tuple(o.flag for o in OPTIONS if o.flag not in ("--users", "--pro
 """Locust's custom arguments: Locust has -u and --processes of its own (checked at init)."""
 
 
+def check_step(step_seconds: float, interval: Interval) -> None:
+    """A capacity step shorter than the fleet's interval: its devices would not all report in
+    it, so it cannot be judged; OptionError saying so, before anything starts."""
+    longest = interval.b if interval.kind == "uniform" else interval.mean
+    if step_seconds < longest:
+        raise OptionError(
+            f"--step-seconds {step_seconds:g}: shorter than the fleet's interval ({interval}), "
+            f"so not every device would report in a step; give at least {longest:g}"
+        )
+
+
 def check_users(users: int, processes: int) -> None:
     """More users than the generator can hold: OptionError naming the cost."""
     allowed = MAX_USERS_PER_PROCESS * max(1, processes)
     if users > allowed:
         raise OptionError(
-            f"{users:,} users: at most {allowed:,} with {max(1, processes)} processes "
-            f"({MAX_USERS_PER_PROCESS:,} a process; near that many pin a core: "
-            "../shared/load-generation-notes.md)"
+            f"{users:,} users: at most {allowed:,} with {counted(max(1, processes), 'process')} "
+            f"({MAX_USERS_PER_PROCESS:,} a process, as measured on a 2-core machine: near "
+            "that many pin a core; give --processes, or fewer users)"
         )

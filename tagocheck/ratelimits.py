@@ -20,6 +20,32 @@ class UnknownPlan(KeyError):
     """A plan name that rate-limits.json does not have."""
 
 
+NO_PLAN = "none"
+"""No plan: a self-hosted server or an unknown account. Nothing is judged against plan limits;
+the limits a run meets are observations. The embedded target calls it `unlimited`, accepted as
+the same word everywhere."""
+NO_PLAN_NAMES = (NO_PLAN, "unlimited")
+
+
+def plan_choices() -> list[str]:
+    """Every --plan a user may give: the documented plans, then none."""
+    return [*rate_limits().plans, NO_PLAN]
+
+
+def parse_plan(text: str) -> str:
+    """A --plan as given: a documented plan, or NO_PLAN for `none` (or `unlimited`)."""
+    if text in NO_PLAN_NAMES:
+        return NO_PLAN
+    if text not in rate_limits().plans:
+        raise UnknownPlan(f"--plan {text!r}: one of {', '.join(plan_choices())}")
+    return text
+
+
+def served_plan(plan: str) -> str:
+    """The embedded target's name for a plan (`tagocheck serve --plan`)."""
+    return "unlimited" if plan == NO_PLAN else plan
+
+
 @dataclass(frozen=True)
 class Limit:
     routes: tuple[str, ...]
@@ -61,6 +87,8 @@ class RateLimits:
         A row with a query condition (GET /data?query=aggregate) is more specific than the row
         without one, so it wins.
         """
+        if plan in NO_PLAN_NAMES:
+            return None
         if plan not in self.device_caps:
             raise UnknownPlan(f"unknown plan {plan!r}; plans are {', '.join(self.plans)}")
         rows = [row for row in self.limits if row.covers(route_id, query or {})]

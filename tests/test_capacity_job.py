@@ -143,7 +143,7 @@ def test_an_outages_backfill_is_counted_in_the_minute_after_it_and_refused_past_
 @pytest.mark.parametrize(
     ("args", "env", "message"),
     [
-        (["--plan", "gold"], {}, "--plan 'gold': plans are free, starter, scale"),
+        (["--plan", "gold"], {}, "--plan 'gold': one of free, starter, scale, none"),
         ([], {"TAGOIO_API": "http://127.0.0.1:9"}, "--plan is needed against"),
         (["--plan", "free"], {"TAGOIO_API": "http://127.0.0.1:9"}, "needs $TAGOIO_PROFILE_TOKEN"),
         (
@@ -234,6 +234,33 @@ def test_a_real_account_run_creates_its_fleet_and_removes_it(tmp_path):
     assert target.profile_token not in out + err + (run_dir / "report.html").read_text()
 
 
+def test_plan_none_is_taken_against_a_self_hosted_server_and_judges_no_plan_limit(tmp_path):
+    """`--plan none` (a self-hosted server, no plan): accepted, nothing held to a plan's limits,
+    and said so in the preflight."""
+    run_dir = tmp_path / "run"
+    with start_target(tmp_path / "state", "--plan", "unlimited") as target:
+        done = capacity(
+            "--plan",
+            "none",
+            "--devices",
+            "10",
+            "--steps",
+            "1",
+            "--step-seconds",
+            "3",
+            "--interval",
+            "1",
+            "--no-contract",
+            "--run-dir",
+            str(run_dir),
+            env=account(target),
+        )
+        out, err = done.communicate(timeout=180)
+    assert done.returncode == 0, out[-3000:] + err[-3000:]
+    assert "plan none sets no limit" in out.replace("\n", " ")
+    assert json.loads((run_dir / "config.json").read_text())["plan"] == "none"
+
+
 # -- the demo, and Ctrl-C ----------------------------------------------------------------------
 
 
@@ -248,6 +275,7 @@ def test_the_main_job_runs_end_to_end_and_its_verdict_matches_the_report(tmp_pat
     assert done.returncode == 0, out[-3000:] + err[-3000:]
     for part in ("Preflight", "embedded target", "contract suite", "passed", "capacity steps"):
         assert part in out, part
+    assert "Contract suite: the contract holds" in out.replace("\n", " ")
     assert f"Report: {run_dir / 'report.html'}" in out.replace("\n", "")
     found = judge_dir(run_dir)
     assert found.good and found.headline in out.replace("\n", " ")

@@ -107,7 +107,8 @@ TAGOCHECK = [
     (["capacity", "--check-error-rate", "5"], "at most 1"),
     (["capacity", "--steps", "0"], "--steps"),
     (["capacity", "--step-seconds", "nan"], "--step-seconds"),
-    (["capacity", "--plan", "nosuch"], "plans are"),
+    (["capacity", "--plan", "nosuch"], "one of free, starter, scale, none"),
+    (["capacity", "--interval", "10", "--step-seconds", "5"], "shorter than the fleet's interval"),
     (["capacity", "--run-dir", "/proc/nope"], "/proc/nope"),
     (["capacity", "--run-dir", "{file}"], "is a file"),
     (["capacity", "--run-dir", "{file}/below"], "is a file"),
@@ -139,7 +140,7 @@ LOCUST = [
     (["--request-timeout", "0"], "--request-timeout"),
     (["--processes", "64"], "cores"),
     (["-u", "1000000"], "users"),
-    (["--plan", "nosuch"], "plans are"),
+    (["--plan", "nosuch"], "one of free, starter, scale, none"),
     (["--retry", "exp:1:2"], "--retry"),
     (["--outage", "10+5,12+1"], "overlap"),
     (["--backfill", "paced:0"], "--backfill"),
@@ -158,6 +159,7 @@ LOCUST = [
 
 CONTRACT = [
     (["--plan", "nosuch"], "one of"),
+    (["--contract-seed", "x"], "--contract-seed"),
     (["--rate-window", "nan"], "--rate-window"),
     (["--latency-budget-ms", "-1"], "--latency-budget-ms"),
     (["--ca-cert", "/nonexistent.pem"], "no such file"),

@@ -27,6 +27,7 @@ from typing import Any, NamedTuple
 from tagocheck import ratelimits
 from tagocheck.fleet.paths import NETWORK_INGEST, NETWORK_PATH
 from tagocheck.fleet.schedule import due_by
+from tagocheck.words import counted
 
 PROFILE_WINDOWS, DEVICE_WINDOWS, NETWORK_WINDOWS = 0, 1, 2
 BESIDE_UPLINKS = "POST /data beside network uplinks"
@@ -215,27 +216,31 @@ def network_sharing(ledger: Any, probes: list[Probe], plan: str) -> dict[str, An
         )
         return {**found, "answer": "not judged", "why": why}
     throttled = [w.throttled - w.near_boundary for w in (pair[0] for pair in judged)]
-    counted = sum(1 for t in throttled if t > 0)
-    if counted == 0:
+    counted_in = sum(1 for t in throttled if t > 0)
+    if counted_in == 0:
         answer, why = (
             "no",
             (
                 f"POST /data sent {beside.per_window:,} a window beside the uplinks was never "
-                f"throttled in {len(judged)} windows"
+                f"throttled in {counted(len(judged), 'window')}"
             ),
         )
-    elif counted == len(judged):
+    elif counted_in == len(judged):
         answer, why = (
             "yes",
             (
                 f"POST /data sent {beside.per_window:,} a window, below its limit of "
-                f"{beside.limit:,}, was throttled beside the uplinks in all {len(judged)} windows"
+                f"{beside.limit:,}, was throttled beside the uplinks in all "
+                f"{counted(len(judged), 'window')}"
             ),
         )
     else:
         answer, why = (
             "unclear",
-            (f"POST /data beside the uplinks was throttled in {counted} of {len(judged)} windows"),
+            (
+                f"POST /data beside the uplinks was throttled in {counted_in} of "
+                f"{counted(len(judged), 'window')}"
+            ),
         )
     return {**found, "answer": answer, "why": why}
 

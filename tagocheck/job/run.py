@@ -33,6 +33,7 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
+from tagocheck import ratelimits
 from tagocheck.findings import VIOLATION
 from tagocheck.fleet import integrity
 from tagocheck.fleet.model import FleetConfig
@@ -260,7 +261,7 @@ class Runner:
             self.target = start_target(
                 self.state,
                 "--plan",
-                job.plan,
+                ratelimits.served_plan(job.plan),
                 "--seed-devices",
                 str(job.config.devices),
                 timeout=900,
@@ -290,8 +291,7 @@ class Runner:
             return
         self.contract_report.parent.mkdir(parents=True, exist_ok=True)
         command = [sys.executable, "-m", "pytest", "contract/", "-m", "not slow", "-q"]
-        plan = "none" if self.job.plan == "unlimited" else self.job.plan  # the suite's no-plan
-        command += ["-p", "no:cacheprovider", "--plan", plan]
+        command += ["-p", "no:cacheprovider", "--plan", self.job.plan]
         command += ["--junitxml", str(self.contract_report.with_name("junit.xml"))]
         command += ["--contract-report", str(self.contract_report)]
         command += ["--ssl-false"] if self.job.ssl_false else []

@@ -76,9 +76,10 @@ from tagocheck.load.ending import (
 from tagocheck.load.eventlog import EventLog
 from tagocheck.load.options import fleet_config
 from tagocheck.load.shard import Shard
-from tagocheck.options import OPTIONS, OptionError, check_users
+from tagocheck.options import OPTIONS, OptionError, check_step, check_users
 from tagocheck.redact import redact_token
 from tagocheck.server.launcher import start_target
+from tagocheck.words import counted
 
 SHARD, GO, GROW, FINISH, FINAL = (
     "tagocheck:shard",
@@ -119,7 +120,7 @@ class Coordinator:
         the Kubernetes operator starts it), the run directory is the run's."""
         self.home = Path(self.options.run_dir or f"reports/{time.strftime('%Y%m%d-%H%M%S')}")
         self.window = self.options.rate_window or 60.0
-        self.plan = "unlimited"
+        self.plan = ratelimits.NO_PLAN
         self.target = None
         self.state_dir: tempfile.TemporaryDirectory | None = None
         self.client: TagoClient | None = None
@@ -245,7 +246,7 @@ class Coordinator:
         rpm = options.device_rpm or None
         self.events.note("run", f"{self.scenario} run set up", distributed=self.distributed)
         if not self.environment.host:
-            self.plan = options.plan or ("free" if self.scenario == "ratelimit" else "unlimited")
+            self.plan = options.plan or ("free" if self.scenario == "ratelimit" else "none")
             self._check_plan()
             self.state_dir = tempfile.TemporaryDirectory(prefix="tagocheck-load-target-")
             seed = ["--seed-devices", str(config.devices)]
@@ -256,7 +257,7 @@ class Coordinator:
             self.target = start_target(
                 Path(self.state_dir.name),
                 "--plan",
-                self.plan,
+                ratelimits.served_plan(self.plan),
                 "--rate-window-seconds",
                 str(self.window),
                 *seed,
@@ -296,10 +297,18 @@ class Coordinator:
         if not self.web:
             self._write_stats_history()
 
+    def _is_our_plan(self, text: str) -> bool:
+        """Whether a plan the web form or options name is the one this run holds to."""
+        try:
+            return ratelimits.parse_plan(text) == self.plan
+        except ratelimits.UnknownPlan:
+            return False
+
     def _check_plan(self) -> None:
-        plans = ratelimits.rate_limits().plans
-        if self.plan not in plans and not (self.plan == "unlimited" and self.target is None):
-            raise RunError(f"--plan {self.plan!r}: plans are {', '.join(plans)}")
+        try:
+            self.plan = ratelimits.parse_plan(self.plan)
+        except ratelimits.UnknownPlan as error:
+            raise RunError(error.args[0]) from None
 
     def _check_generator(self) -> None:
         """Locust's own -u and --processes, held to what this machine can run."""
@@ -312,6 +321,8 @@ class Coordinator:
             return  # workers of its own elsewhere: how many is not known yet
         try:
             check_users(options.num_users or 1, cores if processes == -1 else processes)
+            if self.scenario == "capacity":
+                check_step(options.step_seconds, fleet_config(options).interval)
         except OptionError as error:
             raise RunError(str(error)) from None
 
@@ -407,7 +418,7 @@ class Coordinator:
         one): another plan than the embedded target's, more devices than a fleet file has."""
         problems = []
         plan = values.get("plan", "")
-        if self.target is not None and plan and plan != self.plan:
+        if self.target is not None and plan and not self._is_our_plan(plan):
             problems.append(
                 f"Rate-limit plan: the embedded target runs plan {self.plan}; restart Locust "
                 f"with --plan {plan} to hold it to that one"
@@ -436,7 +447,7 @@ class Coordinator:
         if self.target is not None:
             # the web form's empty host field must not unset the embedded target's
             self.environment.host = self.target.url
-            if options.plan and options.plan != self.plan:
+            if options.plan and not self._is_our_plan(options.plan):
                 raise RunError(
                     f"the embedded target was started with plan {self.plan}; restart Locust "
                     f"with --plan {options.plan}"
@@ -621,12 +632,14 @@ class Coordinator:
             self.environment.runner.send_message(GO)
         else:
             this_process.current.begin(lambda: self.environment.runner.user_count)
-        if self.scenario == "ratelimit":
+        if self.scenario == "ratelimit" and self.plan == ratelimits.NO_PLAN:
+            self.say("schedule", "no plan (--plan none): no documented limit to drive, none judged")
+        elif self.scenario == "ratelimit":
             first = first_probed_window(time.time(), self.window)
             at = time.strftime("%H:%M:%S", time.localtime(first))
             self.say(
                 "schedule",
-                f"probing {len(self.probes)} limits from {at}, the first whole "
+                f"probing {counted(len(self.probes), 'limit')} from {at}, the first whole "
                 f"{self.window:g}-s window after the setup's requests",
                 probing_from=first,
             )
@@ -930,7 +943,8 @@ class Coordinator:
             for row in extra["rate_limit_enforcement"]:
                 print(
                     f"tagocheck ratelimit: {row['scope']:>10} {row['route']:<28} limit "
-                    f"{row['limit']:>6}/window: {row['windows']} windows, {row['enforced']} "
+                    f"{row['limit']:>6}/window: {counted(row['windows'], 'window')}, "
+                    f"{row['enforced']} "
                     f"enforced, {row['under']} under, {row['early-throttle']} early throttle, "
                     f"{row['leak']} leak (max accepted {row['max_accepted']})"
                 )
@@ -945,7 +959,7 @@ class Coordinator:
         """The limit a ledger window is held to: the plan's for the profile, rpm for a device."""
         if scope != PROFILE:
             return self.device_limits.get((scope.removeprefix("device:"), route))
-        if self.plan == "unlimited":
+        if self.plan == ratelimits.NO_PLAN:
             return None
         path, _, query = route.partition("?")
         params = dict(part.split("=", 1) for part in query.split("&")) if query else {}

@@ -4,6 +4,7 @@ it opens offline, fetches nothing, and can be handed to a team as it is."""
 from __future__ import annotations
 
 import datetime
+import json
 import os
 import re
 import time
@@ -75,7 +76,13 @@ def _number(value: Any, digits: int = 1) -> str:
     return str(value)
 
 
-def build(run_dir: Path, *, baseline: Path | None = None, contract: Path | None = None) -> str:
+def build(
+    run_dir: Path,
+    *,
+    baseline: Path | None = None,
+    contract: Path | None = None,
+    regression_share: float = compare.REGRESSION,
+) -> str:
     try:
         run = rundata.load(run_dir)
         base = rundata.load(baseline) if baseline else None
@@ -116,6 +123,7 @@ def build(run_dir: Path, *, baseline: Path | None = None, contract: Path | None 
         "findings_total": len(findings),
         "compliance": found,
         "comparison": compare.compare(run, base) if base else None,
+        "regression_share": regression_share,
         "baseline": base,
         "generated": _utc(time.time()),
     }
@@ -152,11 +160,39 @@ def _device_totals(rows: list[dict[str, Any]]) -> dict[str, Any] | None:
     return totals
 
 
+SOURCES = "report-sources.json"
+"""In a run directory: the contract report its report.html was last built with, so a report
+rebuilt from the run directory (with a baseline, say) keeps every section it had."""
+JOB_CONTRACT = Path("contract") / "contract-report.json"
+"""Where `tagocheck capacity` leaves the contract suite's report in its run directory."""
+
+
+def contract_of(run_dir: Path) -> Path | None:
+    """The contract report a run directory's report was built with: the one recorded in
+    report-sources.json when it still exists, else the capacity job's own."""
+    try:
+        recorded = json.loads((Path(run_dir) / SOURCES).read_text()).get("contract")
+    except (OSError, ValueError, AttributeError):
+        recorded = None
+    for found in (recorded, Path(run_dir) / JOB_CONTRACT):
+        if found and Path(found).is_file():
+            return Path(found)
+    return None
+
+
 def write_report(
-    run_dir: Path, *, baseline: Path | None = None, contract: Path | None = None
+    run_dir: Path,
+    *,
+    baseline: Path | None = None,
+    contract: Path | None = None,
+    regression_share: float = compare.REGRESSION,
 ) -> Path:
-    """Build the report and write it atomically to RUN_DIR/report.html."""
-    html = build(Path(run_dir), baseline=baseline, contract=contract)
+    """Build the report and write it atomically to RUN_DIR/report.html. Without `contract`, the
+    contract report it was last built with (contract_of) is read again."""
+    contract = contract or contract_of(Path(run_dir))
+    html = build(
+        Path(run_dir), baseline=baseline, contract=contract, regression_share=regression_share
+    )
     size = len(html.encode())
     if size > MAX_BYTES:
         raise ReportError(f"the report would be {size:,} bytes, over {MAX_BYTES:,}")
@@ -164,4 +200,7 @@ def write_report(
     temporary = target.with_name("report.html.tmp")
     temporary.write_text(html)
     os.replace(temporary, target)
+    if contract is not None:
+        sources = {"contract": str(Path(contract).resolve())}
+        (Path(run_dir) / SOURCES).write_text(json.dumps(sources, indent=2) + "\n")
     return target

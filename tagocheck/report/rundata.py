@@ -16,6 +16,7 @@ from typing import Any
 import jsonschema
 from hdrh.histogram import HdrHistogram
 
+from tagocheck import words
 from tagocheck.fleet import observe
 from tagocheck.fleet.timeline import Sample, ramped_up
 
@@ -135,7 +136,9 @@ def load(path: Path) -> RunData:
         run.histograms[name] = histogram
     counted = run.summary.get("timeline_seconds")
     if isinstance(counted, int) and len(run.samples) < counted:
-        run.missing.append(f"timeline.jsonl cut short ({len(run.samples)} of {counted} seconds)")
+        run.missing.append(
+            f"timeline.jsonl cut short ({len(run.samples)} of {words.counted(counted, 'second')})"
+        )
     return run
 
 

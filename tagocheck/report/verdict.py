@@ -25,6 +25,7 @@ from tagocheck.fleet.paths import NAMES, REPORT_WORD, PathLimit, path_limit
 from tagocheck.fleet.timeline import FOLLOWS
 from tagocheck.report import rundata
 from tagocheck.report.rundata import RunData
+from tagocheck.words import counted
 
 HELD, FINDINGS, NOT_RUN, INTERRUPTED = "held", "findings", "not-run", "interrupted"
 EXIT_CODES = {HELD: 0, FINDINGS: 1, NOT_RUN: 2, INTERRUPTED: 130}
@@ -173,7 +174,11 @@ def _ending(run: RunData, ended: dict[str, Any], findings: _Findings) -> None:
         findings.add(
             "damaged",
             "The load run did not finish, so this report has no verdict on capacity"
-            + (f"; it had {seconds} seconds of samples." if seconds else " and no samples."),
+            + (
+                f"; it had {counted(seconds, 'second')} of samples."
+                if seconds
+                else " and no samples."
+            ),
         )
     elif run.missing:
         findings.add(
@@ -359,18 +364,19 @@ def _rate_limits(run: RunData, findings: _Findings, facts: list[str]) -> dict[st
         early = len(found) - leaks
         findings.add(
             "rate-limits",
-            f"Rate limits enforced otherwise than the plan: {leaks} windows leaked, "
+            f"Rate limits enforced otherwise than the plan: {counted(leaks, 'window')} leaked, "
             f"{early} throttled early.",
         )
     elif run.scenario == "ratelimit" and run.summary and not judged["windows"]:
         findings.add(
             "rate-limits",
-            f"No rate limit was judged: all {judged['under']} windows probed got fewer "
+            f"No rate limit was judged: all {counted(judged['under'], 'window')} probed got fewer "
             "requests than their limit.",
         )
     if rows:
         facts.append(
-            f"Rate limits: {judged['limits']} limits, {judged['windows']} windows judged "
+            f"Rate limits: {counted(judged['limits'], 'limit')}, "
+            f"{counted(judged['windows'], 'window')} judged "
             f"({judged['enforced']} enforced as documented), {judged['under']} under the limit "
             "(not judged)."
         )
@@ -523,8 +529,8 @@ def _all_clear(run: RunData, best: Step | None, judged: dict[str, int]) -> str:
         return _best(best)
     if run.scenario == "ratelimit":
         return (
-            f"Rate limits held as the plan says: {judged['limits']} limits, "
-            f"{judged['windows']} windows judged, every one enforced."
+            f"Rate limits held as the plan says: {counted(judged['limits'], 'limit')}, "
+            f"{counted(judged['windows'], 'window')} judged, every one enforced."
         )
     summary, config = run.summary, run.config
     offered, devices = config.get("offered_reports_per_second"), config.get("devices")

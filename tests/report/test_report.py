@@ -349,6 +349,43 @@ def test_the_contract_report_adds_findings_drift_and_permission_leaks(clean, tmp
     assert "permission-refused" not in leaks, "an allowed cell that failed is no leak"
 
 
+def test_a_report_rebuilt_with_a_baseline_keeps_its_contract_section(clean, tmp_path):
+    """The CI recipe's step 5 after step 3: `tagocheck report RUN --baseline B` without
+    --contract reads the contract report the run's report was built with again."""
+    from tagocheck import cli
+
+    contract = tmp_path / "out" / "contract-report.json"
+    contract.parent.mkdir()
+    contract.write_text(json.dumps({"target": {}, "findings": [], "routes": {}}))
+    run = tmp_path / "run"
+    shutil.copytree(clean[0], run)
+    assert cli.main(["report", str(run), "--contract", str(contract)]) == 0
+    assert "<h3>Contract suite</h3>" in (run / "report.html").read_text()
+    assert cli.main(["report", str(run), "--baseline", str(clean[0])]) == 0
+    rebuilt = (run / "report.html").read_text()
+    assert "<h3>Contract suite</h3>" in rebuilt and 'id="baseline"' in rebuilt
+
+
+def test_the_regression_highlight_uses_the_threshold_given(clean, tmp_path):
+    """A metric 50 % worse is highlighted at the default 5 % and at --fail-on-regression 10,
+    not at 80; the report says which threshold it used."""
+    from tagocheck import cli
+
+    slower = tmp_path / "slower"
+    shutil.copytree(clean[0], slower)
+    summary = json.loads((slower / "summary.json").read_text())
+    summary["latency_ms"]["corrected"]["p99"] = summary["latency_ms"]["corrected"]["p99"] * 1.5
+    (slower / "summary.json").write_text(json.dumps(summary))
+    base = str(clean[0])
+    for threshold, highlighted in ((None, True), ("10", True), ("80", False)):
+        given = ["--fail-on-regression", threshold] if threshold else []
+        cli.main(["report", str(slower), "--baseline", base, *given])
+        text = (slower / "report.html").read_text()
+        row = next(line for line in text.splitlines() if "<td>corrected p99</td>" in line)
+        assert ('class="regression"' in row) is highlighted, threshold
+        assert f"Worse by more than {threshold or 5} % is highlighted" in text
+
+
 def test_report_command_errors_are_one_line(tmp_path, capsys):
     from tagocheck import cli
 

@@ -1066,6 +1066,26 @@ class Coordinator:
         }
         return {k: v for k, v in settings.items() if v is not None and v >= 0}
 
+    def _failed_reports(self) -> tuple[int, int, str]:
+        """(total, failed, what is counted) for the error rate. Reports, not attempts: where
+        devices retry, a report failed only when it was given up (a retry that succeeded is
+        no failure, and its attempts are counted apart); without retries each report is one
+        attempt. Throttling by design is left out: the ratelimit scenario's 429s are what it
+        is after, and a throttled backfill is sent again until stored."""
+        observer = self.observer
+        config = self.fleet.config if self.fleet is not None else None
+        if config is not None and config.in_trouble and self.scenario != "ratelimit":
+            tally = observer.attempts
+            if tally.first:
+                given_up = sum(tally.given_up.values())
+                return tally.first, given_up, "reports given up"
+        expected = 0
+        if self.scenario == "ratelimit":
+            expected = sum(c.get(checks.RATE_LIMITED, 0) for c in observer.outcomes.values())
+        else:
+            expected = self._backfill_throttled()
+        return observer.reports, observer.failed - expected, "reports failed"
+
     def _thresholds(
         self, integrity: dict[str, Any], findings: list, drifted: dict[str, Any]
     ) -> list[dict[str, Any]]:
@@ -1076,22 +1096,28 @@ class Coordinator:
         observer = self.observer
         broken = []
 
-        def breaks(check: str, text: str, value: Any = None, limit: Any = None) -> None:
-            broken.append({"check": check, "text": text, "value": value, "limit": limit})
+        def breaks(check: str, text: str, value: Any = None, limit: Any = None, **of: Any) -> None:
+            broken.append({"check": check, "text": text, "value": value, "limit": limit, **of})
 
         p99 = observer.summary()["latency_ms"]["corrected"]["p99"]
         if not self.steps and options.check_p99_ms > 0 and p99 > options.check_p99_ms:
             breaks("p99_ms", f"p99 {p99:.1f} ms > {options.check_p99_ms:g} ms", p99)
-        total = observer.reports
-        expected = 0
-        if self.scenario == "ratelimit":  # the 429s are what it is after
-            expected = sum(c.get(checks.RATE_LIMITED, 0) for c in observer.outcomes.values())
-        else:  # a throttled backfill is sent again until stored: its 429s are counted there
-            expected = self._backfill_throttled()
-        share = (observer.failed - expected) / total if total else 0.0
+        total, failed, denominator = self._failed_reports()
+        share = failed / total if total else 0.0
         if not self.steps and options.check_error_rate >= 0 and share > options.check_error_rate:
-            text = f"error rate {share:.4f} > {options.check_error_rate:g}"
-            breaks("error_rate", text, share, options.check_error_rate)
+            text = (
+                f"error rate {share:.4f} > {options.check_error_rate:g} ({failed:,} of "
+                f"{total:,} {denominator})"
+            )
+            breaks(
+                "error_rate",
+                text,
+                share,
+                options.check_error_rate,
+                failed=failed,
+                of=total,
+                denominator=denominator,
+            )
         responses = observer.nonconforming
         if options.check_schema_violations >= 0 and responses > options.check_schema_violations:
             text = f"{responses} responses broke the contract > {options.check_schema_violations}"

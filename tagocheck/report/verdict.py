@@ -332,7 +332,14 @@ def _failures(run: RunData, findings: _Findings) -> None:
     reasons = summary.get("rejection_reasons") or {}
     worst = max(reasons.items(), key=lambda item: item[1])[0] if reasons else ""
     share = line.get("value")
-    said = f"{share:.1%} of reports failed" if isinstance(share, float) else line["text"]
+    total, what = line.get("of"), line.get("denominator", "reports failed")
+    if isinstance(share, float) and isinstance(total, int):
+        verb = what.removeprefix("reports ")
+        said = f"{share:.1%} of {total:,} reports {'were ' if verb == 'given up' else ''}{verb}"
+    elif isinstance(share, float):
+        said = f"{share:.1%} of reports failed"
+    else:
+        said = line["text"]
     limit = line.get("limit")
     over = f" (threshold {limit:g})" if isinstance(limit, int | float) else ""
     cause = f"; most often {worst}" if worst else ""

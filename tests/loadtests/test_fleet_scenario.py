@@ -98,6 +98,22 @@ def test_lost_writes_and_violations_break_the_thresholds(tmp_path):
     assert "acknowledgements miscounted the records sent" in done.stdout
 
 
+def test_the_error_rate_counts_reports_not_attempts(tmp_path):
+    """With retries, a report fails only when it is given up: against every third answer a
+    500, two tries a report, about 1 in 9 reports is given up, not 1 in 3; the threshold line
+    and the headline name reports and their count, not attempts."""
+    done, summary = run_against(
+        tmp_path, ["server-errors=0.33"], "--retry", "fixed:0.05:2", "--check-error-rate", "0.01"
+    )
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    retries = summary["retries"]
+    line = next(b for b in summary["thresholds"]["broken"] if b["check"] == "error_rate")
+    assert line["of"] == retries["reports"] < retries["attempts"]
+    assert line["failed"] == retries["given_up"]
+    assert 0.03 < line["value"] < 0.2, line  # a third of attempts fail, a ninth of reports
+    assert f"of {retries['reports']:,} reports were given up" in done.stdout
+
+
 def test_lost_and_duplicated_records_are_both_found(tmp_path):
     """Half the records lost and half of the rest stored twice: counting records per device
     would see a quarter of them missing; report by report, both faults show."""

@@ -44,12 +44,12 @@ FLEET: dict[str, Row] = {
     "healthy": Row(HEALTHY, 0, "met the thresholds"),
     "dead-before-start": Row(Condition(dead=True), 2, "cannot reach"),
     "dies-mid-run": Row(Condition(hostile="pass", die_after=30), 1, "stopped answering at"),
-    "html": Row(Condition(hostile="html"), 1, "of reports failed"),
-    "garbage": Row(Condition(hostile="garbage"), 1, "of reports failed"),
+    "html": Row(Condition(hostile="html"), 1, "reports failed"),
+    "garbage": Row(Condition(hostile="garbage"), 1, "reports failed"),
     "resets": Row(Condition(hostile="reset"), 1, "answered no report"),
     "hangs": Row(Condition(hostile="hang"), 1, "answered no report (no answer within 1 s)"),
-    "no-envelope": Row(Condition(hostile="no-envelope"), 1, "of reports failed"),
-    "5xx-storm": Row(Condition(faults=("server-errors=0.5",)), 1, "of reports failed"),
+    "no-envelope": Row(Condition(hostile="no-envelope"), 1, "reports failed"),
+    "5xx-storm": Row(Condition(faults=("server-errors=0.5",)), 1, "reports failed"),
     "slow": Row(
         Condition(faults=("slow=0.2",)), 1, "of the offered rate", extra=("-u", "1", "-r", "1")
     ),
@@ -112,7 +112,7 @@ RATELIMIT: dict[str, Row] = {
     "5xx-storm": Row(
         Condition(faults=("server-errors=0.5",), plan="free", rate_window=2.0),
         1,
-        "of reports failed",
+        "reports failed",
     ),
     "leaks": Row(
         Condition(faults=("no-rate-limit",), plan="free", rate_window=2.0),

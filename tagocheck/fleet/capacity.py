@@ -30,7 +30,8 @@ class Step:
     ended: float
     offered: float
     achieved: float
-    p99_ms: float
+    p99_ms: float | None
+    """None: no answer was measured in the step (no p99 to speak of, not 0)."""
     error_share: float
 
     def as_dict(self) -> dict[str, Any]:
@@ -45,6 +46,7 @@ def step_from(
     ]
     achieved = statistics.fmean(s.achieved for s in held) if held else 0.0
     outcomes = sum(s.responses for s in held) or 1.0
+    measured = [s.corrected_p99_ms for s in held if s.responses]
     return Step(
         index=index,
         devices=devices,
@@ -53,21 +55,30 @@ def step_from(
         offered=offered,
         achieved=achieved,
         # the typical second's p99: one stalled second (a slow commit) is not a knee
-        p99_ms=statistics.median(s.corrected_p99_ms for s in held) if held else 0.0,
+        p99_ms=statistics.median(measured) if measured else None,
         error_share=sum(s.errors for s in held) / outcomes,
     )
+
+
+def p99_text(p99_ms: float | None) -> str:
+    """A step's p99 for a person: "p99 12 ms", or that none was measured."""
+    return "no p99 (nothing answered)" if p99_ms is None else f"p99 {p99_ms:,.0f} ms"
 
 
 def knee(steps: list[Step]) -> dict[str, Any] | None:
     """The first step the target did not keep up with, and what showed it; None if none."""
     if not steps:
         return None
-    baseline = steps[0].p99_ms
+    baseline = next((s.p99_ms for s in steps if s.p99_ms is not None), None)
     for step in steps:
         reasons = []
         if step.offered and step.achieved / step.offered < FOLLOWS:
             reasons.append(f"throughput {step.achieved:,.0f}/s of {step.offered:,.0f}/s offered")
-        if step.p99_ms > max(P99_FLOOR_MS, P99_BEND * baseline):
+        if (
+            step.p99_ms is not None
+            and baseline is not None
+            and step.p99_ms > max(P99_FLOOR_MS, P99_BEND * baseline)
+        ):
             reasons.append(f"p99 {step.p99_ms:,.0f} ms against {baseline:,.0f} ms at the start")
         if step.error_share > ERROR_SHARE:
             reasons.append(f"{step.error_share:.1%} of reports failed")
@@ -77,8 +88,9 @@ def knee(steps: list[Step]) -> dict[str, Any] | None:
 
 
 def meets(step: Step, p99_ms: float | None = None, error_rate: float | None = None) -> bool:
-    """Whether a step held the run's thresholds (None: that one was not checked)."""
-    return (p99_ms is None or step.p99_ms <= p99_ms) and (
+    """Whether a step held the run's thresholds (None: that one was not checked). A step with
+    no p99 measured cannot be vouched for against a p99 threshold."""
+    return (p99_ms is None or (step.p99_ms is not None and step.p99_ms <= p99_ms)) and (
         error_rate is None or step.error_share <= error_rate
     )
 

@@ -30,7 +30,7 @@ from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter
 
 from tagocheck import checks, ratelimits, reach
 from tagocheck.client import TagoClient
-from tagocheck.fleet.capacity import highest_good, knee, step_from
+from tagocheck.fleet.capacity import highest_good, knee, p99_text, step_from
 from tagocheck.fleet.integrity import (
     check_times,
     reconcile,
@@ -697,7 +697,7 @@ class Coordinator:
             self.say(
                 "step",
                 f"step {index}/{steps}: {active:,} devices, offered {offered:,.0f}/s, "
-                f"achieved {step.achieved:,.0f}/s, p99 {step.p99_ms:,.0f} ms",
+                f"achieved {step.achieved:,.0f}/s, {p99_text(step.p99_ms)}",
                 step=step.as_dict(),
             )
             found = knee(self.steps)

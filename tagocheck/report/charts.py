@@ -81,9 +81,17 @@ def _timeline_source(samples: list[Sample]) -> ColumnDataSource:
     for name in Sample.__dataclass_fields__:
         if name != "t":
             columns[name] = np.array([getattr(s, name) for s in samples], dtype=float)
+    # A second in which nothing was answered has no latency, and one in which nothing was sent
+    # or awaited (devices offline) no lateness either: a gap in the lines, not a floor
+    silent = columns["responses"] == 0
+    idle = silent & (columns["in_flight_peak"] == 0)
     for name in list(columns):
         if name.endswith("_ms"):
             columns[name] = np.maximum(columns[name], FLOOR_MS)
+            if name.startswith(("corrected_", "service_")):
+                columns[name][silent] = np.nan
+            elif name.startswith("lateness_"):
+                columns[name][idle] = np.nan
     return ColumnDataSource(columns)
 
 
@@ -279,7 +287,9 @@ def capacity_steps(run: RunData):
         {
             "offered": [s["offered"] for s in steps],
             "achieved": [s["achieved"] for s in steps],
-            "p99": [max(FLOOR_MS, s["p99_ms"]) for s in steps],
+            "p99": [
+                np.nan if s.get("p99_ms") is None else max(FLOOR_MS, s["p99_ms"]) for s in steps
+            ],
             "devices": [s["devices"] for s in steps],
             "step": [s["index"] for s in steps],
         }
@@ -310,7 +320,8 @@ def capacity_steps(run: RunData):
         legend_label="achieved",
     )
     chart.scatter("offered", "achieved", source=source, color=COLOURS["achieved"], size=9)
-    chart.extra_y_ranges = {"p99": Range1d(0, max(source.data["p99"]) * 1.2 or 1)}
+    measured = [p for p in source.data["p99"] if not np.isnan(p)]
+    chart.extra_y_ranges = {"p99": Range1d(0, max(measured, default=1) * 1.2 or 1)}
     chart.add_layout(LinearAxis(y_range_name="p99", axis_label="p99 ms"), "right")
     chart.line(
         "offered",

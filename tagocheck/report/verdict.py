@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tagocheck.fleet.capacity import Step, highest_good
+from tagocheck.fleet.capacity import Step, highest_good, p99_text
 from tagocheck.fleet.integrity import problems as integrity_problems
 from tagocheck.fleet.model import FleetConfigError, Interval
 from tagocheck.fleet.paths import NAMES, REPORT_WORD, PathLimit, path_limit
@@ -527,7 +527,7 @@ def _best(best: Step) -> str:
     return (
         f"Highest load that met the thresholds: {best.devices:,} devices, "
         f"{best.offered:,.1f} reports/s offered ({best.achieved:,.1f}/s answered, "
-        f"p99 {best.p99_ms:,.0f} ms)."
+        f"{p99_text(best.p99_ms)})."
     )
 
 

@@ -85,7 +85,7 @@ class Faults:
                 raise UnknownFault(f"fault {name!r} takes a number, not {raw!r}") from None
             if name in ("lose-writes", "duplicate-writes", "server-errors") and not 0 < value <= 1:
                 raise UnknownFault(f"fault {name!r} takes a fraction in (0, 1]")
-            if name == "group-cap" and not (value.is_integer() and 1 <= value < 100):
+            if name == "group-cap" and not (float(value).is_integer() and 1 <= value < 100):
                 raise UnknownFault(f"fault {name!r} takes a whole number of characters, 1 to 99")
             if name in ("slow", "slow-writes") and not 0 <= value <= 3600:
                 raise UnknownFault(f"fault {name!r} takes seconds, 0 to 3,600")

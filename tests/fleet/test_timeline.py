@@ -18,6 +18,7 @@ def sample(t: float, p99: float = 5.0, rss: float = 100.0, achieved: float = 100
         corrected_p99_ms=p99,
         service_p99_ms=p99,
         rss_mb=rss,
+        responses=int(achieved),  # a second's answers: as many as it achieved, unless told
     )
     return Sample(**{**values, **kw})
 

@@ -169,6 +169,7 @@ def test_ignore_time(start):
 
 
 def test_group_cap(start):
+    assert Faults.parse(["group-cap"]).describe() == ["group-cap=24"]  # the default
     client = faulty(start, "group-cap=24")
     token = client.device("g")["token"]
     long_group = [{"variable": "v", "value": 1, "group": "g" * 25}, {"variable": "w", "value": 2}]

@@ -1,0 +1,52 @@
+"""Capacity steps judged on what was measured: a step or second with no answer has no p99."""
+
+from __future__ import annotations
+
+from tagocheck.fleet.capacity import highest_good, knee, meets, p99_text, step_from
+from tagocheck.report.charts import _timeline_source
+
+from .test_timeline import sample
+
+
+def test_a_step_with_nothing_answered_has_no_p99_not_zero():
+    silent = [sample(t, p99=0.0, achieved=0.0, responses=0) for t in range(10)]
+    step = step_from(1, 10, 0, 9, 10.0, silent)
+    assert step.p99_ms is None
+    assert p99_text(step.p99_ms) == "no p99 (nothing answered)"
+    assert not meets(step, p99_ms=500.0)  # nothing measured: not vouched for
+    assert meets(step, p99_ms=None, error_rate=None)
+
+
+def test_only_answered_seconds_make_a_step_s_p99():
+    mixed = [sample(t, p99=40.0, responses=100) for t in range(6)]
+    mixed += [sample(t, p99=0.0, achieved=0.0, responses=0) for t in range(6, 10)]
+    assert step_from(1, 10, 0, 9, 100.0, mixed).p99_ms == 40.0
+
+
+def test_a_step_without_p99_neither_makes_nor_hides_a_knee():
+    first = step_from(
+        1, 10, 0, 9, 10.0, [sample(t, p99=0.0, responses=0, achieved=10.0) for t in range(10)]
+    )
+    second = step_from(
+        2,
+        20,
+        10,
+        19,
+        20.0,
+        [sample(t, p99=200.0, responses=20, achieved=20.0) for t in range(10, 20)],
+    )
+    assert first.p99_ms is None
+    assert knee([first, second]) is None  # the first measured p99 is the baseline
+    assert highest_good([first, second], p99_ms=500.0) == second
+
+
+def test_a_second_with_no_answer_is_a_gap_in_the_latency_lines():
+    samples = [sample(0, responses=10), sample(1, p99=0.0, responses=0), sample(2, responses=10)]
+    columns = _timeline_source(samples).data
+    p99 = columns["corrected_p99_ms"]
+    assert p99[0] == 5.0 and p99[2] == 5.0
+    assert p99[1] != p99[1]  # NaN: Bokeh breaks the line there
+    lateness = columns["lateness_p99_ms"]
+    assert lateness[1] != lateness[1] and lateness[0] == 1.0  # nothing sent nor awaited
+    held = _timeline_source([sample(0, responses=0, in_flight_peak=5)]).data
+    assert held["lateness_p99_ms"][0] == 1.0  # sent and still awaited: lateness stands

@@ -355,13 +355,17 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
         return 130 if outcome.interrupted else 1
     out.print(f"\n[bold]Report:[/bold] {outcome.report}", highlight=False)
     found = judge_dir(run_dir)
-    out.print(" ".join([found.headline, *found.facts, *found.problems]), highlight=False)
     contract = outcome.contract_verdict
-    if contract:
-        out.print(
-            f"Contract suite: {contract.get('status')}: {contract.get('why', '')}.", markup=False
-        )
     contract_red = bool(contract) and contract.get("status") != "the contract holds"
+    said = (
+        f"Contract suite: {contract.get('status')}: {contract.get('why', '')}." if contract else ""
+    )
+    if contract_red and found.good:  # the worst finding of any part leads
+        out.print(said, markup=False, highlight=False)
+        said = ""
+    out.print(" ".join([found.headline, *found.facts, *found.problems]), highlight=False)
+    if said:
+        out.print(said, markup=False, highlight=False)
     if outcome.interrupted:
         out.print("tagocheck: interrupted; the report shows what the run had")
         return 130

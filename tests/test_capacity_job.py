@@ -276,6 +276,8 @@ def test_the_main_job_runs_end_to_end_and_its_verdict_matches_the_report(tmp_pat
     for part in ("Preflight", "embedded target", "contract suite", "passed", "capacity steps"):
         assert part in out, part
     assert "Contract suite: the contract holds" in out.replace("\n", " ")
+    assert json.loads((run_dir / "config.json").read_text())["embedded_target"] is True
+    assert "seeded into the embedded target" in out.replace("\n", " ")
     assert f"Report: {run_dir / 'report.html'}" in out.replace("\n", "")
     found = judge_dir(run_dir)
     assert found.good and found.headline in out.replace("\n", " ")

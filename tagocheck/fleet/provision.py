@@ -70,10 +70,19 @@ def create_devices(
                 break
             time.sleep(0.1 * 2**attempt)
         if not reply.ok:
-            remove_devices(client, profile_token, made)
+            left = remove_devices(client, profile_token, made)
+            undone = (
+                f"; the {len(made) - len(left)} devices created before it were removed"
+                if made
+                else ""
+            )
+            if left:
+                undone += f"; {len(left)} could not be removed, delete them by hand: " + ", ".join(
+                    d.id for d in left
+                )
             raise ProvisionError(
                 f"creating device {i + 1} of {first + count} failed: HTTP {reply.status} "
-                f"{reply.message}"
+                f"{reply.message}{undone}"
             )
         result = reply.result
         made.append(
@@ -90,11 +99,16 @@ def create_devices(
 
 def remove_devices(
     client: TagoClient, profile_token: str, devices: list[ProvisionedDevice]
-) -> None:
+) -> list[ProvisionedDevice]:
+    """Delete the devices (a 429 is waited out by the client); returns those still there."""
+    left = []
     for device in devices:
-        client.request(
+        reply = client.request(
             "DELETE", f"/device/{device.id}", token=profile_token, token_kind="profile", check=False
         )
+        if not reply.verdict.succeeded and reply.status != 404:
+            left.append(device)
+    return left
 
 
 def write_fleet_file(path: Path, devices: list[ProvisionedDevice]) -> None:

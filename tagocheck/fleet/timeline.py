@@ -89,6 +89,10 @@ class Sample:
     counts every attempt)."""
     backlog: int = 0
     """Readings waiting in devices' buffers, or in backfill requests awaiting an answer."""
+    throttled: int = 0
+    """Answers in the second that were throttling by design: 429s to an outage's backfill, whose
+    readings go back to the buffer and are sent again. Counted in `errors` (the answer was no
+    success), never as failed reports (capacity steps and the error rate leave them out)."""
     cpu_wait: float = 0.0
     """How long the process was ready to run but waited for a CPU others held, in % of the
     second: a generator starved by its neighbours uses little CPU, yet cannot keep up."""
@@ -125,6 +129,7 @@ ADDED = (
     "devices",
     "retries",
     "backlog",
+    "throttled",
     *OUTCOME_FIELDS.values(),
 )
 WORST = (

@@ -96,7 +96,11 @@ def plan_run(
             "devices created (and removed)",
             devices + (CONTRACT_DEVICES if contract else 0),
             limits.device_caps.get(plan) if limited else None,
-            "each with one device token",
+            "each with one device token"
+            if create_devices
+            else f"the fleet's {config.devices:,} are seeded into the embedded target, not "
+            "created through the API"
+            + (f"; these are the contract suite's {CONTRACT_DEVICES}" if contract else ""),
         ),
         Line(
             "POST /device per minute while provisioning",

@@ -366,7 +366,20 @@ class Runner:
             last = scrub(said[-1].strip()) if said else f"exit {child.process.returncode}"
             progress.update(task, status="failed")
             raise JobError(f"the capacity run failed: {last}")
+        self._note_embedded()
         progress.update(task, status="done")
+
+    def _note_embedded(self) -> None:
+        """Locust's config.json, written over the job's, sees a target at a URL: whether the job
+        started it is the job's to say (the report names an embedded target as such)."""
+        config_file = self.job.run_dir / "config.json"
+        try:
+            config = json.loads(config_file.read_text())
+        except (OSError, ValueError):
+            return
+        if isinstance(config, dict):
+            config["embedded_target"] = self.job.target is None
+            config_file.write_text(json.dumps(config, indent=2))
 
     # -- the end -----------------------------------------------------------------------------
 

@@ -896,10 +896,12 @@ class Coordinator:
             self.say("verdict", f"no verdict: {error}")
             self.environment.process_exit_code = 1
             return
+        self.environment.process_exit_code = found.exit_code
+        if self.ending.how == NOT_RUN and not self.web:
+            return  # its cause was said in one line already; the report holds it too
         self.say("verdict", found.headline, outcome=found.outcome)
         for line in found.problems:
             self.say("verdict", f"  {line}")
-        self.environment.process_exit_code = found.exit_code
 
     def _write_report(self) -> None:
         """The HTML report, at the end of every run; a report that fails says why in one line
@@ -911,7 +913,8 @@ class Coordinator:
         except (ReportError, OSError) as error:
             self.say("report", f"no report written: {error}")
             return
-        self.say("report", f"report: {written}")
+        if self.ending.how != NOT_RUN or self.web:  # a run that could not start: one line
+            self.say("report", f"report: {written}")
 
     def _clean_up(self) -> None:
         if self.created:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
+
+from tagocheck.load.ending import NOT_RUN
 
 
 class RunDirRefused(ValueError):
@@ -33,9 +36,19 @@ def check(run_dir: Path, overwrite: bool) -> bool:
         used = run_dir.is_dir() and any(run_dir.iterdir())
     except OSError as error:
         raise RunDirRefused(f"--run-dir {run_dir}: {error.strerror}") from None
-    if used and not overwrite:
+    if used and not overwrite and not never_ran(run_dir):
         raise RunDirRefused(f"--run-dir {run_dir} is not empty: give another or --overwrite")
     return used
+
+
+def never_ran(run_dir: Path) -> bool:
+    """Whether a run directory holds only a run that could not start (its report says why): the
+    corrected rerun takes it over without --overwrite, as nothing of a run would be lost."""
+    try:
+        ended = json.loads((run_dir / "summary.json").read_text()).get("ended") or {}
+    except (OSError, ValueError, AttributeError):
+        return False
+    return ended.get("how") == NOT_RUN and not (run_dir / "timeline.jsonl").exists()
 
 
 def make(run_dir: Path) -> None:

@@ -20,6 +20,7 @@ from typing import Any
 import gevent
 import gevent.lock
 
+from tagocheck.fleet.attempts import Attempts
 from tagocheck.fleet.integrity import report_group
 from tagocheck.fleet.model import Fleet, NetworkAccess
 from tagocheck.fleet.observe import FleetObserver
@@ -104,6 +105,7 @@ class Shard:
         self.taken_failed = 0
         self.taken_outcomes: Counter = Counter()
         self.taken_retries = 0
+        self.taken_throttled = 0
         self._sampler: gevent.Greenlet | None = None
 
     def _new_observer(self) -> FleetObserver:
@@ -239,6 +241,7 @@ class Shard:
         self.taken_reports += taken.reports
         self.taken_failed += taken.failed
         self.taken_retries += taken.attempts.retries
+        self.taken_throttled += throttled_by_design(taken.attempts)
         for counts in taken.outcomes.values():
             self.taken_outcomes.update(counts)
         samples, self.samples = self.samples, []
@@ -246,7 +249,7 @@ class Shard:
 
     def _sample_every_second(self, users: Callable[[], int]) -> None:
         last_outcomes: Counter = Counter()
-        reports = failed = retries = 0
+        reports = failed = retries = throttled = 0
         last, cpu_last, wait_last = time.time(), time.process_time(), cpu_wait_seconds()
         self._offered_area, self._offered_mark = 0.0, last
         while True:
@@ -256,6 +259,7 @@ class Shard:
             total = self.taken_reports + self.observer.reports
             failed_now = self.taken_failed + self.observer.failed
             retries_now = self.taken_retries + self.observer.attempts.retries
+            throttled_now = self.taken_throttled + throttled_by_design(self.observer.attempts)
             work = self.work
             outcomes = self.taken_outcomes.copy()
             for counts in self.observer.outcomes.values():
@@ -280,6 +284,7 @@ class Shard:
                     rss_mb=rss_mb(),
                     devices=len(self.devices_between(0, self.active)),
                     retries=retries_now - retries,
+                    throttled=throttled_now - throttled,
                     backlog=work.backlog.pending if work and work.backlog else 0,
                     **{field: second[kind] for kind, field in OUTCOME_FIELDS.items()},
                     **{f"corrected_{p}_ms": ms for p, ms in corrected.items()},
@@ -294,6 +299,12 @@ class Shard:
                 outcomes,
             )
             wait_last, self.in_flight_peak, retries = wait_now, self.in_flight, retries_now
+            throttled = throttled_now
+
+
+def throttled_by_design(attempts: Attempts) -> int:
+    """The 429s an outage's backfill got so far: sent again, not failed."""
+    return sum(counts["throttled"] for counts in attempts.backfill.values())
 
 
 current: Shard | None = None

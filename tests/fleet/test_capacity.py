@@ -50,3 +50,12 @@ def test_a_second_with_no_answer_is_a_gap_in_the_latency_lines():
     assert lateness[1] != lateness[1] and lateness[0] == 1.0  # nothing sent nor awaited
     held = _timeline_source([sample(0, responses=0, in_flight_peak=5)]).data
     assert held["lateness_p99_ms"][0] == 1.0  # sent and still awaited: lateness stands
+
+
+def test_a_backfill_throttled_by_design_is_no_failed_report():
+    """An outage's backfill answered 429 is sent again until stored: a step holding it is judged
+    on the reports that failed, not on the designed throttling."""
+    backfilling = [sample(t, responses=100, errors=30, throttled=30) for t in range(10)]
+    assert step_from(1, 10, 0, 9, 100.0, backfilling).error_share == 0.0
+    failing = [sample(t, responses=100, errors=30, throttled=10) for t in range(10)]
+    assert abs(step_from(1, 10, 0, 9, 100.0, failing).error_share - 0.2) < 1e-9

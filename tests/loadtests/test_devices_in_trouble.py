@@ -129,6 +129,10 @@ def test_a_burst_backfill_after_an_outage_is_throttled_drains_and_keeps_every_ti
     assert outage["buffered"] >= 5900 and outage["dropped"] == 0
     assert outage["drained"] and outage["waiting"] == 0 and outage["drain_seconds"] > 0
     assert outage["throttled_windows"] >= 1 and outage["throttled"] > 0
+    # the timeline counts each of those 429s as throttling by design, second by second
+    timeline = (tmp_path / "run" / "timeline.jsonl").read_text().splitlines()
+    throttled = sum(json.loads(line).get("throttled", 0) for line in timeline if line.strip())
+    assert throttled == outage["throttled"]
     integrity = summary["integrity"]
     assert integrity["lost"] == integrity["duplicated"] == 0
     assert integrity["time_changed"] == integrity["out_of_order"] == 0

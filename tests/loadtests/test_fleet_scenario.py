@@ -7,6 +7,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import requests
+
 from tagocheck.exchange import Exchange
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.redact import TOKEN_PATTERN
@@ -436,9 +438,39 @@ def test_a_target_gone_before_the_start_is_one_line_and_exit_2(tmp_path):
     said = [line for line in done.stderr.splitlines() if line.startswith("tagocheck")]
     assert said == [f"tagocheck fleet: cannot reach {url}: connection refused"]
     assert "Traceback" not in done.stderr
+    assert "could not start" not in done.stdout and "report:" not in done.stdout  # said once
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["ended"]["how"] == "not-run"
     assert "could not start" in (run_dir / "report.html").read_text()
+    # the corrected rerun takes the directory over: nothing of a run would be lost
+    with start_target(tmp_path / "again", "--plan", "unlimited", "--seed-devices", "20") as target:
+        rerun = locust(
+            "-u", "5", "-r", "5", "-t", "2s", "--devices", "20", "--interval", "0.5",
+            "--host", target.url, "--fleet-file", target.info["fleet_file"],
+            "--plan", "none", "--run-dir", str(run_dir),
+        )  # fmt: skip
+    assert rerun.returncode in (0, 1)  # a run: judged on its own (a 2-s run may not keep up)
+    assert "is not empty" not in rerun.stderr, rerun.stdout[-2000:] + rerun.stderr[-2000:]
+    assert json.loads((run_dir / "summary.json").read_text())["ended"]["how"] == "completed"
+
+
+def test_a_provisioning_that_fails_removes_what_it_created_and_says_so(tmp_path):
+    """The free plan's cap (5 devices) stops a fleet of 8 at its sixth: the five made are
+    removed, and the one line says so."""
+    with start_target(tmp_path / "state", "--plan", "free") as target:
+        done = locust(
+            "-u", "2", "-r", "2", "-t", "3s", "--devices", "8", "--interval", "1",
+            "--host", target.url, "--profile-token", target.profile_token,
+            "--run-dir", str(tmp_path / "run"),
+        )  # fmt: skip
+        listed = requests.get(
+            f"{target.url}/device", headers={"Token": target.profile_token}, timeout=10
+        ).json()["result"]
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    said = [line for line in done.stderr.splitlines() if line.startswith("tagocheck")]
+    assert len(said) == 1 and "creating device 6 of 8 failed" in said[0], said
+    assert "the 5 devices created before it were removed" in said[0]
+    assert listed == []
 
 
 def test_a_used_run_directory_is_refused_unless_overwrite(tmp_path):

@@ -366,6 +366,24 @@ def test_a_report_rebuilt_with_a_baseline_keeps_its_contract_section(clean, tmp_
     assert "<h3>Contract suite</h3>" in rebuilt and 'id="baseline"' in rebuilt
 
 
+def test_a_red_contract_leads_the_verdict_box_of_a_load_run_that_held(clean, tmp_path):
+    """The worst finding of any part leads: a load run that met its thresholds beside a contract
+    run that named a violation (or judged nothing) is no green report."""
+    run = tmp_path / "run"
+    shutil.copytree(clean[0], run)
+    for status, why in (("violated", "1 finding that fails the run"), ("not judged", "no test")):
+        contract = tmp_path / status / "contract-report.json"
+        contract.parent.mkdir()
+        report = {"target": {}, "findings": [], "routes": {}}
+        contract.write_text(json.dumps({**report, "verdict": {"status": status, "why": why}}))
+        text = write_report(run, contract=contract).read_text()
+        box = text[text.index('<section id="verdict"') : text.index("</section>")]
+        assert 'class="verdict bad"' in box
+        headline = box.split('<div class="headline">', 1)[1].split("</div>", 1)[0]
+        assert headline == f"Contract suite: {status}: {why}."
+        assert "No threshold broken" not in box
+
+
 def test_the_regression_highlight_uses_the_threshold_given(clean, tmp_path):
     """A metric 50 % worse is highlighted at the default 5 % and at --fail-on-regression 10,
     not at 80; the report says which threshold it used."""

@@ -11,6 +11,7 @@ import json
 import os
 import stat
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -33,6 +34,21 @@ class ProvisionedDevice:
 
 
 SERVER_ERROR_RETRIES = 5
+PROGRESS_SECONDS = 5.0
+
+
+def every(seconds: float, say: Callable[[int], None]) -> Callable[[int], None]:
+    """A progress callback that speaks at most once every `seconds`: a long set-up or clean-up
+    against a slow target says how far it got instead of going silent for minutes."""
+    last = [time.monotonic()]
+
+    def progress(done: int) -> None:
+        now = time.monotonic()
+        if now - last[0] >= seconds:
+            last[0] = now
+            say(done)
+
+    return progress
 
 
 def create_devices(
@@ -98,16 +114,21 @@ def create_devices(
 
 
 def remove_devices(
-    client: TagoClient, profile_token: str, devices: list[ProvisionedDevice]
+    client: TagoClient,
+    profile_token: str,
+    devices: list[ProvisionedDevice],
+    progress: Callable[[int], None] | None = None,
 ) -> list[ProvisionedDevice]:
     """Delete the devices (a 429 is waited out by the client); returns those still there."""
     left = []
-    for device in devices:
+    for done, device in enumerate(devices, 1):
         reply = client.request(
             "DELETE", f"/device/{device.id}", token=profile_token, token_kind="profile", check=False
         )
         if not reply.verdict.succeeded and reply.status != 404:
             left.append(device)
+        if progress:
+            progress(done)
     return left
 
 

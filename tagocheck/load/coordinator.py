@@ -55,8 +55,10 @@ from tagocheck.fleet.probes import (
     plan_probes,
 )
 from tagocheck.fleet.provision import (
+    PROGRESS_SECONDS,
     ProvisionedDevice,
     create_devices,
+    every,
     read_fleet_file,
     remove_devices,
     write_fleet_file,
@@ -365,6 +367,10 @@ class Coordinator:
             self.profile_token,
             missing,
             prefix,
+            every(
+                PROGRESS_SECONDS,
+                lambda done: self.say("provision", f"created {done:,} of {missing:,} devices"),
+            ),
             rpm_input=self.options.device_rpm or None,
             first=len(self.devices),
             network=self._network_of_devices(),
@@ -919,7 +925,24 @@ class Coordinator:
     def _clean_up(self) -> None:
         if self.created:
             try:
-                remove_devices(self.client, self.profile_token, self.created)
+                total = len(self.created)
+                self.say("cleanup", f"removing the {total:,} devices it created")
+                left = remove_devices(
+                    self.client,
+                    self.profile_token,
+                    self.created,
+                    every(
+                        PROGRESS_SECONDS,
+                        lambda done: self.say("cleanup", f"removed {done:,} of {total:,} devices"),
+                    ),
+                )
+                if left:
+                    self.say(
+                        "cleanup",
+                        f"could not remove {len(left)} devices it created; their ids are in "
+                        "the events log",
+                        devices=[d.id for d in left],
+                    )
             except OSError as error:  # requests.RequestException is one
                 self.say(
                     "cleanup",

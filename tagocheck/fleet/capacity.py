@@ -4,8 +4,11 @@ Each step brings more of the fleet in and holds it for a while; its offered and 
 (answered: accepted and conforming) rates, corrected p99 and error share (failed outcomes among
 all outcomes) come from the run's per-second timeline (its first seconds, the
 ramp, are left out); a step's p99 is the median of its seconds' p99s, so that one stalled second
-does not make a knee. The knee is the first step where throughput stops following the offered
-rate, p99 bends (more than twice the first step's and over 50 ms), or errors start (over 1 %).
+does not make a knee. The knee is the first step the target did not keep up with: throughput
+stopped following the offered rate, or a step broke the run's thresholds (errors over its error
+rate, 1 % unless told; p99 over its p99 threshold). A p99 that bends (more than twice the first
+step's and over 50 ms) below the thresholds is a finding with where it began, not a knee: a step
+that met the thresholds always counts in the answer.
 """
 
 from __future__ import annotations
@@ -66,22 +69,34 @@ def p99_text(p99_ms: float | None) -> str:
     return "no p99 (nothing answered)" if p99_ms is None else f"p99 {p99_ms:,.0f} ms"
 
 
-def knee(steps: list[Step]) -> dict[str, Any] | None:
-    """The first step the target did not keep up with, and what showed it; None if none."""
-    if not steps:
-        return None
+def bend(steps: list[Step]) -> dict[str, Any] | None:
+    """The first step whose p99 bent (more than twice the first measured step's, and over
+    50 ms): a finding with where it began, never a stop nor a cut in the answer."""
     baseline = next((s.p99_ms for s in steps if s.p99_ms is not None), None)
+    if baseline is None:
+        return None
+    for step in steps:
+        if step.p99_ms is not None and step.p99_ms > max(P99_FLOOR_MS, P99_BEND * baseline):
+            why = f"p99 {step.p99_ms:,.0f} ms against {baseline:,.0f} ms at the start"
+            return {"step": step.index, "offered": step.offered, "why": why}
+    return None
+
+
+def knee(
+    steps: list[Step], p99_ms: float | None = None, error_rate: float | None = None
+) -> dict[str, Any] | None:
+    """The first step the target did not keep up with, and what showed it; None if none: its
+    throughput stopped following the offered rate, its errors passed the run's error rate (1 %
+    unless told), or its p99 passed the run's p99 threshold (when one is set). A p99 that only
+    bent is not a knee (bend())."""
+    share = ERROR_SHARE if error_rate is None else error_rate
     for step in steps:
         reasons = []
         if step.offered and step.achieved / step.offered < FOLLOWS:
             reasons.append(f"throughput {step.achieved:,.0f}/s of {step.offered:,.0f}/s offered")
-        if (
-            step.p99_ms is not None
-            and baseline is not None
-            and step.p99_ms > max(P99_FLOOR_MS, P99_BEND * baseline)
-        ):
-            reasons.append(f"p99 {step.p99_ms:,.0f} ms against {baseline:,.0f} ms at the start")
-        if step.error_share > ERROR_SHARE:
+        if p99_ms is not None and step.p99_ms is not None and step.p99_ms > p99_ms:
+            reasons.append(f"p99 {step.p99_ms:,.0f} ms over the {p99_ms:,.0f} ms threshold")
+        if step.error_share > share:
             reasons.append(f"{step.error_share:.1%} of reports failed")
         if reasons:
             return {"step": step.index, "offered": step.offered, "why": "; ".join(reasons)}
@@ -101,7 +116,7 @@ def highest_good(
 ) -> Step | None:
     """The highest step before the knee that met the run's thresholds: the capacity the run can
     vouch for (the report's headline and its baseline comparison both read this one)."""
-    found = knee(steps)
+    found = knee(steps, p99_ms, error_rate)
     good = [
         s
         for s in steps

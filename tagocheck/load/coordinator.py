@@ -30,7 +30,7 @@ from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter
 
 from tagocheck import checks, ratelimits, reach
 from tagocheck.client import TagoClient
-from tagocheck.fleet.capacity import highest_good, knee, p99_text, step_from
+from tagocheck.fleet.capacity import bend, highest_good, knee, p99_text, step_from
 from tagocheck.fleet.integrity import (
     check_times,
     reconcile,
@@ -706,7 +706,11 @@ class Coordinator:
                 f"achieved {step.achieved:,.0f}/s, {p99_text(step.p99_ms)}",
                 step=step.as_dict(),
             )
-            found = knee(self.steps)
+            bent = bend(self.steps)
+            if bent is not None and bent["step"] == index:
+                self.say("bend", f"latency bend at step {index}: {bent['why']}", bend=bent)
+            thresholds = self._threshold_settings()
+            found = knee(self.steps, thresholds.get("p99_ms"), thresholds.get("error_rate"))
             if found is not None:
                 self.say("knee", f"knee at step {found['step']}: {found['why']}", knee=found)
                 break
@@ -820,7 +824,8 @@ class Coordinator:
             best = highest_good(self.steps, thresholds.get("p99_ms"), thresholds.get("error_rate"))
             capacity = {
                 "steps": [step.as_dict() for step in self.steps],
-                "knee": knee(self.steps),
+                "knee": knee(self.steps, thresholds.get("p99_ms"), thresholds.get("error_rate")),
+                "bend": bend(self.steps),
                 "highest_good": best.as_dict() if best else None,
             }
             (self.run_dir / "steps.json").write_text(json.dumps(capacity, indent=2))

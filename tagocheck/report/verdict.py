@@ -429,6 +429,12 @@ def _capacity(run: RunData, findings: _Findings, facts: list[str]) -> Step | Non
             f"The run stopped after step {len(steps)} of {planned}: the capacity above it was "
             "not measured.",
         )
+    bent = capacity.get("bend")
+    if bent:
+        facts.append(
+            f"Latency bend from step {bent['step']} ({bent['offered']:,.1f} reports/s offered): "
+            f"{bent['why']}; the steps after it that met the thresholds still count."
+        )
     if knee:
         facts.append(
             f"Knee at step {knee['step']} ({knee['offered']:,.1f} reports/s offered): "

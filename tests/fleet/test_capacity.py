@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tagocheck.fleet.capacity import highest_good, knee, meets, p99_text, step_from
+from tagocheck.fleet.capacity import bend, highest_good, knee, meets, p99_text, step_from
 from tagocheck.report.charts import _timeline_source
 
 from .test_timeline import sample
@@ -59,3 +59,20 @@ def test_a_backfill_throttled_by_design_is_no_failed_report():
     assert step_from(1, 10, 0, 9, 100.0, backfilling).error_share == 0.0
     failing = [sample(t, responses=100, errors=30, throttled=10) for t in range(10)]
     assert abs(step_from(1, 10, 0, 9, 100.0, failing).error_share - 0.2) < 1e-9
+
+
+def test_a_bend_below_the_thresholds_is_a_finding_not_a_cut_in_the_answer():
+    """The demo's complaint: step 3 at p99 78 ms (threshold 500), no errors, all achieved, was
+    cut from the answer by the bend rule alone."""
+    steps = [
+        step_from(i, 100 * i, 10 * i, 10 * i + 9, 500.0 * i, [
+            sample(10 * i + t, p99=p99, achieved=500.0 * i, responses=500 * i) for t in range(10)
+        ])
+        for i, p99 in ((1, 14.0), (2, 20.0), (3, 78.0))
+    ]  # fmt: skip
+    assert bend(steps)["step"] == 3
+    assert knee(steps, p99_ms=500.0, error_rate=0.01) is None
+    assert highest_good(steps, p99_ms=500.0, error_rate=0.01) == steps[2]
+    broke = knee(steps, p99_ms=60.0, error_rate=0.01)  # a threshold the step broke: the knee
+    assert broke["step"] == 3 and "over the 60 ms threshold" in broke["why"]
+    assert highest_good(steps, p99_ms=60.0, error_rate=0.01) == steps[1]

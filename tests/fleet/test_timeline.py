@@ -48,10 +48,10 @@ def test_a_steady_run_is_stable_and_a_degrading_one_drifts():
     assert drift(steady[:8])["verdict"] == "too short"
 
 
-def test_one_stalled_second_does_not_make_a_knee():
+def test_one_stalled_second_does_not_make_a_bend():
     """Seen in a demo run: a single slow commit put one second's p99 at 84 ms in a step whose
     other seconds were at 4 ms, and the step was called the knee."""
-    from tagocheck.fleet.capacity import knee, step_from
+    from tagocheck.fleet.capacity import bend, step_from
 
     quiet = [sample(100.0 + i, p99=4) for i in range(10)]
     stalled = [sample(110.0 + i, p99=84 if i == 5 else 4) for i in range(10)]
@@ -60,9 +60,9 @@ def test_one_stalled_second_does_not_make_a_knee():
         step_from(1, 100, 100.0, 110.0, 100, quiet),
         step_from(2, 200, 110.0, 120.0, 100, stalled),
     ]
-    assert knee(steps) is None
+    assert bend(steps) is None
     steps.append(step_from(3, 300, 120.0, 130.0, 100, slow))
-    assert knee(steps)["step"] == 3
+    assert bend(steps)["step"] == 3
 
 
 def test_a_generator_starved_of_cpu_by_its_neighbours_is_the_limit():

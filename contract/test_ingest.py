@@ -226,34 +226,30 @@ def judge_sent(fleet, example, records: list, group: str, whole=None) -> None:
     """Send a documented example and judge the answer by the label of the rule it rests on."""
     reply = fleet.as_a("POST", json=records if whole is None else whole)
     if example.valid:
-        if not reply.verdict.succeeded:
-            fail_with(
-                fleet.recorder.find(
-                    "POST /data",
-                    "documented record refused",
-                    VIOLATION,
-                    where=example.name,
-                    expected=f"accepted: {example.source}",
-                    label=label_of(example.source),
-                    observed=f"HTTP {reply.status}: {reply.said or reply.verdict.outcome}",
-                    reproduction=reply.curl,
-                )
+
+        def failed(check: str, expected: str, observed: str) -> None:
+            finding = fleet.recorder.find(
+                "POST /data",
+                check,
+                VIOLATION,
+                where=example.name,
+                expected=f"{expected}: {example.source}",
+                label=label_of(example.source),
+                observed=observed,
+                reproduction=reply.curl,
             )
+            fail_with(finding)
+
+        if not reply.verdict.succeeded:
+            said = reply.said or reply.verdict.outcome
+            failed("documented record refused", "accepted", f"HTTP {reply.status}: {said}")
         said = acknowledged_count(reply)
         kept = stored(fleet, group)
         if said not in (None, len(records)) or len(kept) != len(records):
-            fail_with(
-                fleet.recorder.find(
-                    "POST /data",
-                    "documented record not stored",
-                    VIOLATION,
-                    where=example.name,
-                    expected=f'acknowledged as "N Data Added" and stored: {example.source}',
-                    label=label_of(example.source),
-                    observed=f"{len(records)} sent, the target said {reply.result!r}, "
-                    f"{len(kept)} stored",
-                    reproduction=reply.curl,
-                )
+            failed(
+                "documented record not stored",
+                'acknowledged as "N Data Added" and stored',
+                f"{len(records)} sent, the target said {reply.result!r}, {len(kept)} stored",
             )
         return
     with fleet.recorder.echoing(example.name):

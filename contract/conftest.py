@@ -514,6 +514,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """Confirm the failing findings against the reference, decide the run's verdict, write the
     contract report and give the run the verdict's exit status (contract/outcome.py)."""
     config = session.config
+    if config.option.collectonly:
+        return  # nothing was meant to run: no verdict to give
     if session.exitstatus in PYTEST_OWN:
         if RECORDER.routes or len(RECORDER.findings):
             RECORDER.write(report_path(config))

@@ -123,7 +123,9 @@ def test_a_failing_example_is_not_replayed_against_another_target(tmp_path):
     """An unseeded run keeps its failing example in the target's own folder; a run against
     another (healthy) target with the same examples root neither reads it nor fails."""
     examples = tmp_path / "examples"
-    with start(tmp_path / "faulty", "wrong-count") as faulty:
+    # every fifth record stored twice, counted: the explicit example (records 2 and 3, after the
+    # baseline's) passes, so the failure is a generated one, which Hypothesis keeps
+    with start(tmp_path / "faulty", "duplicate-writes=0.2") as faulty:
         red = run_contract(
             tmp_path,
             "contract/test_ingest.py::test_valid_batches_round_trip",

@@ -118,9 +118,10 @@ SHOWN_BY_LOAD_RUNS = {
     "slow-writes": "test_retries_after_a_timeout_store_reports_twice_and_are_told_apart",
     "down": "test_a_target_down_for_seconds_is_retried_through",
     "silent": "test_a_target_down_for_seconds_is_retried_through",
+    "capacity": "test_capacity_steps_find_a_known_capacity",
 }
-"""Faults that break no rule of the contract (an answer late, or none for a while): what they
-are for is shown by the load runs' tests (tests/loadtests/test_devices_in_trouble.py)."""
+"""Faults that break no rule of the contract (an answer late, or none for a while, or a target
+that saturates): what they are for is shown by the load runs' tests (tests/loadtests/)."""
 
 
 OBSERVED_ONLY = {"lenient-limits": "test_a_target_keeping_over_limit_fields_is_observed_not_blamed"}
@@ -134,7 +135,7 @@ def test_every_fault_is_caught_by_some_test():
     trusted = (Path(__file__).parent / "test_contract_trust.py").read_text()
     for fault, test in OBSERVED_ONLY.items():
         assert f"def {test}(" in trusted and f'"{fault}"' in trusted, fault
-    shown = (Path(__file__).parent / "loadtests" / "test_devices_in_trouble.py").read_text()
+    shown = "".join(p.read_text() for p in (Path(__file__).parent / "loadtests").glob("*.py"))
     for fault, test in SHOWN_BY_LOAD_RUNS.items():
         assert f"def {test}(" in shown and f'"{fault}=' in shown, fault
 

@@ -160,6 +160,7 @@ class TargetApp:
         self.tls = tls
         self.store_data = store_data
         self.touched: set[str] = set()
+        self.capacity_gate = CapacityGate(faults.active.get("capacity") or 0.0)
         self.started = time.monotonic()
         """What span faults (down=START+DURATION) are timed from."""
         self._static = {(r.method, r.template): r for r in ROUTES if "{" not in r.template}
@@ -403,6 +404,8 @@ async def _ingest(app: TargetApp, device: Device, body: Any) -> Response:
         records.new_row(raw, index, app.store.next_seq(), device.key, group, created)
         for index, raw in enumerate(sent)
     ]
+    if "capacity" in app.faults:
+        await app.capacity_gate.wait(len(rows))
     kept = [row for row in rows if not app.faults.hits("lose-writes")]
     kept += [
         (app.store.next_seq(), *row[1:]) for row in kept if app.faults.hits("duplicate-writes")
@@ -416,6 +419,23 @@ async def _ingest(app: TargetApp, device: Device, body: Any) -> Response:
     if "slow-writes" in app.faults:  # stored now, acknowledged late
         await asyncio.sleep(app.faults.value("slow-writes"))
     return ok(f"{added} Data Added")
+
+
+class CapacityGate:
+    """The capacity fault: records are let through at `rate` a second, in arrival order. Past
+    the rate each write waits its turn, so latency grows with the queue, as on a saturated
+    server (a known capacity for the capacity search to find)."""
+
+    def __init__(self, rate: float) -> None:
+        self.rate = rate
+        self.next_free = 0.0
+
+    async def wait(self, records: int) -> None:
+        now = time.monotonic()
+        start = max(now, self.next_free)
+        self.next_free = start + records / self.rate
+        if start > now:
+            await asyncio.sleep(start - now)
 
 
 def _cap_groups(sent: list[Any], cap: int) -> None:

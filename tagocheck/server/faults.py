@@ -37,6 +37,11 @@ FAULTS: dict[str, tuple[str, float | None]] = {
         "characters in variables, and stores them as sent: what no source says a target refuses",
         None,
     ),
+    "capacity": (
+        "stores at most this many records a second (capacity=800 or 800/s): past it, writes "
+        "queue, and latency grows as a saturated server's does",
+        None,
+    ),
     "group-cap": (
         "refuses a batch with a group (or serie) longer than this many characters, under the "
         "documented 100",
@@ -77,6 +82,9 @@ class Faults:
                 active[name] = None
                 continue
             default = FAULTS[name][1]
+            if name == "capacity":
+                active[name] = _rate(raw)
+                continue
             if raw and default is None:
                 raise UnknownFault(f"fault {name!r} takes no value")
             try:
@@ -125,6 +133,17 @@ class Faults:
             else:
                 described.append(name if v is None else f"{name}={v:g}")
         return described
+
+
+def _rate(raw: str) -> float:
+    """capacity=800 or capacity=800/s: records a second, above 0."""
+    try:
+        rate = float(raw.removesuffix("/s"))
+    except ValueError:
+        rate = 0.0
+    if not 0 < rate < 1e9:  # nan too
+        raise UnknownFault("fault 'capacity' takes records a second: capacity=800/s")
+    return rate
 
 
 def _span(name: str, raw: str) -> tuple[float, float]:

@@ -268,16 +268,25 @@ def test_capacity_steps_find_the_knee_of_a_slow_target(tmp_path):
     assert summary["limit"]["limit"] == "target"
 
 
-def _knee_run(tmp_path: Path):
+def test_capacity_steps_find_a_known_capacity(tmp_path):
+    """A target that stores at most 250 records a second (the capacity fault): the steps of
+    100, 200, 300 and 400 reports a second hold up to 200 and find the knee at 300."""
+    steps, done, _ = _knee_run(tmp_path, fault="capacity=250/s", users=50)
+    assert steps["knee"] is not None, done.stdout[-2000:]
+    assert steps["knee"]["offered"] >= 250, steps["knee"]
+    assert steps["highest_good"] is not None and steps["highest_good"]["offered"] <= 250
+
+
+def _knee_run(tmp_path: Path, fault: str = "slow=0.05", users: int = 10):
     with start_target(
-        tmp_path / "state", "--plan", "unlimited", "--fault", "slow=0.05", "--seed-devices", "400"
+        tmp_path / "state", "--plan", "unlimited", "--fault", fault, "--seed-devices", "400"
     ) as target:
         run_dir = tmp_path / "run"
         done = locust(
             "-u",
-            "10",
+            str(users),
             "-r",
-            "10",
+            str(users),
             "-t",
             "60s",
             "--devices",

@@ -191,6 +191,19 @@ def test_lenient_limits(start):
     assert dash.status_code == 200
 
 
+def test_capacity(start):
+    """Three writes of 50 records at 100 records a second: the third is let through no sooner
+    than a second after the first began (a lower bound: a busy machine is only slower)."""
+    assert Faults.parse(["capacity=100/s"]).describe() == ["capacity=100"]
+    client = faulty(start, "capacity=100/s")
+    token = client.device("c")["token"]
+    batch = [{"variable": "v", "value": i} for i in range(50)]
+    began = time.monotonic()
+    for _ in range(3):
+        assert client.call("POST", "/data", token, json=batch).status_code == 200
+    assert time.monotonic() - began >= 1.0
+
+
 def test_down(start):
     client = faulty(start, "down=0+1.5")
     first = client.profile("GET", "/info")
@@ -229,6 +242,8 @@ def test_fault_parsing():
         ["silent=-1+5"],
         ["slow-writes=-1"],
         ["group-cap=1.5"],
+        ["capacity=0"],
+        ["capacity=fast"],
         ["group-cap=100"],
     ):
         with pytest.raises(UnknownFault):

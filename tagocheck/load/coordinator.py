@@ -138,6 +138,9 @@ class Coordinator:
         self._begin_run(self.home)
         self.run_dir_ours = False
         """Set once the run directory is known to be this run's: nothing is written before."""
+        self.cause_said = False
+        """A run that could not start whose cause the entry point says in its one line (stderr,
+        exit 2): the console gives its headline, not the path of a report that only repeats it."""
 
     def _begin_run(self, run_dir: Path) -> None:
         """A run's own state, all of it new: at start, and for each swarm from the web UI."""
@@ -193,9 +196,11 @@ class Coordinator:
         writes an all-clear)."""
         how = CRASHED if self.going else NOT_RUN
         self.ending = self.ending.then(Ending(how, cause(error, self.environment.host)))
-        self.say(
-            "error", f"{'the run broke off' if self.going else 'cannot run'}: {self.ending.why}"
-        )
+        said = f"{'the run broke off' if self.going else 'cannot run'}: {self.ending.why}"
+        if self.going or self.web:
+            self.say("error", said)
+        elif self.run_dir_ours:  # the headline says it on the console: once
+            self.events.note("error", said)
         if self.web and self.environment.runner is not None:
             self.end_swarm()  # the UI stays, for a swarm that can run
         else:
@@ -908,8 +913,6 @@ class Coordinator:
             self.environment.process_exit_code = 1
             return
         self.environment.process_exit_code = found.exit_code
-        if self.ending.how == NOT_RUN and not self.web:
-            return  # its cause was said in one line already; the report holds it too
         self.say("verdict", found.headline, outcome=found.outcome)
         for line in found.problems:
             self.say("verdict", f"  {line}")
@@ -924,7 +927,7 @@ class Coordinator:
         except (ReportError, OSError) as error:
             self.say("report", f"no report written: {error}")
             return
-        if self.ending.how != NOT_RUN or self.web:  # a run that could not start: one line
+        if not self.cause_said:  # a run that could not start said so in one line
             self.say("report", f"report: {written}")
 
     def _clean_up(self) -> None:

@@ -100,6 +100,7 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
         coordinator.prepare()
     except Exception as error:  # whatever it was, the run cannot go on: say why, in one line
         coordinator.ending = Ending(NOT_RUN, cause(error, environment.host))
+        coordinator.cause_said = True
         coordinator.finish()
         _cannot_run(environment, coordinator.ending.why)
     _on_signals(coordinator)

@@ -366,11 +366,14 @@ def test_a_report_rebuilt_with_a_baseline_keeps_its_contract_section(clean, tmp_
     assert "<h3>Contract suite</h3>" in rebuilt and 'id="baseline"' in rebuilt
 
 
-def test_a_red_contract_leads_the_verdict_box_of_a_load_run_that_held(clean, tmp_path):
+def test_a_red_contract_leads_the_verdict_box_of_a_load_run_that_held(tmp_path):
     """The worst finding of any part leads: a load run that met its thresholds beside a contract
     run that named a violation (or judged nothing) is no green report."""
+    from tagocheck.report.verdict import judge_dir
+
     run = tmp_path / "run"
-    shutil.copytree(clean[0], run)
+    synthetic_hour(run)
+    assert judge_dir(run).good  # the load side held
     for status, why in (("violated", "1 finding that fails the run"), ("not judged", "no test")):
         contract = tmp_path / status / "contract-report.json"
         contract.parent.mkdir()
@@ -381,6 +384,7 @@ def test_a_red_contract_leads_the_verdict_box_of_a_load_run_that_held(clean, tmp
         assert 'class="verdict bad"' in box
         headline = box.split('<div class="headline">', 1)[1].split("</div>", 1)[0]
         assert headline == f"Contract suite: {status}: {why}."
+        assert "met the thresholds" in box  # the load side's own headline, below it
         assert "No threshold broken" not in box
 
 

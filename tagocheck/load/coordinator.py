@@ -1152,6 +1152,20 @@ class Coordinator:
                 of=total,
                 denominator=denominator,
             )
+        elif not self.steps and options.check_error_rate >= 0 and denominator != "reports failed":
+            # devices retried: their reports held, but the target failed the attempts, which
+            # retries only hid from the devices (a finding of its own, never folded in)
+            attempts = observer.reports
+            failed_attempts = observer.failed - self._backfill_throttled()
+            tried = failed_attempts / attempts if attempts else 0.0
+            if tried > options.check_error_rate:
+                answered = observer.attempts.finals - failed
+                text = (
+                    f"{tried:.1%} of {attempts:,} attempts failed (threshold "
+                    f"{options.check_error_rate:g}); of {total:,} reports {answered:,} were "
+                    f"answered and {failed:,} given up, the rest still being tried at the end"
+                )
+                breaks("attempt_error_rate", text, tried, options.check_error_rate)
         responses = observer.nonconforming
         if options.check_schema_violations >= 0 and responses > options.check_schema_violations:
             text = f"{responses} responses broke the contract > {options.check_schema_violations}"

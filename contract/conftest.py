@@ -166,7 +166,9 @@ def _explore(config: pytest.Config) -> None:
         EXPLORATION.examples = exploration.examples_folder(
             root, option("--target", None), option("--plan", None) or EMBEDDED_PLAN
         )
-    profile = os.environ.get("TAGOCHECK_HYPOTHESIS_PROFILE", "ci")
+    profile = config.getoption("hypothesis_profile", None) or os.environ.get(
+        "TAGOCHECK_HYPOTHESIS_PROFILE", "ci"
+    )
     settings.register_profile(
         "tagocheck-run",
         max_examples=EXAMPLE_COUNTS.get(profile, EXAMPLE_COUNTS["ci"]),

@@ -209,24 +209,20 @@ def test_past_the_plan_it_refuses_without_yes_and_sends_nothing(tmp_path):
     assert target.profile_token not in out + err
 
 
+def on_account(target, run_dir: Path, *args: str) -> tuple[subprocess.Popen, str, str]:
+    """A short job against the embedded target playing a real account (no contract suite)."""
+    done = capacity(*args, "--no-contract", "--run-dir", str(run_dir), env=account(target))
+    out, err = done.communicate(timeout=180)
+    return done, out, err
+
+
 def test_a_real_account_run_creates_its_fleet_and_removes_it(tmp_path):
     run_dir = tmp_path / "run"
     with start_target(tmp_path / "state", "--plan", "starter") as target:
-        done = capacity(
-            "--plan",
-            "starter",
-            "--devices",
-            "20",
-            "--steps",
-            "2",
-            "--step-seconds",
-            "3",
-            "--no-contract",
-            "--run-dir",
-            str(run_dir),
-            env=account(target),
-        )
-        out, err = done.communicate(timeout=180)
+        done, out, err = on_account(
+            target, run_dir, "--plan", "starter", "--devices", "20", "--steps", "2",
+            "--step-seconds", "3",
+        )  # fmt: skip
         assert done.returncode == 0, out[-3000:] + err[-3000:]
         assert devices_on(target) == []  # created for the run, removed after it
     summary = json.loads((run_dir / "summary.json").read_text())
@@ -239,23 +235,10 @@ def test_plan_none_is_taken_against_a_self_hosted_server_and_judges_no_plan_limi
     and said so in the preflight."""
     run_dir = tmp_path / "run"
     with start_target(tmp_path / "state", "--plan", "unlimited") as target:
-        done = capacity(
-            "--plan",
-            "none",
-            "--devices",
-            "10",
-            "--steps",
-            "1",
-            "--step-seconds",
-            "3",
-            "--interval",
-            "1",
-            "--no-contract",
-            "--run-dir",
-            str(run_dir),
-            env=account(target),
-        )
-        out, err = done.communicate(timeout=180)
+        done, out, err = on_account(
+            target, run_dir, "--plan", "none", "--devices", "10", "--steps", "1",
+            "--step-seconds", "3", "--interval", "1",
+        )  # fmt: skip
     assert done.returncode == 0, out[-3000:] + err[-3000:]
     assert "plan none sets no limit" in out.replace("\n", " ")
     assert json.loads((run_dir / "config.json").read_text())["plan"] == "none"

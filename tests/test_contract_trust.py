@@ -123,28 +123,21 @@ def test_a_failing_example_is_not_replayed_against_another_target(tmp_path):
     """An unseeded run keeps its failing example in the target's own folder; a run against
     another (healthy) target with the same examples root neither reads it nor fails."""
     examples = tmp_path / "examples"
+
+    def round_trips(target: RunningTarget) -> Run:
+        test = "contract/test_ingest.py::test_valid_batches_round_trip"
+        return run_contract(tmp_path, test, "--contract-examples", str(examples), target=target)
+
     # every fifth record stored twice, counted: the explicit example (records 2 and 3, after the
     # baseline's) passes, so the failure is a generated one, which Hypothesis keeps
     with start(tmp_path / "faulty", "duplicate-writes=0.2") as faulty:
-        red = run_contract(
-            tmp_path,
-            "contract/test_ingest.py::test_valid_batches_round_trip",
-            "--contract-examples",
-            str(examples),
-            target=faulty,
-        )
+        red = round_trips(faulty)
     assert red.returncode == 1, red.stdout[-3000:]
     kept = [p.name for p in examples.iterdir()]
     assert len(kept) == 1 and kept[0].startswith("http_127.0.0.1_")
     assert any(p.is_file() for p in (examples / kept[0]).rglob("*"))
     with start(tmp_path / "healthy") as healthy:
-        green = run_contract(
-            tmp_path,
-            "contract/test_ingest.py::test_valid_batches_round_trip",
-            "--contract-examples",
-            str(examples),
-            target=healthy,
-        )
+        green = round_trips(healthy)
     assert green.returncode == 0, green.stdout[-3000:]
     assert len(list(examples.iterdir())) <= 2 and kept[0] in {p.name for p in examples.iterdir()}
 

@@ -333,7 +333,7 @@ def _violation(check: str, error: Any, prefix: str = "") -> Violation:
         scrub(message),
         severity=schemas.severity(error),
         expected=expected,
-        label=schemas.label(error) or label_of(expected),
+        label=schemas.label(error),  # else the one `expected` ends on (Violation)
     )
 
 

@@ -247,9 +247,11 @@ def label(error: ValidationError) -> str | None:
 
 
 @cache
-def validator(name: str) -> Validator:
-    """A validator for a named schema or anchor, resolving references offline."""
-    return ContractValidator(
+def validator(name: str, *, labelling: bool = False) -> Validator:
+    """A validator for a named schema or anchor, resolving references offline; `labelling`:
+    the slower one that labels its errors (errors() uses it once an instance has failed)."""
+    kind = _LabellingValidator if labelling else ContractValidator
+    return kind(
         {"$ref": uri(name)},
         registry=registry(),
         format_checker=Draft202012Validator.FORMAT_CHECKER,
@@ -261,21 +263,12 @@ def resolve(name: str) -> Any:
     return registry().resolver().lookup(uri(name)).contents
 
 
-@cache
-def _labelling_validator(name: str) -> Validator:
-    return _LabellingValidator(
-        {"$ref": uri(name)},
-        registry=registry(),
-        format_checker=Draft202012Validator.FORMAT_CHECKER,
-    )
-
-
 def errors(name: str, instance: Any) -> list[ValidationError]:
     """Every way the instance breaks the named schema, the most relevant first, each with the
     source label of the rule it broke (`label`)."""
     if validator(name).is_valid(instance):
         return []
-    found = _labelling_validator(name).iter_errors(instance)
+    found = validator(name, labelling=True).iter_errors(instance)
     return sorted(found, key=relevance, reverse=True)
 
 

@@ -121,6 +121,11 @@ class Attempts:
         found.backfill_last = {int(k): v for k, v in data["backfill_last"].items()}
         return found
 
+    def throttled(self) -> int:
+        """Backfill requests answered 429 so far: the plan holding a backfill back, not failed
+        reports (their readings go back to the buffer and are sent again)."""
+        return sum(counts.get("throttled", 0) for counts in self.backfill.values())
+
     def summary(self) -> dict[str, Any]:
         """The run's retry figures (what reports cost in attempts)."""
         attempts = self.first + self.retries

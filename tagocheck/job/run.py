@@ -306,30 +306,25 @@ class Runner:
                 progress.update(task, status=f"{passed} passed, {failed} failed")
         self.child = None
         summary = next((ln for ln in reversed(child.output) if " in " in ln), "")
-        outcome.contract_failed = self._contract_violations(failed)
-        outcome.contract_verdict = self._contract_verdict(child.process.returncode)
+        outcome.contract_failed, outcome.contract_verdict = self._contract_results(
+            failed, child.process.returncode
+        )
         progress.update(task, total=1, completed=1, status=scrub(summary.strip("= ")) or "done")
 
-    def _contract_verdict(self, returncode: int | None) -> dict[str, Any]:
-        """The suite's verdict from its report; a suite that wrote none did not judge."""
+    def _contract_results(
+        self, failed_tests: int, returncode: int | None
+    ) -> tuple[int, dict[str, Any]]:
+        """From the suite's report: the findings that fail the run (its failed tests without a
+        report) and its verdict (a suite that wrote none did not judge)."""
         try:
             found = compliance.read(self.contract_report)
         except compliance.ContractReportError:
             found = None
+        violations = found.counts.get(VIOLATION, 0) if found is not None else failed_tests
         if found is not None and found.verdict:
-            return found.verdict
-        return {
-            "status": "not judged",
-            "why": f"the contract suite wrote no verdict (exit {returncode})",
-        }
-
-    def _contract_violations(self, failed_tests: int) -> int:
-        """Findings that fail the run, from the suite's report; its failed tests without one."""
-        try:
-            found = compliance.read(self.contract_report)
-        except compliance.ContractReportError:
-            return failed_tests
-        return found.counts.get(VIOLATION, 0)
+            return violations, found.verdict
+        why = f"the contract suite wrote no verdict (exit {returncode})"
+        return violations, {"status": "not judged", "why": why}
 
     def _capacity(self, progress: Progress, url: str, env: dict[str, str]) -> None:
         job = self.job

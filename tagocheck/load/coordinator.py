@@ -692,6 +692,7 @@ class Coordinator:
     def _run_steps(self, steps: int) -> None:
         """Capacity: bring the fleet in over `steps` equal steps, note each, stop after the knee."""
         hold = self.options.step_seconds
+        thresholds = self._threshold_settings()  # the options: the same for every step
         active = 0
         for index in range(1, steps + 1):
             began = time.time()
@@ -714,7 +715,6 @@ class Coordinator:
             bent = bend(self.steps)
             if bent is not None and bent["step"] == index:
                 self.say("bend", f"latency bend at step {index}: {bent['why']}", bend=bent)
-            thresholds = self._threshold_settings()
             found = knee(self.steps, thresholds.get("p99_ms"), thresholds.get("error_rate"))
             if found is not None:
                 self.say("knee", f"knee at step {found['step']}: {found['why']}", knee=found)
@@ -880,10 +880,8 @@ class Coordinator:
         return found
 
     def _backfill_throttled(self) -> int:
-        """Backfill requests answered 429: the plan holding a backfill back, not failed
-        reports (their readings go back to the buffer and are sent again)."""
-        backfill = self.observer.attempts.backfill
-        return sum(counts.get("throttled", 0) for counts in backfill.values())
+        """Backfill requests answered 429 (Attempts.throttled)."""
+        return self.observer.attempts.throttled()
 
     def _network_sharing(self) -> dict[str, Any] | None:
         """The ratelimit scenario on the network path: whether uplinks count in POST /data's
@@ -1113,7 +1111,6 @@ class Coordinator:
             if tally.first:
                 given_up = sum(tally.given_up.values())
                 return tally.first, given_up, "reports given up"
-        expected = 0
         if self.scenario == "ratelimit":
             expected = sum(c.get(checks.RATE_LIMITED, 0) for c in observer.outcomes.values())
         else:

@@ -20,7 +20,6 @@ from typing import Any
 import gevent
 import gevent.lock
 
-from tagocheck.fleet.attempts import Attempts
 from tagocheck.fleet.integrity import report_group
 from tagocheck.fleet.model import Fleet, NetworkAccess
 from tagocheck.fleet.observe import FleetObserver
@@ -241,7 +240,7 @@ class Shard:
         self.taken_reports += taken.reports
         self.taken_failed += taken.failed
         self.taken_retries += taken.attempts.retries
-        self.taken_throttled += throttled_by_design(taken.attempts)
+        self.taken_throttled += taken.attempts.throttled()
         for counts in taken.outcomes.values():
             self.taken_outcomes.update(counts)
         samples, self.samples = self.samples, []
@@ -259,7 +258,7 @@ class Shard:
             total = self.taken_reports + self.observer.reports
             failed_now = self.taken_failed + self.observer.failed
             retries_now = self.taken_retries + self.observer.attempts.retries
-            throttled_now = self.taken_throttled + throttled_by_design(self.observer.attempts)
+            throttled_now = self.taken_throttled + self.observer.attempts.throttled()
             work = self.work
             outcomes = self.taken_outcomes.copy()
             for counts in self.observer.outcomes.values():
@@ -300,11 +299,6 @@ class Shard:
             )
             wait_last, self.in_flight_peak, retries = wait_now, self.in_flight, retries_now
             throttled = throttled_now
-
-
-def throttled_by_design(attempts: Attempts) -> int:
-    """The 429s an outage's backfill got so far: sent again, not failed."""
-    return sum(counts["throttled"] for counts in attempts.backfill.values())
 
 
 current: Shard | None = None

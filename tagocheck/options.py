@@ -368,11 +368,29 @@ def _options() -> list[Option]:
         Option(
             "--steps",
             "Capacity steps",
-            "capacity: bring the fleet in over this many steps, stopping after the knee "
+            "capacity: 0 searches for the highest load that holds (doubling, then bisecting); "
+            "N brings the fleet in over N equal steps, stopping after the first that broke "
             "(1: the whole fleet at once)",
-            number(1, MAX_STEPS, integer=True),
+            number(0, MAX_STEPS, integer=True),
             1,
             unit="steps",
+        ),
+        Option(
+            "--search-seconds",
+            "Search budget",
+            "capacity search: no step starts that would end after this many seconds of steps",
+            number(0, MAX_SECONDS, above=True),
+            120.0,
+            unit="s",
+        ),
+        Option(
+            "--precision",
+            "Search precision",
+            "capacity search: stop once the bracket (highest step held, lowest broken) is "
+            "narrower than this share of the load held",
+            number(0, 1, above=True),
+            0.05,
+            unit="share, 0 to 1",
         ),
         Option(
             "--step-seconds",

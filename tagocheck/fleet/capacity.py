@@ -82,22 +82,28 @@ def bend(steps: list[Step]) -> dict[str, Any] | None:
     return None
 
 
+def broke(step: Step, p99_ms: float | None = None, error_rate: float | None = None) -> list[str]:
+    """Why a step did not hold (empty: it did): its throughput stopped following the offered
+    rate, its errors passed the run's error rate (1 % unless told), or its p99 passed the run's
+    p99 threshold (when one is set). A p99 that only bent is no reason (bend())."""
+    share = ERROR_SHARE if error_rate is None else error_rate
+    reasons = []
+    if step.offered and step.achieved / step.offered < FOLLOWS:
+        reasons.append(f"throughput {step.achieved:,.0f}/s of {step.offered:,.0f}/s offered")
+    if p99_ms is not None and step.p99_ms is not None and step.p99_ms > p99_ms:
+        reasons.append(f"p99 {step.p99_ms:,.0f} ms over the {p99_ms:,.0f} ms threshold")
+    if step.error_share > share:
+        reasons.append(f"{step.error_share:.1%} of reports failed")
+    return reasons
+
+
 def knee(
     steps: list[Step], p99_ms: float | None = None, error_rate: float | None = None
 ) -> dict[str, Any] | None:
-    """The first step the target did not keep up with, and what showed it; None if none: its
-    throughput stopped following the offered rate, its errors passed the run's error rate (1 %
-    unless told), or its p99 passed the run's p99 threshold (when one is set). A p99 that only
-    bent is not a knee (bend())."""
-    share = ERROR_SHARE if error_rate is None else error_rate
+    """The first step (in the order run) the target did not keep up with, and what showed it;
+    None if none."""
     for step in steps:
-        reasons = []
-        if step.offered and step.achieved / step.offered < FOLLOWS:
-            reasons.append(f"throughput {step.achieved:,.0f}/s of {step.offered:,.0f}/s offered")
-        if p99_ms is not None and step.p99_ms is not None and step.p99_ms > p99_ms:
-            reasons.append(f"p99 {step.p99_ms:,.0f} ms over the {p99_ms:,.0f} ms threshold")
-        if step.error_share > share:
-            reasons.append(f"{step.error_share:.1%} of reports failed")
+        reasons = broke(step, p99_ms, error_rate)
         if reasons:
             return {"step": step.index, "offered": step.offered, "why": "; ".join(reasons)}
     return None
@@ -111,15 +117,32 @@ def meets(step: Step, p99_ms: float | None = None, error_rate: float | None = No
     )
 
 
-def highest_good(
+def held(step: Step, p99_ms: float | None = None, error_rate: float | None = None) -> bool:
+    """The step kept up and met the thresholds: load the run can vouch for."""
+    return not broke(step, p99_ms, error_rate) and meets(step, p99_ms, error_rate)
+
+
+def bracket(
     steps: list[Step], p99_ms: float | None = None, error_rate: float | None = None
-) -> Step | None:
-    """The highest step before the knee that met the run's thresholds: the capacity the run can
-    vouch for (the report's headline and its baseline comparison both read this one)."""
-    found = knee(steps, p99_ms, error_rate)
+) -> tuple[Step | None, Step | None]:
+    """The capacity's bracket: the highest step that held below the lowest that broke, and
+    that lowest broken step (None: no step broke, the capacity is above the highest held).
+
+    By load, not by order: a search probes up and down, and a ramp's steps only go up, so for
+    a ramp stopped at its knee this is the step before the knee and the knee."""
+    broken = [s for s in steps if broke(s, p99_ms, error_rate)]
+    ceiling = min(broken, key=lambda s: (s.devices, s.index)) if broken else None
     good = [
         s
         for s in steps
-        if (found is None or s.index < found["step"]) and meets(s, p99_ms, error_rate)
+        if held(s, p99_ms, error_rate) and (ceiling is None or s.devices < ceiling.devices)
     ]
-    return good[-1] if good else None
+    return (max(good, key=lambda s: (s.devices, s.index)) if good else None), ceiling
+
+
+def highest_good(
+    steps: list[Step], p99_ms: float | None = None, error_rate: float | None = None
+) -> Step | None:
+    """The highest load that held below any that broke: the capacity the run can vouch for
+    (the report's headline and its baseline comparison both read this one)."""
+    return bracket(steps, p99_ms, error_rate)[0]

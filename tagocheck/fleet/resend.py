@@ -60,6 +60,11 @@ class DeviceWork:
     def add(self, devices: Iterable[int], start: float) -> None:
         self.schedule.add(devices, start)
 
+    def retire(self, ceiling: int) -> None:
+        """Only the schedule's devices retire: a retry or backfill already planned still goes
+        out, as a device that had a reading to deliver would."""
+        self.schedule.retire(ceiling)
+
     def __len__(self) -> int:
         return len(self.schedule) + len(self.heap)
 

@@ -52,6 +52,9 @@ class Schedule:
         # started in an instant with start_at(): building a million devices' takes seconds,
         # and reports due meanwhile would all go out late.
         self.origin = 0.0
+        self.resume: dict[int, int] = {}
+        """A retired device's next sequence: brought back, it goes on where it stopped (a
+        sequence names a report's records, so it is never reused)."""
         self.add(devices, start)
 
     def start_at(self, origin: float) -> None:
@@ -74,8 +77,20 @@ class Schedule:
             while due < start:
                 nominal += intervals[device]
                 due = self._jittered(nominal)
-            self.heap.append((due, device, nominal, 0))
+            self.heap.append((due, device, nominal, self.resume.pop(device, 0)))
         heapq.heapify(self.heap)
+
+    def retire(self, ceiling: int) -> None:
+        """Devices `ceiling` and above stop reporting (a capacity search stepping down); what
+        they already sent is still answered and counted."""
+        kept = []
+        for entry in self.heap:
+            if entry[1] < ceiling:
+                kept.append(entry)
+            else:
+                self.resume[entry[1]] = entry[3]
+        heapq.heapify(kept)
+        self.heap = kept
 
     def __len__(self) -> int:
         return len(self.heap)

@@ -17,6 +17,7 @@ from tagocheck import ratelimits
 from tagocheck.fleet.model import FleetConfig
 from tagocheck.fleet.paths import PathLimit, path_limit
 from tagocheck.fleet.payloads import PROFILES
+from tagocheck.words import counted
 
 # The contract suite's fast tests (-m "not slow", the ci hypothesis profile) say up front what
 # they spend; these are their figures (contract/conftest.py DATA_INPUT_PLANNED), plus the
@@ -74,12 +75,17 @@ def plan_run(
     contract: bool,
     create_devices: bool,
     budget: int | None,
+    search_seconds: float = 120.0,
 ) -> Preflight:
+    """`steps` 0: a capacity search of at most `search_seconds` (and one more step)."""
     limits = ratelimits.rate_limits()
     limited = plan in limits.plans
     per_minute = (lambda route: limits.per_minute(plan, route)) if limited else (lambda route: None)
     top_rate = config.offered_rate  # reports/s with the whole fleet in
-    reports = sum(top_rate * step / steps * step_seconds for step in range(1, steps + 1))
+    if steps:
+        reports = sum(top_rate * step / steps * step_seconds for step in range(1, steps + 1))
+    else:  # at most: every step of the search at the whole fleet
+        reports = top_rate * (search_seconds + step_seconds)
     variables = records_per_report(config)
     checked = min(integrity_devices, config.devices)
     data_input = round(reports * variables) + (CONTRACT_DATA_INPUT if contract else 0)
@@ -91,7 +97,19 @@ def plan_run(
     found = Preflight(plan, transactions=data_input + data_output, budget=budget)
     path = path_limit(plan, config.via, config.devices, config.offered_rate, config.interval.mean)
     devices = config.devices if create_devices else 0
+    per_device = step_seconds / config.interval.mean
     found.lines += [
+        Line(
+            "reports per device in each step",
+            per_device,
+            None,
+            f"each step held {step_seconds:g} s at a {config.interval}-s interval; "
+            + (
+                f"{counted(steps, 'step')}"
+                if steps
+                else f"a search of at most {search_seconds:g} s (--search-seconds)"
+            ),
+        ),
         Line(
             "devices created (and removed)",
             devices + (CONTRACT_DEVICES if contract else 0),

@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os
 import queue
+import re
 import secrets
 import shutil
 import signal
@@ -52,6 +53,7 @@ from tagocheck.server.launcher import (
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD_STOP_SECONDS = 120.0
+STEP_LINE = re.compile(r"tagocheck capacity: step (\d+)")
 
 
 class JobError(RuntimeError):
@@ -63,6 +65,7 @@ class Job:
     config: FleetConfig
     plan: str
     steps: int
+    """0: search for the capacity; N: a fixed ramp of N steps."""
     step_seconds: float
     users: int
     run_dir: Path
@@ -79,6 +82,15 @@ class Job:
     ca_cert: str | None = None
     """The CA to verify the target's TLS with (both parts)."""
     env: dict[str, str] = field(default_factory=dict)
+    search_seconds: float = 120.0
+    precision: float = 0.05
+
+    def steps_seconds(self) -> float:
+        """The longest the steps can take: a ramp's steps, or a search's budget and one more
+        step with a rest before it (the last step may start just inside the budget)."""
+        if self.steps:
+            return self.steps * self.step_seconds
+        return self.search_seconds + 2 * self.step_seconds
 
 
 @dataclass
@@ -329,13 +341,19 @@ class Runner:
     def _capacity(self, progress: Progress, url: str, env: dict[str, str]) -> None:
         job = self.job
         config = job.config
-        task = progress.add_task("capacity steps", total=job.steps, status="starting Locust")
-        run_time = job.steps * job.step_seconds + 60  # the scenario stops itself after the last
+        task = progress.add_task(
+            "capacity search" if not job.steps else "capacity steps",
+            total=job.steps or None,
+            status="starting Locust",
+        )
+        run_time = job.steps_seconds() + 60  # the scenario stops itself after the last step
         command = [sys.executable, "-m", "locust", "-f", str(locustfile("capacity"))]
         command += ["--headless", "--only-summary", "-u", str(job.users), "-r", str(job.users)]
         command += ["-t", f"{run_time:.0f}s", "--host", url, "--plan", job.plan]
         command += [*fleet_arguments(config), "--steps", str(job.steps)]
         command += ["--step-seconds", str(job.step_seconds), "--run-dir", str(job.run_dir)]
+        command += ["--search-seconds", str(job.search_seconds)]
+        command += ["--precision", str(job.precision)]
         command += ["--overwrite"]  # the job's own config.json and contract results are there
         command += ["--check-p99-ms", str(job.check_p99_ms)]
         command += ["--check-error-rate", str(job.check_error_rate)]
@@ -348,9 +366,9 @@ class Runner:
             command += ["--fleet-file", self.target.info["fleet_file"]]
         child = self.child = Child(command, env, ROOT, takes_sigterm=True)
         for line in child.each_line():
-            if "tagocheck capacity: step " in line:
-                step = line.split("step ", 1)[1].split("/", 1)[0]
-                progress.update(task, completed=int(step), status=line.split(": ", 2)[-1])
+            stepped = STEP_LINE.search(line)
+            if stepped:
+                progress.update(task, completed=int(stepped[1]), status=line.split(": ", 2)[-1])
             elif line.startswith("tagocheck capacity: ") and "report:" not in line:
                 progress.update(task, status=line.removeprefix("tagocheck capacity: ")[:90])
         self.child = None

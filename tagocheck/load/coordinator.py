@@ -30,7 +30,6 @@ from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter
 
 from tagocheck import checks, ratelimits, reach
 from tagocheck.client import TagoClient
-from tagocheck.fleet.capacity import bend, highest_good, knee, p99_text, step_from
 from tagocheck.fleet.integrity import (
     check_times,
     reconcile,
@@ -78,6 +77,7 @@ from tagocheck.load.ending import (
 from tagocheck.load.eventlog import EventLog
 from tagocheck.load.options import fleet_config
 from tagocheck.load.shard import Shard
+from tagocheck.load.stepping import Stepping, plan_for
 from tagocheck.options import OPTIONS, OptionError, check_step, check_users
 from tagocheck.redact import redact_token
 from tagocheck.server.launcher import start_target
@@ -155,7 +155,7 @@ class Coordinator:
         self.observer: FleetObserver | None = None
         self.timeline = Timeline(run_dir / "timeline.jsonl")
         self.events = EventLog(run_dir / "events.jsonl")
-        self.steps: list = []
+        self.stepping: Stepping | None = None
         self.shards: dict[str, int] = {}
         self.finals: set[str] = set()
         self.going = False
@@ -465,6 +465,7 @@ class Coordinator:
                 )
         self._provision(config.devices)
         self.fleet = Fleet(config, self.senders(config))
+        self.stepping = self._stepping()
         network = self.network if config.via == "network" else None
         if self.options.device_rpm and config.via == "device":
             for index in range(config.devices):
@@ -636,7 +637,6 @@ class Coordinator:
         if self.going:
             return
         self.going = True
-        steps = max(1, self.options.steps)
         self._write_config()  # once more: the shards are known now
         self.schedule_at = time.time()
         if self.distributed:
@@ -661,15 +661,35 @@ class Coordinator:
                 f"{self.fleet.offered_rate(range(self.first_devices())):,.1f} reports/s",
             )
         self.watch(gevent.spawn(self._collect_every_second))
-        if self.scenario == "capacity" or (steps > 1 and self.scenario != "ratelimit"):
-            self.watch(gevent.spawn(self._run_steps, steps))
+        if self.stepping is not None:
+            self.watch(gevent.spawn(self._run_steps, self.stepping))
+
+    def _run_steps(self, stepping: Stepping) -> None:
+        """The steps, then the end of the swarm: a capacity run stops once its answer is found."""
+        stepping.run()
+        self.end_swarm()
+
+    def _stepping(self) -> Stepping | None:
+        """The capacity steps, when the run has any: the capacity scenario's search (--steps
+        0) or ramp, or any fleet scenario's ramp of more than one step."""
+        steps = self.options.steps
+        if self.scenario == "ratelimit" or (self.scenario != "capacity" and steps <= 1):
+            return None
+        return Stepping(
+            plan_for(steps, len(self.fleet), self.options.step_seconds, self.options.precision),
+            self.fleet,
+            self.options.step_seconds,
+            self._threshold_settings(),
+            grow=self._grow,
+            samples=lambda: self.timeline.samples,
+            say=self.say,
+            budget=self.options.search_seconds,
+            distributed=self.distributed,
+        )
 
     def first_devices(self) -> int:
         """Devices reporting from the start: all, or the first capacity step's."""
-        return self.devices_at(1, max(1, self.options.steps))
-
-    def devices_at(self, step: int, steps: int) -> int:
-        return max(1, round(len(self.fleet) * step / steps))
+        return self.stepping.first() if self.stepping is not None else len(self.fleet)
 
     def _collect_every_second(self) -> None:
         while True:
@@ -688,38 +708,6 @@ class Coordinator:
             self.environment.runner.send_message(GROW, {"active": active})
         else:
             this_process.current.grow(active)
-
-    def _run_steps(self, steps: int) -> None:
-        """Capacity: bring the fleet in over `steps` equal steps, note each, stop after the knee."""
-        hold = self.options.step_seconds
-        thresholds = self._threshold_settings()  # the options: the same for every step
-        active = 0
-        for index in range(1, steps + 1):
-            began = time.time()
-            target = self.devices_at(index, steps)
-            if target > active:
-                self._grow(target)
-            active = target
-            gevent.sleep(hold)
-            offered = self.fleet.offered_rate(range(active))
-            if self.distributed:
-                gevent.sleep(SETTLED_SECONDS[True] / 2)  # the step's last worker samples
-            step = step_from(index, active, began, began + hold, offered, self.timeline.samples)
-            self.steps.append(step)
-            self.say(
-                "step",
-                f"step {index}/{steps}: {active:,} devices, offered {offered:,.0f}/s, "
-                f"achieved {step.achieved:,.0f}/s, {p99_text(step.p99_ms)}",
-                step=step.as_dict(),
-            )
-            bent = bend(self.steps)
-            if bent is not None and bent["step"] == index:
-                self.say("bend", f"latency bend at step {index}: {bent['why']}", bend=bent)
-            found = knee(self.steps, thresholds.get("p99_ms"), thresholds.get("error_rate"))
-            if found is not None:
-                self.say("knee", f"knee at step {found['step']}: {found['why']}", knee=found)
-                break
-        self.end_swarm()
 
     # -- the end -------------------------------------------------------------------------------
 
@@ -825,14 +813,10 @@ class Coordinator:
             if sharing is not None:
                 extra["network_limit"] = sharing
         thresholds = self._threshold_settings()
-        if self.steps:
-            best = highest_good(self.steps, thresholds.get("p99_ms"), thresholds.get("error_rate"))
-            capacity = {
-                "steps": [step.as_dict() for step in self.steps],
-                "knee": knee(self.steps, thresholds.get("p99_ms"), thresholds.get("error_rate")),
-                "bend": bend(self.steps),
-                "highest_good": best.as_dict() if best else None,
-            }
+        capacity = (
+            self.stepping.summary(self.observer.reasons) if self.stepping is not None else None
+        )
+        if capacity is not None:
             (self.run_dir / "steps.json").write_text(json.dumps(capacity, indent=2))
             extra["capacity"] = capacity
         broken = self._thresholds(integrity, findings, extra["drift"])
@@ -1131,11 +1115,15 @@ class Coordinator:
             broken.append({"check": check, "text": text, "value": value, "limit": limit, **of})
 
         p99 = observer.summary()["latency_ms"]["corrected"]["p99"]
-        if not self.steps and options.check_p99_ms > 0 and p99 > options.check_p99_ms:
+        if self.stepping is None and options.check_p99_ms > 0 and p99 > options.check_p99_ms:
             breaks("p99_ms", f"p99 {p99:.1f} ms > {options.check_p99_ms:g} ms", p99)
         total, failed, denominator = self._failed_reports()
         share = failed / total if total else 0.0
-        if not self.steps and options.check_error_rate >= 0 and share > options.check_error_rate:
+        if (
+            self.stepping is None
+            and options.check_error_rate >= 0
+            and share > options.check_error_rate
+        ):
             text = (
                 f"error rate {share:.4f} > {options.check_error_rate:g} ({failed:,} of "
                 f"{total:,} {denominator})"
@@ -1149,7 +1137,11 @@ class Coordinator:
                 of=total,
                 denominator=denominator,
             )
-        elif not self.steps and options.check_error_rate >= 0 and denominator != "reports failed":
+        elif (
+            self.stepping is None
+            and options.check_error_rate >= 0
+            and denominator != "reports failed"
+        ):
             # devices retried: their reports held, but the target failed the attempts, which
             # retries only hid from the devices (a finding of its own, never folded in)
             attempts = observer.reports

@@ -11,7 +11,7 @@ from tagocheck.options import FLEET_SHAPE, LOCUST_FLAGS, OPTIONS
 
 SCENARIOS: dict[str, dict[str, Any]] = {
     "fleet": {},
-    "capacity": {"steps": 5},
+    "capacity": {"steps": 0},
     "soak": {},
     "ratelimit": {"devices": 2, "interval": "60"},
 }

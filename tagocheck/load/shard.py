@@ -201,10 +201,15 @@ class Shard:
                 gevent.sleep(min(IDLE_SECONDS, following - now) if following else IDLE_SECONDS)
 
     def grow(self, active: int) -> None:
-        if not isinstance(self.schedule, Schedule | DeviceWork) or active <= self.active:
+        """The fleet's first `active` devices report from now: more of them, or (a capacity
+        search bisecting down) fewer."""
+        if not isinstance(self.schedule, Schedule | DeviceWork) or active == self.active:
             return
         now = time.time()
-        self.schedule.add(self.devices_between(self.active, active), now)
+        if active > self.active:
+            self.schedule.add(self.devices_between(self.active, active), now)
+        else:
+            self.schedule.retire(active)
         self.active = active
         self._offered_area += self.offered * (now - self._offered_mark)
         self._offered_mark = now

@@ -279,10 +279,14 @@ def outcomes_over_time(run: RunData):
 
 
 def capacity_steps(run: RunData):
+    """Every step (a search's in the order of their load, not of their time): achieved against
+    offered, p99 on the right, each point held or broke, and the capacity's bracket shaded."""
     capacity = run.capacity
-    steps = capacity.get("steps") or []
+    steps = sorted(capacity.get("steps") or [], key=lambda s: (s["offered"], s["index"]))
     if not steps:
         return None
+    answer = capacity.get("answer") or {}
+    broke_at = {s["index"] for s in steps if _broke(s, answer, capacity)}
     source = ColumnDataSource(
         {
             "offered": [s["offered"] for s in steps],
@@ -290,8 +294,14 @@ def capacity_steps(run: RunData):
             "p99": [
                 np.nan if s.get("p99_ms") is None else max(FLOOR_MS, s["p99_ms"]) for s in steps
             ],
+            "errors": [100 * s.get("error_share", 0.0) for s in steps],
             "devices": [s["devices"] for s in steps],
             "step": [s["index"] for s in steps],
+            "judged": ["broke" if s["index"] in broke_at else "held" for s in steps],
+            "colour": [
+                COLOURS["server_error"] if s["index"] in broke_at else COLOURS["accepted"]
+                for s in steps
+            ],
         }
     )
     top = max(max(source.data["offered"]), max(source.data["achieved"])) * 1.1 or 1
@@ -304,6 +314,14 @@ def capacity_steps(run: RunData):
         x_range=Range1d(0, top),
         y_range=Range1d(0, top),
     )
+    held, broken = answer.get("held"), answer.get("broke")
+    if held and broken:
+        chart.add_layout(
+            BoxAnnotation(
+                left=held["offered"], right=broken["offered"], fill_alpha=0.15, fill_color="gold"
+            )
+        )
+        chart.add_layout(Label(x=held["offered"], y=top * 0.9, text=" capacity bracket"))
     chart.line(
         [0, top],
         [0, top],
@@ -319,7 +337,9 @@ def capacity_steps(run: RunData):
         line_width=2,
         legend_label="achieved",
     )
-    chart.scatter("offered", "achieved", source=source, color=COLOURS["achieved"], size=9)
+    chart.scatter(
+        "offered", "achieved", source=source, color="colour", size=9, legend_field="judged"
+    )
     measured = [p for p in source.data["p99"] if not np.isnan(p)]
     chart.extra_y_ranges = {"p99": Range1d(0, max(measured, default=1) * 1.2 or 1)}
     chart.add_layout(LinearAxis(y_range_name="p99", axis_label="p99 ms"), "right")
@@ -333,7 +353,7 @@ def capacity_steps(run: RunData):
         legend_label="p99 (right axis)",
     )
     knee = capacity.get("knee")
-    if knee:
+    if knee and capacity.get("mode") != "search":
         chart.add_layout(
             Span(location=knee["offered"], dimension="height", line_color="black", line_width=2)
         )
@@ -345,16 +365,26 @@ def capacity_steps(run: RunData):
     chart.add_tools(
         HoverTool(
             tooltips=[
-                ("step", "@step"),
+                ("step", "@step (@judged)"),
                 ("devices", "@devices{0,0}"),
                 ("offered", "@offered{0,0.0}"),
                 ("achieved", "@achieved{0,0.0}"),
                 ("p99", "@p99{0.0} ms"),
+                ("reports failed", "@errors{0.00} %"),
             ]
         )
     )
     _legend_outside(chart)
     return chart
+
+
+def _broke(step: dict[str, Any], answer: dict[str, Any], capacity: dict[str, Any]) -> bool:
+    """Whether a step broke: at or above the bracket's broken end, or (a ramp) at the knee."""
+    broken = answer.get("broke")
+    if broken:
+        return step["devices"] >= broken["devices"]
+    knee = capacity.get("knee")
+    return bool(knee) and step["index"] >= knee["step"]
 
 
 def _left_and_right(

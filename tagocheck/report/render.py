@@ -34,8 +34,10 @@ CAPTIONS = {
     "processes): how rare a slow answer is.",
     "outcomes": "What each answer was: accepted, rate-limited (429), rejected (4xx), server "
     "error (5xx), transport error, or not a TagoIO envelope at all.",
-    "capacity": "Each capacity step's offered rate against what was answered, with the knee: the "
-    "first step where throughput stopped following, p99 bent, or errors started.",
+    "capacity": "Each capacity step's offered rate against what was answered (green: held, "
+    "red: broke the thresholds or fell behind), its p99 on the right axis; the shaded band is "
+    "the capacity's bracket, between the highest step that held and the lowest that broke (a "
+    "fixed ramp marks its knee instead).",
     "fleet": "Devices reporting and concurrent connections (Locust users).",
     "generator": "The load generator's own CPU, the time it waited for a CPU other processes "
     "held, and its memory: running or waiting 90 % of the time or more, the generator, not the "

@@ -108,17 +108,18 @@ def judge(run: RunData) -> Verdict:
     _departures(summary, facts)
     judged = _rate_limits(run, findings, facts)
     _thresholds(summary, findings)
-    best = _capacity(run, findings, facts)
+    best = _capacity(run, findings, facts, caveats)
     _path(run, findings, facts)
     drift = summary.get("drift") or {}
     if drift.get("verdict") == "drift" and (run.scenario == "soak" or drift.get("checked")):
         findings.add("drift", f"The run drifted: {'; '.join(drift.get('findings', []))}.")
-    _limit(limit, findings, facts, caveats)
+    if run.capacity.get("mode") != "search":  # a search's steps differ: where it broke tells
+        _limit(limit, findings, facts, caveats)
 
     ordered = findings.ordered()
     if ordered:
         headline, problems = ordered[0], ordered[1:]
-        load = _best(best) if best else _load(run)
+        load = _best(best, run.capacity) if best else _load(run)
         if load:
             facts.insert(0, load)
     else:
@@ -410,7 +411,9 @@ def _thresholds(summary: dict[str, Any], findings: _Findings) -> None:
         findings.add("threshold", f"Threshold broken: {line['text']}.")
 
 
-def _capacity(run: RunData, findings: _Findings, facts: list[str]) -> Step | None:
+def _capacity(
+    run: RunData, findings: _Findings, facts: list[str], caveats: list[str]
+) -> Step | None:
     capacity = run.capacity
     steps = capacity.get("steps") or []
     if not steps:
@@ -435,7 +438,9 @@ def _capacity(run: RunData, findings: _Findings, facts: list[str]) -> Step | Non
             f"Latency bend from step {bent['step']} ({bent['offered']:,.1f} reports/s offered): "
             f"{bent['why']}; the steps after it that met the thresholds still count."
         )
-    if knee:
+    if capacity.get("mode") == "search":
+        _search(capacity, facts, caveats)
+    elif knee:
         facts.append(
             f"Knee at step {knee['step']} ({knee['offered']:,.1f} reports/s offered): "
             f"{knee['why']}."
@@ -444,6 +449,36 @@ def _capacity(run: RunData, findings: _Findings, facts: list[str]) -> Step | Non
         ran = "the one step run" if len(steps) == 1 else f"the {len(steps)} steps run"
         facts.append(f"No knee within {ran}: the target kept up with all.")
     return best
+
+
+def _search(capacity: dict[str, Any], facts: list[str], caveats: list[str]) -> None:
+    """How the search went and what limited the load where it broke."""
+    steps = capacity.get("steps") or []
+    found = capacity.get("answer") or {}
+    took = steps[-1]["ended"] - steps[0]["started"] if steps else 0.0
+    stopped = found.get("stopped")
+    facts.append(
+        f"Searched in {counted(len(steps), 'step')} over {took:,.0f} s (doubling the devices "
+        f"until a step broke, then bisecting)" + (f"; it stopped as {stopped}." if stopped else ".")
+    )
+    broken = found.get("broke")
+    if broken:
+        facts.append(
+            f"The lowest load that broke: {broken['devices']:,} devices, "
+            f"{broken['offered']:,.1f} reports/s offered ({found.get('why', '')})."
+        )
+    limit = found.get("limit") or {}
+    who, why = limit.get("limit"), limit.get("why")
+    if who == "generator":
+        caveats.append(
+            f"Where it broke, the load generator, not the target, was the limit: {why}; the "
+            "capacity found is the generator's: give --processes (or Locust workers) to "
+            "search further."
+        )
+    elif who == "target":
+        facts.append(f"Where it broke, the target was the limit: {why}.")
+    elif who and why:
+        facts.append(f"Where it broke, who was the limit is not known: {why}.")
 
 
 def path_of(run: RunData) -> PathLimit | None:
@@ -529,17 +564,31 @@ def _answered_share(summary: dict[str, Any]) -> str:
     return ""
 
 
-def _best(best: Step) -> str:
-    return (
+def _best(best: Step, capacity: dict[str, Any]) -> str:
+    """The capacity found, with its bracket: the load above it that broke, or that nothing
+    broke (the answer is a floor)."""
+    said = (
         f"Highest load that met the thresholds: {best.devices:,} devices, "
         f"{best.offered:,.1f} reports/s offered ({best.achieved:,.1f}/s answered, "
-        f"{p99_text(best.p99_ms)})."
+        f"{p99_text(best.p99_ms)})"
     )
+    found = capacity.get("answer") or {}
+    broken = found.get("broke")
+    if broken:
+        return (
+            f"{said}; {broken['devices']:,} devices ({broken['offered']:,.1f}/s) broke them: "
+            f"the capacity lies between, a bracket of {found.get('width', 0):.0%}."
+        )
+    if not found.get("above"):
+        return f"{said}."
+    if (found.get("held") or {}).get("devices") == found.get("fleet"):
+        return f"{said}; the whole fleet held, so the capacity is higher (give more --devices)."
+    return f"{said}; no step broke them before the run ended, so the capacity is higher."
 
 
 def _all_clear(run: RunData, best: Step | None, judged: dict[str, int]) -> str:
     if best is not None:
-        return _best(best)
+        return _best(best, run.capacity)
     if run.scenario == "ratelimit":
         return (
             f"Rate limits held as the plan says: {counted(judged['limits'], 'limit')}, "

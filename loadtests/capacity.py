@@ -1,7 +1,9 @@
-"""The `capacity` scenario: the fleet comes in over --steps equal steps (5 by default), each held
---step-seconds, until the knee: throughput stops following the offered rate, p99 bends, or errors
-start. Each step is recorded in steps.json; the highest step before the knee is the capacity the
-run vouches for.
+"""The `capacity` scenario: it searches for the highest load that holds. The first step brings
+1/16 of the fleet in; each step after doubles the devices reporting until one breaks (throughput
+under 95 % of the offered rate, errors over --check-error-rate, p99 over --check-p99-ms), then it
+bisects to --precision or --search-seconds. --steps N brings the fleet in over N equal steps
+instead, stopping after the first that broke. Each step is held --step-seconds and recorded in
+steps.json with the answer: the highest step that held, and the lowest that broke.
 
     locust -f loadtests/capacity.py --headless -u 100 -r 100 -t 10m --devices 50000 --interval 10
 """

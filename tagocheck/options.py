@@ -64,6 +64,9 @@ class Option:
     secret: bool = False
     flag_only: bool = False
     """An on/off switch (store_true), not a value."""
+    scenarios: tuple[str, ...] | None = None
+    """The load scenarios the option means something in (None: all); the web form shows only
+    these (the command line takes it anywhere, as Locust's own options)."""
 
     @property
     def dest(self) -> str:
@@ -188,6 +191,7 @@ def _options() -> list[Option]:
             number(0, MAX_INTERVAL_SECONDS),
             0.5,
             unit="s",
+            scenarios=("fleet", "capacity", "soak"),
         ),
         Option(
             "--payload",
@@ -196,6 +200,7 @@ def _options() -> list[Option]:
             text,
             "smart-meter",
             choices=tuple(PROFILES),
+            scenarios=("fleet", "capacity", "soak"),
         ),
         Option(
             "--records-per-request",
@@ -204,6 +209,7 @@ def _options() -> list[Option]:
             number(1, 1000, integer=True),
             1,
             unit="records",
+            scenarios=("fleet", "capacity", "soak"),
         ),
         Option(
             "--connection",
@@ -231,6 +237,7 @@ def _options() -> list[Option]:
             "a connection that could not be made), fixed:SECONDS[:TRIES], exp:BASE:CAP:TRIES",
             _checked(RetryPolicy.parse),
             "none",
+            scenarios=("fleet", "capacity", "soak"),
         ),
         Option(
             "--outage",
@@ -239,6 +246,7 @@ def _options() -> list[Option]:
             "the devices send nothing then, buffer their readings and backfill after",
             _checked(parse_outages),
             "",
+            scenarios=("fleet", "capacity", "soak"),
         ),
         Option(
             "--buffer",
@@ -247,6 +255,7 @@ def _options() -> list[Option]:
             number(1, MAX_BUFFER, integer=True),
             1000,
             unit="readings",
+            scenarios=("fleet", "capacity", "soak"),
         ),
         Option(
             "--backfill",
@@ -255,6 +264,7 @@ def _options() -> list[Option]:
             "(readings a second), batched:N (N readings a request), each with its time",
             _checked(Backfill.parse),
             "burst",
+            scenarios=("fleet", "capacity", "soak"),
         ),
         Option(
             "--reconnect",
@@ -263,6 +273,7 @@ def _options() -> list[Option]:
             "its own random delay)",
             _checked(Reconnect.parse),
             "together",
+            scenarios=("fleet", "capacity", "soak"),
         ),
         Option(
             "--plan",
@@ -374,6 +385,7 @@ def _options() -> list[Option]:
             number(0, MAX_STEPS, integer=True),
             1,
             unit="steps",
+            scenarios=("capacity",),
         ),
         Option(
             "--search-seconds",
@@ -382,6 +394,7 @@ def _options() -> list[Option]:
             number(0, MAX_SECONDS, above=True),
             120.0,
             unit="s",
+            scenarios=("capacity",),
         ),
         Option(
             "--precision",
@@ -391,6 +404,7 @@ def _options() -> list[Option]:
             number(0, 1, above=True),
             0.05,
             unit="share, 0 to 1",
+            scenarios=("capacity",),
         ),
         Option(
             "--step-seconds",
@@ -399,6 +413,7 @@ def _options() -> list[Option]:
             number(0, MAX_SECONDS, above=True),
             30.0,
             unit="s",
+            scenarios=("capacity",),
         ),
         Option(
             "--probe-factor",
@@ -407,6 +422,7 @@ def _options() -> list[Option]:
             number(1, 100, above=True),
             1.5,
             unit="x limit",
+            scenarios=("ratelimit",),
         ),
         Option(
             "--integrity-devices",
@@ -416,6 +432,7 @@ def _options() -> list[Option]:
             number(0, MAX_DEVICES, integer=True),
             integrity.SAMPLE,
             unit="devices",
+            scenarios=("fleet", "capacity", "soak"),
         ),
         Option(
             "--rate-window",
@@ -433,6 +450,7 @@ def _options() -> list[Option]:
             0.0,
             unit="ms",
             off=0.0,
+            scenarios=("fleet", "capacity", "soak"),
         ),
         Option(
             "--check-error-rate",
@@ -443,6 +461,7 @@ def _options() -> list[Option]:
             0.01,
             unit="share, 0 to 1",
             off=-1.0,
+            scenarios=("fleet", "capacity", "soak"),
         ),
         Option(
             "--check-schema-violations",
@@ -471,6 +490,7 @@ def _options() -> list[Option]:
             -1,
             unit="findings",
             off=-1,
+            scenarios=("soak",),
         ),
         Option(
             "--users",
@@ -540,6 +560,28 @@ FLEET_SHAPE = (
     "--reconnect",
 )
 """How each device reports: the same options for Locust and for `tagocheck capacity`."""
+
+FORM_FIRST = (
+    "--devices",
+    "--interval",
+    "--via",
+    "--plan",
+    "--check-p99-ms",
+    "--check-error-rate",
+    "--check-schema-violations",
+    "--check-rate-limit-leaks",
+    "--check-drift",
+)
+"""The web form's first fields, in the order a user thinks: fleet size, interval, path, plan,
+checks; the rest follow in the table's order."""
+
+
+def form_options(scenario: str) -> list[Option]:
+    """The options the web form shows for `scenario`, in the form's order."""
+    shown = [o for o in OPTIONS if o.scenarios is None or scenario in o.scenarios]
+    first = {flag: rank for rank, flag in enumerate(FORM_FIRST)}
+    return sorted(shown, key=lambda o: first.get(o.flag, len(first)))  # stable: table order
+
 
 LOCUST_FLAGS = tuple(o.flag for o in OPTIONS if o.flag not in ("--users", "--processes"))
 """Locust's custom arguments: Locust has -u and --processes of its own (checked at init)."""

@@ -5,17 +5,22 @@ broke. A search does not depend on the user's guess of where the limit is: it do
 devices reporting until a step breaks (or the whole fleet held), then bisects between the
 highest step that held and the lowest that broke until the bracket is narrower than the
 precision (5 % of the load held, unless told) or the time budget would be passed by one more
-step. Both are judged by the same rule (tagocheck.fleet.capacity.broke and held), and both only
-propose device counts: the coordinator holds each step and measures it.
+step. Where the lowest broken step fell behind, the rate it did answer is the target's
+throughput, measured: the next step goes there (kept inside the bracket) rather than to the
+middle, which closes a bracket in a step or two instead of halving it four times. Both are
+judged by the same rule (tagocheck.fleet.capacity.broke and held), and both only propose
+device counts: the coordinator holds each step and measures it.
 """
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from tagocheck.fleet.capacity import Step, bracket, broke
+from tagocheck.fleet.timeline import FOLLOWS
 
 GROWTH = 2
 """A search's step up while no step broke: doubling finds a limit k times the start in log2(k)
@@ -91,18 +96,40 @@ class Search:
                 return None, "the bracket is one device wide"
             if low is not None and high - low <= self.precision * low:
                 return None, f"the bracket is within {self.precision:.0%}"
-            following = (floor + high) // 2 if low is not None else max(1, high // GROWTH)
+            following = self._inside(floor, high, _estimate(done, broken, high))
             if following <= floor or following >= high:
                 return None, "the bracket is one device wide"
         if seconds_left < self.hold:
             return None, "the time budget (--search-seconds) is spent"
         return following, ""
 
+    def _inside(self, floor: int, high: int, estimate: float | None) -> int:
+        """The next step inside the bracket: its middle; or, when the lowest broken step fell
+        behind, what it did answer (the target's throughput, measured) kept inside the
+        bracket and at least the precision above the step that held: that step then holds or
+        closes the bracket, where a middle would only halve it."""
+        if floor == 0:
+            return max(1, round(estimate)) if estimate else max(1, high // GROWTH)
+        middle = (floor + high) // 2
+        if estimate is None:
+            return middle
+        lowest = math.ceil(floor * (1 + self.precision))
+        return max(min(round(estimate), middle), min(lowest, middle))
+
     def label(self, index: int) -> str:
         return f"step {index} (search)"
 
     def describe(self) -> dict[str, Any]:
         return {"mode": "search", "precision": self.precision, "hold_seconds": self.hold}
+
+
+def _estimate(done: list[Step], broken: Judge, high: int) -> float | None:
+    """Devices the target kept up with, from the lowest broken step's answered rate, when that
+    step fell behind (a step broken by its p99 or errors alone says nothing of throughput)."""
+    step = next(s for s in done if s.devices == high and broken(s))
+    if not step.offered or step.achieved / step.offered >= FOLLOWS:
+        return None
+    return step.devices * step.achieved / step.offered
 
 
 def _bracket_devices(done: list[Step], broken: Judge) -> tuple[int | None, int | None]:

@@ -134,6 +134,8 @@ class Coordinator:
         self.device_limits: dict[tuple[str, str], int] = {}
         self.run_tag = run_tag()
         self.swarms = 0
+        self.verdicts: list[dict[str, Any]] = []
+        """Each swarm's verdict as it ended, for the web UI's page (webform.verdicts)."""
         self.finished = False
         self._begin_run(self.home)
         self.run_dir_ours = False
@@ -685,6 +687,7 @@ class Coordinator:
             say=self.say,
             budget=self.options.search_seconds,
             distributed=self.distributed,
+            idle=None if self.distributed else lambda: this_process.current.in_flight == 0,
         )
 
     def first_devices(self) -> int:
@@ -896,6 +899,15 @@ class Coordinator:
             return
         self.environment.process_exit_code = found.exit_code
         self.say("verdict", found.headline, outcome=found.outcome)
+        report = self.run_dir / "report.html"
+        self.verdicts.append(
+            {
+                "swarm": self.swarms,
+                "headline": found.headline,
+                "outcome": found.outcome,
+                "report": str(report) if report.exists() else None,
+            }
+        )
         for line in found.problems:
             self.say("verdict", f"  {line}")
 

@@ -105,7 +105,9 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
         _cannot_run(environment, coordinator.ending.why)
     _on_signals(coordinator)
     if environment.web_ui is not None:
-        webform.guard(environment, coordinator.problems_of_swarm)
+        webform.guard(
+            environment, coordinator.problems_of_swarm, lambda: coordinator.verdicts, Scenario.name
+        )
     if runner is not None and coordinator.distributed:
         runner.register_message(coordination.FINAL, _on_final)
 

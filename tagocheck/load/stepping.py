@@ -21,6 +21,7 @@ from tagocheck.fleet.timeline import Sample, limit
 
 Say = Callable[..., None]
 
+REST_POLL_SECONDS = 0.2
 LATE_SETTLE_SECONDS = 2.0
 """A distributed run's workers send their samples each second: the step's last ones arrive
 this much after it ends."""
@@ -48,7 +49,10 @@ class Stepping:
         say: Say,
         budget: float,
         distributed: bool = False,
+        idle: Callable[[], bool] | None = None,
     ) -> None:
+        """`idle()`: nothing is in flight now (this process's shard); without it, the
+        samples say so a second late."""
         self.plan = plan
         self.fleet = fleet
         self.hold = hold
@@ -59,6 +63,7 @@ class Stepping:
         self.say = say
         self.budget = budget
         self.distributed = distributed
+        self.idle = idle
         self.steps: list[Step] = []
         self.stopped_because = ""
         self.began = 0.0
@@ -100,9 +105,11 @@ class Stepping:
         self.grow(0)
         resting = time.time()
         while time.time() - resting < self.hold:
-            gevent.sleep(1.0)
-            idle = [s for s in self.samples() if s.t > resting + 1 and s.in_flight_peak == 0]
-            if idle:
+            gevent.sleep(REST_POLL_SECONDS)
+            if self.idle is not None and self.idle():
+                break
+            # a distributed run's workers: a whole second sampled with nothing in flight
+            if any(s.t > resting + 1 and s.in_flight_peak == 0 for s in self.samples()):
                 break
         self.say("rest", f"rested {time.time() - resting:.0f} s for the target to drain")
 

@@ -11,16 +11,24 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from typing import Any
 
-from tagocheck.options import OFF, OPTIONS, OptionError, check_users
+from tagocheck.options import OFF, OPTIONS, OptionError, check_users, form_options
 
 LOG = logging.getLogger("tagocheck")
 
 
-def guard(environment: Any, problems_of_swarm: Any) -> None:
-    """Check every POST /swarm; `problems_of_swarm(values)` adds the run's own refusals."""
-    from flask import jsonify, request
+def guard(
+    environment: Any,
+    problems_of_swarm: Callable[[dict[str, str]], list[str]],
+    verdicts: Callable[[], list[dict[str, Any]]],
+    scenario: str,
+) -> None:
+    """Check every POST /swarm (`problems_of_swarm(values)` adds the run's own refusals), show
+    the options that apply to `scenario` in the form's order, and each swarm's verdict in the
+    page as it ends (`verdicts()`: swarm, headline, outcome, report path)."""
+    from flask import abort, jsonify, request, send_file
     from werkzeug.datastructures import ImmutableMultiDict
 
     web_ui = environment.web_ui
@@ -56,13 +64,39 @@ def guard(environment: Any, problems_of_swarm: Any) -> None:
     shown = web_ui.update_template_args
 
     def update_template_args() -> None:
-        """The form shows off as the word, as it is typed, not as -1 or 0."""
+        """The form's fields: those that apply to the scenario, in the form's order (Locust's
+        own are the parser's), off shown as the word, as it is typed, not as -1 or 0."""
         shown()
-        for dest, field in web_ui.template_args.get("extra_options", {}).items():
-            if dest in OPTIONS and not OPTIONS[dest].flag_only:
+        fields = web_ui.template_args.get("extra_options", {})
+        ordered = {o.dest: fields[o.dest] for o in form_options(scenario) if o.dest in fields}
+        for dest, field in ordered.items():
+            if not OPTIONS[dest].flag_only:
                 field["default_value"] = OPTIONS[dest].shown(field["default_value"])
+        others = {dest: field for dest, field in fields.items() if dest not in OPTIONS}
+        web_ui.template_args["extra_options"] = {**ordered, **others}
 
     web_ui.update_template_args = update_template_args
+
+    @app.route("/tagocheck/verdicts")
+    def swarm_verdicts() -> Any:
+        """Each ended swarm's verdict, its report served below (a path means nothing to a
+        browser on another machine)."""
+        return jsonify(
+            [
+                {
+                    **{k: v for k, v in found.items() if k != "report"},
+                    "has_report": bool(found["report"]),
+                }
+                for found in verdicts()
+            ]
+        )
+
+    @app.route("/tagocheck/report/<int:swarm>")
+    def swarm_report(swarm: int) -> Any:
+        found = next((v for v in verdicts() if v["swarm"] == swarm and v["report"]), None)
+        if found is None:
+            abort(404)
+        return send_file(found["report"], mimetype="text/html")
 
     @app.after_request
     def our_labels(response: Any) -> Any:
@@ -73,7 +107,8 @@ def guard(environment: Any, problems_of_swarm: Any) -> None:
         ):
             page = response.get_data(as_text=True)
             if "</body>" in page:
-                response.set_data(page.replace("</body>", relabelling_script() + "</body>", 1))
+                scripts = relabelling_script() + VERDICTS
+                response.set_data(page.replace("</body>", scripts + "</body>", 1))
         return response
 
 
@@ -97,6 +132,48 @@ RELABEL = """<script>
     }
   };
   new MutationObserver(relabel).observe(document.documentElement, {childList: true, subtree: true});
+})();
+</script>"""
+
+
+VERDICTS = """<script>
+(() => {
+  // Locust's Logs tab stops asking for logs once a swarm stops: each swarm's verdict is shown
+  // here instead, as it ends, with its report.
+  const panel = document.createElement("div");
+  panel.id = "tagocheck-verdicts";
+  panel.style.cssText = "position:fixed;bottom:0;left:0;right:0;z-index:2000;" +
+    "background:#fff;border-top:2px solid #888;padding:6px 12px;font:14px sans-serif;" +
+    "max-height:30vh;overflow:auto;display:none";
+  document.body.appendChild(panel);
+  const colours = {held: "#1b5e20", findings: "#b71c1c", "not-run": "#b71c1c",
+                   interrupted: "#e65100"};
+  let shown = "";
+  const refresh = async () => {
+    try {
+      const found = await (await fetch("./tagocheck/verdicts")).json();
+      const text = JSON.stringify(found);
+      if (text === shown) return;
+      shown = text;
+      panel.replaceChildren(...found.map(v => {
+        const line = document.createElement("div");
+        line.className = "tagocheck-verdict";
+        line.style.color = colours[v.outcome] || "#000";
+        line.textContent = `Swarm ${v.swarm}: ${v.headline} `;
+        if (v.has_report) {
+          const link = document.createElement("a");
+          link.href = `./tagocheck/report/${v.swarm}`;
+          link.target = "_blank";
+          link.textContent = "report";
+          line.appendChild(link);
+        }
+        return line;
+      }));
+      panel.style.display = found.length ? "block" : "none";
+    } catch (error) { /* the UI is going away: nothing to show */ }
+  };
+  refresh();
+  setInterval(refresh, 2000);
 })();
 </script>"""
 

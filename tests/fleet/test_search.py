@@ -67,11 +67,25 @@ def test_a_search_doubles_then_bisects():
     assert best is not None and 0.95 * 3_000 <= best.offered <= 3_000
 
 
-def test_a_search_that_breaks_at_its_first_step_halves_down():
+def test_a_search_goes_to_the_throughput_a_broken_step_measured():
+    """The first step broke, answering 100/s of 1,000/s: the next goes to 100/s (200 devices),
+    which holds, and the one after, 5 % above it, closes the bracket."""
     plan = Search(fleet=32_000, hold=10.0)
-    steps, _ = search_until_done(plan, capacity=100)
-    assert [s.devices for s in steps][:4] == [2_000, 1_000, 500, 250]
-    assert answer(steps, 500.0, 0.01, 32_000)["held"]["offered"] <= 100
+    steps, why = search_until_done(plan, capacity=100)
+    assert [s.devices for s in steps] == [2_000, 200, 210], why
+    assert answer(steps, 500.0, 0.01, 32_000)["held"]["offered"] == 100
+
+
+def test_a_search_broken_by_latency_alone_halves_down():
+    """A step that answered everything but too slowly says nothing of throughput: halve."""
+    plan = Search(fleet=32_000, hold=10.0)
+    steps: list[Step] = []
+    judge = lambda step: bool(broke(step, 500.0, 0.01))  # noqa: E731
+    for _ in range(3):
+        devices = plan.next(steps, judge, 1e9)
+        slow = 900.0 if devices > 600 else 5.0
+        steps.append(Step(len(steps) + 1, devices, 0, 10, devices / 2, devices / 2, slow, 0.0))
+    assert [s.devices for s in steps] == [2_000, 1_000, 500]
 
 
 def test_the_time_budget_stops_the_search_and_says_so():

@@ -43,10 +43,20 @@ def main(url: str, screenshot: str) -> None:
         page.goto(url)
         page.locator("input[name='userCount']").wait_for(timeout=30_000)
         page.get_by_text("Custom parameters").click()
-        seen["check_drift_default"] = page.locator("input[name='checkDrift']").input_value()
+        seen["leaks_default"] = page.locator("input[name='checkRateLimitLeaks']").input_value()
         page.get_by_text("Most p99 latency").wait_for(timeout=10_000)  # our labels, not derived
         seen["labels"] = [label.inner_text() for label in page.locator("label").all()]
+        seen["fields"] = [
+            field.get_attribute("name") for field in page.locator("form input[name]").all()
+        ]
         swarm(page, 4, "40", 4)
+        # the verdict shows as the swarm ends, without a reload (Locust stops polling its logs)
+        verdict = page.locator("#tagocheck-verdicts .tagocheck-verdict").first
+        verdict.wait_for(timeout=60_000)
+        seen["verdict"] = verdict.inner_text()
+        seen["report_status"] = page.request.get(
+            url.rstrip("/") + "/" + verdict.locator("a").get_attribute("href").lstrip("./")
+        ).status
         page.get_by_role("button", name="New").click()
         swarm(page, 6, "70", 4)
         page.get_by_role("button", name="New").click()

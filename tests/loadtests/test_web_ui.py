@@ -79,6 +79,13 @@ def test_two_swarms_in_a_row_each_write_their_own_run_and_a_refusal_shows(tmp_pa
     assert not (tmp_path / "run" / "swarm-3").exists()  # the refused swarm ran nothing
     assert "Devices in the fleet: '-5'" in seen["refused"] and seen["still_stopped"]
     assert "swarm refused" in output
-    assert seen["check_drift_default"] == "off"
+    assert seen["leaks_default"] == "off"
+    assert seen["verdict"].startswith("Swarm 1: ") and "met the thresholds" in seen["verdict"]
+    assert seen["report_status"] == 200
+    # the form: fleet size, interval, path, plan, checks first; nothing the fleet does not use
+    fields = [name for name in seen["fields"] if name not in ("userCount", "spawnRate", "host")]
+    assert fields[:4] == ["devices", "interval", "via", "plan"], fields
+    assert fields[4:6] == ["checkP99Ms", "checkErrorRate"], fields
+    assert not {"steps", "stepSeconds", "searchSeconds", "probeFactor", "checkDrift"} & set(fields)
     assert any(label.startswith("Most p99 latency (ms") for label in seen["labels"])
     assert not any("P9 9" in label for label in seen["labels"])

@@ -12,7 +12,7 @@ ifneq ($(shell $(BIN)/python -c "import tagocheck" >/dev/null 2>&1 && echo ok),o
 $(shell rm -f $(STAMP))
 endif
 
-.PHONY: demo test lint format venv clean browser truth-table perturbations entry-points faults schemathesis trouble contract-seeds
+.PHONY: demo test lint format venv clean browser readme truth-table perturbations entry-points faults schemathesis trouble contract-seeds
 
 demo: $(STAMP)
 	$(BIN)/tagocheck capacity
@@ -22,6 +22,11 @@ demo: $(STAMP)
 test: $(STAMP) lint browser
 	TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest --durations=15
 	$(BIN)/pytest contract/ --junitxml=reports/contract/junit.xml
+
+# Every README command run whole as written (tests/test_readme.py), about 45 minutes; `make test`
+# runs the quick ones whole and starts and stops three long ones early.
+readme: $(STAMP)
+	TAGOCHECK_README=all TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/test_readme.py
 
 # The whole verdict truth table (tests/verdict): every row for every entry point, about 6
 # minutes; `make test` runs its fixed sample.

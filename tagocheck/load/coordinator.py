@@ -17,6 +17,7 @@ import json
 import logging
 import os
 import platform
+import sys
 import tempfile
 import time
 from collections import Counter
@@ -54,10 +55,8 @@ from tagocheck.fleet.probes import (
     plan_probes,
 )
 from tagocheck.fleet.provision import (
-    PROGRESS_SECONDS,
     ProvisionedDevice,
     create_devices,
-    every,
     read_fleet_file,
     remove_devices,
     write_fleet_file,
@@ -72,10 +71,12 @@ from tagocheck.load.ending import (
     NOT_RUN,
     Ending,
     cause,
+    could_not_start,
     write_not_run,
 )
 from tagocheck.load.eventlog import EventLog
 from tagocheck.load.options import fleet_config
+from tagocheck.load.progress import counting, on_a_terminal
 from tagocheck.load.shard import Shard
 from tagocheck.load.stepping import Stepping, plan_for
 from tagocheck.options import OPTIONS, OptionError, check_step, check_users
@@ -139,6 +140,8 @@ class Coordinator:
         self.finished = False
         self._begin_run(self.home)
         self.run_dir_ours = False
+        self.run_dir_kept: set[str] | None = None
+        """What the run directory held before this run (None: it did not exist)."""
         """Set once the run directory is known to be this run's: nothing is written before."""
         self.cause_said = False
         """A run that could not start whose cause the entry point says in its one line (stderr,
@@ -249,6 +252,7 @@ class Coordinator:
         options = self.options
         config = fleet_config(options)
         rundir.empty_or_new(self.run_dir, getattr(options, "overwrite", False))
+        self.run_dir_kept = rundir.entries(self.run_dir)
         rundir.make(self.run_dir)
         self.run_dir_ours = True
         self._check_generator()
@@ -369,23 +373,31 @@ class Coordinator:
             raise RunError(f"the fleet file has {len(self.devices)} devices, --devices is {count}")
         self.say("provision", f"creating {missing:,} devices on the target")
         prefix = f"tagocheck-fleet-{time.strftime('%Y%m%d%H%M%S')}-"
-        made = create_devices(
-            self.client,
-            self.profile_token,
-            missing,
-            prefix,
-            every(
-                PROGRESS_SECONDS,
-                lambda done: self.say("provision", f"created {done:,} of {missing:,} devices"),
-            ),
-            rpm_input=self.options.device_rpm or None,
-            first=len(self.devices),
-            network=self._network_of_devices(),
-        )
+        with self._counting("provision", "created", missing) as progress:
+            made = create_devices(
+                self.client,
+                self.profile_token,
+                missing,
+                prefix,
+                progress,
+                rpm_input=self.options.device_rpm or None,
+                first=len(self.devices),
+                network=self._network_of_devices(),
+            )
         self.devices += made
         if self.target is None:
             self.created += made
             write_fleet_file(self.home / "fleet.json", self.created)
+
+    def _counting(self, kind: str, verb: str, total: int):
+        """Devices created or removed so far: a bar on a terminal, lines in a log or the web
+        UI's (tagocheck.load.progress)."""
+        return counting(
+            f"{verb} devices",
+            total,
+            lambda done: self.say(kind, f"{verb} {done:,} of {total:,} devices"),
+            terminal=on_a_terminal() and not self.web,
+        )
 
     def _network_of_devices(self) -> dict[str, str] | None:
         """What devices a network posts for are created with: a serial always (the embedded
@@ -769,6 +781,9 @@ class Coordinator:
             self.ending = Ending(INTERRUPTED, "interrupted", "SIGTERM")
         if not self.run_dir_ours:
             return
+        if self.ending.how == NOT_RUN and not self.web:
+            self._abandon()
+            return
         if self.observer is None:
             self._write_not_run()
         else:
@@ -883,6 +898,16 @@ class Coordinator:
         ledger.counted_with["POST /data"] = shared
         return found
 
+    def _abandon(self) -> None:
+        """A run that could not start leaves nothing behind (what it created on the target is
+        removed by _clean_up) and says why in one line on stderr, exit status 2."""
+        rundir.take_back(self.run_dir, self.run_dir_kept)
+        self.run_dir_ours = False
+        self.environment.process_exit_code = 2
+        if not self.cause_said:  # an init-time failure is said by the hooks, once
+            self.cause_said = True
+            print(f"tagocheck {self.scenario}: {could_not_start(self.ending.why)}", file=sys.stderr)
+
     def _write_not_run(self) -> None:
         write_not_run(self.run_dir, self.scenario, self.ending)
 
@@ -929,15 +954,8 @@ class Coordinator:
             try:
                 total = len(self.created)
                 self.say("cleanup", f"removing the {total:,} devices it created")
-                left = remove_devices(
-                    self.client,
-                    self.profile_token,
-                    self.created,
-                    every(
-                        PROGRESS_SECONDS,
-                        lambda done: self.say("cleanup", f"removed {done:,} of {total:,} devices"),
-                    ),
-                )
+                with self._counting("cleanup", "removed", total) as progress:
+                    left = remove_devices(self.client, self.profile_token, self.created, progress)
                 if left:
                     self.say(
                         "cleanup",

@@ -52,6 +52,11 @@ def write_not_run(run_dir: Path, scenario: str, ending: Ending) -> None:
     (run_dir / "summary.json").write_text(json.dumps(summary, indent=2))
 
 
+def could_not_start(why: str) -> str:
+    """The one line of a run that could not start (the verdict's words for it)."""
+    return f"the run could not start: {why}"
+
+
 def cause(error: BaseException, host: str | None = None) -> str:
     """One line saying why `error` happened."""
     if isinstance(error, requests.RequestException):

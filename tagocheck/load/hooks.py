@@ -34,7 +34,7 @@ from tagocheck.load import options as load_options
 from tagocheck.load import shard as this_process
 from tagocheck.load import webform
 from tagocheck.load.coordinator import Coordinator
-from tagocheck.load.ending import NOT_RUN, Ending, cause
+from tagocheck.load.ending import NOT_RUN, Ending, cause, could_not_start
 from tagocheck.load.shard import Shard
 
 
@@ -59,7 +59,7 @@ def _cannot_run(environment: Any, message: str) -> None:
     for child in psutil.Process().children():
         with contextlib.suppress(psutil.Error):
             child.kill()
-    print(f"tagocheck {Scenario.name}: {message}", file=sys.stderr, flush=True)
+    print(f"tagocheck {Scenario.name}: {could_not_start(message)}", file=sys.stderr, flush=True)
     raise SystemExit(2)
 
 

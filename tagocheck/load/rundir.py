@@ -51,6 +51,29 @@ def never_ran(run_dir: Path) -> bool:
     return ended.get("how") == NOT_RUN and not (run_dir / "timeline.jsonl").exists()
 
 
+def entries(run_dir: Path) -> set[str] | None:
+    """The names in a run directory (None: there is none yet), so that a run that could not
+    start can take back what it wrote and nothing else."""
+    try:
+        return {entry.name for entry in run_dir.iterdir()}
+    except OSError:
+        return None
+
+
+def take_back(run_dir: Path, kept: set[str] | None) -> None:
+    """Remove what a run wrote in `run_dir`: the directory itself if it made it, else the
+    entries not in `kept` (a job's contract results, written before, stay)."""
+    if kept is None:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        return
+    for entry in run_dir.iterdir() if run_dir.is_dir() else ():
+        if entry.name not in kept:
+            if entry.is_dir() and not entry.is_symlink():
+                shutil.rmtree(entry, ignore_errors=True)
+            else:
+                entry.unlink(missing_ok=True)
+
+
 def make(run_dir: Path) -> None:
     """Create the run directory (and its parents), or say in one line why it cannot be."""
     try:

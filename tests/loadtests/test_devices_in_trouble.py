@@ -148,6 +148,11 @@ def test_a_burst_backfill_after_an_outage_is_throttled_drains_and_keeps_every_ti
     assert seen["console_errors"] == [] and seen["page_errors"] == []
     trouble = next(chart for chart in seen["charts"] if chart["name"] == "trouble")
     assert trouble["painted"] > 50
+    # the latency lines break over the outage (nothing sent, nothing measured), and the axis
+    # they are drawn on spans real latencies, not a flat 0.01 ms
+    latency = next(p for p in seen["plots"] if p["title"].startswith("Latency percentiles"))
+    assert latency["nans"].get("corrected_p99_ms", 0) >= 15, latency
+    assert latency["y_end"] > 1.0, latency
     html = report.read_text()
     assert 'id="outages"' in html and "windows throttled during backfill" in html
 

@@ -43,6 +43,26 @@ CHARTS = """
 """
 
 
+# Each Bokeh plot as the browser holds it: its title, its y range as drawn, and the columns of
+# its data that hold NaN (a gap: a second nothing was measured in draws no line, not a zero).
+PLOTS = """
+() => [...Bokeh.documents[0].all_models]
+  .filter(m => m.renderers && m.title && m.y_range)
+  .map(plot => {
+    const nans = {};
+    for (const renderer of plot.renderers) {
+      const data = renderer.data_source && renderer.data_source.data;
+      if (!data) continue;
+      for (const [column, values] of Object.entries(data)) {
+        const gaps = Array.from(values || []).filter(v => typeof v === 'number' && isNaN(v));
+        if (gaps.length) nans[column] = gaps.length;
+      }
+    }
+    return {title: plot.title.text, y_start: plot.y_range.start, y_end: plot.y_range.end, nans};
+  })
+"""
+
+
 def main(report: str, screenshot: str) -> dict:
     url = "file://" + os.path.abspath(report)
     found: dict = {"console_errors": [], "page_errors": [], "requests": [], "charts": []}
@@ -69,6 +89,7 @@ def main(report: str, screenshot: str) -> dict:
                 page.wait_for_timeout(100)
             page.wait_for_timeout(1500)  # Bokeh paints after its documents are built
             found["charts"] = page.evaluate(CHARTS)
+            found["plots"] = page.evaluate(PLOTS) if found["bokeh"] else []
             found["verdict"] = page.inner_text("#verdict")
             found["text"] = page.inner_text("main")
             page.screenshot(path=screenshot, full_page=True)

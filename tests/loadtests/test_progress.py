@@ -1,0 +1,63 @@
+"""Creating and removing a fleet against a slow target shows how far it got: a live bar on a
+terminal (a real pseudo-terminal here), a line every few seconds in a log."""
+
+from __future__ import annotations
+
+import os
+import pty
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from tagocheck.server.launcher import start_target
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def fleet_run(url: str, token: str, run_dir: Path) -> list[str]:
+    command = [sys.executable, "-m", "locust", "-f", "loadtests/fleet.py", "--headless"]
+    command += ["--only-summary", "-u", "2", "-r", "2", "-t", "1s", "--host", url]
+    command += ["--profile-token", token, "--plan", "none", "--devices", "60"]
+    return [*command, "--interval", "5", "--run-dir", str(run_dir)]
+
+
+def read_all(fd: int, process: subprocess.Popen, timeout: float) -> str:
+    chunks, deadline = [], time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        try:
+            chunk = os.read(fd, 65536)
+        except OSError:  # the child closed the terminal
+            break
+        if not chunk:
+            break
+        chunks.append(chunk)
+    process.wait(timeout=30)
+    return b"".join(chunks).decode(errors="replace")
+
+
+def test_a_terminal_gets_a_live_bar_and_a_log_gets_lines(tmp_path):
+    with start_target(tmp_path / "state", "--plan", "unlimited", "--fault", "slow=0.1") as target:
+        leader, follower = pty.openpty()
+        process = subprocess.Popen(
+            fleet_run(target.url, target.profile_token, tmp_path / "tty"),
+            cwd=ROOT,
+            stdin=follower,
+            stdout=follower,
+            stderr=follower,
+            env={**os.environ, "COLUMNS": "120", "TERM": "xterm"},
+        )
+        os.close(follower)
+        on_terminal = read_all(leader, process, 180)
+        os.close(leader)
+        logged = subprocess.run(
+            fleet_run(target.url, target.profile_token, tmp_path / "log"),
+            cwd=ROOT,
+            capture_output=True,
+            text=True,
+            timeout=180,
+        )
+    assert "created devices" in on_terminal and "━" in on_terminal, on_terminal[-2000:]
+    assert "removed devices" in on_terminal, on_terminal[-2000:]
+    assert "created devices" not in logged.stdout and "━" not in logged.stdout
+    assert "of 60 devices" in logged.stdout, logged.stdout[-2000:]  # 6 s or more: a line

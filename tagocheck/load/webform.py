@@ -76,6 +76,9 @@ def guard(
         web_ui.template_args["extra_options"] = {**ordered, **others}
 
     web_ui.update_template_args = update_template_args
+    # the page gets its fields as JSON through Jinja's tojson, which sorts keys unless told:
+    # the order above would be lost ("Devices" in the middle, "Path" last)
+    app.jinja_env.policies["json.dumps_kwargs"] = {"sort_keys": False}
 
     @app.route("/tagocheck/verdicts")
     def swarm_verdicts() -> Any:

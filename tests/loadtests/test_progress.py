@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import pty
+import select
 import subprocess
 import sys
 import time
@@ -23,15 +24,20 @@ def fleet_run(url: str, token: str, run_dir: Path) -> list[str]:
 
 
 def read_all(fd: int, process: subprocess.Popen, timeout: float) -> str:
+    """What the child wrote on its terminal until it ended (or the timeout)."""
     chunks, deadline = [], time.monotonic() + timeout
     while time.monotonic() < deadline:
-        try:
-            chunk = os.read(fd, 65536)
-        except OSError:  # the child closed the terminal
+        ready, _, _ = select.select([fd], [], [], 0.5)
+        if ready:
+            try:
+                chunk = os.read(fd, 65536)
+            except OSError:  # every end of the terminal closed
+                break
+            if not chunk:
+                break
+            chunks.append(chunk)
+        elif process.poll() is not None:
             break
-        if not chunk:
-            break
-        chunks.append(chunk)
     process.wait(timeout=30)
     return b"".join(chunks).decode(errors="replace")
 

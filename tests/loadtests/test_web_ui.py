@@ -16,6 +16,8 @@ from pathlib import Path
 import pytest
 import requests
 
+from tagocheck.options import OPTIONS
+
 ROOT = Path(__file__).resolve().parents[2]
 CHROMIUM = os.environ.get("TAGOCHECK_CHROMIUM", "/usr/bin/chromium")
 
@@ -83,9 +85,16 @@ def test_two_swarms_in_a_row_each_write_their_own_run_and_a_refusal_shows(tmp_pa
     assert seen["verdict"].startswith("Swarm 1: ") and "met the thresholds" in seen["verdict"]
     assert seen["report_status"] == 200
     # the form: fleet size, interval, path, plan, checks first; nothing the fleet does not use
-    fields = [name for name in seen["fields"] if name not in ("userCount", "spawnRate", "host")]
-    assert fields[:4] == ["devices", "interval", "via", "plan"], fields
-    assert fields[4:6] == ["checkP99Ms", "checkErrorRate"], fields
+    ours = {
+        o.dest.split("_")[0] + "".join(w.title() for w in o.dest.split("_")[1:]) for o in OPTIONS
+    }
+    fields = [name for name in seen["fields"] if name in ours]
+    assert fields[:5] == ["devices", "interval", "plan", "checkP99Ms", "checkErrorRate"], fields
+    # the path is a choice (no named input): its label sits between the interval's and the plan's
+    labels = [label.split(" (")[0] for label in seen["labels"]]
+    where = {name: labels.index(name) for name in ("Seconds between a device's reports", "Path")}
+    plan = next(i for i, label in enumerate(labels) if label.startswith("Rate-limit plan"))
+    assert where["Seconds between a device's reports"] < where["Path"] < plan, labels
     assert not {"steps", "stepSeconds", "searchSeconds", "probeFactor", "checkDrift"} & set(fields)
     assert any(label.startswith("Most p99 latency (ms") for label in seen["labels"])
     assert not any("P9 9" in label for label in seen["labels"])

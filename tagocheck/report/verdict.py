@@ -567,12 +567,13 @@ def _answered_share(summary: dict[str, Any]) -> str:
 def _best(best: Step, capacity: dict[str, Any]) -> str:
     """The capacity found, with its bracket: the load above it that broke, or that nothing
     broke (the answer is a floor)."""
+    found = capacity.get("answer") or {}
+    every = f" reporting every {found['interval']} s" if found.get("interval") else ""
     said = (
-        f"Highest load that met the thresholds: {best.devices:,} devices, "
+        f"Highest load that met the thresholds: {best.devices:,} devices{every}, "
         f"{best.offered:,.1f} reports/s offered ({best.achieved:,.1f}/s answered, "
         f"{p99_text(best.p99_ms)})"
     )
-    found = capacity.get("answer") or {}
     broken = found.get("broke")
     if broken:
         return (

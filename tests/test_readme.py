@@ -152,7 +152,7 @@ def cases() -> list:
 
 @pytest.mark.parametrize(("command", "stop_early"), cases())
 def test_a_readme_command_runs_as_written(command: Command, stop_early: bool, world, tmp_path):
-    if any(" ".join(step.split()) == command.text for step, _ in ci_recipe()):
+    if any(step == command.text for step, _ in ci_recipe()):
         pytest.skip("the CI recipe runs in order: test_the_ci_recipe_runs_as_written...")
     prepare(command, world, tmp_path)
     text, env = as_a_user_types_it(command, world)
@@ -222,20 +222,11 @@ def written_run(text: str, cwd: Path) -> Path | None:
 
 
 def ci_recipe() -> list[tuple[str, int | None]]:
-    """The CI recipe's commands (continuation lines joined) with the exit status each comment
-    promises (None: no promise)."""
-    readme = (ROOT / "README.md").read_text()
-    block = readme.split("**CI with thresholds and JUnit.**", 1)[1].split("```sh", 1)[1]
-    block = block.split("```", 1)[0]
-    found, pending = [], ""
-    for line in block.strip().splitlines():
-        pending += line.rstrip("\\").strip() + " "
-        if not line.endswith("\\"):
-            command, _, comment = pending.partition("#")
-            promised = re.match(r"\s*exit (\d)", comment)
-            found.append((command.strip(), int(promised.group(1)) if promised else None))
-            pending = ""
-    return found
+    """The CI recipe's commands (the block that ends with the baseline comparison), with the
+    exit status each comment promises."""
+    found = commands()
+    block = next(c.block for c in found if "--fail-on-regression" in c.text)
+    return [(c.text, c.promised) for c in found if c.block == block]
 
 
 def test_the_ci_recipe_runs_as_written_from_outside_the_clone(tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import zipfile
@@ -71,3 +72,15 @@ def test_an_installed_wheel_carries_and_reads_the_schemas(tmp_path):
     assert where == str(tmp_path / "site" / "tagocheck" / "_schemas")
     assert counts == "20 200"
     assert locustfile == str(tmp_path / "site" / "tagocheck" / "_loadtests" / "capacity.py")
+
+
+def test_architecture_names_every_package_and_top_level_folder():
+    """ARCHITECTURE.md's code map is kept true: a new package or top-level folder shows up in
+    it, and it names none that is gone."""
+    page = (ROOT / "ARCHITECTURE.md").read_text()
+    mapped = set(re.findall(r"^\| `([\w/]+?)/?`", page, re.M))
+    packages = {str(p.parent.relative_to(ROOT)) for p in (ROOT / "tagocheck").glob("*/__init__.py")}
+    folders = {"schemas", "contract", "loadtests", "tests", "bench"}
+    assert packages | folders <= mapped, sorted((packages | folders) - mapped)
+    named = {m.split(" ")[0] for m in mapped} - {"tagocheck"}
+    assert all((ROOT / name).exists() for name in named), named

@@ -16,14 +16,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tagocheck.fleet import integrity
-from tagocheck.fleet.model import (
-    CONNECTION_MODES,
-    MAX_INTERVAL_SECONDS,
-    PATHS,
-    FleetConfigError,
-    Interval,
-)
-from tagocheck.fleet.outage import MAX_BUFFER, Backfill, Reconnect, parse_outages
+from tagocheck.fleet.bounds import MAX_BUFFER, MAX_INTERVAL_SECONDS, FleetConfigError
+from tagocheck.fleet.model import CONNECTION_MODES, PATHS, Interval
+from tagocheck.fleet.outage import Backfill, Reconnect, parse_outages
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.fleet.retry import RetryPolicy
 from tagocheck.usage import BadValue, number

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 import subprocess
@@ -84,3 +85,37 @@ def test_architecture_names_every_package_and_top_level_folder():
     assert packages | folders <= mapped, sorted((packages | folders) - mapped)
     named = {m.split(" ")[0] for m in mapped} - {"tagocheck"}
     assert all((ROOT / name).exists() for name in named), named
+
+
+def test_no_module_imports_itself_back():
+    """No import cycles among tagocheck's modules (the fleet model's shared errors and limits
+    live below the modules that use them). `from package import module` depends on the module."""
+    modules: dict[str, set[str]] = {}
+    for path in (ROOT / "tagocheck").rglob("*.py"):
+        name = ".".join(path.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        modules[name] = set()
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.ImportFrom) and (node.module or "").startswith("tagocheck"):
+                for alias in node.names:
+                    inner = f"{node.module}.{alias.name}"
+                    modules[name].add(inner if _is_module(inner) else node.module)
+            elif isinstance(node, ast.Import):
+                modules[name] |= {a.name for a in node.names if a.name.startswith("tagocheck")}
+    cycles = []
+
+    def visit(module: str, path: list[str], done: set[str]) -> None:
+        for needed in modules.get(module, ()):
+            if needed in path:
+                cycles.append(path[path.index(needed) :])
+            elif needed not in done:
+                done.add(needed)
+                visit(needed, [*path, needed], done)
+
+    for module in modules:
+        visit(module, [module], set())
+    assert not cycles, cycles[:5]
+
+
+def _is_module(dotted: str) -> bool:
+    base = ROOT.joinpath(*dotted.split("."))
+    return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()

@@ -15,19 +15,16 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from tagocheck.fleet.bounds import MAX_BUFFER, MAX_INTERVAL_SECONDS, FleetConfigError
+from tagocheck.fleet.outage import Backfill, Reconnect, parse_outages
+from tagocheck.fleet.payloads import PROFILES
+from tagocheck.fleet.retry import RetryPolicy
+
 CONNECTION_MODES = ("keep-alive", "per-report")
 PATHS = ("device", "network")
 """How reports reach the target: each device posting POST /data with its own token, or a
 network posting every device's uplinks to POST /integration/network/data with one network token,
 naming each device by its serial."""
-
-
-MAX_INTERVAL_SECONDS = 86_400
-"""A day between reports: a longer interval offers too few reports in any run to judge."""
-
-
-class FleetConfigError(ValueError):
-    """A fleet parameter that cannot work; the message says which and why."""
 
 
 @dataclass(frozen=True)
@@ -104,9 +101,6 @@ class FleetConfig:
     seed: int = 0
 
     def __post_init__(self) -> None:
-        from tagocheck.fleet.outage import MAX_BUFFER
-        from tagocheck.fleet.payloads import PROFILES
-
         if self.devices < 1:
             raise FleetConfigError("--devices must be at least 1")
         if self.jitter < 0:
@@ -129,26 +123,18 @@ class FleetConfig:
 
     @functools.cached_property
     def retry_policy(self):
-        from tagocheck.fleet.retry import RetryPolicy
-
         return RetryPolicy.parse(self.retry)
 
     @functools.cached_property
     def outages(self):
-        from tagocheck.fleet.outage import parse_outages
-
         return parse_outages(self.outage)
 
     @functools.cached_property
     def backfill_policy(self):
-        from tagocheck.fleet.outage import Backfill
-
         return Backfill.parse(self.backfill)
 
     @functools.cached_property
     def reconnect_policy(self):
-        from tagocheck.fleet.outage import Reconnect
-
         return Reconnect.parse(self.reconnect)
 
     @property

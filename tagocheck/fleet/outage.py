@@ -25,9 +25,8 @@ from dataclasses import dataclass
 from typing import Any, NamedTuple
 
 from tagocheck.fleet.attempts import BACKFILL_COUNTS
-from tagocheck.fleet.model import MAX_INTERVAL_SECONDS, FleetConfigError
+from tagocheck.fleet.bounds import MAX_INTERVAL_SECONDS, FleetConfigError
 
-MAX_BUFFER = 100_000
 OUTSIDE = -1
 """The outage index of readings kept after a refusal before the first outage."""
 PAUSE_SECONDS = 1.5

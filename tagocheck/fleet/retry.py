@@ -19,7 +19,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from tagocheck import checks, transport
-from tagocheck.fleet.model import FleetConfigError
+from tagocheck.fleet.bounds import FleetConfigError
 
 MAX_TRIES = 100
 MAX_WAIT_SECONDS = 3600.0

@@ -174,7 +174,12 @@ def test_a_readme_command_runs_as_written(command: Command, stop_early: bool, wo
             raise
         stopped = True
         os.killpg(process.pid, signal.SIGINT)  # Ctrl-C reaches the whole foreground group
-        output, _ = process.communicate(timeout=180)
+        try:
+            output, _ = process.communicate(timeout=180)
+        except subprocess.TimeoutExpired:  # it ignored Ctrl-C: stop it, then fail
+            os.killpg(process.pid, signal.SIGTERM)
+            process.communicate(timeout=180)
+            raise
     said = output[-3000:]
     serves = "tagocheck serve" in text
     if serves:

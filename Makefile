@@ -18,9 +18,13 @@ demo: $(STAMP)
 	$(BIN)/tagocheck capacity
 
 # The suite's own tests (which also run the contract suite against every fault mode), then the
-# contract suite itself against the embedded target, as a user would run it.
+# contract suite itself against the embedded target, as a user would run it. Most tests wait on
+# clocks and child processes, so they run side by side in TEST_WORKERS processes (pytest-xdist);
+# the few marked `exclusive` (a pinned core, a CPU-bound figure) then run alone.
+TEST_WORKERS ?= 6
 test: $(STAMP) lint browser
-	TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest --durations=15
+	TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -n $(TEST_WORKERS) --maxschedchunk 4 -m "not exclusive" --durations=15
+	TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -m exclusive
 	$(BIN)/pytest contract/ --junitxml=reports/contract/junit.xml
 
 # Every README command run whole as written (tests/test_readme.py), about 45 minutes; `make test`

@@ -24,6 +24,8 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
+import pytest
+
 from tagocheck.findings import OBSERVATION, VIOLATION
 from tagocheck.server.launcher import RunningTarget, start_target
 
@@ -205,6 +207,7 @@ def test_a_family_whose_baseline_is_refused_is_not_judged(tmp_path):
 SEEDS = 20 if os.environ.get("TAGOCHECK_CONTRACT_SEEDS") == "all" else 5
 
 
+@pytest.mark.long
 def test_the_healthy_target_holds_for_many_seeds(tmp_path):
     """The fast contract suite, seed after seed against one healthy target: green every time
     (`make contract-seeds`: 20 seeds; CI: 5)."""

@@ -6,14 +6,15 @@ from __future__ import annotations
 import json
 import os
 import shlex
-import socket
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 import yaml
 
+from tagocheck.load.ports import free_port
 from tagocheck.server.launcher import start_target
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -22,12 +23,6 @@ MANIFEST = ROOT / "deploy" / "kubernetes" / "locusttest.yaml"
 
 def manifest() -> dict:
     return yaml.safe_load(MANIFEST.read_text())
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 def local(command: str, values: dict[str, str]) -> list[str]:
@@ -52,6 +47,7 @@ def test_the_manifest_is_a_locusttest_with_the_profile_token_from_a_secret():
     assert "--profile-token" not in body["master"]["command"]  # never in a pod spec
 
 
+@pytest.mark.long
 def test_its_command_lines_run_a_distributed_fleet_locally(tmp_path):
     body = manifest()["spec"]
     plan = shlex.split(body["master"]["command"])

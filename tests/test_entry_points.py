@@ -14,16 +14,11 @@ from pathlib import Path
 
 import pytest
 
+from tagocheck.load.ports import free_port
 from tagocheck.server.launcher import start_target
 
 ROOT = Path(__file__).resolve().parents[1]
 BIN = Path(sys.executable).parent
-
-
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 class _Html(http.server.BaseHTTPRequestHandler):
@@ -71,7 +66,7 @@ def hosts(tmp_path_factory):
         raw[name] = sock
     tls = start_target(tmp_path_factory.mktemp("tls"), "--tls")
     urls = {
-        "refused": f"http://127.0.0.1:{_free_port()}",
+        "refused": f"http://127.0.0.1:{free_port()}",
         "html": f"http://127.0.0.1:{html.server_address[1]}",
         "garbage": f"http://127.0.0.1:{raw['garbage'].getsockname()[1]}",
         "hang": f"http://127.0.0.1:{raw['hang'].getsockname()[1]}",

@@ -234,6 +234,7 @@ def ci_recipe() -> list[tuple[str, int | None]]:
     return [(c.text, c.promised) for c in found if c.block == block]
 
 
+@pytest.mark.long
 def test_the_ci_recipe_runs_as_written_from_outside_the_clone(tmp_path):
     """In order: each step reads what the one before wrote."""
     recipe = ci_recipe()

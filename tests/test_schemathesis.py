@@ -97,6 +97,7 @@ def failure_codes(output: str) -> set[str]:
     return set(re.findall(r"^- (ST\d{3}) ", output, re.MULTILINE))
 
 
+@pytest.mark.long
 @pytest.mark.parametrize("seed", SEEDS)
 def test_the_embedded_target_passes_every_default_check(tmp_path, seed):
     done = run_schemathesis(tmp_path, seed)

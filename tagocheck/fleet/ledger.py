@@ -52,6 +52,11 @@ class Ledger:
         self.counted_with: dict[str, set[str]] = {}
         """Routes the ledger names apart that the target counts in another's window (route ->
         the others): their requests near a boundary are that window's slack too."""
+        self.also_limited_by: dict[str, tuple[int, tuple[str, ...]]] = {}
+        """A route whose requests the target also counts in a window shared with other routes
+        (route -> that window's limit, the routes counted in it): a 429 on the route in a window
+        where the shared count reached its limit is that limit enforced, not an early throttle.
+        Set once the run found the sharing (network uplinks in POST /data's window)."""
 
     def record(
         self,
@@ -116,6 +121,22 @@ class Ledger:
             if key in self.windows
         )
 
+    def _shared_window_full(self, scope: str, route: str, index: int) -> bool:
+        """Whether the window `route` also counts in (also_limited_by) reached its limit, within
+        the boundary slack of the routes counted in it."""
+        if route not in self.also_limited_by:
+            return False
+        limit, routes = self.also_limited_by[route]
+        windows = [self.windows.get((scope, counted, index)) for counted in routes]
+        accepted = sum(w.accepted for w in windows if w is not None)
+        slack = sum(
+            self.windows[key].near_boundary
+            for counted in routes
+            for key in ((scope, counted, index + step) for step in (-1, 0, 1))
+            if key in self.windows
+        )
+        return accepted + slack >= limit
+
     def _judged(self, limit_for: Callable[[str, str], int | None]):
         """(scope, route, index, window, limit, kind) for every window with a limit."""
         explained = self._device_throttled(limit_for)
@@ -127,7 +148,9 @@ class Ledger:
             if scope == PROFILE:
                 throttled -= explained.get((route, index), 0)
             slack = self._slack(scope, route, index)
-            if throttled > 0 and window.accepted + slack < limit:
+            if throttled > 0 and self._shared_window_full(scope, route, index):
+                kind = "enforced"
+            elif throttled > 0 and window.accepted + slack < limit:
                 kind = "early-throttle"
             elif window.accepted - slack > limit:
                 kind = "leak"

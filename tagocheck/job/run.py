@@ -41,6 +41,7 @@ from tagocheck.fleet.model import FleetConfig
 from tagocheck.job.preflight import Preflight
 from tagocheck.load.ending import INTERRUPTED, Ending, write_not_run
 from tagocheck.load.options import fleet_arguments
+from tagocheck.load.ports import master_on_loopback
 from tagocheck.options import FLEET_SHAPE, OPTIONS
 from tagocheck.redact import scrub
 from tagocheck.report import compliance
@@ -361,7 +362,7 @@ class Runner:
         command += ["--ssl-false"] if job.ssl_false else []
         command += ["--ca-cert", job.ca_cert] if job.ca_cert else []
         if job.processes:
-            command += ["--processes", str(job.processes)]
+            command += ["--processes", str(job.processes), *master_on_loopback()]
         if self.target is not None:
             command += ["--fleet-file", self.target.info["fleet_file"]]
         child = self.child = Child(command, env, ROOT, takes_sigterm=True)

@@ -896,6 +896,10 @@ class Coordinator:
         found = network_sharing(ledger, self.probes, self.plan)
         shared = {BESIDE_UPLINKS} | ({NETWORK_INGEST} if found["answer"] != "no" else set())
         ledger.counted_with["POST /data"] = shared
+        beside = next((p for p in self.probes if p.label == BESIDE_UPLINKS), None)
+        if found["answer"] == "yes" and beside is not None:
+            counted_in = ("POST /data", BESIDE_UPLINKS, NETWORK_INGEST)
+            ledger.also_limited_by[NETWORK_INGEST] = (beside.limit, counted_in)
         return found
 
     def _abandon(self) -> None:

@@ -125,3 +125,27 @@ def test_a_device_throttled_at_a_boundary_is_not_held_against_the_profile():
         ("device:d2", "early-throttle"),
         ("profile", "early-throttle"),
     }
+
+
+def test_a_429_where_a_shared_window_was_full_is_that_limit_enforced_not_early():
+    """Found on a busy machine: a target counting network uplinks in POST /data's window too
+    (the sharing the run found) throttled the uplinks once POST /data had filled that window;
+    judged on the network route's own limit alone, that looked early."""
+
+    def shared_limits(scope: str, route: str) -> int | None:
+        return {"POST /data": 5, "network": 4}.get(route) if scope == PROFILE else None
+
+    def window(ledger: Ledger, network_accepted: int) -> None:
+        fill(ledger, 600, ["accepted"] * (5 - network_accepted))
+        for i, status in enumerate([200] * network_accepted + [429, 429]):
+            t = 600.5 + i * 0.01
+            ledger.record("network", t, t + 0.002, status)
+
+    alone, shared, not_full = Ledger(60), Ledger(60), Ledger(60)
+    for ledger in (alone, shared, not_full):
+        window(ledger, 2)
+    shared.also_limited_by["network"] = (5, ("POST /data", "network"))
+    not_full.also_limited_by["network"] = (6, ("POST /data", "network"))
+    assert [f.kind for f in alone.findings(shared_limits)] == ["early-throttle"]
+    assert shared.findings(shared_limits) == []
+    assert [f.kind for f in not_full.findings(shared_limits)] == ["early-throttle"]

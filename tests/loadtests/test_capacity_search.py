@@ -28,6 +28,7 @@ def capacity_run(
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=240)
 
 
+@pytest.mark.long
 def test_a_search_finds_a_known_capacity_within_its_precision(tmp_path):
     """A target that stores at most 600 reports a second (it queues the rest): the search's
     bracket holds 600/s, is at most 5 % wide, and the step past it broke on throughput."""
@@ -58,6 +59,7 @@ def test_a_search_finds_a_known_capacity_within_its_precision(tmp_path):
     assert "the capacity lies between" in verdict.headline, verdict.headline
 
 
+@pytest.mark.exclusive
 @pytest.mark.skipif(len(os.sched_getaffinity(0)) < 2, reason="needs two cores to pin apart")
 def test_a_generator_short_of_cpu_is_named_the_limit_where_the_search_broke(tmp_path):
     """Locust pinned to one core with a busy loop beside it, the target alone on the other:
@@ -76,7 +78,7 @@ def test_a_generator_short_of_cpu_is_named_the_limit_where_the_search_broke(tmp_
                 target.info["fleet_file"],
                 tmp_path / "run",
                 *("--devices", "16000", "--interval", "1", "--step-seconds", "4"),
-                *("--search-seconds", "60"),
+                *("--search-seconds", "24"),  # the first break is the point, not its bracket
                 prefix=("taskset", "-c", str(cores[0])),
             )
     finally:

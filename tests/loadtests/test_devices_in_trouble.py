@@ -62,6 +62,7 @@ def test_sdk_js_retries_5xx_and_never_a_429(tmp_path):
     assert done.returncode == 1  # the 500s and 429s are findings still
 
 
+@pytest.mark.long
 def test_retries_after_a_timeout_store_reports_twice_and_are_told_apart(tmp_path):
     # the target stores each report, then answers 1.5 s later: after the client's 1-s timeout
     done, summary, verdict = run(
@@ -100,33 +101,22 @@ def test_retries_after_a_timeout_store_reports_twice_and_are_told_apart(tmp_path
     assert once["integrity"]["stored_not_acknowledged"] > 0
 
 
+@pytest.mark.long
 def test_a_burst_backfill_after_an_outage_is_throttled_drains_and_keeps_every_time(tmp_path):
-    # 300 devices a second, offline for 20 s: 6,000 readings at once against starter's 5,000
-    # in a 10-s window, beside 3,000 live ones a window: however the burst falls across two
-    # windows, 12,000 requests in them exceed their 10,000 (the run's own target: seeded past
-    # the plan's 100 devices)
+    # 30 devices a second, offline for 10 s: 300 readings at once against the free plan's 250
+    # in a 4-s window, beside 120 live ones a window: however the burst falls across two
+    # windows, 540 requests in them exceed their 500 (the run's own target: seeded past the
+    # plan's 5 devices)
     done, summary, verdict = run(
         tmp_path,
         None,
-        "--plan",
-        "starter",
-        "--rate-window",
-        "10",
-        "--devices",
-        "300",
-        "--interval",
-        "1",
-        "--jitter",
-        "0",
-        "--outage",
-        "2+20",
-        "--backfill",
-        "burst",
-        seconds=45,
-        users=100,
+        *("--plan", "free", "--rate-window", "4", "--devices", "30", "--interval", "1"),
+        *("--jitter", "0", "--outage", "2+10", "--backfill", "burst"),
+        seconds=26,
+        users=30,
     )
     (outage,) = summary["outages"]["outages"]
-    assert outage["buffered"] >= 5900 and outage["dropped"] == 0
+    assert outage["buffered"] >= 290 and outage["dropped"] == 0
     assert outage["drained"] and outage["waiting"] == 0 and outage["drain_seconds"] > 0
     assert outage["throttled_windows"] >= 1 and outage["throttled"] > 0
     # the timeline counts each of those 429s as throttling by design, second by second
@@ -138,7 +128,7 @@ def test_a_burst_backfill_after_an_outage_is_throttled_drains_and_keeps_every_ti
     assert integrity["time_changed"] == integrity["out_of_order"] == 0
     assert integrity["backfilled_checked"] >= outage["buffered"]
     facts = " ".join(verdict.facts)
-    assert "Outage 2+20 (burst backfill, reconnect together)" in facts
+    assert "Outage 2+10 (burst backfill, reconnect together)" in facts
     assert "after the outage ended" in facts and "throttled meanwhile" in facts
     assert "Backfilled records kept their own time and order" in facts
     assert done.returncode == 0, verdict.headline
@@ -151,7 +141,7 @@ def test_a_burst_backfill_after_an_outage_is_throttled_drains_and_keeps_every_ti
     # the latency lines break over the outage (nothing sent, nothing measured), and the axis
     # they are drawn on spans real latencies, not a flat 0.01 ms
     latency = next(p for p in seen["plots"] if p["title"].startswith("Latency percentiles"))
-    assert latency["nans"].get("corrected_p99_ms", 0) >= 15, latency
+    assert latency["nans"].get("corrected_p99_ms", 0) >= 7, latency
     assert latency["y_end"] > 1.0, latency
     html = report.read_text()
     assert 'id="outages"' in html and "windows throttled during backfill" in html

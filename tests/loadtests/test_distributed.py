@@ -8,6 +8,7 @@ from tagocheck.exchange import Exchange
 from tagocheck.fleet.model import Fleet, FleetConfig, Interval
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.load.coordinator import config_from_wire, config_to_wire
+from tagocheck.load.ports import master_on_loopback
 from tagocheck.load.shard import Shard
 
 from .test_fleet_scenario import locust
@@ -89,6 +90,7 @@ def test_two_worker_processes_share_the_fleet_and_the_master_merges(tmp_path):
     done = locust(
         "--processes",
         "2",
+        *master_on_loopback(),
         "-u",
         "10",
         "-r",

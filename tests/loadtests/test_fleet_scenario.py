@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
 import requests
 
 from tagocheck.exchange import Exchange
 from tagocheck.fleet.observe import FleetObserver
+from tagocheck.load.ports import free_port
 from tagocheck.redact import TOKEN_PATTERN
 from tagocheck.server.launcher import start_target
 
@@ -268,6 +271,7 @@ def test_capacity_steps_find_the_knee_of_a_slow_target(tmp_path):
     assert summary["limit"]["limit"] == "target"
 
 
+@pytest.mark.long
 def test_capacity_steps_find_a_known_capacity(tmp_path):
     """A target that stores at most 250 records a second (the capacity fault): the steps of
     100, 200, 300 and 400 reports a second hold up to 200 and find the knee at 300."""
@@ -311,14 +315,11 @@ def test_the_web_ui_shows_the_fleet_options_and_runs_on_the_embedded_target(tmp_
     """The form sends an empty host: the embedded target's must survive it; the fleet options
     changed in the form take effect."""
     import signal
-    import socket
     import time
 
     import requests
 
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        port = probe.getsockname()[1]
+    port = free_port()
     ui = subprocess.Popen(
         [
             sys.executable,
@@ -367,50 +368,30 @@ def test_the_web_ui_shows_the_fleet_options_and_runs_on_the_embedded_target(tmp_
         ui.wait(30)
 
 
+@pytest.mark.long
 def test_devices_with_their_own_rpm_are_held_to_it(tmp_path):
     """Every device sends 3 reports a 3-s window against an rpm of 2: the third is throttled,
     rightly, and must not count as the profile throttling early; without enforcement it leaks."""
-    for fault, expected in (((), "enforced"), (("--fault", "no-rate-limit"), "leak")):
+
+    def held_to(fault: tuple[str, ...]) -> dict:
         with start_target(
             tmp_path / f"state{bool(fault)}",
-            "--plan",
-            "free",
-            "--rate-window-seconds",
-            "3",
-            "--seed-devices",
-            "5",
-            "--seed-device-rpm",
-            "2",
-            *fault,
+            *("--plan", "free", "--rate-window-seconds", "3"),
+            *("--seed-devices", "5", "--seed-device-rpm", "2", *fault),
         ) as target:
             run_dir = tmp_path / f"run{bool(fault)}"
             locust(
-                "-u",
-                "5",
-                "-r",
-                "5",
-                "-t",
-                "10s",
-                "--devices",
-                "5",
-                "--interval",
-                "1",
-                "--jitter",
-                "0",
-                "--device-rpm",
-                "2",
-                "--plan",
-                "free",
-                "--rate-window",
-                "3",
-                "--host",
-                target.url,
-                "--fleet-file",
-                target.info["fleet_file"],
-                "--run-dir",
-                str(run_dir),
+                *("-u", "5", "-r", "5", "-t", "10s", "--devices", "5", "--interval", "1"),
+                *("--jitter", "0", "--device-rpm", "2", "--plan", "free", "--rate-window", "3"),
+                *("--host", target.url, "--fleet-file", target.info["fleet_file"]),
+                *("--run-dir", str(run_dir)),
             )
-        summary = json.loads((run_dir / "summary.json").read_text())
+        return json.loads((run_dir / "summary.json").read_text())
+
+    cases = (((), "enforced"), (("--fault", "no-rate-limit"), "leak"))
+    with ThreadPoolExecutor(len(cases)) as side_by_side:  # each its own target and windows
+        summaries = list(side_by_side.map(held_to, [fault for fault, _ in cases]))
+    for summary, (_, expected) in zip(summaries, cases, strict=True):
         rows = [r for r in summary["rate_limit_enforcement"] if r["scope"].startswith("device:")]
         assert len(rows) == 5
         assert all(r[expected] >= 2 for r in rows), rows

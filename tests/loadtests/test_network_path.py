@@ -14,6 +14,7 @@ import pytest
 from tagocheck.fleet.ledger import Ledger
 from tagocheck.fleet.paths import NETWORK_INGEST
 from tagocheck.fleet.probes import BESIDE_UPLINKS, ProbeSchedule, network_sharing, plan_probes
+from tagocheck.load.ports import master_on_loopback
 from tagocheck.redact import TOKEN_PATTERN
 from tagocheck.server.launcher import start_target
 
@@ -171,6 +172,7 @@ def network_ratelimit(target, run_dir: Path) -> subprocess.CompletedProcess:
     )
 
 
+@pytest.mark.long
 def test_the_ratelimit_scenario_judges_the_network_route_and_finds_uplinks_counted(tmp_path):
     """A target whose uplinks count in POST /data's window too (the other reading of the open
     question): the network route enforced as documented, and the sharing found."""
@@ -192,7 +194,7 @@ def test_two_worker_processes_post_their_shards_uplinks_through_the_network(tmp_
     device token leaves the master); the merged run reconciles every device."""
     run_dir = tmp_path / "run"
     done = locust(
-        *("--processes", "2", "-u", "10", "-r", "10", "-t", "6s"),
+        *("--processes", "2", *master_on_loopback(), "-u", "10", "-r", "10", "-t", "6s"),
         *("--devices", "100", "--interval", "1", "--via", "network", "--run-dir", str(run_dir)),
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]

@@ -11,6 +11,8 @@ import sys
 import time
 from pathlib import Path
 
+import pytest
+
 from tagocheck.server.launcher import start_target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -42,8 +44,18 @@ def read_all(fd: int, process: subprocess.Popen, timeout: float) -> str:
     return b"".join(chunks).decode(errors="replace")
 
 
+@pytest.mark.long
 def test_a_terminal_gets_a_live_bar_and_a_log_gets_lines(tmp_path):
     with start_target(tmp_path / "state", "--plan", "unlimited", "--fault", "slow=0.1") as target:
+        # the two runs side by side: each takes 6 s or more to create its fleet, and as long to
+        # remove it (the target answers every request 0.1 s late, not one after another)
+        logging = subprocess.Popen(
+            fleet_run(target.url, target.profile_token, tmp_path / "log"),
+            cwd=ROOT,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         leader, follower = pty.openpty()
         process = subprocess.Popen(
             fleet_run(target.url, target.profile_token, tmp_path / "tty"),
@@ -56,13 +68,7 @@ def test_a_terminal_gets_a_live_bar_and_a_log_gets_lines(tmp_path):
         os.close(follower)
         on_terminal = read_all(leader, process, 180)
         os.close(leader)
-        logged = subprocess.run(
-            fleet_run(target.url, target.profile_token, tmp_path / "log"),
-            cwd=ROOT,
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
+        logged = subprocess.CompletedProcess(logging.args, 0, *logging.communicate(timeout=180))
     assert "created devices" in on_terminal and "━" in on_terminal, on_terminal[-2000:]
     assert "removed devices" in on_terminal, on_terminal[-2000:]
     assert "created devices" not in logged.stdout and "━" not in logged.stdout

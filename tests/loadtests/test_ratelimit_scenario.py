@@ -56,6 +56,7 @@ def test_every_limit_of_the_plan_is_probed_and_groups_alternate():
     assert groups == {PROFILE_WINDOWS, DEVICE_WINDOWS}
 
 
+@pytest.mark.long
 def test_a_healthy_target_enforces_every_limit_as_documented(tmp_path):
     run_dir = tmp_path / "run"
     done = ratelimit(
@@ -89,6 +90,7 @@ def test_a_healthy_target_enforces_every_limit_as_documented(tmp_path):
     assert "the first whole 3-s window after the setup's requests" in done.stdout
 
 
+@pytest.mark.long
 @pytest.mark.parametrize(
     ("fault", "kind"), [("early-throttle", "early-throttle"), ("no-rate-limit", "leak")]
 )

@@ -137,6 +137,7 @@ def test_a_clean_target_shows_no_fault_and_a_fleet_over_its_plan_says_so(clean):
     assert "more than once" not in verdict
 
 
+@pytest.mark.long
 def test_a_faulty_run_shows_each_fault(faulty):
     run_dir, tokens, _ = faulty
     seen = browse(run_dir / "report.html", ARTIFACTS / "report-faulty.png")

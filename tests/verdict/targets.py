@@ -7,13 +7,13 @@ from __future__ import annotations
 import contextlib
 import json
 import signal
-import socket
 import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from tagocheck.load.ports import free_port
 from tagocheck.server.launcher import start_target
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -46,12 +46,6 @@ class Condition:
     dead: bool = False
     plan: str = "starter"
     rate_window: float = 60.0
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
 
 
 @contextlib.contextmanager

@@ -231,6 +231,7 @@ def run(line: list[str], row: Row, env: dict[str, str]) -> subprocess.CompletedP
     return subprocess.CompletedProcess(line, process.returncode, out, err)
 
 
+@pytest.mark.long
 @pytest.mark.parametrize(("column", "name"), list(cases()))
 def test_the_headline_and_exit_status_tell_the_truth(tmp_path, column, name):
     row = TABLE[column][name]

@@ -149,3 +149,23 @@ def test_a_429_where_a_shared_window_was_full_is_that_limit_enforced_not_early()
     assert [f.kind for f in alone.findings(shared_limits)] == ["early-throttle"]
     assert shared.findings(shared_limits) == []
     assert [f.kind for f in not_full.findings(shared_limits)] == ["early-throttle"]
+
+
+def test_a_429_a_round_trip_after_a_full_window_is_that_window_s():
+    """Found on a busy machine: the window before was full; one 429 whose round trip spanned
+    the boundary was put in the next window by its midpoint, far below the limit there."""
+
+    def spanning(ledger: Ledger, sent_at: float, answered_at: float) -> None:
+        fill(ledger, 600, ["accepted"] * 5 + ["rate-limited"])  # the 600 window is full
+        ledger.record("POST /data", sent_at, answered_at, 429)
+        fill(ledger, 660, ["accepted"] * 2)
+
+    across, inside, after_one_not_full = Ledger(60), Ledger(60), Ledger(60)
+    spanning(across, 659.99, 660.2)  # sent in the full window, midpoint in the next
+    spanning(inside, 660.5, 660.6)  # sent and answered well inside the next window
+    fill(after_one_not_full, 600, ["accepted"] * 2)
+    after_one_not_full.record("POST /data", 659.99, 660.2, 429)
+    assert across.findings(limits) == []
+    assert [(f.kind, f.window_start) for f in inside.findings(limits)] == [("early-throttle", 660)]
+    found = after_one_not_full.findings(limits)
+    assert [(f.kind, f.window_start) for f in found] == [("early-throttle", 660)]

@@ -264,26 +264,31 @@ def test_capacity_steps_find_the_knee_of_a_slow_target(tmp_path):
         if steps["knee"] is None or steps["knee"]["step"] > 1:
             break
     assert steps["knee"] is not None, done.stdout[-2000:]
-    # 10 connections to a target that takes 50 ms each: at most 200 reports a second
-    assert steps["knee"]["offered"] >= 200
-    assert steps["highest_good"] is None or steps["highest_good"]["offered"] <= 200
+    # 5 connections to a target that takes 50 ms each: at most 100 reports a second
+    assert steps["knee"]["offered"] >= 100
+    assert steps["highest_good"] is None or steps["highest_good"]["offered"] <= 100
     summary = json.loads((run_dir / "summary.json").read_text())
     assert summary["limit"]["limit"] == "target"
 
 
 @pytest.mark.long
 def test_capacity_steps_find_a_known_capacity(tmp_path):
-    """A target that stores at most 250 records a second (the capacity fault): the steps of
-    100, 200, 300 and 400 reports a second hold up to 200 and find the knee at 300."""
-    steps, done, _ = _knee_run(tmp_path, fault="capacity=250/s", users=50)
+    """A target that stores at most 50 records a second (the capacity fault): the steps of
+    20, 40, 60 and 80 reports a second hold up to 40 and find the knee at 60. The capacity is
+    far below what the target's own CPU allows even on a busy machine (at 250/s, with the
+    tests beside it, the target itself fell short at 200/s: a true knee, not the fault's)."""
+    steps, done, _ = _knee_run(tmp_path, fault="capacity=50/s", users=20, devices=80)
     assert steps["knee"] is not None, done.stdout[-2000:]
-    assert steps["knee"]["offered"] >= 250, steps["knee"]
-    assert steps["highest_good"] is not None and steps["highest_good"]["offered"] <= 250
+    assert steps["knee"]["offered"] >= 50, steps["knee"]
+    assert steps["highest_good"] is not None and steps["highest_good"]["offered"] <= 50
 
 
-def _knee_run(tmp_path: Path, fault: str = "slow=0.05", users: int = 10):
+def _knee_run(tmp_path: Path, fault: str = "slow=0.05", users: int = 5, devices: int = 200):
+    """Four steps of a quarter of the fleet each, every device reporting every second, without
+    jitter: each second is due exactly the devices reporting (with jitter, one second of a
+    4-s step at 40/s was due 37, and the step looked short of its rate)."""
     with start_target(
-        tmp_path / "state", "--plan", "unlimited", "--fault", fault, "--seed-devices", "400"
+        tmp_path / "state", "--plan", "unlimited", "--fault", fault, "--seed-devices", str(devices)
     ) as target:
         run_dir = tmp_path / "run"
         done = locust(
@@ -294,9 +299,11 @@ def _knee_run(tmp_path: Path, fault: str = "slow=0.05", users: int = 10):
             "-t",
             "60s",
             "--devices",
-            "400",
+            str(devices),
             "--interval",
             "1",
+            "--jitter",
+            "0",
             "--steps",
             "4",
             "--step-seconds",

@@ -32,8 +32,8 @@ test: $(STAMP) lint browser
 readme: $(STAMP)
 	TAGOCHECK_README=all TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/test_readme.py
 
-# The whole verdict truth table (tests/verdict): every row for every entry point, about 6
-# minutes; `make test` runs its fixed sample.
+# The whole verdict truth table (tests/verdict): every row for every entry point (69 cells,
+# about 6 minutes alone); `make test` runs its fixed sample (18 cells), CI (.ci/run) the whole.
 truth-table: $(STAMP)
 	TAGOCHECK_TRUTH_TABLE=all $(BIN)/pytest tests/verdict
 
@@ -50,11 +50,13 @@ perturbations: $(STAMP)
 trouble: $(STAMP)
 	TAGOCHECK_TROUBLE=all TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/loadtests/test_devices_in_trouble.py
 
-# Every fault mode of the embedded target caught by the contract suite; `make test` runs half.
+# Every fault mode of the embedded target caught by the contract suite; `make test` runs half,
+# CI (.ci/run) every one.
 faults: $(STAMP)
 	TAGOCHECK_FAULTS=all $(BIN)/pytest tests/test_contract_catches_faults.py
 
-# Every bad input and unusable target for every entry point (about 70 s); `make test` runs a third and every unusable-target case.
+# Every bad input and unusable target for every entry point (about 70 s); `make test` runs a
+# third and every unusable-target case, CI (.ci/run) every one.
 entry-points: $(STAMP)
 	TAGOCHECK_ENTRY_POINTS=all $(BIN)/pytest tests/test_entry_points.py
 

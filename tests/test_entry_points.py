@@ -100,7 +100,7 @@ TAGOCHECK = [
     (["capacity", "--processes", "-2"], "--processes"),
     (["capacity", "--users", "1000000"], "users"),
     (["capacity", "--check-error-rate", "5"], "at most 1"),
-    (["capacity", "--steps", "0"], "--steps"),
+    (["capacity", "--steps", "-1"], "--steps"),
     (["capacity", "--step-seconds", "nan"], "--step-seconds"),
     (["capacity", "--plan", "nosuch"], "one of free, starter, scale, none"),
     (["capacity", "--interval", "10", "--step-seconds", "5"], "shorter than the fleet's interval"),

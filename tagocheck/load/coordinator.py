@@ -897,9 +897,10 @@ class Coordinator:
         shared = {BESIDE_UPLINKS} | ({NETWORK_INGEST} if found["answer"] != "no" else set())
         ledger.counted_with["POST /data"] = shared
         beside = next((p for p in self.probes if p.label == BESIDE_UPLINKS), None)
-        if found["answer"] == "yes" and beside is not None:
+        if found["answer"] == "yes" and beside is not None:  # either side may get the 429
             counted_in = ("POST /data", BESIDE_UPLINKS, NETWORK_INGEST)
-            ledger.also_limited_by[NETWORK_INGEST] = (beside.limit, counted_in)
+            for route in counted_in:
+                ledger.also_limited_by[route] = (beside.limit, counted_in)
         return found
 
     def _abandon(self) -> None:

@@ -68,11 +68,17 @@ NETWORK_ROUTES = ("POST /integration/network/data",)
 
 def through_the_network(row: Row) -> Row:
     """The fleet's row with the fleet posting through one network token: the hostile proxy
-    perturbs the network route instead of POST /data."""
-    condition = row.condition
+    perturbs the network route instead of POST /data. On plan scale, whose 500 uplinks a
+    minute the column's fleet fits (NETWORK_FLEET); starter's 100 it would not, and the
+    healthy row would rightly not be green."""
+    condition = replace(row.condition, plan="scale")
     if condition.routes == ("POST /data",):
         condition = replace(condition, routes=NETWORK_ROUTES)
     return replace(row, condition=condition)
+
+
+NETWORK_FLEET = ["--interval", "0.75"]
+"""5 devices every 0.75 s: 400 uplinks a minute."""
 
 
 NETWORK: dict[str, Row] = {name: through_the_network(row) for name, row in FLEET.items()}
@@ -211,7 +217,7 @@ def command(column: str, row: Row, target: Target | None, run_dir: Path) -> list
         line += TROUBLE_ARGS
     if column == "network":
         line += ["--via", "network", "--network-token", target.network_token or "n-" + "0" * 32]
-        line += ["--authorization", target.authorization or "at" + "0" * 32]
+        line += ["--authorization", target.authorization or "at" + "0" * 32, *NETWORK_FLEET]
     # later options win: a row's users replace the column's
     return [*line, *row.extra]
 

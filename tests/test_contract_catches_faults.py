@@ -152,7 +152,8 @@ def test_the_catching_tests_pass_on_the_healthy_target(healthy):
 
 
 def sampled(faults: list[str]) -> list[str]:
-    """Every fault with TAGOCHECK_FAULTS=all (`make faults`); CI takes every other one."""
+    """Every fault with TAGOCHECK_FAULTS=all (`make faults`, and CI); `make test` takes every
+    other one."""
     if os.environ.get("TAGOCHECK_FAULTS") == "all":
         return faults
     return faults[::2]

@@ -168,8 +168,8 @@ CONTRACT = [
 
 
 def sample(cases: list) -> list:
-    """All cases with TAGOCHECK_ENTRY_POINTS=all (`make entry-points`); CI takes every third
-    one, and every unusable-target case (refused, HTML, garbage, hang, TLS)."""
+    """All cases with TAGOCHECK_ENTRY_POINTS=all (`make entry-points`, and CI); `make test`
+    takes every third one, and every unusable-target case (refused, HTML, garbage, hang, TLS)."""
     if os.environ.get("TAGOCHECK_ENTRY_POINTS") == "all":
         return cases
     return [case for index, case in enumerate(cases) if index % 3 == 0 or "{" in " ".join(case[0])]

@@ -3,8 +3,8 @@ against a real server (the embedded target with faults, the hostile proxy of tes
 in front of it, or a dead port); the headline's class and the exit status are asserted, and the
 headline must be on the console too.
 
-The whole table is `make truth-table` (TAGOCHECK_TRUTH_TABLE=all); `make test` and CI run the
-fixed sample SAMPLE, which has every row once and every entry point.
+The whole table is `make truth-table` (TAGOCHECK_TRUTH_TABLE=all), and CI runs it whole;
+`make test` runs the fixed sample SAMPLE, which has every row once and every entry point.
 """
 
 from __future__ import annotations

@@ -117,8 +117,10 @@ def test_two_worker_processes_share_the_fleet_and_the_master_merges(tmp_path):
     assert "300 devices in 2 shards" in done.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     # Every device reported once a second: a device simulated by both workers would double it.
+    # The backfill after the outage adds to what was answered (1.13 seen on a busy machine,
+    # where the drain came in fewer seconds), so the bounds stand well clear of 2.
     ratio = summary["limit"]["achieved_over_offered"]
-    assert 0.9 < ratio < 1.1, summary["limit"]
+    assert 0.8 < ratio < 1.5, summary["limit"]
     samples = [json.loads(line) for line in (run_dir / "timeline.jsonl").read_text().splitlines()]
     assert max(s["offered"] for s in samples) == 300  # both shards' offered rates added up
     assert {s["users"] for s in samples[1:-1]} == {10}

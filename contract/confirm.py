@@ -20,7 +20,7 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tagocheck.findings import Finding
+from tagocheck.judge.findings import Finding
 
 REFERENCE_RUN = "TAGOCHECK_CONTRACT_REFERENCE_RUN"
 """Set in the reference run's environment: it confirms nothing itself."""

@@ -6,9 +6,9 @@ profile token and a plan, creates what it needs under the name prefix `tagocheck
 up front how much it will create, deletes it all at the end (also when tests fail or the run is
 interrupted), and sweeps leftovers of earlier runs that are more than a day old.
 
-Every response is judged by the registry of checks into findings (tagocheck.findings). A test is
-about some routes (its subjects: the route it is parametrized by, a `subjects` marker, or the
-module's SUBJECTS); a finding on a subject at failing severity fails the test, a finding on any
+Every response is judged by the registry of checks into findings (tagocheck.judge.findings). A
+test is about some routes (its subjects: the route it is parametrized by, a `subjects` marker, or
+the module's SUBJECTS); a finding on a subject at failing severity fails the test, a finding on any
 other route is recorded and the test goes on. The run ends with a findings table, one row per
 distinct finding, and its exit status follows the findings: 1 with any violation (or, under
 --strict, any deviation), whatever the tests did.
@@ -45,12 +45,12 @@ from hypothesis import HealthCheck, settings
 from hypothesis.configuration import set_hypothesis_home_dir
 from hypothesis.stateful import RuleBasedStateMachine
 
-from tagocheck import reach
-from tagocheck.client import TagoClient
-from tagocheck.findings import OBSERVATION, VIOLATION, label_of
-from tagocheck.ratelimits import rate_limits
-from tagocheck.recorder import Recorder
+from tagocheck.judge.findings import OBSERVATION, VIOLATION, label_of
+from tagocheck.judge.recorder import Recorder
 from tagocheck.server.launcher import start_target
+from tagocheck.spec.ratelimits import rate_limits
+from tagocheck.wire import reach
+from tagocheck.wire.client import TagoClient
 
 # Hypothesis keeps its examples and caches in a cache directory, not in whichever directory the
 # suite is run from (it would make .hypothesis/ there).
@@ -465,7 +465,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
 
 def _preflight(target: Target) -> None:
     """Stop at once, in one line, when the target cannot be used: unreachable, not TagoIO, or the
-    profile token refused (tagocheck.reach, as every entry point asks it)."""
+    profile token refused (tagocheck.wire.reach, as every entry point asks it)."""
     try:
         reach.probe(
             target.url,

@@ -15,10 +15,10 @@ from typing import Any
 
 import pytest
 
-from tagocheck import permissions, routes
-from tagocheck.client import Reply, TagoClient
-from tagocheck.findings import VIOLATION, Finding, rank
-from tagocheck.recorder import ContractViolation, Recorder
+from tagocheck.judge.findings import VIOLATION, Finding, rank
+from tagocheck.judge.recorder import ContractViolation, Recorder
+from tagocheck.spec import permissions, routes
+from tagocheck.wire.client import Reply, TagoClient
 
 PREFIX = "tagocheck-"
 SWEEP_AGE_SECONDS = 86400

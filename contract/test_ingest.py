@@ -18,9 +18,10 @@ from fleet_setup import Blocked, fail_with
 from hypothesis import example, given, note
 from hypothesis import strategies as st
 
-from tagocheck import checks, examples
-from tagocheck.findings import VIOLATION, label_of
-from tagocheck.pairing import pair
+from tagocheck.judge import checks
+from tagocheck.judge.findings import VIOLATION, label_of
+from tagocheck.judge.pairing import pair
+from tagocheck.spec import examples
 
 SUBJECTS = ("POST /data",)
 """What these tests check; GET /data only reads back (its findings are its own)."""

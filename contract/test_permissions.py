@@ -12,8 +12,8 @@ import pytest
 from calls import build
 from fleet_setup import Blocked, fail_with
 
-from tagocheck import permissions
-from tagocheck.findings import DEVIATION, VIOLATION
+from tagocheck.judge.findings import DEVIATION, VIOLATION
+from tagocheck.spec import permissions
 
 MATRIX = permissions.permission_matrix()
 CELLS = list(MATRIX)

@@ -17,8 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from fleet_setup import fail_with
 
-from tagocheck import checks, ratelimits
-from tagocheck.findings import OBSERVATION, VIOLATION
+from tagocheck.judge import checks
+from tagocheck.judge.findings import OBSERVATION, VIOLATION
+from tagocheck.spec import ratelimits
 
 pytestmark = pytest.mark.slow
 LIMITS = ratelimits.rate_limits()

@@ -12,8 +12,9 @@ import pytest
 from calls import build
 from fleet_setup import fail_with
 
-from tagocheck import checks, permissions, routes
-from tagocheck.findings import VIOLATION
+from tagocheck.judge import checks
+from tagocheck.judge.findings import VIOLATION
+from tagocheck.spec import permissions, routes
 
 TABLE = routes.route_table()
 MATRIX = permissions.permission_matrix()

@@ -14,8 +14,8 @@ import pytest
 import requests
 from fleet_setup import fail_with
 
-from tagocheck import checks
-from tagocheck.findings import DEVIATION, OBSERVATION
+from tagocheck.judge import checks
+from tagocheck.judge.findings import DEVIATION, OBSERVATION
 
 SUBJECTS = ("GET /info",)
 

@@ -3,10 +3,10 @@
 The contract lives as data in schemas/; this package is the one place that reads it.
 """
 
-from tagocheck.permissions import Cell, PermissionMatrix, permission_matrix
-from tagocheck.ratelimits import RateLimits, rate_limits
-from tagocheck.routes import Route, RouteMatch, RouteTable, route_table
-from tagocheck.schemas import (
+from tagocheck.spec.permissions import Cell, PermissionMatrix, permission_matrix
+from tagocheck.spec.ratelimits import RateLimits, rate_limits
+from tagocheck.spec.routes import Route, RouteMatch, RouteTable, route_table
+from tagocheck.spec.schemas import (
     ContractDataError,
     errors,
     is_valid,

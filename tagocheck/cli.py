@@ -19,8 +19,8 @@ from typing import Any
 from rich.console import Console
 from rich.table import Table
 
-from tagocheck import permissions, ratelimits, routes, schemas
 from tagocheck.redact import scrub
+from tagocheck.spec import permissions, ratelimits, routes, schemas
 from tagocheck.usage import OneLineParser, UsageError
 
 EPILOG_ROUTES = """examples:
@@ -387,7 +387,7 @@ def _capacity(args: argparse.Namespace, out: Console) -> int:
 
 def _reachable(url: str, token: str, ssl_false: bool, ca_cert: str | None) -> None:
     """One GET /info with the profile token: a wrong address or token stops the job here."""
-    from tagocheck import reach
+    from tagocheck.wire import reach
 
     try:
         reach.probe(url, token, verify=ca_cert or True, ssl_false=ssl_false, say=_say)
@@ -491,7 +491,8 @@ def _routes(args: argparse.Namespace, out: Console) -> int:
 
 
 def _openapi(args: argparse.Namespace, out: Console) -> int:
-    from tagocheck import openapi, reach
+    from tagocheck.spec import openapi
+    from tagocheck.wire import reach
 
     try:
         server = reach.check_url(args.server) if args.server else None

@@ -22,7 +22,7 @@ import schemathesis
 from schemathesis import GenerationMode
 from schemathesis.core.parameters import ParameterLocation
 
-from tagocheck.routes import route_table
+from tagocheck.spec.routes import route_table
 
 NEEDS_START = {"avg", "sum", "conditional", "aggregate"}
 DATA_PATH = "/data"

@@ -59,7 +59,7 @@ import time
 from urllib.parse import parse_qsl, urlsplit
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), ".."))
-from tagocheck.routes import route_table
+from tagocheck.spec.routes import route_table
 
 PERTURBATIONS = (
     "other-2xx",

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 import requests
 
-from tagocheck import checks
+from tagocheck.judge import checks
 from tagocheck.server.launcher import start_target
 
 TOKEN = "2b1f0e8c-5a6d-4c3b-9e7f-0a1b2c3d4e5f"

@@ -13,8 +13,8 @@ from pathlib import Path
 
 import pytest
 
-from tagocheck import examples, schemas
-from tagocheck.findings import LABELS, label_of
+from tagocheck.judge.findings import LABELS, label_of
+from tagocheck.spec import examples, schemas
 
 ROOT = Path(__file__).resolve().parents[1]
 CONTRACT = ROOT / "contract"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from pathlib import Path
 
-from tagocheck.findings import OBSERVATION, VIOLATION, Findings, label_of
+from tagocheck.judge.findings import OBSERVATION, VIOLATION, Findings, label_of
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))
 import exploration

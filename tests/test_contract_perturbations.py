@@ -32,11 +32,11 @@ from pathlib import Path
 
 import pytest
 
-from tagocheck import routes
-from tagocheck.findings import DEVIATION, OBSERVATION, VIOLATION, worst
+from tagocheck.judge.findings import DEVIATION, OBSERVATION, VIOLATION, worst
 from tagocheck.redact import TOKEN_PATTERN
 from tagocheck.report.render import compliance_section
 from tagocheck.server.launcher import RunningTarget, start_target
+from tagocheck.spec import routes
 
 from .contract_runs import ROOT, WINDOW, contract_command
 from .hostile import PERTURBATIONS

@@ -26,7 +26,7 @@ from pathlib import Path
 
 import pytest
 
-from tagocheck.findings import OBSERVATION, VIOLATION
+from tagocheck.judge.findings import OBSERVATION, VIOLATION
 from tagocheck.server.launcher import RunningTarget, start_target
 
 from .contract_runs import ROOT, WINDOW, contract_command

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from jsonschema import ValidationError
 
-from tagocheck import examples, routes, schemas
+from tagocheck.spec import examples, routes, schemas
 
 EXAMPLES = examples.examples()
 POSITIVE = [e for e in EXAMPLES if e.valid]

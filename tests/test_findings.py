@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from tagocheck.findings import DEVIATION, OBSERVATION, VIOLATION, Findings
+from tagocheck.judge.findings import DEVIATION, OBSERVATION, VIOLATION, Findings
 
 
 def add(found: Findings, where: str, severity: str, test: str = "t1"):

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import pytest
 
-from tagocheck import checks
+from tagocheck.judge import checks
 
 ID = "6010ea3cb1f2e10012c7a4d1"
 TOKEN = "2b1f0e8c-5a6d-4c3b-9e7f-0a1b2c3d4e5f"

@@ -9,7 +9,7 @@ import sys
 import pytest
 from openapi_spec_validator import validate
 
-from tagocheck import openapi, permissions, routes
+from tagocheck.spec import openapi, permissions, routes
 
 TABLE = routes.route_table()
 

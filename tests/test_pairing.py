@@ -8,7 +8,7 @@ from pathlib import Path
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tagocheck.pairing import pair
+from tagocheck.judge.pairing import pair
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "contract"))
 from test_ingest import as_stored

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tagocheck import permissions, routes
+from tagocheck.spec import permissions, routes
 
 MATRIX = permissions.permission_matrix()
 TABLE = routes.route_table()

@@ -55,7 +55,7 @@ def test_an_installed_wheel_carries_and_reads_the_schemas(tmp_path):
         assert "tagocheck/report/templates/report.html.j2" in names
         archive.extractall(tmp_path / "site")
     probe = (
-        "import tagocheck, tagocheck.schemas as s, tagocheck.job.run as r;"
+        "import tagocheck, tagocheck.spec.schemas as s, tagocheck.job.run as r;"
         "print(s.schema_dir());"
         "print(len(tagocheck.route_table()), len(tagocheck.permission_matrix()));"
         "r.ROOT = r.Path('/nonexistent'); print(r.locustfile('capacity'))"
@@ -85,6 +85,13 @@ def test_architecture_names_every_package_and_top_level_folder():
     assert packages | folders <= mapped, sorted((packages | folders) - mapped)
     named = {m.split(" ")[0] for m in mapped} - {"tagocheck"}
     assert all((ROOT / name).exists() for name in named), named
+
+
+def test_the_package_root_keeps_only_entry_points_and_a_few_utilities():
+    """The contract as data (spec/), its application (judge/) and talking to a target (wire/)
+    live in sub-packages whose names say which is which; the root keeps at most six modules."""
+    root = {p.stem for p in (ROOT / "tagocheck").glob("*.py")} - {"__init__", "__main__"}
+    assert len(root) <= 6, sorted(root)
 
 
 def test_no_module_imports_itself_back():

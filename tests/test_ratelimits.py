@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from tagocheck import ratelimits, routes, schemas
+from tagocheck.spec import ratelimits, routes, schemas
 
 LIMITS = ratelimits.rate_limits()
 TABLE = routes.route_table()

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from tagocheck import permissions, routes, schemas
+from tagocheck.spec import permissions, routes, schemas
 
 TABLE = routes.route_table()
 

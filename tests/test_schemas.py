@@ -10,7 +10,7 @@ import pytest
 from jsonschema import Draft202012Validator
 from referencing.exceptions import Unresolvable
 
-from tagocheck import schemas
+from tagocheck.spec import schemas
 
 SCHEMA_FILES = schemas.schema_files()
 

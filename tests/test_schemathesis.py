@@ -18,8 +18,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tagocheck import openapi
 from tagocheck.server.launcher import start_target
+from tagocheck.spec import openapi
 
 ALL = os.environ.get("TAGOCHECK_SCHEMATHESIS") == "all"
 SEEDS = [1, 2, 3] if ALL else [1]

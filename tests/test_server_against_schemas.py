@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlsplit
 import pytest
 import requests
 
-from tagocheck import routes, schemas
 from tagocheck.server.launcher import start_target
+from tagocheck.spec import routes, schemas
 
 TABLE = routes.route_table()
 

@@ -126,20 +126,23 @@ class Ledger:
         )
 
     def _shared_window_full(self, scope: str, route: str, index: int) -> bool:
-        """Whether the window `route` also counts in (also_limited_by) reached its limit, within
-        the boundary slack of the routes counted in it."""
+        """Whether the window `route` also counts in (also_limited_by) may have reached its
+        limit: its routes' requests sent there, within the boundary slack. Sent, not accepted:
+        a request another limit throttled may still count in the shared window (the embedded
+        target counts it; no source says whether TagoIO does), so only a shared window that
+        could not have been full leaves the 429 unexplained."""
         if route not in self.also_limited_by:
             return False
         limit, routes = self.also_limited_by[route]
         windows = [self.windows.get((scope, counted, index)) for counted in routes]
-        accepted = sum(w.accepted for w in windows if w is not None)
+        sent = sum(w.sent for w in windows if w is not None)
         slack = sum(
             self.windows[key].near_boundary
             for counted in routes
             for key in ((scope, counted, index + step) for step in (-1, 0, 1))
             if key in self.windows
         )
-        return accepted + slack >= limit
+        return sent + slack >= limit
 
     def _neighbours_429s(self, scope: str, route: str, index: int, limit: int) -> int:
         """The window's 429s near a boundary when a neighbouring window was full: the target

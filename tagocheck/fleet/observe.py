@@ -32,11 +32,11 @@ from typing import Any
 
 from hdrh.histogram import HdrHistogram
 
-from tagocheck import checks
-from tagocheck.exchange import Exchange
-from tagocheck.findings import normalise_where
 from tagocheck.fleet.attempts import Attempts
 from tagocheck.fleet.ledger import Ledger
+from tagocheck.judge import checks
+from tagocheck.judge.exchange import Exchange
+from tagocheck.judge.findings import normalise_where
 from tagocheck.redact import scrub
 
 MAX_MICROS = 3_600_000_000  # an hour: anything slower is recorded as an hour
@@ -64,8 +64,8 @@ class FleetObserver:
         self.violations_by_route: dict[str, Counter] = defaultdict(Counter)
         self.examples: dict[str, list[dict[str, Any]]] = defaultdict(list)
         self.departures: Counter = Counter()
-        """Deviations and observations (tagocheck.findings) by "severity route: check at where":
-        answers that conform but differ from a documented form, listed, never failures."""
+        """Deviations and observations (tagocheck.judge.findings) by "severity route: check at
+        where": answers that conform but differ from a documented form, listed, never failures."""
         self.ledger = Ledger(window_seconds)
         # Per-device windows are only worth their memory when devices have limits of their own.
         self.per_device_ledger = per_device_ledger

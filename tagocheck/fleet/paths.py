@@ -12,7 +12,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
-from tagocheck import ratelimits
+from tagocheck.spec import ratelimits
 
 NETWORK_INGEST = "POST /integration/network/data"
 NETWORK_PATH = NETWORK_INGEST.partition(" ")[2]

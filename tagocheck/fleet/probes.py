@@ -24,9 +24,9 @@ import math
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
 
-from tagocheck import ratelimits
 from tagocheck.fleet.paths import NETWORK_INGEST, NETWORK_PATH
 from tagocheck.fleet.schedule import due_by
+from tagocheck.spec import ratelimits
 from tagocheck.words import counted
 
 PROFILE_WINDOWS, DEVICE_WINDOWS, NETWORK_WINDOWS = 0, 1, 2

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from tagocheck.client import TagoClient
+from tagocheck.wire.client import TagoClient
 
 
 class ProvisionError(RuntimeError):

@@ -14,11 +14,11 @@ import heapq
 import itertools
 from collections.abc import Callable, Iterable
 
-from tagocheck import checks
 from tagocheck.fleet.attempts import Attempts
 from tagocheck.fleet.outage import PAUSE_SECONDS, Backfill, Backlog, Reading
 from tagocheck.fleet.retry import RetryPolicy, unsure
 from tagocheck.fleet.schedule import Report, Schedule
+from tagocheck.judge import checks
 
 BACK = "back"
 """A heap entry that is no report: a device back online, to send its buffer."""

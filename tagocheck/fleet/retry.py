@@ -18,8 +18,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from tagocheck import checks, transport
 from tagocheck.fleet.bounds import FleetConfigError
+from tagocheck.judge import checks
+from tagocheck.wire import transport
 
 MAX_TRIES = 100
 MAX_WAIT_SECONDS = 3600.0

@@ -20,7 +20,7 @@ from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
 
-from tagocheck import transport
+from tagocheck.wire import transport
 
 CPU_LIMIT = 90.0
 STARVED_PCT = 20.0

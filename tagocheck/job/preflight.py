@@ -13,10 +13,10 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from tagocheck import ratelimits
 from tagocheck.fleet.model import FleetConfig
 from tagocheck.fleet.paths import PathLimit, path_limit
 from tagocheck.fleet.payloads import PROFILES
+from tagocheck.spec import ratelimits
 from tagocheck.words import counted
 
 # The contract suite's fast tests (-m "not slow", the ci hypothesis profile) say up front what

@@ -34,11 +34,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from tagocheck import ratelimits
-from tagocheck.findings import VIOLATION
 from tagocheck.fleet import integrity
 from tagocheck.fleet.model import FleetConfig
 from tagocheck.job.preflight import Preflight
+from tagocheck.judge.findings import VIOLATION
 from tagocheck.load.ending import INTERRUPTED, Ending, write_not_run
 from tagocheck.load.options import fleet_arguments
 from tagocheck.load.ports import master_on_loopback
@@ -51,6 +50,7 @@ from tagocheck.server.launcher import (
     signals_deferred,
     start_target,
 )
+from tagocheck.spec import ratelimits
 
 ROOT = Path(__file__).resolve().parents[2]
 CHILD_STOP_SECONDS = 120.0
@@ -309,7 +309,8 @@ class Runner:
         command += ["--contract-report", str(self.contract_report)]
         command += ["--ssl-false"] if self.job.ssl_false else []
         command += ["--ca-cert", self.job.ca_cert] if self.job.ca_cert else []
-        child = self.child = Child(command, env, ROOT)
+        with signals_deferred(True):  # a signal before self.child is set would lose the child
+            child = self.child = Child(command, env, ROOT)
         passed = failed = 0
         for line in child.each_line():
             marks = line.split(" [")[0]
@@ -365,7 +366,8 @@ class Runner:
             command += ["--processes", str(job.processes), *master_on_loopback()]
         if self.target is not None:
             command += ["--fleet-file", self.target.info["fleet_file"]]
-        child = self.child = Child(command, env, ROOT, takes_sigterm=True)
+        with signals_deferred(True):  # a signal before self.child is set would lose the child
+            child = self.child = Child(command, env, ROOT, takes_sigterm=True)
         for line in child.each_line():
             stepped = STEP_LINE.search(line)
             if stepped:

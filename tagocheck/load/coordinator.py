@@ -15,6 +15,7 @@ import datetime
 import importlib.metadata
 import json
 import logging
+import math
 import os
 import platform
 import sys
@@ -29,8 +30,6 @@ import gevent.pool
 from locust.runners import MasterRunner
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter
 
-from tagocheck import checks, ratelimits, reach
-from tagocheck.client import TagoClient
 from tagocheck.fleet.integrity import (
     check_times,
     reconcile,
@@ -62,6 +61,7 @@ from tagocheck.fleet.provision import (
     write_fleet_file,
 )
 from tagocheck.fleet.timeline import Sample, Timeline, drift
+from tagocheck.judge import checks
 from tagocheck.load import rundir
 from tagocheck.load import shard as this_process
 from tagocheck.load.ending import (
@@ -82,6 +82,9 @@ from tagocheck.load.stepping import Stepping, plan_for
 from tagocheck.options import OPTIONS, OptionError, check_step, check_users
 from tagocheck.redact import redact_token
 from tagocheck.server.launcher import start_target
+from tagocheck.spec import ratelimits
+from tagocheck.wire import reach
+from tagocheck.wire.client import TagoClient
 from tagocheck.words import counted
 
 SHARD, GO, GROW, FINISH, FINAL = (
@@ -897,11 +900,23 @@ class Coordinator:
         shared = {BESIDE_UPLINKS} | ({NETWORK_INGEST} if found["answer"] != "no" else set())
         ledger.counted_with["POST /data"] = shared
         beside = next((p for p in self.probes if p.label == BESIDE_UPLINKS), None)
-        if found["answer"] == "yes" and beside is not None:  # either side may get the 429
+        if found["answer"] == "yes" and beside is not None and not self._early_apart(ledger):
             counted_in = ("POST /data", BESIDE_UPLINKS, NETWORK_INGEST)
-            for route in counted_in:
+            for route in counted_in:  # either side may get the shared window's 429
                 ledger.also_limited_by[route] = (beside.limit, counted_in)
         return found
+
+    def _early_apart(self, ledger: Any) -> bool:
+        """POST /data throttled early in a window without uplinks: its limit is broken on its
+        own, so a full shared window explains none of the 429s beside the uplinks (a target
+        throttling at half the limit otherwise looks like one that shares its window)."""
+        with_uplinks = set(ledger.windows_of(NETWORK_INGEST))
+        return any(
+            f.kind == "early-throttle"
+            and f.route == "POST /data"
+            and math.floor(f.window_start / ledger.window) not in with_uplinks
+            for f in ledger.findings(self.limit_for)
+        )
 
     def _abandon(self) -> None:
         """A run that could not start leaves nothing behind (what it created on the target is

@@ -22,9 +22,9 @@ from typing import Any
 
 import requests
 
-from tagocheck import transport
-from tagocheck.recorder import ContractViolation
+from tagocheck.judge.recorder import ContractViolation
 from tagocheck.redact import scrub
+from tagocheck.wire import transport
 
 COMPLETED, NOT_RUN, CRASHED, INTERRUPTED = "completed", "not-run", "crashed", "interrupted"
 MAX_CAUSE = 300

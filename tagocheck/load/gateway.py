@@ -23,17 +23,19 @@ from geventhttpclient.url import URL
 from locust import FastHttpUser, constant, task
 from locust.exception import CatchResponseError
 
-from tagocheck import checks, ratelimits, transport
-from tagocheck.client import retry_after
-from tagocheck.exchange import Exchange
 from tagocheck.fleet.httpclient import patch_connection_pool
 from tagocheck.fleet.integrity import report_group
 from tagocheck.fleet.model import NetworkAccess
 from tagocheck.fleet.paths import NETWORK_PATH
 from tagocheck.fleet.payloads import PROFILES, iso_time
 from tagocheck.fleet.schedule import Report
+from tagocheck.judge import checks
+from tagocheck.judge.exchange import Exchange
 from tagocheck.load import shard as this_process
 from tagocheck.load.shard import IDLE_SECONDS
+from tagocheck.spec import ratelimits
+from tagocheck.wire import transport
+from tagocheck.wire.client import retry_after
 
 RETRY_AFTER = ratelimits.rate_limits().retry_after_header
 patch_connection_pool()  # keep-alive must survive past 1,024 open sockets

@@ -9,12 +9,13 @@ import gevent
 import orjson
 from locust import constant, task
 
-from tagocheck import checks, transport
-from tagocheck.exchange import Exchange
 from tagocheck.fleet.probes import ProbeSchedule, Shot
+from tagocheck.judge import checks
+from tagocheck.judge.exchange import Exchange
 from tagocheck.load import shard as this_process
 from tagocheck.load.gateway import TimedUser, failure_label
 from tagocheck.load.shard import IDLE_SECONDS
+from tagocheck.wire import transport
 
 
 class Prober(TimedUser):

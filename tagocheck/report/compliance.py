@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tagocheck.findings import Finding, Findings
+from tagocheck.judge.findings import Finding, Findings
 
 
 class ContractReportError(ValueError):

@@ -9,10 +9,10 @@ import tracemalloc
 
 import pytest
 
-from tagocheck import schemas
 from tagocheck.fleet.model import Fleet, FleetConfig, FleetConfigError, Interval
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.fleet.schedule import Schedule
+from tagocheck.spec import schemas
 
 
 def fleet(devices=100, interval="10", **fields) -> Fleet:

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 import json
 
-from tagocheck.exchange import Exchange
 from tagocheck.fleet.observe import FleetObserver
+from tagocheck.judge.exchange import Exchange
 
 
 def test_departures_are_counted_carried_and_not_failures():

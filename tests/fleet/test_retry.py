@@ -4,13 +4,14 @@ from __future__ import annotations
 
 import pytest
 
-from tagocheck import checks, transport
 from tagocheck.fleet.attempts import Attempts
 from tagocheck.fleet.model import Fleet, FleetConfig, FleetConfigError, Interval
 from tagocheck.fleet.outage import Backfill, Backlog, Outage, Reconnect, parse_outages
 from tagocheck.fleet.resend import DeviceWork
 from tagocheck.fleet.retry import RetryPolicy
 from tagocheck.fleet.schedule import Schedule
+from tagocheck.judge import checks
+from tagocheck.wire import transport
 
 TIMEOUT = transport.no_answer_within(60)
 

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from tagocheck.exchange import Exchange
 from tagocheck.fleet.timeline import Sample, Timeline, drift
+from tagocheck.judge.exchange import Exchange
 
 
 def sample(t: float, p99: float = 5.0, rss: float = 100.0, achieved: float = 100.0, **kw) -> Sample:

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import json
 
-from tagocheck.exchange import Exchange
 from tagocheck.fleet.model import Fleet, FleetConfig, Interval
 from tagocheck.fleet.observe import FleetObserver
+from tagocheck.judge.exchange import Exchange
 from tagocheck.load.coordinator import config_from_wire, config_to_wire
 from tagocheck.load.ports import master_on_loopback
 from tagocheck.load.shard import Shard

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 import requests
 
-from tagocheck.exchange import Exchange
 from tagocheck.fleet.observe import FleetObserver
+from tagocheck.judge.exchange import Exchange
 from tagocheck.load.ports import free_port
 from tagocheck.redact import TOKEN_PATTERN
 from tagocheck.server.launcher import start_target

@@ -121,7 +121,18 @@ def test_a_target_that_enforces_otherwise_is_found_out(tmp_path, fault, kind):
     assert "tagocheck ratelimit: Rate limits enforced otherwise than the plan" in done.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     found = {(f["kind"], f["route"]) for f in summary["rate_limit_findings"]}
-    assert (kind, "POST /data") in found and (kind, "GET /device") in found, found
+    assert (kind, "POST /data") in found, found
+    # GET /device's leak shows only in a window the prober sent past its 50: on a busy machine
+    # it may not get there in a 3-s window, and then every window is "under" (not judged),
+    # never "enforced"
+    (device_row,) = [
+        r
+        for r in summary["rate_limit_enforcement"]
+        if r["scope"] == "profile" and r["route"] == "GET /device"
+    ]
+    assert (kind, "GET /device") in found or (
+        kind == "leak" and device_row["under"] == device_row["windows"]
+    ), (found, device_row)
     assert (kind, NETWORK_INGEST) in found, found  # the network route's windows, judged at 60
     if fault == "no-rate-limit":  # nothing held to a limit: the sharing question is open
         assert summary["network_limit"]["answer"] == "not judged"

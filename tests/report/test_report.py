@@ -306,9 +306,9 @@ def test_a_baseline_regression_is_highlighted(clean, tmp_path):
 
 
 def test_the_contract_report_adds_findings_drift_and_permission_leaks(clean, tmp_path):
-    from tagocheck import checks
-    from tagocheck.findings import DEVIATION, VIOLATION
-    from tagocheck.recorder import Recorder
+    from tagocheck.judge import checks
+    from tagocheck.judge.findings import DEVIATION, VIOLATION
+    from tagocheck.judge.recorder import Recorder
 
     recorder = Recorder(target={"url": "http://127.0.0.1:1"})
     body = b'{"status": true, "result": {"deviceID": "6010ea3cb1f2e10012c7a4d1"}}'

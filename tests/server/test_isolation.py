@@ -9,11 +9,11 @@ import tagocheck.server
 
 TARGET = Path(tagocheck.server.__file__).parent
 CHECK_MODULES = {
-    "tagocheck.schemas",
-    "tagocheck.routes",
-    "tagocheck.permissions",
-    "tagocheck.ratelimits",
-    "tagocheck.examples",
+    "tagocheck.spec.schemas",
+    "tagocheck.spec.routes",
+    "tagocheck.spec.permissions",
+    "tagocheck.spec.ratelimits",
+    "tagocheck.spec.examples",
 }
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass, field
 from functools import cache
 from typing import Any
 
-from tagocheck.schemas import load_contract_data
+from tagocheck.spec.schemas import load_contract_data
 
 QueryParams = Mapping[str, str | Iterable[str]]
 

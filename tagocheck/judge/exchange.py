@@ -12,7 +12,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tagocheck import checks
+from tagocheck.judge import checks
 
 
 @dataclass(frozen=True)
@@ -32,7 +32,7 @@ class Exchange:
     headers: Mapping[str, str] | None = None
     """The answer's headers, where a check reads them (Retry-After of a 429)."""
     transport_error: str | None = None
-    """Why no answer came, in words (tagocheck.transport.cause)."""
+    """Why no answer came, in words (tagocheck.wire.transport.cause)."""
     device: str | None = None
     records_sent: int | None = None
     """Records of a data report; None for other requests."""

@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from tagocheck.routes import QueryParams
-from tagocheck.schemas import load_contract_data
+from tagocheck.spec.routes import QueryParams
+from tagocheck.spec.schemas import load_contract_data
 
 
 class UnknownPlan(KeyError):

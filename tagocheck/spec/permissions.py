@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from tagocheck.schemas import load_contract_data
+from tagocheck.spec.schemas import load_contract_data
 
 
 @dataclass(frozen=True)

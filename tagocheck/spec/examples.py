@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from functools import cache
 from typing import Any
 
-from tagocheck.schemas import SCHEMA_SUFFIX, load_contract_data, schema_dir
+from tagocheck.spec.schemas import SCHEMA_SUFFIX, load_contract_data, schema_dir
 
 EXAMPLES_DIR = "examples"
 

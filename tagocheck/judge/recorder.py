@@ -1,7 +1,7 @@
 """What a contract run saw: every verdict of the registry of checks, as findings and drift.
 
 The contract suite writes this as contract-report.json; the HTML report reads it. Each response's
-checks become findings (tagocheck.findings), each named once however many responses showed it,
+checks become findings (tagocheck.judge.findings), each named once however many responses showed it,
 with the tests it touched. Drift is counted per route and per point where official sources
 disagree: which documented variant the target used and how often, so a user sees what their
 target does instead of a guess.
@@ -24,8 +24,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from tagocheck.checks import Verdict
-from tagocheck.findings import VIOLATION, Finding, Findings, fails
+from tagocheck.judge.checks import Verdict
+from tagocheck.judge.findings import VIOLATION, Finding, Findings, fails
 from tagocheck.redact import scrub
 
 EVERY_ROUTE = None

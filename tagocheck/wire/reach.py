@@ -11,8 +11,8 @@ from urllib.parse import urlsplit
 
 import requests
 
-from tagocheck import transport
-from tagocheck.client import TagoClient
+from tagocheck.wire import transport
+from tagocheck.wire.client import TagoClient
 
 PROBE_TIMEOUT = 15.0
 SAY_WAITING_AFTER = 2.0

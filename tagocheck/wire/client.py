@@ -19,10 +19,11 @@ import orjson
 import requests
 import requests.adapters
 
-from tagocheck import checks, findings, ratelimits, routes
-from tagocheck.exchange import Exchange
-from tagocheck.recorder import ContractViolation, Recorder, violation_message
+from tagocheck.judge import checks, findings
+from tagocheck.judge.exchange import Exchange
+from tagocheck.judge.recorder import ContractViolation, Recorder, violation_message
 from tagocheck.redact import redact_token, scrub
+from tagocheck.spec import ratelimits, routes
 
 Params = Mapping[str, Any] | Sequence[tuple[str, Any]] | None
 

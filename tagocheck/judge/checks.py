@@ -19,9 +19,9 @@ from typing import Any
 
 import orjson
 
-from tagocheck import ratelimits, routes, schemas
-from tagocheck.findings import DEVIATION, VIOLATION, graded, label_of
+from tagocheck.judge.findings import DEVIATION, VIOLATION, graded, label_of
 from tagocheck.redact import scrub
+from tagocheck.spec import ratelimits, routes, schemas
 
 ACCEPTED = "accepted"
 RATE_LIMITED = "rate-limited"
@@ -34,7 +34,7 @@ OUTCOMES = (ACCEPTED, RATE_LIMITED, REJECTED, SERVER_ERROR, NOT_ENVELOPE, TRANSP
 
 @dataclass(frozen=True)
 class Violation:
-    """One check a response did not pass, at its severity (tagocheck.findings)."""
+    """One check a response did not pass, at its severity (tagocheck.judge.findings)."""
 
     check: str
     where: str
@@ -43,8 +43,8 @@ class Violation:
     expected: str = ""
     """What the contract says there, for a person: the schema's description or the keyword."""
     label: str | None = None
-    """The source label of the rule (tagocheck.findings.LABELS); the one `expected` ends on when
-    not given."""
+    """The source label of the rule (tagocheck.judge.findings.LABELS); the one `expected` ends on
+    when not given."""
 
     def __post_init__(self) -> None:
         if self.label is None:

@@ -18,9 +18,9 @@ from collections.abc import Iterator
 from typing import Any
 
 from tagocheck import __version__
-from tagocheck.permissions import PermissionMatrix, permission_matrix
-from tagocheck.routes import Route, RouteTable, route_table
-from tagocheck.schemas import OWN_KEYWORDS, SCHEMA_SUFFIX, read_json, schema_files
+from tagocheck.spec.permissions import PermissionMatrix, permission_matrix
+from tagocheck.spec.routes import Route, RouteTable, route_table
+from tagocheck.spec.schemas import OWN_KEYWORDS, SCHEMA_SUFFIX, read_json, schema_files
 
 OPENAPI_VERSION = "3.1.0"
 EXTENSION_PREFIX = "x-tagocheck-"

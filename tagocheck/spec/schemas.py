@@ -25,7 +25,7 @@ from jsonschema.protocols import Validator
 from referencing import Registry
 from referencing.jsonschema import DRAFT202012
 
-from tagocheck.findings import DEVIATION, OBSERVATION, VIOLATION, label_of, rank, worst
+from tagocheck.judge.findings import DEVIATION, OBSERVATION, VIOLATION, label_of, rank, worst
 
 BASE_URI = "https://tagocheck.invalid/schemas/"
 """Prefix of every schema's `$id`. The `.invalid` top-level domain can never resolve."""
@@ -42,7 +42,7 @@ def schema_dir() -> Path:
     packaged = Path(str(resources.files("tagocheck"))) / "_schemas"
     if packaged.is_dir():
         return packaged
-    in_repo = Path(__file__).resolve().parent.parent / "schemas"
+    in_repo = Path(str(resources.files("tagocheck"))).parent / "schemas"
     if in_repo.is_dir():
         return in_repo
     raise ContractDataError(f"no schemas/ directory found (looked in {packaged} and {in_repo})")
@@ -239,7 +239,7 @@ _LabellingValidator = validators.extend(
 
 
 def label(error: ValidationError) -> str | None:
-    """The source label of the rule an error of `errors()` broke (tagocheck.findings.LABELS)."""
+    """The source label of the rule an error of `errors()` broke (findings.LABELS)."""
     own = getattr(error, "label", None)
     if own is not None or not isinstance(error.schema, dict):
         return own

@@ -98,7 +98,7 @@ def test_two_worker_processes_share_the_fleet_and_the_master_merges(tmp_path):
         "-t",
         "8s",
         "--devices",
-        "300",
+        "100",
         "--interval",
         "1",
         "--jitter",
@@ -114,7 +114,7 @@ def test_two_worker_processes_share_the_fleet_and_the_master_merges(tmp_path):
         timeout=180,
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
-    assert "300 devices in 2 shards" in done.stdout
+    assert "100 devices in 2 shards" in done.stdout
     summary = json.loads((run_dir / "summary.json").read_text())
     # Every device reported once a second: a device simulated by both workers would double it.
     # The backfill after the outage adds to what was answered (1.13 seen on a busy machine,
@@ -122,21 +122,21 @@ def test_two_worker_processes_share_the_fleet_and_the_master_merges(tmp_path):
     ratio = summary["limit"]["achieved_over_offered"]
     assert 0.8 < ratio < 1.5, summary["limit"]
     samples = [json.loads(line) for line in (run_dir / "timeline.jsonl").read_text().splitlines()]
-    assert max(s["offered"] for s in samples) == 300  # both shards' offered rates added up
+    assert max(s["offered"] for s in samples) == 100  # both shards' offered rates added up
     assert {s["users"] for s in samples[1:-1]} == {10}
     # the master's merged counts are Locust's own merged counts
     stats = (run_dir / "locust_stats.csv").read_text().splitlines()
     posted = next(line for line in stats if ",POST /data," in line).split(",")
     assert int(posted[2]) == summary["reports"]
     integrity = summary["integrity"]
-    assert integrity["devices_checked"] == 300 and integrity["lost"] == 0
+    assert integrity["devices_checked"] == 100 and integrity["lost"] == 0
     assert integrity["acknowledged"] == summary["reports"]
     assert integrity["stored_not_acknowledged"] == 0  # the last answers were waited for
     # each worker traced its own devices' reports, and the master reconciled them all
     assert integrity["reports_acknowledged"] == summary["reports"] and integrity["duplicated"] == 0
-    # 300 devices once a second for 2 s, whichever worker holds them: the master adds them up
+    # 100 devices once a second for 2 s, whichever worker holds them: the master adds them up
     (outage,) = summary["outages"]["outages"]
-    assert 590 <= outage["buffered"] <= 610 and outage["drained"]
+    assert 190 <= outage["buffered"] <= 210 and outage["drained"]
     assert outage["stored"] == outage["buffered"] and outage["waiting"] == 0
     assert integrity["backfilled_checked"] == outage["buffered"] and integrity["time_changed"] == 0
     assert summary["retries"]["reports"] == summary["reports"]  # nothing failed, none retried

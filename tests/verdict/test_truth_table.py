@@ -104,8 +104,10 @@ CAPACITY: dict[str, Row] = {
     "dies-mid-run": Row(Condition(hostile="pass", die_after=100), 1, "stopped answering at"),
     "html": Row(Condition(hostile="html"), 1, "responses broke the contract"),
     "5xx-storm": Row(Condition(faults=("server-errors=0.5",)), 1, "No capacity step met"),
-    "slow": Row(  # 10 users answered in 0.2 s take 50/s: the steps offer 33, 67 and 100
-        Condition(faults=("slow=0.2",)), 0, "Highest load that met", extra=("-u", "10", "-r", "10")
+    # 20 users answered in 0.2 s take 100/s: the steps offer 33, 67 and 100, and the first
+    # holds even where a busy machine stretches the 0.2 s to 0.5 s (10 users did not: 25/s)
+    "slow": Row(
+        Condition(faults=("slow=0.2",)), 0, "Highest load that met", extra=("-u", "20", "-r", "20")
     ),
     "lose-writes": Row(Condition(faults=("lose-writes=0.2",)), 1, "acknowledged records were lost"),
     "interrupted": Row(HEALTHY, 130, "interrupted (SIGINT)", interrupt_after=5.0),

@@ -113,15 +113,14 @@ class Ledger:
     def _slack(self, scope: str, route: str, index: int) -> int:
         """How far the target's count of a window may be from the ledger's: requests within a
         round trip of either boundary may have been counted in the neighbouring window."""
-        routes = (route, *sorted(self.counted_with.get(route, ())))
+        return self._near_boundary(scope, (route, *sorted(self.counted_with.get(route, ()))), index)
+
+    def _near_boundary(self, scope: str, routes: Iterable[str], index: int) -> int:
+        """Requests of `routes` within a round trip of either boundary of window `index`."""
         return sum(
             self.windows[key].near_boundary
             for counted in routes
-            for key in (
-                (scope, counted, index - 1),
-                (scope, counted, index),
-                (scope, counted, index + 1),
-            )
+            for key in ((scope, counted, index + step) for step in (-1, 0, 1))
             if key in self.windows
         )
 
@@ -136,13 +135,7 @@ class Ledger:
         limit, routes = self.also_limited_by[route]
         windows = [self.windows.get((scope, counted, index)) for counted in routes]
         sent = sum(w.sent for w in windows if w is not None)
-        slack = sum(
-            self.windows[key].near_boundary
-            for counted in routes
-            for key in ((scope, counted, index + step) for step in (-1, 0, 1))
-            if key in self.windows
-        )
-        return sent + slack >= limit
+        return sent + self._near_boundary(scope, routes, index) >= limit
 
     def _neighbours_429s(self, scope: str, route: str, index: int, limit: int) -> int:
         """The window's 429s near a boundary when a neighbouring window was full: the target

@@ -121,16 +121,15 @@ class Child:
     ) -> None:
         self.takes_sigterm = takes_sigterm
         """Locust stops on SIGTERM as on SIGINT and names it; pytest only on SIGINT."""
-        with signals_deferred(True):  # a signal mid-Popen would lose the child it forked
-            self.process = subprocess.Popen(
-                command,
-                cwd=cwd,
-                env=env,
-                stdout=subprocess.PIPE,
-                stderr=subprocess.STDOUT,
-                text=True,
-                start_new_session=True,
-            )
+        self.process = subprocess.Popen(
+            command,
+            cwd=cwd,
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+            start_new_session=True,
+        )
         self.lines: queue.Queue[str | None] = queue.Queue()
         self.output: list[str] = []
         threading.Thread(target=self._read, daemon=True).start()
@@ -208,6 +207,13 @@ class Runner:
             self._stop_target()
         outcome.report = self._report()
         return outcome
+
+    def _start(self, command: list[str], env: dict[str, str], takes_sigterm: bool = False) -> Child:
+        """Start a part as self.child. A signal is held back until both are done: one mid-Popen,
+        or before self.child is set, would leave the part running with nobody to stop it."""
+        with signals_deferred(True):
+            self.child = Child(command, env, ROOT, takes_sigterm=takes_sigterm)
+        return self.child
 
     def _interrupt_child(self, signal_name: str) -> None:
         """The child stops and writes what it had; a second signal meanwhile does not leave it
@@ -309,8 +315,7 @@ class Runner:
         command += ["--contract-report", str(self.contract_report)]
         command += ["--ssl-false"] if self.job.ssl_false else []
         command += ["--ca-cert", self.job.ca_cert] if self.job.ca_cert else []
-        with signals_deferred(True):  # a signal before self.child is set would lose the child
-            child = self.child = Child(command, env, ROOT)
+        child = self._start(command, env)
         passed = failed = 0
         for line in child.each_line():
             marks = line.split(" [")[0]
@@ -366,8 +371,7 @@ class Runner:
             command += ["--processes", str(job.processes), *master_on_loopback()]
         if self.target is not None:
             command += ["--fleet-file", self.target.info["fleet_file"]]
-        with signals_deferred(True):  # a signal before self.child is set would lose the child
-            child = self.child = Child(command, env, ROOT, takes_sigterm=True)
+        child = self._start(command, env, takes_sigterm=True)
         for line in child.each_line():
             stepped = STEP_LINE.search(line)
             if stepped:

@@ -78,10 +78,16 @@ def test_a_healthy_target_enforces_every_limit_as_documented(tmp_path):
     # a request answered near a window's boundary may be counted in its neighbour (the ledger
     # puts it at its midpoint): on a loaded machine a window shows one accepted short of a
     # limit, or one over it (its neighbour's); the ledger judges both within that slack
+    enforced = [r for r in rows if r["enforced"] >= 1]
     assert all(
-        r["enforced"] >= 1 and abs(r["max_accepted"] - r["limit"]) <= max(1, r["limit"] // 100)
-        for r in rows
+        abs(r["max_accepted"] - r["limit"]) <= max(1, r["limit"] // 100) for r in enforced
     ), rows
+    # on a busy machine the prober may not get a route past its limit within a 3-s window: then
+    # every window of that route is "under" (not judged), never passed and never a finding;
+    # POST /data, the route a fleet lives on, is always judged
+    assert all(r["under"] == r["windows"] for r in rows if r not in enforced), rows
+    assert any(r["route"] == "POST /data" and r["scope"] == "profile" for r in enforced), rows
+    assert len(enforced) * 2 > len(rows), rows  # most routes judged, or the run proves little
     assert any(r["scope"] == "device:1" for r in rows)  # a device's own rpm, too
     assert set().union(*(c for c in summary["outcomes"].values())) == {"accepted", "rate-limited"}
     assert "not driven: POST /device" in done.stdout

@@ -237,8 +237,10 @@ def test_plan_none_is_taken_against_a_self_hosted_server_and_judges_no_plan_limi
     with start_target(tmp_path / "state", "--plan", "unlimited") as target:
         done, out, err = on_account(
             target, run_dir, "--plan", "none", "--devices", "10", "--steps", "1",
-            "--step-seconds", "3", "--interval", "1",
+            "--step-seconds", "6", "--interval", "0.5",
         )  # fmt: skip
+    # 120 reports: on a busy machine two late at the step's end (a 3-s step of 30 lost 6%) stay
+    # within the step's throughput threshold
     assert done.returncode == 0, out[-3000:] + err[-3000:]
     assert "plan none sets no limit" in out.replace("\n", " ")
     assert json.loads((run_dir / "config.json").read_text())["plan"] == "none"

@@ -30,6 +30,10 @@ COMPLETED, NOT_RUN, CRASHED, INTERRUPTED = "completed", "not-run", "crashed", "i
 MAX_CAUSE = 300
 
 
+class RunError(RuntimeError):
+    """A run that cannot start; the message is the one line the user sees."""
+
+
 @dataclass(frozen=True)
 class Ending:
     how: str = COMPLETED

@@ -26,15 +26,12 @@ from locust import events
 from locust.runners import WorkerRunner
 
 from tagocheck.fleet.model import Fleet, NetworkAccess
-from tagocheck.fleet.observe import FleetObserver
 from tagocheck.fleet.probes import Probe
-from tagocheck.fleet.timeline import Sample
-from tagocheck.load import coordinator as coordination
 from tagocheck.load import options as load_options
 from tagocheck.load import shard as this_process
-from tagocheck.load import webform
+from tagocheck.load import shards, webform
 from tagocheck.load.coordinator import Coordinator
-from tagocheck.load.ending import NOT_RUN, Ending, cause, could_not_start
+from tagocheck.load.ending import NOT_RUN, could_not_start
 from tagocheck.load.shard import Shard
 
 
@@ -96,26 +93,27 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
         return
     coordinator = Coordinator(environment, Scenario.name)
     Scenario.coordinator = coordinator
+    _on_signals(coordinator)  # from the start: a signal while the target starts stops it too
     try:
         coordinator.prepare()
     except Exception as error:  # whatever it was, the run cannot go on: say why, in one line
-        coordinator.ending = Ending(NOT_RUN, cause(error, environment.host))
-        coordinator.cause_said = True
-        coordinator.finish()
-        _cannot_run(environment, coordinator.ending.why)
-    _on_signals(coordinator)
+        coordinator.could_not_prepare(error)
+        _cannot_run(environment, coordinator.run.ending.why)
     if environment.web_ui is not None:
         webform.guard(
-            environment, coordinator.problems_of_swarm, lambda: coordinator.verdicts, Scenario.name
+            environment,
+            lambda values: webform.problems_of_swarm(values, coordinator.setup, environment.runner),
+            lambda: coordinator.verdicts,
+            Scenario.name,
         )
     if runner is not None and coordinator.distributed:
-        runner.register_message(coordination.FINAL, _on_final)
+        runner.register_message(shards.FINAL, _on_final)
 
         @events.worker_report.add_listener
         def _on_worker_report(client_id: str, data: dict[str, Any]) -> None:
             report = data.get("tagocheck")
             if report is not None:
-                coordinator.absorb(*_from_wire(report))
+                coordinator.absorb(*shards.from_wire(report))
 
 
 @events.test_start.add_listener
@@ -134,8 +132,8 @@ def _on_spawning_complete(**_kwargs: Any) -> None:
     coordinator = Scenario.coordinator
     if (
         coordinator is not None
-        and coordinator.fleet is not None
-        and coordinator.ending.how != NOT_RUN
+        and coordinator.run.fleet is not None
+        and coordinator.run.ending.how != NOT_RUN
     ):
         try:
             coordinator.go()
@@ -179,7 +177,7 @@ def _listen_as_worker(environment: Any) -> None:
 
     def on_shard(environment: Any, msg: Any, **_kwargs: Any) -> None:
         data = msg.data
-        config = coordination.config_from_wire(data["config"])
+        config = shards.config_from_wire(data["config"])
         senders = [""] * config.devices
         senders[data["index"] :: data["count"]] = data["senders"]
         probes = data["probes"]
@@ -209,36 +207,26 @@ def _listen_as_worker(environment: Any) -> None:
     def on_finish(environment: Any, msg: Any, **_kwargs: Any) -> None:
         shard = this_process.current
         if shard is None:
-            runner.send_message(coordination.FINAL, None)
+            runner.send_message(shards.FINAL, None)
             return
         shard.stop()
         shard.settle()
-        runner.send_message(coordination.FINAL, _to_wire(*shard.take()))
+        runner.send_message(shards.FINAL, shards.to_wire(*shard.take()))
 
-    runner.register_message(coordination.SHARD, on_shard)
-    runner.register_message(coordination.GO, on_go)
-    runner.register_message(coordination.GROW, on_grow)
-    runner.register_message(coordination.FINISH, on_finish, concurrent=True)
+    runner.register_message(shards.SHARD, on_shard)
+    runner.register_message(shards.GO, on_go)
+    runner.register_message(shards.GROW, on_grow)
+    runner.register_message(shards.FINISH, on_finish, concurrent=True)
 
     @events.report_to_master.add_listener
     def _report(client_id: str, data: dict[str, Any]) -> None:
         if this_process.current is not None:
-            data["tagocheck"] = _to_wire(*this_process.current.take())
+            data["tagocheck"] = shards.to_wire(*this_process.current.take())
 
 
 def _on_final(environment: Any, msg: Any, **_kwargs: Any) -> None:
     coordinator = Scenario.coordinator
     if coordinator is None:
         return
-    if msg.data is None:
-        coordinator.finals.add(msg.node_id)
-    else:
-        coordinator.on_final(msg.node_id, *_from_wire(msg.data))
-
-
-def _to_wire(observer: FleetObserver, samples: list[Sample]) -> dict[str, Any]:
-    return {"observer": observer.to_wire(), "samples": [s.as_dict() for s in samples]}
-
-
-def _from_wire(data: dict[str, Any]) -> tuple[FleetObserver, list[Sample]]:
-    return FleetObserver.from_wire(data["observer"]), [Sample.from_dict(s) for s in data["samples"]]
+    seen = None if msg.data is None else shards.from_wire(msg.data)
+    coordinator.on_final(msg.node_id, seen)

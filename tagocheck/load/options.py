@@ -4,10 +4,19 @@ takes is in tagocheck.options, shared with `tagocheck capacity` and the web form
 
 from __future__ import annotations
 
+import os
 from typing import Any
 
 from tagocheck.fleet.model import FleetConfig, Interval
-from tagocheck.options import FLEET_SHAPE, LOCUST_FLAGS, OPTIONS
+from tagocheck.load.ending import RunError
+from tagocheck.options import (
+    FLEET_SHAPE,
+    LOCUST_FLAGS,
+    OPTIONS,
+    OptionError,
+    check_step,
+    check_users,
+)
 
 SCENARIOS: dict[str, dict[str, Any]] = {
     "fleet": {},
@@ -64,3 +73,19 @@ def bound_locust_arguments(parser: Any) -> None:
             action.type = OPTIONS["--processes"].argparse_type
         elif "--users" in action.option_strings:
             action.type = OPTIONS["--users"].argparse_type
+
+
+def check_generator(options: Any, scenario: str, distributed: bool) -> None:
+    """Locust's own -u and --processes, held to what this machine can run."""
+    processes = getattr(options, "processes", None) or 0
+    cores = os.cpu_count() or 1
+    if processes > cores:
+        raise RunError(f"--processes {processes}: this machine has {cores} cores")
+    if distributed and processes == 0:
+        return  # workers of its own elsewhere: how many is not known yet
+    try:
+        check_users(options.num_users or 1, cores if processes == -1 else processes)
+        if scenario == "capacity":
+            check_step(options.step_seconds, fleet_config(options).interval)
+    except OptionError as error:
+        raise RunError(str(error)) from None

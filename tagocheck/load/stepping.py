@@ -18,6 +18,7 @@ from tagocheck.fleet.capacity import Step, bend, broke, knee, p99_text, step_fro
 from tagocheck.fleet.model import Fleet
 from tagocheck.fleet.search import Ramp, Search, answer
 from tagocheck.fleet.timeline import Sample, limit
+from tagocheck.load.thresholds import settings as threshold_settings
 
 Say = Callable[..., None]
 
@@ -32,6 +33,36 @@ def plan_for(steps: int, fleet: int, hold: float, precision: float) -> Ramp | Se
     if steps == 0:
         return Search(fleet=fleet, hold=hold, precision=precision)
     return Ramp(fleet=fleet, steps=steps)
+
+
+def stepping_for(
+    scenario: str,
+    options: Any,
+    fleet: Fleet,
+    *,
+    grow: Callable[[int], None],
+    samples: Callable[[], list[Sample]],
+    say: Say,
+    distributed: bool,
+    idle: Callable[[], bool] | None,
+) -> Stepping | None:
+    """The capacity steps, when the run has any: the capacity scenario's search (--steps 0)
+    or ramp, or any fleet scenario's ramp of more than one step."""
+    steps = options.steps
+    if scenario == "ratelimit" or (scenario != "capacity" and steps <= 1):
+        return None
+    return Stepping(
+        plan_for(steps, len(fleet), options.step_seconds, options.precision),
+        fleet,
+        options.step_seconds,
+        threshold_settings(options),
+        grow=grow,
+        samples=samples,
+        say=say,
+        budget=options.search_seconds,
+        distributed=distributed,
+        idle=idle,
+    )
 
 
 class Stepping:

@@ -192,3 +192,25 @@ def relabelling_script() -> str:
         shown = f"{option.label} ({', '.join(notes)})" if notes else option.label
         labels[head + "".join(word.title() for word in rest)] = (shown, option.help)
     return RELABEL % json.dumps(labels)
+
+
+def problems_of_swarm(values: dict[str, str], setup: Any, runner: Any) -> list[str]:
+    """What the web form asks that this run cannot do (its values already checked one by
+    one): another plan than the embedded target's (`setup`: the load's Provisioning), more
+    devices than a fleet file has, a second swarm while one runs."""
+    problems = []
+    plan = values.get("plan", "")
+    if setup.embedded and plan and not setup.is_our_plan(plan):
+        problems.append(
+            f"Rate-limit plan: the embedded target runs plan {setup.plan}; restart Locust "
+            f"with --plan {plan} to hold it to that one"
+        )
+    devices = int(values.get("devices", len(setup.devices)) or 0)
+    if devices > len(setup.devices) and not setup.profile_token:
+        problems.append(
+            f"Devices in the fleet: the fleet file has {len(setup.devices):,} devices and "
+            "there is no profile token to create more"
+        )
+    if runner is not None and runner.state in ("running", "spawning"):
+        problems.append("a swarm is running: stop it first (each swarm is a run of its own)")
+    return problems

@@ -7,9 +7,9 @@ import json
 from tagocheck.fleet.model import Fleet, FleetConfig, Interval
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.judge.exchange import Exchange
-from tagocheck.load.coordinator import config_from_wire, config_to_wire
 from tagocheck.load.ports import master_on_loopback
 from tagocheck.load.shard import Shard
+from tagocheck.load.shards import config_from_wire, config_to_wire
 
 from .test_fleet_scenario import locust
 

@@ -29,7 +29,7 @@ import uvicorn
 
 from tagocheck.server import records
 from tagocheck.server.accounts import Account
-from tagocheck.server.api import TargetApp
+from tagocheck.server.api import target_app
 from tagocheck.server.faults import FAULTS, Faults, UnknownFault
 from tagocheck.server.plans import NETWORK_INGEST, PLANS, RateLimiter
 from tagocheck.server.store import Store
@@ -296,7 +296,7 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
             early="early-throttle" in faults,
             also_counts={NETWORK_INGEST: "POST /data"} if args.network_limit == "shared" else None,
         )
-        app = TargetApp(
+        app = target_app(
             store,
             account,
             limiter,

@@ -32,7 +32,7 @@ def test_an_unexpected_exception_is_a_500_envelope_without_detail(tmp_path, monk
         store = Store(tmp_path / "db.sqlite3")
         store.start(asyncio.get_running_loop())
         account = Account(store)
-        app = api.TargetApp(store, account, RateLimiter("unlimited"), Faults(), plan="unlimited")
+        app = api.target_app(store, account, RateLimiter("unlimited"), Faults(), plan="unlimited")
         monkeypatch.setitem(
             app._static, ("GET", "/info"), api.Route("GET", "/info", api.Access.ANY_TOKEN, explode)
         )

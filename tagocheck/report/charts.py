@@ -8,12 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 from bokeh.models import (
     BoxAnnotation,
     ColumnDataSource,
     DataRange1d,
-    FixedTicker,
     HoverTool,
     Label,
     LinearAxis,
@@ -22,84 +20,27 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 
-from tagocheck.fleet.timeline import OUTCOME_FIELDS, Sample
+from tagocheck.fleet.timeline import OUTCOME_FIELDS
+from tagocheck.report.capacity_chart import capacity_steps
+from tagocheck.report.chart_style import (
+    COLOURS,
+    FLOOR_MS,
+    HEIGHT,
+    TOOLS,
+    WIDTH,
+    legend_outside,
+    log_ms,
+    time_figure,
+    timeline_source,
+)
 from tagocheck.report.rundata import RunData
-
-TOOLS = "pan,wheel_zoom,box_zoom,reset,save"
-WIDTH, HEIGHT = 900, 300
-COLOURS = {
-    "offered": "#7f7f7f",
-    "achieved": "#1f77b4",
-    "p50": "#2ca02c",
-    "p95": "#ff7f0e",
-    "p99": "#d62728",
-    "p999": "#9467bd",
-    "lateness": "#8c564b",
-    "accepted": "#2ca02c",
-    "rate_limited": "#ff7f0e",
-    "rejected": "#bcbd22",
-    "server_error": "#d62728",
-    "transport_error": "#9467bd",
-    "not_envelope": "#17becf",
-}
-FLOOR_MS = 0.01  # log axes cannot show 0
-# Ticks of a log axis in ms: 1, 2 and 5 of each decade, so a run answered in 3 ms has labels
-# below 10 ms, and no decade gets a dense block of minor ticks.
-MS_TICKS = [m * 10.0**e for e in range(-2, 7) for m in (1, 2, 5)]
-
-
-def _log_ms(axis: Any) -> None:
-    axis.ticker = FixedTicker(ticks=MS_TICKS, minor_ticks=[])
-    axis.formatter.min_exponent = 7  # 0.01 ... 1000000 written out, not as 10^-2
-
-
-def _legend_outside(chart: Any) -> None:
-    """The legend beside the plot, where it hides no data; a click hides a series."""
-    if not chart.legend:
-        return
-    legend = chart.legend[0]
-    legend.click_policy = "hide"
-    chart.add_layout(legend, "right")
-
-
-def _time_figure(title: str, y_label: str, **kwargs: Any):
-    chart = figure(
-        title=title,
-        x_axis_type="datetime",
-        width=WIDTH,
-        height=HEIGHT,
-        tools=TOOLS,
-        sizing_mode="stretch_width",
-        **kwargs,
-    )
-    chart.yaxis.axis_label = y_label
-    return chart
-
-
-def _timeline_source(samples: list[Sample]) -> ColumnDataSource:
-    columns: dict[str, Any] = {"time": np.array([s.t * 1000 for s in samples])}
-    for name in Sample.__dataclass_fields__:
-        if name != "t":
-            columns[name] = np.array([getattr(s, name) for s in samples], dtype=float)
-    # A second in which nothing was answered has no latency, and one in which nothing was sent
-    # or awaited (devices offline) no lateness either: a gap in the lines, not a floor
-    silent = columns["responses"] == 0
-    idle = silent & (columns["in_flight_peak"] == 0)
-    for name in list(columns):
-        if name.endswith("_ms"):
-            columns[name] = np.maximum(columns[name], FLOOR_MS)
-            if name.startswith(("corrected_", "service_")):
-                columns[name][silent] = np.nan
-            elif name.startswith("lateness_"):
-                columns[name][idle] = np.nan
-    return ColumnDataSource(columns)
 
 
 def rates(run: RunData):
     if not run.samples:
         return None
-    source = _timeline_source(run.samples)
-    chart = _time_figure(
+    source = timeline_source(run.samples)
+    chart = time_figure(
         "Offered, answered and failed reports per second",
         "reports/s",
         y_range=DataRange1d(start=0),
@@ -140,15 +81,15 @@ def rates(run: RunData):
             mode="vline",
         )
     )
-    _legend_outside(chart)
+    legend_outside(chart)
     return chart
 
 
 def latency_over_time(run: RunData):
     if not run.samples:
         return None
-    source = _timeline_source(run.samples)
-    chart = _time_figure(
+    source = timeline_source(run.samples)
+    chart = time_figure(
         "Latency percentiles per second (corrected: solid; service time: dashed)",
         "ms (log)",
         y_axis_type="log",
@@ -190,8 +131,8 @@ def latency_over_time(run: RunData):
             mode="vline",
         )
     )
-    _log_ms(chart.yaxis[0])
-    _legend_outside(chart)
+    log_ms(chart.yaxis[0])
+    legend_outside(chart)
     return chart
 
 
@@ -253,17 +194,17 @@ def latency_distribution(run: RunData):
     )
     if not chart.renderers:
         return None
-    _log_ms(chart.yaxis[0])
-    _legend_outside(chart)
+    log_ms(chart.yaxis[0])
+    legend_outside(chart)
     return chart
 
 
 def outcomes_over_time(run: RunData):
     if not run.samples:
         return None
-    source = _timeline_source(run.samples)
+    source = timeline_source(run.samples)
     present = [f for f in OUTCOME_FIELDS.values() if source.data[f].sum() > 0] or ["accepted"]
-    chart = _time_figure("Outcome of every answer, per second", "answers/s")
+    chart = time_figure("Outcome of every answer, per second", "answers/s")
     chart.varea_stack(
         present,
         x="time",
@@ -274,117 +215,8 @@ def outcomes_over_time(run: RunData):
     chart.add_tools(
         HoverTool(tooltips=[(f.replace("_", " "), f"@{f}") for f in present], mode="vline")
     )
-    _legend_outside(chart)
+    legend_outside(chart)
     return chart
-
-
-def capacity_steps(run: RunData):
-    """Every step (a search's in the order of their load, not of their time): achieved against
-    offered, p99 on the right, each point held or broke, and the capacity's bracket shaded."""
-    capacity = run.capacity
-    steps = sorted(capacity.get("steps") or [], key=lambda s: (s["offered"], s["index"]))
-    if not steps:
-        return None
-    answer = capacity.get("answer") or {}
-    broke_at = {s["index"] for s in steps if _broke(s, answer, capacity)}
-    source = ColumnDataSource(
-        {
-            "offered": [s["offered"] for s in steps],
-            "achieved": [s["achieved"] for s in steps],
-            "p99": [
-                np.nan if s.get("p99_ms") is None else max(FLOOR_MS, s["p99_ms"]) for s in steps
-            ],
-            "errors": [100 * s.get("error_share", 0.0) for s in steps],
-            "devices": [s["devices"] for s in steps],
-            "step": [s["index"] for s in steps],
-            "judged": ["broke" if s["index"] in broke_at else "held" for s in steps],
-            "colour": [
-                COLOURS["server_error"] if s["index"] in broke_at else COLOURS["accepted"]
-                for s in steps
-            ],
-        }
-    )
-    top = max(max(source.data["offered"]), max(source.data["achieved"])) * 1.1 or 1
-    chart = figure(
-        title="Capacity steps: achieved against offered rate, and p99",
-        width=WIDTH,
-        height=HEIGHT,
-        tools=TOOLS,
-        sizing_mode="stretch_width",
-        x_range=Range1d(0, top),
-        y_range=Range1d(0, top),
-    )
-    held, broken = answer.get("held"), answer.get("broke")
-    if held and broken:
-        chart.add_layout(
-            BoxAnnotation(
-                left=held["offered"], right=broken["offered"], fill_alpha=0.15, fill_color="gold"
-            )
-        )
-        chart.add_layout(Label(x=held["offered"], y=top * 0.9, text=" capacity bracket"))
-    chart.line(
-        [0, top],
-        [0, top],
-        color=COLOURS["offered"],
-        line_dash="dashed",
-        legend_label="achieved = offered",
-    )
-    chart.line(
-        "offered",
-        "achieved",
-        source=source,
-        color=COLOURS["achieved"],
-        line_width=2,
-        legend_label="achieved",
-    )
-    chart.scatter(
-        "offered", "achieved", source=source, color="colour", size=9, legend_field="judged"
-    )
-    measured = [p for p in source.data["p99"] if not np.isnan(p)]
-    chart.extra_y_ranges = {"p99": Range1d(0, max(measured, default=1) * 1.2 or 1)}
-    chart.add_layout(LinearAxis(y_range_name="p99", axis_label="p99 ms"), "right")
-    chart.line(
-        "offered",
-        "p99",
-        source=source,
-        y_range_name="p99",
-        color=COLOURS["p99"],
-        line_dash="dotdash",
-        legend_label="p99 (right axis)",
-    )
-    knee = capacity.get("knee")
-    if knee and capacity.get("mode") != "search":
-        chart.add_layout(
-            Span(location=knee["offered"], dimension="height", line_color="black", line_width=2)
-        )
-        chart.add_layout(
-            Label(x=knee["offered"], y=top * 0.05, text=f" knee (step {knee['step']})")
-        )
-    chart.xaxis.axis_label = "offered reports/s"
-    chart.yaxis[0].axis_label = "achieved reports/s"
-    chart.add_tools(
-        HoverTool(
-            tooltips=[
-                ("step", "@step (@judged)"),
-                ("devices", "@devices{0,0}"),
-                ("offered", "@offered{0,0.0}"),
-                ("achieved", "@achieved{0,0.0}"),
-                ("p99", "@p99{0.0} ms"),
-                ("reports failed", "@errors{0.00} %"),
-            ]
-        )
-    )
-    _legend_outside(chart)
-    return chart
-
-
-def _broke(step: dict[str, Any], answer: dict[str, Any], capacity: dict[str, Any]) -> bool:
-    """Whether a step broke: at or above the bracket's broken end, or (a ramp) at the knee."""
-    broken = answer.get("broke")
-    if broken:
-        return step["devices"] >= broken["devices"]
-    knee = capacity.get("knee")
-    return bool(knee) and step["index"] >= knee["step"]
 
 
 def _left_and_right(
@@ -395,9 +227,9 @@ def _left_and_right(
     **figure_args: Any,
 ):
     """A time chart of two series on their own axes: (field, label, colour) each."""
-    source = _timeline_source(run.samples)
+    source = timeline_source(run.samples)
     field, label, colour = left
-    chart = _time_figure(title, label, **figure_args)
+    chart = time_figure(title, label, **figure_args)
     chart.line("time", field, source=source, color=colour, line_width=2, legend_label=label)
     field, label, colour = right
     top = max(1.0, float(source.data[field].max())) * 1.2
@@ -430,7 +262,7 @@ def fleet_over_time(run: RunData):
         ("devices", "devices", COLOURS["achieved"]),
         ("users", "connections", COLOURS["p95"]),
     )
-    _legend_outside(chart)
+    legend_outside(chart)
     return chart
 
 
@@ -468,7 +300,7 @@ def generator_load(run: RunData):
             text_color=COLOURS["p99"],
         )
     )
-    _legend_outside(chart)
+    legend_outside(chart)
     return chart
 
 
@@ -507,7 +339,7 @@ def devices_in_trouble(run: RunData):
                 fill_alpha=0.08,
             )
         )
-    _legend_outside(chart)
+    legend_outside(chart)
     return chart
 
 

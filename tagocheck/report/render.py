@@ -17,7 +17,7 @@ from bokeh.resources import Resources
 
 from tagocheck.fleet.paths import NAMES
 from tagocheck.redact import scrub
-from tagocheck.report import charts, compare, compliance, rundata, verdict
+from tagocheck.report import capacity_verdict, charts, compare, compliance, rundata, verdict
 
 MAX_BYTES = 5_000_000
 CAPTIONS = {
@@ -107,7 +107,7 @@ def build(
         "name": run.path.resolve().name,
         "verdict": answer,
         "config": run.config,
-        "path": verdict.path_of(run),
+        "path": capacity_verdict.path_of(run),
         "path_name": NAMES.get(run.config.get("via", "device"), "-"),
         "options": run.config.get("options") or {},
         "summary": summary,

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tagocheck.fleet.capacity import bend, highest_good, knee, meets, p99_text, step_from
-from tagocheck.report.charts import _timeline_source
+from tagocheck.report.chart_style import timeline_source
 
 from .test_timeline import sample
 
@@ -42,13 +42,13 @@ def test_a_step_without_p99_neither_makes_nor_hides_a_knee():
 
 def test_a_second_with_no_answer_is_a_gap_in_the_latency_lines():
     samples = [sample(0, responses=10), sample(1, p99=0.0, responses=0), sample(2, responses=10)]
-    columns = _timeline_source(samples).data
+    columns = timeline_source(samples).data
     p99 = columns["corrected_p99_ms"]
     assert p99[0] == 5.0 and p99[2] == 5.0
     assert p99[1] != p99[1]  # NaN: Bokeh breaks the line there
     lateness = columns["lateness_p99_ms"]
     assert lateness[1] != lateness[1] and lateness[0] == 1.0  # nothing sent nor awaited
-    held = _timeline_source([sample(0, responses=0, in_flight_peak=5)]).data
+    held = timeline_source([sample(0, responses=0, in_flight_peak=5)]).data
     assert held["lateness_p99_ms"][0] == 1.0  # sent and still awaited: lateness stands
 
 

@@ -32,10 +32,12 @@ def test_departures_are_counted_carried_and_not_failures():
 
 
 def test_the_verdict_states_departures_as_a_fact():
-    from tagocheck.report import verdict
+    from tagocheck.report import trouble_verdict
 
     facts: list[str] = []
-    verdict._departures({"departures": {"deviation POST /data: status-code at /status": 2}}, facts)
+    trouble_verdict.note_departures(
+        {"departures": {"deviation POST /data: status-code at /status": 2}}, facts
+    )
     assert facts == [
         "2 answers departed from a documented form without breaking a rule, most often "
         "deviation POST /data: status-code at /status (2)."

@@ -126,3 +126,18 @@ def test_no_module_imports_itself_back():
 def _is_module(dotted: str) -> bool:
     base = ROOT.joinpath(*dotted.split("."))
     return base.with_suffix(".py").is_file() or (base / "__init__.py").is_file()
+
+
+def test_modules_and_classes_stay_small():
+    """No module over 500 lines and no class over 300 in tagocheck/: past that a module holds
+    more than one job (issue 28 split the coordinator, the target's API, the verdict, the
+    options, the command line and the charts when they had grown so)."""
+    long_modules, long_classes = [], []
+    for path in (ROOT / "tagocheck").rglob("*.py"):
+        text = path.read_text()
+        if text.count("\n") > 500:
+            long_modules.append(str(path.relative_to(ROOT)))
+        for node in ast.walk(ast.parse(text)):
+            if isinstance(node, ast.ClassDef) and node.end_lineno - node.lineno + 1 > 300:
+                long_classes.append(f"{path.relative_to(ROOT)}:{node.name}")
+    assert long_modules == [] and long_classes == [], (long_modules, long_classes)

@@ -21,7 +21,11 @@ demo: $(STAMP)
 # contract suite itself against the embedded target, as a user would run it. Most tests wait on
 # clocks and child processes, so they run side by side in TEST_WORKERS processes (pytest-xdist);
 # the few marked `exclusive` (a pinned core, a CPU-bound figure) then run alone.
+# This machine's environment sets PYTHONDONTWRITEBYTECODE, so each of the hundreds of Python
+# processes the tests start compiled tagocheck from source again; the test run caches bytecode
+# (an empty value unsets it; __pycache__ is ignored by git).
 TEST_WORKERS ?= 6
+test: export PYTHONDONTWRITEBYTECODE =
 test: $(STAMP) lint browser
 	TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -n $(TEST_WORKERS) --maxschedchunk 4 -m "not exclusive" --durations=15
 	TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -m exclusive

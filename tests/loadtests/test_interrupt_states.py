@@ -24,7 +24,7 @@ from .test_fleet_scenario import ROOT
 FLEET = ("--devices", "20", "--interval", "1", "-u", "2", "-r", "2")
 
 
-def interrupted_at(state: str, run_dir: Path, *, seconds: str = "30s") -> subprocess.Popen:
+def interrupted_at(state: str, run_dir: Path, *, seconds: str = "4s") -> subprocess.Popen:
     command = [sys.executable, "-m", "locust", "-f", "tests/loadtests/interrupt_at.py"]
     command += ["--headless", "--only-summary", "-t", seconds, *FLEET, "--run-dir", str(run_dir)]
     env = {**os.environ, "TAGOCHECK_INTERRUPT_AT": state}

@@ -116,7 +116,8 @@ def _target(run: RunData, limit: dict[str, Any], findings: Findings) -> None:
         findings.add("stopped", f"{limit['why'][0].upper()}{limit['why'][1:]}.")
     ratio = limit.get("achieved_over_offered")
     held_back = limit.get("limit") == "target" and limit.get("kind") is None
-    if held_back and not run.capacity and isinstance(ratio, float) and ratio < FOLLOWS:
+    short = isinstance(ratio, float) and ratio < FOLLOWS and limit.get("rate_short", True)
+    if held_back and not run.capacity and short:
         findings.add(
             "behind",
             f"The target answered {ratio:.1%} of the offered rate: the fleet's reports were not "

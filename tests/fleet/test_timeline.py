@@ -81,6 +81,23 @@ def test_a_generator_starved_of_cpu_by_its_neighbours_is_the_limit():
     assert waiting.limit()["limit"] == "target"
 
 
+def test_a_shortfall_a_window_edge_explains_is_no_shortfall():
+    """A 5-s web-UI swarm of 70 devices judged one second: 64 of the 70 due answered (every
+    report answered, the rest due just past the edge), and the target was called behind."""
+    edge = Timeline()
+    for t, achieved in ((0, 63.0), (1, 77.0), (2, 64.0)):
+        edge.add(sample(float(t), offered=70.0, achieved=achieved, devices=70, in_flight_peak=5))
+    verdict = edge.limit()
+    assert verdict["limit"] == "none" and not verdict["rate_short"], verdict
+    assert "within the 70 reports the edges of 1 judged seconds can shift" in verdict["why"]
+    # the same share held for a minute is far past any edge: the target fell short
+    minute = Timeline()
+    for t in range(60):
+        minute.add(sample(float(t), offered=70.0, achieved=64.0, devices=70, in_flight_peak=5))
+    verdict = minute.limit()
+    assert verdict["limit"] == "target" and verdict["rate_short"], verdict
+
+
 def test_reports_late_while_gateways_are_free_is_the_generator_not_none():
     """bench/fleet_scale under CPU contention: lateness p99 4,743 ms, achieved/offered 1.03
     (catch-up), and the verdict said "none"."""

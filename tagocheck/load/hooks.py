@@ -25,14 +25,11 @@ import psutil
 from locust import events
 from locust.runners import WorkerRunner
 
-from tagocheck.fleet.model import Fleet, NetworkAccess
-from tagocheck.fleet.probes import Probe
 from tagocheck.load import options as load_options
 from tagocheck.load import shard as this_process
 from tagocheck.load import shards, webform
 from tagocheck.load.coordinator import Coordinator
 from tagocheck.load.ending import NOT_RUN, could_not_start
-from tagocheck.load.shard import Shard
 
 
 class Scenario:
@@ -176,25 +173,7 @@ def _listen_as_worker(environment: Any) -> None:
     runner = environment.runner
 
     def on_shard(environment: Any, msg: Any, **_kwargs: Any) -> None:
-        data = msg.data
-        config = shards.config_from_wire(data["config"])
-        senders = [""] * config.devices
-        senders[data["index"] :: data["count"]] = data["senders"]
-        probes = data["probes"]
-        network = data["network"]
-        this_process.current = Shard(
-            Fleet(config, senders),
-            data["index"],
-            data["count"],
-            window_seconds=data["window"],
-            per_device_ledger=data["per_device_ledger"],
-            probes=None if probes is None else [Probe(**p) for p in probes],
-            probe_factor=data["probe_factor"],
-            swarm_tag=data["swarm_tag"],
-            traced=data["traced"],
-            network=None if network is None else NetworkAccess(**network),
-        )
-        this_process.current.prepare(data["active"])
+        this_process.current = shards.shard_from_wire(msg.data)
 
     def on_go(environment: Any, msg: Any, **_kwargs: Any) -> None:
         if this_process.current is not None:

@@ -14,7 +14,7 @@ from typing import Any
 
 import gevent
 
-from tagocheck.fleet.model import FleetConfig, Interval, NetworkAccess
+from tagocheck.fleet.model import Fleet, FleetConfig, Interval, NetworkAccess
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.fleet.probes import Probe
 from tagocheck.fleet.timeline import Sample
@@ -66,6 +66,53 @@ class ShardTerms:
     """Devices reporting from the start."""
 
 
+def terms_to_wire(terms: ShardTerms, index: int, count: int) -> dict[str, Any]:
+    """One worker's terms: the probes all go to the first shard, each traced device to its own."""
+    data = dataclasses.asdict(terms)
+    if terms.probes is not None:
+        data["probes"] = [p.as_dict() for p in terms.probes] if index == 0 else []
+    data["traced"] = [d for d in terms.traced if d % count == index]
+    return data
+
+
+def terms_from_wire(data: dict[str, Any]) -> ShardTerms:
+    probes, network = data["probes"], data["network"]
+    return ShardTerms(
+        **{
+            **data,
+            "probes": None if probes is None else [Probe(**p) for p in probes],
+            "network": None if network is None else NetworkAccess(**network),
+        }
+    )
+
+
+def make_shard(fleet: Fleet, index: int, count: int, terms: ShardTerms) -> Shard:
+    """This process's shard of the fleet, on its terms, ready for its schedule to begin."""
+    shard = Shard(
+        fleet,
+        index,
+        count,
+        window_seconds=terms.window,
+        per_device_ledger=terms.per_device_ledger,
+        probes=terms.probes,
+        probe_factor=terms.probe_factor,
+        swarm_tag=terms.swarm_tag,
+        traced=terms.traced,
+        network=terms.network,
+    )
+    shard.prepare(terms.active)
+    return shard
+
+
+def shard_from_wire(data: dict[str, Any]) -> Shard:
+    """A worker's shard from its SHARD message."""
+    config = config_from_wire(data["config"])
+    senders = [""] * config.devices
+    senders[data["index"] :: data["count"]] = data["senders"]
+    terms = terms_from_wire(data["terms"])
+    return make_shard(Fleet(config, senders), data["index"], data["count"], terms)
+
+
 class Shards:
     def __init__(self, environment: Any, distributed: bool) -> None:
         self.environment = environment
@@ -75,19 +122,7 @@ class Shards:
         """Every load-generating process's shard, before its users start; returns how many."""
         fleet = run.fleet
         if not self.distributed:
-            this_process.current = Shard(
-                fleet,
-                0,
-                1,
-                window_seconds=terms.window,
-                per_device_ledger=terms.per_device_ledger,
-                probes=terms.probes,
-                probe_factor=terms.probe_factor,
-                swarm_tag=terms.swarm_tag,
-                traced=terms.traced,
-                network=terms.network,
-            )
-            this_process.current.prepare(terms.active)
+            this_process.current = make_shard(fleet, 0, 1, terms)
             return 1
         runner = self.environment.runner
         workers = sorted(
@@ -96,29 +131,14 @@ class Shards:
         run.shards = {worker: index for index, worker in enumerate(workers)}
         count = len(workers)
         for worker, index in run.shards.items():
-            probes = terms.probes
-            runner.send_message(
-                SHARD,
-                {
-                    "index": index,
-                    "count": count,
-                    "config": config_to_wire(fleet.config),
-                    "senders": list(fleet.senders[index::count]),
-                    "network": None if terms.network is None else dataclasses.asdict(terms.network),
-                    "window": terms.window,
-                    "per_device_ledger": terms.per_device_ledger,
-                    "active": terms.active,
-                    "probes": None
-                    if probes is None
-                    else [p.as_dict() for p in probes]
-                    if index == 0
-                    else [],
-                    "probe_factor": terms.probe_factor,
-                    "swarm_tag": terms.swarm_tag,
-                    "traced": [d for d in terms.traced if d % count == index],
-                },
-                worker,
-            )
+            message = {
+                "index": index,
+                "count": count,
+                "config": config_to_wire(fleet.config),
+                "senders": list(fleet.senders[index::count]),
+                "terms": terms_to_wire(terms, index, count),
+            }
+            runner.send_message(SHARD, message, worker)
         return count
 
     def begin(self) -> None:

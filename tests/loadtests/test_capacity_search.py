@@ -53,8 +53,10 @@ def test_a_search_finds_a_known_capacity_within_its_precision(tmp_path):
     assert steps["mode"] == "search"
     held, broke = found["held"], found["broke"]
     assert held is not None and broke is not None, steps
-    # the held step answered at most the capacity, and offered at least 95 % of it
-    assert held["achieved"] <= capacity * 1.02 and held["offered"] >= capacity * 0.95, steps
+    # the held step answered at most the capacity, and offered at least 95 % of it. Answers
+    # near a step's edges fall either side of it: on a busy machine a late burst from the step
+    # before put 91.9/s in a held 4-s step (2 %); the search's own precision (5 %) bounds both
+    assert held["achieved"] <= capacity * 1.05 and held["offered"] >= capacity * 0.95, steps
     assert broke["offered"] > capacity, steps
     assert found["width"] <= 0.05, found
     assert found["stopped"] == "the bracket is within 5%", found

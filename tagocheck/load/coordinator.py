@@ -40,7 +40,8 @@ from tagocheck.load.options import check_generator, fleet_config
 from tagocheck.load.probing import Limits, set_up_probes
 from tagocheck.load.provisioning import Provisioning
 from tagocheck.load.run import LoadRun
-from tagocheck.load.shards import Shards, ShardTerms
+from tagocheck.load.shard import ShardTerms
+from tagocheck.load.shards import Shards
 from tagocheck.load.stepping import Stepping, stepping_for
 
 LOG = logging.getLogger("tagocheck")

@@ -14,7 +14,8 @@ import glob
 import os
 import time
 from collections import Counter
-from collections.abc import Callable, Collection
+from collections.abc import Callable
+from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
@@ -53,36 +54,41 @@ def cpu_wait_seconds() -> float:
     return total / 1e9
 
 
+@dataclass(frozen=True)
+class ShardTerms:
+    """What every shard of a run shares, beside its own part of the fleet."""
+
+    window: float = 60.0
+    per_device_ledger: bool = False
+    probes: list[Probe] | None = None
+    """The ratelimit scenario's probes, which replace the devices' reports; an empty list is a
+    shard with nothing to do (the probes go to the first shard only); None otherwise."""
+    probe_factor: float = 1.5
+    swarm_tag: str = ""
+    """Reports' records are grouped under it and their sequence."""
+    traced: list[int] = field(default_factory=list)
+    """The devices whose acknowledged reports are kept for the integrity check (see
+    tagocheck.fleet.integrity)."""
+    network: NetworkAccess | None = None
+    """What the network path posts with."""
+    active: int = 0
+    """Devices reporting from the start."""
+
+
 class Shard:
     def __init__(
-        self,
-        fleet: Fleet,
-        index: int = 0,
-        count: int = 1,
-        *,
-        window_seconds: float = 60.0,
-        per_device_ledger: bool = False,
-        probes: list[Probe] | None = None,
-        probe_factor: float = 1.5,
-        swarm_tag: str = "",
-        traced: Collection[int] = (),
-        network: NetworkAccess | None = None,
+        self, fleet: Fleet, index: int = 0, count: int = 1, terms: ShardTerms = ShardTerms()
     ) -> None:
-        """`probes` (the ratelimit scenario) replaces the devices' reports; an empty list is a
-        shard with nothing to do (the probes go to the first shard only). Reports' records are
-        grouped under `swarm_tag` and their sequence; the `traced` devices' acknowledged reports
-        are kept for the integrity check (see tagocheck.fleet.integrity); `network` is what the
-        network path posts with."""
         self.fleet = fleet
-        self.network = network
+        self.network = terms.network
         self.index = index
         self.count = count
-        self.window = window_seconds
-        self.per_device_ledger = per_device_ledger
-        self.probes = probes
-        self.probe_factor = probe_factor
-        self.swarm_tag = swarm_tag
-        self.traced = frozenset(str(device) for device in traced)
+        self.window = terms.window
+        self.per_device_ledger = terms.per_device_ledger
+        self.probes = terms.probes
+        self.probe_factor = terms.probe_factor
+        self.swarm_tag = terms.swarm_tag
+        self.traced = frozenset(str(device) for device in terms.traced)
         self.observer = self._new_observer()
         self.schedule: Schedule | DeviceWork | ProbeSchedule | None = None
         self._prepared: Schedule | DeviceWork | None = None

@@ -20,7 +20,7 @@ from tagocheck.fleet.probes import Probe
 from tagocheck.fleet.timeline import Sample
 from tagocheck.load import shard as this_process
 from tagocheck.load.run import LoadRun
-from tagocheck.load.shard import Shard
+from tagocheck.load.shard import Shard, ShardTerms
 
 SHARD, GO, GROW, FINISH, FINAL = (
     "tagocheck:shard",
@@ -50,22 +50,6 @@ def from_wire(data: dict[str, Any]) -> tuple[FleetObserver, list[Sample]]:
     return FleetObserver.from_wire(data["observer"]), [Sample.from_dict(s) for s in data["samples"]]
 
 
-@dataclasses.dataclass(frozen=True)
-class ShardTerms:
-    """What every shard of a run shares, beside its own part of the fleet."""
-
-    window: float
-    per_device_ledger: bool
-    probes: list[Probe] | None
-    """The ratelimit scenario's probes (the first shard drives them all); None otherwise."""
-    probe_factor: float
-    swarm_tag: str
-    traced: list[int]
-    network: NetworkAccess | None
-    active: int
-    """Devices reporting from the start."""
-
-
 def terms_to_wire(terms: ShardTerms, index: int, count: int) -> dict[str, Any]:
     """One worker's terms: the probes all go to the first shard, each traced device to its own."""
     data = dataclasses.asdict(terms)
@@ -88,18 +72,7 @@ def terms_from_wire(data: dict[str, Any]) -> ShardTerms:
 
 def make_shard(fleet: Fleet, index: int, count: int, terms: ShardTerms) -> Shard:
     """This process's shard of the fleet, on its terms, ready for its schedule to begin."""
-    shard = Shard(
-        fleet,
-        index,
-        count,
-        window_seconds=terms.window,
-        per_device_ledger=terms.per_device_ledger,
-        probes=terms.probes,
-        probe_factor=terms.probe_factor,
-        swarm_tag=terms.swarm_tag,
-        traced=terms.traced,
-        network=terms.network,
-    )
+    shard = Shard(fleet, index, count, terms)
     shard.prepare(terms.active)
     return shard
 

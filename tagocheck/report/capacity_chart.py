@@ -17,14 +17,7 @@ from bokeh.models import (
 )
 from bokeh.plotting import figure
 
-from tagocheck.report.chart_style import (
-    COLOURS,
-    FLOOR_MS,
-    HEIGHT,
-    TOOLS,
-    WIDTH,
-    legend_outside,
-)
+from tagocheck.report import chart_style as style
 from tagocheck.report.rundata import RunData
 
 
@@ -42,14 +35,15 @@ def capacity_steps(run: RunData):
             "offered": [s["offered"] for s in steps],
             "achieved": [s["achieved"] for s in steps],
             "p99": [
-                np.nan if s.get("p99_ms") is None else max(FLOOR_MS, s["p99_ms"]) for s in steps
+                np.nan if s.get("p99_ms") is None else max(style.FLOOR_MS, s["p99_ms"])
+                for s in steps
             ],
             "errors": [100 * s.get("error_share", 0.0) for s in steps],
             "devices": [s["devices"] for s in steps],
             "step": [s["index"] for s in steps],
             "judged": ["broke" if s["index"] in broke_at else "held" for s in steps],
             "colour": [
-                COLOURS["server_error"] if s["index"] in broke_at else COLOURS["accepted"]
+                style.COLOURS["server_error" if s["index"] in broke_at else "accepted"]
                 for s in steps
             ],
         }
@@ -57,9 +51,9 @@ def capacity_steps(run: RunData):
     top = max(max(source.data["offered"]), max(source.data["achieved"])) * 1.1 or 1
     chart = figure(
         title="Capacity steps: achieved against offered rate, and p99",
-        width=WIDTH,
-        height=HEIGHT,
-        tools=TOOLS,
+        width=style.WIDTH,
+        height=style.HEIGHT,
+        tools=style.TOOLS,
         sizing_mode="stretch_width",
         x_range=Range1d(0, top),
         y_range=Range1d(0, top),
@@ -75,7 +69,7 @@ def capacity_steps(run: RunData):
     chart.line(
         [0, top],
         [0, top],
-        color=COLOURS["offered"],
+        color=style.COLOURS["offered"],
         line_dash="dashed",
         legend_label="achieved = offered",
     )
@@ -83,7 +77,7 @@ def capacity_steps(run: RunData):
         "offered",
         "achieved",
         source=source,
-        color=COLOURS["achieved"],
+        color=style.COLOURS["achieved"],
         line_width=2,
         legend_label="achieved",
     )
@@ -98,7 +92,7 @@ def capacity_steps(run: RunData):
         "p99",
         source=source,
         y_range_name="p99",
-        color=COLOURS["p99"],
+        color=style.COLOURS["p99"],
         line_dash="dotdash",
         legend_label="p99 (right axis)",
     )
@@ -124,7 +118,7 @@ def capacity_steps(run: RunData):
             ]
         )
     )
-    legend_outside(chart)
+    style.legend_outside(chart)
     return chart
 
 

@@ -171,7 +171,7 @@ class Ledger:
                 kind = "early-throttle"
             elif window.accepted - slack > limit:
                 kind = "leak"
-            elif throttled > 0 or window.accepted == limit:
+            elif throttled > 0:
                 kind = "enforced"
             else:
                 kind = "under"

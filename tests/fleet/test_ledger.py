@@ -170,3 +170,13 @@ def test_a_429_a_round_trip_after_a_full_window_is_that_window_s():
     assert [(f.kind, f.window_start) for f in inside.findings(limits)] == [("early-throttle", 660)]
     found = after_one_not_full.findings(limits)
     assert [(f.kind, f.window_start) for f in found] == [("early-throttle", 660)]
+
+
+def test_a_window_that_reached_its_limit_and_sent_no_more_is_not_judged():
+    """A device sending exactly its rpm to a target with no rate limit had its windows called
+    "enforced": nothing went past the limit, so nothing showed it enforced."""
+    ledger = Ledger(60)
+    fill(ledger, 600, ["accepted"] * 2, device="0")
+    fill(ledger, 660, ["accepted"] * 2 + ["rate-limited"], device="0")
+    (row,) = [r for r in ledger.enforcement(limits) if r["scope"] == "device:0"]
+    assert (row["enforced"], row["under"]) == (1, 1), row

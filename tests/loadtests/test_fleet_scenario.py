@@ -401,10 +401,12 @@ def test_devices_with_their_own_rpm_are_held_to_it(tmp_path):
     for summary, (_, expected) in zip(summaries, cases, strict=True):
         rows = [r for r in summary["rate_limit_enforcement"] if r["scope"].startswith("device:")]
         assert len(rows) == 5
-        # on a busy machine a late report moves into the next window, which then holds only
-        # two ("under": not judged); every device still shows its kind, most windows do
-        assert all(r[expected] >= 1 for r in rows), rows
-        assert sum(r[expected] for r in rows) >= 2 * len(rows), rows
+        # a device whose reports fall near the windows' edges cannot be judged exactly (a late
+        # report on a busy machine moves it into the next window, which then holds only two:
+        # "under", not judged); most devices show their kind, none the other one
+        assert sum(r[expected] >= 1 for r in rows) >= 4, rows
+        other = "leak" if expected == "enforced" else "enforced"
+        assert all(r[other] == 0 and r["early-throttle"] == 0 for r in rows), rows
         kinds = {f["kind"] for f in summary["rate_limit_findings"]}
         assert kinds == (set() if expected == "enforced" else {"leak"}), kinds
 

@@ -233,17 +233,18 @@ def _serial_in_body(body: Any) -> str | None:
     """The serial the records name in metadata.serial, the official form [C]: every record that
     names one must name the same."""
     items = body if isinstance(body, list) else [body]
-    named = {
+    given = [
         item["metadata"].get("serial")
         for item in items
         if isinstance(item, dict) and isinstance(item.get("metadata"), dict)
-    } - {None}
+    ]
+    # its type first: an object or a list is no serial (and cannot go in a set)
+    if any(serial is not None and not isinstance(serial, str) for serial in given):
+        raise Failure(400, "Invalid data: metadata.serial must be a string")
+    named = set(given) - {None}
     if len(named) > 1:
         raise Failure(400, "Invalid data: the records name different metadata.serial values")
-    serial = named.pop() if named else None
-    if serial is not None and not isinstance(serial, str):
-        raise Failure(400, "Invalid data: metadata.serial must be a string")
-    return serial
+    return named.pop() if named else None
 
 
 async def network_data(app: TargetApp, request: Request) -> Response:

@@ -158,3 +158,22 @@ def test_a_literal_path_answers_405_for_its_other_methods(client: Client):
         response = client.profile(method, path, json={})
         assert response.status_code == 405, (method, path, response.text)
         assert response.headers["allow"] == allow
+
+
+@pytest.mark.parametrize("serial", [{"id": "SN-1"}, ["SN-1"], 7, True])
+def test_a_serial_of_the_wrong_type_is_refused_not_a_server_error(client: Client, serial):
+    """Found by Schemathesis once it passed the authorization key: an object or a list as
+    metadata.serial answered 500 (the serials were put in a set before their type was read)."""
+    authorization = client.target.info["authorization"]
+    record = {"variable": "uplink", "value": 1, "metadata": {"serial": serial}}
+    sent = client.call(
+        "POST",
+        f"/integration/network/data?authorization_token={authorization}",
+        client.target.info["network_token"],
+        json=[record],
+    )
+    assert sent.status_code == 400, sent.text
+    assert sent.json() == {
+        "status": False,
+        "message": "Invalid data: metadata.serial must be a string",
+    }

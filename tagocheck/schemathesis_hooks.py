@@ -1,7 +1,8 @@
 """Schemathesis hooks for what an OpenAPI document cannot state.
 
 GET and DELETE /data take query kinds that need other parameters [C]: avg, sum, conditional and
-aggregate need a start_date within a month of the end, conditional needs value and conditional.
+aggregate need a start_date within a month of the end, and `function` means what the query kind
+makes it [OAS]: aggregate's avg|sum|min|max, conditional's gt|gte|lt|lte|eq|ne with a value.
 A schema of one parameter cannot say so, so Schemathesis would send `query=avg` alone as a
 *valid* request and call the 400 it gets a failure. This hook completes such positive cases as
 the docs require; negative cases are left as generated, so what they break stays broken.
@@ -25,6 +26,8 @@ from schemathesis.core.parameters import ParameterLocation
 from tagocheck.spec.routes import route_table
 
 NEEDS_START = {"avg", "sum", "conditional", "aggregate"}
+COMPARISONS = {"gt", "gte", "lt", "lte", "eq", "ne"}
+AGGREGATES = {"avg", "sum", "min", "max"}
 DATA_PATH = "/data"
 # Query parameters whose every value on the wire is valid: lists of strings and filter[field]=text.
 WIRE_STRINGS = {name for route in route_table() for name in route.array_params} | {"filter"}
@@ -41,11 +44,15 @@ def map_case(context: Any, case: Any) -> Any:
     if kind in NEEDS_START:
         case.query["start_date"] = "1 day"
         case.query.pop("end_date", None)
+    function = case.query.get("function")
     if kind == "conditional":
-        case.query.setdefault("conditional", "=")
-        if case.query["conditional"] in ("<", ">") and not _is_number(case.query.get("value")):
-            case.query["value"] = "1"  # < and > compare numbers
+        if function not in COMPARISONS:
+            case.query["function"] = function = "eq"
+        if function not in ("eq", "ne") and not _is_number(case.query.get("value")):
+            case.query["value"] = "1"  # gt, gte, lt and lte compare numbers
         case.query.setdefault("value", "1")
+    elif function is not None and function not in AGGREGATES:
+        case.query.pop("function")  # a comparison means nothing to another query kind
     return case
 
 

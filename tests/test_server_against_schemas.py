@@ -74,7 +74,7 @@ def calls(tmp_path_factory):
                 "GET /data",
                 "device-read",
                 "GET",
-                f"/data?query=conditional&value=1&conditional=>&{day}",
+                f"/data?query=conditional&value=1&function=gt&{day}",
                 {},
             ),
             ("PUT /data", "device-full", "PUT", "/data", {"json": None}),

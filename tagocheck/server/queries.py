@@ -4,7 +4,8 @@ Parameters: variables (also variable; `v=a&v=b`, `v[]=a`, `v[0]=a`), groups, ids
 (default 15, at most 10,000), skip, ordination, start_date / end_date (ISO 8601 or relative such as
 "1 day"), details, and query: count, min, max, avg, sum, last_/first_ item, value, location and
 insert, conditional and aggregate. avg, sum, conditional and aggregate need a start_date and a range
-of at most one month.
+of at most one month. `function` means what the query kind makes it [OAS]: aggregate's avg, sum,
+min or max; conditional's gt, gte, lt, lte, eq or ne, compared with `value`.
 """
 
 from __future__ import annotations
@@ -41,7 +42,9 @@ NEEDS_START = {"avg", "sum", "conditional", "aggregate"}
 KINDS = {"default", "count", "min", "max", *NEEDS_START, *FIRST_LAST}
 INTERVALS = {"minute": 60, "hour": 3600, "day": 86400, "week": 7 * 86400, "month": 30 * 86400}
 AGGREGATE_FUNCTIONS = {"avg": "AVG", "sum": "SUM", "min": "MIN", "max": "MAX", "count": "COUNT"}
-CONDITIONALS = {"<", ">", "=", "!", "*"}
+"""count is this target's own addition: the sources list avg, sum, min and max."""
+COMPARISONS = {"gt": ">", "gte": ">=", "lt": "<", "lte": "<=", "eq": "=", "ne": "!="}
+"""query=conditional's functions [OAS]: gt..lte compare numbers, eq and ne a value."""
 
 
 class BadQuery(ValueError):
@@ -134,10 +137,10 @@ def select(query: Query, device: int | None, now: int) -> Selection:
     selection.order = "ASC" if ordination == "ascending" else "DESC"
     selection.qty = _int(query, "qty", DEFAULT_QTY, 1, MAX_QTY)
     selection.skip = min(_int(query, "skip", 0, 0, None), 2**62)
-    for name, accepted in (("conditional", CONDITIONALS), ("function", AGGREGATE_FUNCTIONS)):
-        given = _one(query, name)
-        if given is not None and given not in accepted:
-            raise BadQuery(f"{name} must be one of {', '.join(sorted(accepted))}")
+    accepted = COMPARISONS if kind == "conditional" else AGGREGATE_FUNCTIONS
+    given = _one(query, "function")
+    if given is not None and given not in accepted:
+        raise BadQuery(f"function must be one of {', '.join(accepted)} for query={kind}")
     boolean(query, "details")
     return selection
 
@@ -180,8 +183,7 @@ def run(selection: Selection, rows: Rows, device_ids: DeviceIds) -> Any:
         return rows(f"SELECT COUNT(*) FROM data{selection.sql_where()}", selection.params)[0][0]
     if kind in ("avg", "sum"):
         sql = f"SELECT {kind.upper()}(num) FROM data{selection.sql_where(['num IS NOT NULL'])}"
-        found = rows(sql, selection.params)[0][0]
-        return found if found is not None else 0
+        return whole(rows(sql, selection.params)[0][0] or 0)
     if kind == "aggregate":
         return _aggregate(selection, rows)
     if kind in FIRST_LAST or kind in ("min", "max"):
@@ -222,25 +224,27 @@ def _singles(selection: Selection, rows: Rows, base: str) -> list[tuple[Any, ...
     return found
 
 
+def whole(number: float) -> int | float:
+    """A statistic as JSON writes it: a whole number without a fraction (`135`, not `135.0`), as
+    a Node-based API's JSON does."""
+    return int(number) if isinstance(number, float) and number.is_integer() else number
+
+
 def _conditional(selection: Selection) -> tuple[list[str], list[Any]]:
-    operator = _one(selection.query, "conditional")
+    function = _one(selection.query, "function")
     raw = _one(selection.query, "value")
-    if operator not in CONDITIONALS or raw is None:
-        raise BadQuery("query=conditional needs value and conditional (<, >, =, !, *)")
-    if operator in ("<", ">"):
-        try:
-            number = float(raw)
-        except ValueError:
-            raise BadQuery("conditional < and > compare numbers") from None
-        clause, params = f"num {operator} ?", [number]
-    elif operator == "*":
-        clause, params = "value LIKE ?", [f"%{raw}%"]
-    else:
+    if function not in COMPARISONS or raw is None:
+        raise BadQuery(f"query=conditional needs value and function ({', '.join(COMPARISONS)})")
+    operator = COMPARISONS[function]
+    if function in ("eq", "ne"):
         candidates = value_candidates(raw)
-        negate = "NOT " if operator == "!" else ""
-        clause = f"value {negate}IN ({','.join('?' * len(candidates))})"
-        params = candidates
-    return [clause], params
+        negate = "NOT " if function == "ne" else ""
+        return [f"value {negate}IN ({','.join('?' * len(candidates))})"], candidates
+    try:
+        number = float(raw)
+    except ValueError:
+        raise BadQuery(f"query=conditional with function={function} compares numbers") from None
+    return [f"num {operator} ?"], [number]
 
 
 def _aggregate(selection: Selection, rows: Rows) -> list[dict[str, Any]]:
@@ -259,4 +263,4 @@ def _aggregate(selection: Selection, rows: Rows) -> list[dict[str, Any]]:
         f"ORDER BY slot {selection.order}, variable LIMIT ? OFFSET ?"
     )
     found = rows(sql, [*selection.params, selection.qty, selection.skip])
-    return [{"variable": v, "value": value, "time": iso_z(slot)} for v, slot, value in found]
+    return [{"variable": v, "value": whole(value), "time": iso_z(slot)} for v, slot, value in found]

@@ -158,6 +158,9 @@ def test_queries(dev):
     assert get(client, token, query="last_location")[0]["variable"] == "pos"
     day = {"start_date": "2023-11-14T00:00:00Z", "end_date": "2023-11-15T00:00:00Z"}
     assert get(client, token, variables="t", query="sum", **day) == 210
+    # a whole sum is written as JSON writes a whole number: 210, not 210.0 (issue 29)
+    raw = client.call("GET", "/data", token, params={"variables": "t", "query": "sum", **day})
+    assert raw.content.endswith(b'"result":210}') or b'"result":210,' in raw.content, raw.text
     assert get(client, token, variables="t", query="avg", **day) == 10.5
     assert get(client, token, variables="t", values="7", query="count") == 1
     window = get(
@@ -241,5 +244,24 @@ def test_aggregate_and_conditional(dev):
         client, token, variables="x", query="aggregate", function="sum", interval="hour", **day
     )
     assert sum(b["value"] for b in buckets) == 15
-    over = get(client, token, variables="x", query="conditional", conditional=">", value="3", **day)
-    assert sorted(r["value"] for r in over) == [4, 5]
+
+    # the documented form [OAS, JS SDK types]: function=gt|gte|lt|lte|eq|ne with value
+    def conditional(function, value):
+        found = get(
+            client, token, variables="x", query="conditional", function=function, value=value, **day
+        )
+        return sorted(r["value"] for r in found)
+
+    assert conditional("gt", "3") == [4, 5]
+    assert conditional("gte", "3") == [3, 4, 5]
+    assert conditional("lt", "2") == [0, 1]
+    assert conditional("lte", "2") == [0, 1, 2]
+    assert conditional("eq", "4") == [4]
+    assert conditional("ne", "4") == [0, 1, 2, 3, 5]
+    refused = client.call(
+        "GET",
+        "/data",
+        token,
+        params={"variables": "x", "query": "conditional", "function": "avg", "value": "1", **day},
+    )
+    assert refused.status_code == 400, refused.text

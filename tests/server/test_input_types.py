@@ -63,7 +63,7 @@ def test_booleans_in_the_python_sdks_spelling_are_read(client: Client):
 
 
 @pytest.mark.parametrize(
-    "query", ["qty=", "qty=1_0", "query=", "start_date=", "conditional=~", "details=1"]
+    "query", ["qty=", "qty=1_0", "query=", "start_date=", "function=~", "details=1"]
 )
 def test_a_data_query_parameter_given_empty_or_malformed_is_refused(client: Client, query):
     made = client.device("queried")

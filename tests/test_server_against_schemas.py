@@ -43,6 +43,16 @@ def calls(tmp_path_factory):
         )
         read = token_made.json()["result"]["token"]
         call("POST", f"/device/{device_id}/params", profile, json={"key": "k", "value": "v"})
+        frozen = call(
+            "POST",
+            "/device",
+            profile,
+            json={"name": "f", "type": "immutable", "chunk_period": "week", "chunk_retention": 4},
+        ).json()["result"]["device_id"]
+        call("POST", f"/device/{frozen}/data", profile, json={"variable": "t", "value": 1})
+        chunk_id = call("GET", f"/device/{frozen}/chunk", profile).json()["result"][0]["id"]
+        idle = call("POST", "/device", profile, json={"name": "i", "active": False})
+        idle_id = idle.json()["result"]["device_id"]
         param_id = call("GET", "/device/params", full).json()["result"][0]["id"]
         day = "start_date=2020-01-01T00:00:00Z&end_date=2020-01-20T00:00:00Z"
         plan = [
@@ -132,6 +142,93 @@ def calls(tmp_path_factory):
                 "/integration/network/data?serial=SN-C1",
                 {"json": {"variable": "n", "value": 1}},
             ),
+            ("GET /device/{id}/data", "profile", "GET", f"/device/{device_id}/data", {}),
+            (
+                "GET /device/{id}/data",
+                "profile",
+                "GET",
+                f"/device/{device_id}/data?query=count",
+                {},
+            ),
+            (
+                "POST /device/{id}/data",
+                "profile",
+                "POST",
+                f"/device/{device_id}/data",
+                {"json": [{"variable": "p", "value": 2}]},
+            ),
+            (
+                "PUT /device/{id}/data",
+                "profile",
+                "PUT",
+                f"/device/{device_id}/data",
+                {"json": None},
+            ),
+            (
+                "DELETE /device/{id}/data",
+                "profile",
+                "DELETE",
+                f"/device/{device_id}/data?variables=p",
+                {},
+            ),
+            (
+                "GET /device/{id}/data_amount",
+                "profile",
+                "GET",
+                f"/device/{device_id}/data_amount",
+                {},
+            ),
+            (
+                "POST /device/{id}/data/backup",
+                "profile",
+                "POST",
+                f"/device/{device_id}/data/backup",
+                {"json": {"file_address": "/backups/$DEVICE$", "headers": True}},
+            ),
+            ("POST /device/{id}/empty", "profile", "POST", f"/device/{device_id}/empty", {}),
+            (
+                "POST /device/{id}/data/restore",
+                "profile",
+                "POST",
+                f"/device/{device_id}/data/restore",
+                {"json": {"file_address": f"backups/{device_id}.csv"}},
+            ),
+            (
+                "POST /device/{id}/convert",
+                "profile",
+                "POST",
+                f"/device/{idle_id}/convert",
+                {"json": {"type": "immutable", "chunk_period": "day", "chunk_retention": 1}},
+            ),
+            ("GET /device/{id}/chunk", "profile", "GET", f"/device/{frozen}/chunk", {}),
+            (
+                "POST /device/{id}/chunk/backup",
+                "profile",
+                "POST",
+                f"/device/{frozen}/chunk/backup",
+                {"json": {"chunk_id": chunk_id}},
+            ),
+            (
+                "DELETE /device/{id}/chunk/{chunk_id}",
+                "profile",
+                "DELETE",
+                f"/device/{frozen}/chunk/{chunk_id}",
+                {},
+            ),
+            (
+                "POST /integration/network/{id}/params",
+                "network",
+                "POST",
+                f"/integration/network/{device_id}/params",
+                {"json": [{"key": "n", "value": "1"}]},
+            ),
+            (
+                "DELETE /device/{id}/params/{param_id}",
+                "profile",
+                "DELETE",
+                f"/device/{device_id}/params/{param_id}",
+                {},
+            ),
             ("POST /device", "profile", "POST", "/device", {"json": {"name": "second"}}),
             ("DELETE /device/{id}", "profile", "DELETE", None, {}),
         ]
@@ -143,7 +240,7 @@ def calls(tmp_path_factory):
             "analysis-no-policy": info["analysis_token"],
         }
         for route_id, kind, method, path, kwargs in plan:
-            if route_id == "PUT /data":
+            if route_id in ("PUT /data", "PUT /device/{id}/data"):
                 record = call("GET", "/data", full).json()["result"][0]
                 kwargs = {"json": [{"id": record["id"], "value": 2}]}
             if route_id == "DELETE /device/{id}":

@@ -28,6 +28,11 @@ SEED_SERIAL_BASE = 0x70B3D5E75E000000
 """Seeded device n has serial SEED_SERIAL_BASE + n in 16 hex digits, the shape of a LoRaWAN
 DevEUI, so a network can name it."""
 DEVICE_TYPES = ("immutable", "mutable", "legacy", "hybrid")
+CHUNK_PERIODS = ("day", "week", "month", "quarter")
+MAX_CHUNK_RETENTION = 36
+DEFAULT_CHUNK_PERIOD, DEFAULT_CHUNK_RETENTION = "month", MAX_CHUNK_RETENTION
+"""An immutable device made without chunk settings: no source gives a default, so this target
+keeps a month a chunk for the longest retention, losing nothing."""
 
 
 class Access(Enum):
@@ -66,6 +71,10 @@ class Device:
     rpm_output: int | None = None
     last_input_ms: int | None = None
     last_output_ms: int | None = None
+    chunk_period: str | None = None
+    """An immutable device's chunk period and retention (day|week|month|quarter, 0-36 periods)
+    [C]; kept in the chunking table, not the device's row."""
+    chunk_retention: int | None = None
 
     def row(self) -> tuple[Any, ...]:
         return (
@@ -186,6 +195,12 @@ class Account:
                 "FROM devices"
             )
         }
+        for device_id, period, retention in store.rows(
+            "SELECT device, period, retention FROM chunking"
+        ):
+            if device_id in self.devices:
+                self.devices[device_id].chunk_period = period
+                self.devices[device_id].chunk_retention = retention
         self.device_ids = {d.key: d.id for d in self.devices.values()}
         self._last_key = max(self.device_ids, default=0)
         self.tokens = {
@@ -363,6 +378,13 @@ class Account:
             "last_input": iso_z(device.last_input_ms),
             "last_output": iso_z(device.last_output_ms),
         }
+        if device.type == "immutable":
+            view["chunk_period"] = device.chunk_period or DEFAULT_CHUNK_PERIOD
+            view["chunk_retention"] = (
+                DEFAULT_CHUNK_RETENTION
+                if device.chunk_retention is None
+                else device.chunk_retention
+            )
         if device.rpm_input is not None or device.rpm_output is not None:
             view["rpm"] = {
                 k: v

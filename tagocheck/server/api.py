@@ -14,11 +14,13 @@ from tagocheck.server.accounts import Access, Account
 from tagocheck.server.app import TargetApp
 from tagocheck.server.data_api import (
     delete_data,
+    delete_param,
     get_data,
     get_device_params,
     get_info,
     list_params,
     network_data,
+    network_set_params,
     post_data,
     put_data,
     put_device_param,
@@ -34,6 +36,20 @@ from tagocheck.server.device_api import (
     get_device,
     list_devices,
     list_tokens,
+)
+from tagocheck.server.device_data_api import (
+    backup_chunk,
+    backup_data,
+    convert_device,
+    data_amount,
+    delete_chunk,
+    delete_device_data,
+    empty_device,
+    get_device_data,
+    list_chunks,
+    post_device_data,
+    put_device_data,
+    restore_data,
 )
 from tagocheck.server.faults import Faults
 from tagocheck.server.http import Route
@@ -57,6 +73,19 @@ ROUTES = [
     Route("DELETE", "/device/{id}", Access.PROFILE, delete_device),
     Route("GET", "/device/{id}/params", Access.PROFILE, list_params),
     Route("POST", "/device/{id}/params", Access.PROFILE, set_params),
+    Route("DELETE", "/device/{id}/params/{param_id}", Access.PROFILE, delete_param),
+    Route("GET", "/device/{id}/data", Access.PROFILE, get_device_data),
+    Route("POST", "/device/{id}/data", Access.PROFILE, post_device_data),
+    Route("PUT", "/device/{id}/data", Access.PROFILE, put_device_data),
+    Route("DELETE", "/device/{id}/data", Access.PROFILE, delete_device_data),
+    Route("GET", "/device/{id}/data_amount", Access.PROFILE, data_amount),
+    Route("POST", "/device/{id}/empty", Access.PROFILE, empty_device),
+    Route("POST", "/device/{id}/convert", Access.PROFILE, convert_device),
+    Route("POST", "/device/{id}/data/backup", Access.PROFILE, backup_data),
+    Route("POST", "/device/{id}/data/restore", Access.PROFILE, restore_data),
+    Route("GET", "/device/{id}/chunk", Access.PROFILE, list_chunks),
+    Route("POST", "/device/{id}/chunk/backup", Access.PROFILE, backup_chunk),
+    Route("DELETE", "/device/{id}/chunk/{chunk_id}", Access.PROFILE, delete_chunk),
     Route("POST", "/device/token", Access.PROFILE, create_token),
     Route("GET", "/device/token/{device_id}", Access.PROFILE, list_tokens),
     Route("DELETE", "/device/token/{token}", Access.PROFILE, delete_token),
@@ -68,6 +97,7 @@ ROUTES = [
         resolve_serial,
     ),
     Route("POST", "/integration/network/data", Access.NETWORK, network_data),
+    Route("POST", "/integration/network/{id}/params", Access.NETWORK, network_set_params),
 ]
 
 

@@ -26,7 +26,7 @@ from tagocheck.server.http import (
     ssl_false,
     token_of,
 )
-from tagocheck.server.plans import AGGREGATE, DEVICE_LIMIT_KEYS, RateLimiter
+from tagocheck.server.plans import AGGREGATE, BACKUPS, DEVICE_LIMIT_KEYS, RateLimiter
 from tagocheck.server.store import Store
 
 log = logging.getLogger("tagocheck.server")
@@ -216,6 +216,8 @@ class TargetApp:
             device = request.principal.device
             rpm = device.rpm_input if key == "data_input" else device.rpm_output
         throttled = self.limiter.check(name, device.id if device else None, rpm)
+        if throttled and name in BACKUPS:
+            raise Failure(403, "Forbidden - Free plan or rate limit exceeded")
         if throttled:
             raise Failure(
                 429, throttled.message, [(b"retry-after", str(throttled.retry_after).encode())]

@@ -16,13 +16,13 @@ from tagocheck.server.http import Failure, Request, Response, find_device, ok
 
 
 async def post_data(app: TargetApp, request: Request) -> Response:
-    return await _ingest(app, request.device, _data_body(request))
+    return await ingest(app, request.device, data_body(request))
 
 
 PAYLOAD_VARIABLE = "payload"
 
 
-def _data_body(request: Request) -> Any:
+def data_body(request: Request) -> Any:
     """The records of a data body. A text/plain body goes to the device's payload parser on
     TagoIO [C]; this target has no parsers, so the text is kept as TagoIO keeps a payload no
     parser turns into records: one record of variable `payload` whose value is the text."""
@@ -38,7 +38,7 @@ def _data_body(request: Request) -> Any:
     return {"variable": PAYLOAD_VARIABLE, "value": text}
 
 
-async def _ingest(app: TargetApp, device: Device, body: Any) -> Response:
+async def ingest(app: TargetApp, device: Device, body: Any) -> Response:
     created = records.now_ms()
     group = str(created)
     sent = records.batch(body)
@@ -79,16 +79,25 @@ def _cap_groups(sent: list[Any], cap: int) -> None:
 
 
 async def get_data(app: TargetApp, request: Request) -> Response:
-    scope = None if "cross-device" in app.faults else request.device.key
+    return await read_data(app, request, request.device)
+
+
+async def read_data(app: TargetApp, request: Request, device: Device) -> Response:
+    """GET a device's data: as the device (GET /data) or as the profile (/device/{id}/data)."""
+    scope = None if "cross-device" in app.faults else device.key
     now = records.now_ms()
     selection = queries.select(request.query, scope, now)
-    request.device.last_output_ms = now
-    app.touched.add(request.device.id)
+    device.last_output_ms = now
+    app.touched.add(device.id)
     return ok(queries.run(selection, app.store.rows, app.account.device_ids))
 
 
 async def put_data(app: TargetApp, request: Request) -> Response:
-    device = request.device
+    return await edit_data(app, request, request.device)
+
+
+async def edit_data(app: TargetApp, request: Request, device: Device) -> Response:
+    """PUT a mutable device's records by id, as the device or as the profile."""
     if device.type == "immutable":
         raise Failure(409, "Immutable devices cannot edit data: only mutable devices can")
     body = request.json()
@@ -116,7 +125,11 @@ async def put_data(app: TargetApp, request: Request) -> Response:
 
 
 async def delete_data(app: TargetApp, request: Request) -> Response:
-    device = request.device
+    return await remove_data(app, request, request.device)
+
+
+async def remove_data(app: TargetApp, request: Request, device: Device) -> Response:
+    """DELETE the records a query selects, as the device or as the profile."""
     selection = queries.select(request.query, device.key, records.now_ms())
     seqs = queries.selected_seqs(selection, app.store.rows, app.account.device_ids)
 
@@ -177,8 +190,30 @@ async def list_params(app: TargetApp, request: Request) -> Response:
 
 
 async def set_params(app: TargetApp, request: Request) -> Response:
-    device = find_device(app, request.params["id"])
-    body = request.json()
+    await _store_params(app, find_device(app, request.params["id"]), request.json())
+    return ok("Params Successfully Updated")
+
+
+async def network_set_params(app: TargetApp, request: Request) -> Response:
+    """POST /integration/network/{id}/params: the profile's parameter set, by the network [OAS]."""
+    await _store_params(app, find_device(app, request.params["id"]), request.json())
+    return ok("Device Configuration Parameter Updated")
+
+
+async def delete_param(app: TargetApp, request: Request) -> Response:
+    device, param = find_device(app, request.params["id"]), request.params["param_id"]
+
+    def remove(conn: sqlite3.Connection) -> int:
+        return conn.execute(
+            "DELETE FROM params WHERE id = ? AND device = ?", (param, device.id)
+        ).rowcount
+
+    if not await app.store.write(remove):
+        raise Failure(404, "Parameter not found")
+    return ok("Successfully Removed")
+
+
+async def _store_params(app: TargetApp, device: Device, body: Any) -> None:
     items = body if isinstance(body, list) else [body]
     if not items:
         raise records.InvalidData("Invalid params: the array is empty")
@@ -203,7 +238,6 @@ async def set_params(app: TargetApp, request: Request) -> Response:
             "INSERT OR REPLACE INTO params (id, device, key, value, sent) VALUES (?,?,?,?,?)", rows
         )
     )
-    return ok("Params Successfully Updated")
 
 
 # -- network (network token)
@@ -249,7 +283,7 @@ def _serial_in_body(body: Any) -> str | None:
 
 async def network_data(app: TargetApp, request: Request) -> Response:
     _check_authorization(app, request.one("authorization_token"))
-    body = _data_body(request)
+    body = data_body(request)
     serial = request.one("serial") or _serial_in_body(body)
     if not serial:
         raise Failure(
@@ -258,4 +292,4 @@ async def network_data(app: TargetApp, request: Request) -> Response:
     if "unknown-serial" in app.faults and app.account.by_serial(serial) is None:
         return ok(f"{len(records.batch(body))} Data Added")
     token = _by_serial(app, serial)
-    return await _ingest(app, find_device(app, token.device), body)
+    return await ingest(app, find_device(app, token.device), body)

@@ -8,7 +8,14 @@ import sqlite3
 from typing import Any
 
 from tagocheck.server import queries, records
-from tagocheck.server.accounts import DEVICE_TYPES, PERMISSIONS, Device, DeviceToken
+from tagocheck.server.accounts import (
+    CHUNK_PERIODS,
+    DEVICE_TYPES,
+    MAX_CHUNK_RETENTION,
+    PERMISSIONS,
+    Device,
+    DeviceToken,
+)
 from tagocheck.server.app import TargetApp
 from tagocheck.server.http import Failure, Request, Response, find_device, ok
 from tagocheck.server.plans import DEVICE_CAPS
@@ -65,6 +72,37 @@ def _rpm(body: dict) -> dict[str, int | None] | None:
     return found
 
 
+def chunk_settings(body: dict, *, required: bool) -> tuple[str, int] | None:
+    """An immutable device's chunk_period and chunk_retention [C]: both or neither."""
+    period, retention = body.get("chunk_period"), body.get("chunk_retention")
+    if period is None and retention is None and not required:
+        return None
+    if period not in CHUNK_PERIODS:
+        raise records.InvalidData(
+            f"Invalid device: chunk_period must be one of {', '.join(CHUNK_PERIODS)}"
+        )
+    if isinstance(retention, float) and retention.is_integer():
+        retention = int(retention)
+    if (
+        not isinstance(retention, int)
+        or isinstance(retention, bool)
+        or not 0 <= retention <= MAX_CHUNK_RETENTION
+    ):
+        raise records.InvalidData(
+            f"Invalid device: chunk_retention must be from 0 to {MAX_CHUNK_RETENTION}, whole"
+        )
+    return period, retention
+
+
+def save_chunking(conn: sqlite3.Connection, device: Device) -> None:
+    conn.execute("DELETE FROM chunking WHERE device = ?", (device.id,))
+    if device.chunk_period is not None:
+        conn.execute(
+            "INSERT INTO chunking VALUES (?, ?, ?)",
+            (device.id, device.chunk_period, device.chunk_retention),
+        )
+
+
 def _flag(body: dict, name: str, default: bool) -> bool:
     value = body.get(name, default)
     if not isinstance(value, bool):
@@ -82,6 +120,7 @@ async def create_device(app: TargetApp, request: Request) -> Response:
     kind = body.get("type", "immutable")
     if not isinstance(kind, str) or kind not in DEVICE_TYPES:
         raise records.InvalidData(f"Invalid device: type must be one of {', '.join(DEVICE_TYPES)}")
+    chunking = chunk_settings(body, required=False) if kind == "immutable" else None
     now = records.now_ms()
     device = Device(
         key=app.account.next_device_key(),
@@ -97,11 +136,14 @@ async def create_device(app: TargetApp, request: Request) -> Response:
         updated_ms=now,
         **(_rpm(body) or {}),
     )
+    if chunking:
+        device.chunk_period, device.chunk_retention = chunking
     token = app.account.new_device_token(device.id, "full", "Default", None, device.serie_number)
 
     def insert(conn: sqlite3.Connection) -> None:
         conn.execute(f"INSERT INTO devices VALUES ({','.join('?' * 15)})", device.row())
         conn.execute(f"INSERT INTO tokens VALUES ({','.join('?' * 7)})", token.row())
+        save_chunking(conn, device)
 
     await app.store.write(insert)
     app.account.devices[device.id] = device
@@ -232,7 +274,12 @@ async def delete_device(app: TargetApp, request: Request) -> Response:
 
     def remove(conn: sqlite3.Connection) -> None:
         conn.execute("DELETE FROM data WHERE device = ?", (device.key,))
-        for table, column in (("tokens", "device"), ("params", "device"), ("devices", "id")):
+        for table, column in (
+            ("tokens", "device"),
+            ("params", "device"),
+            ("chunking", "device"),
+            ("devices", "id"),
+        ):
             conn.execute(f"DELETE FROM {table} WHERE {column} = ?", (device.id,))
 
     await app.store.write(remove)

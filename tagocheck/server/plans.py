@@ -26,12 +26,19 @@ _TABLE = [
     (("PUT /device/{id}", "POST /device/token", "DELETE /device/token/{token}"), (50, 250, 2_000)),
     (("GET /info",), (60, 5_000, 10_000)),
     ((NETWORK_INGEST,), (60, 100, 500)),
+    (("GET /device/{id}/chunk",), (100, 1_000, 15_000)),
 ]
+BACKUPS = ("POST /device/{id}/data/backup", "POST /device/{id}/chunk/backup")
+"""Backups: none on Free, 5 a minute on Starter and Scale (since 2026-04) [C]; past the limit
+they are refused 403, not 429 [C]."""
+BACKUPS_PER_WINDOW = 5
 PLAN_NAMES = ("free", "starter", "scale")
 PLANS: dict[str, dict[str, int]] = {
     plan: {route: figures[i] for routes, figures in _TABLE for route in routes}
     for i, plan in enumerate(PLAN_NAMES)
 }
+for _plan in ("starter", "scale"):
+    PLANS[_plan].update(dict.fromkeys(BACKUPS, BACKUPS_PER_WINDOW))
 PLANS["unlimited"] = {}
 DEVICE_CAPS: dict[str, int | None] = {"free": 5, "starter": 100, "scale": 10_000, "unlimited": None}
 

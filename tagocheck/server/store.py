@@ -66,6 +66,16 @@ CREATE TABLE IF NOT EXISTS data (
 );
 CREATE INDEX IF NOT EXISTS data_device_time ON data(device, time_ms);
 CREATE INDEX IF NOT EXISTS data_device_variable_time ON data(device, variable, time_ms);
+CREATE TABLE IF NOT EXISTS chunking (
+    device TEXT PRIMARY KEY,
+    period TEXT NOT NULL,
+    retention INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS files (
+    address TEXT PRIMARY KEY,
+    content BLOB NOT NULL,
+    created_ms INTEGER NOT NULL
+);
 CREATE TABLE IF NOT EXISTS params (
     id TEXT PRIMARY KEY,
     device TEXT NOT NULL,

@@ -282,6 +282,8 @@ def _request_body(route: Route, bundle: Bundle) -> dict[str, Any] | None:
 _NEW_DEVICE = "$response.body#/result/device_id"
 _NEW_TOKEN = "$response.body#/result/token"
 _DEVICE_TOKEN = "header.Device-Token"
+_SAME_DEVICE = "$request.path.id"
+_FIRST_ID = "$response.body#/result/0/id"
 LINKS: dict[str, dict[str, dict[str, Any]]] = {
     "POST /device": {
         "GetDevice": {"route": "GET /device/{id}", "parameters": {"path.id": _NEW_DEVICE}},
@@ -301,7 +303,46 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
         "EditData": {"route": "PUT /data", "parameters": {_DEVICE_TOKEN: _NEW_TOKEN}},
         "DeleteData": {"route": "DELETE /data", "parameters": {_DEVICE_TOKEN: _NEW_TOKEN}},
         "DeviceInfo": {"route": "GET /info", "parameters": {_DEVICE_TOKEN: _NEW_TOKEN}},
+        **{
+            name: {"route": route, "parameters": {"path.id": _NEW_DEVICE}}
+            for name, route in (
+                ("ReadDeviceData", "GET /device/{id}/data"),
+                ("SendDeviceData", "POST /device/{id}/data"),
+                ("EditDeviceData", "PUT /device/{id}/data"),
+                ("DeleteDeviceData", "DELETE /device/{id}/data"),
+                ("DataAmount", "GET /device/{id}/data_amount"),
+                ("EmptyDevice", "POST /device/{id}/empty"),
+                ("ConvertDevice", "POST /device/{id}/convert"),
+                ("BackupData", "POST /device/{id}/data/backup"),
+                ("ListChunks", "GET /device/{id}/chunk"),
+                ("NetworkSetParams", "POST /integration/network/{id}/params"),
+            )
+        },
         "DeleteDevice": {"route": "DELETE /device/{id}", "parameters": {"path.id": _NEW_DEVICE}},
+    },
+    "GET /device/{id}/params": {
+        "DeleteParam": {
+            "route": "DELETE /device/{id}/params/{param_id}",
+            "parameters": {"path.id": _SAME_DEVICE, "path.param_id": _FIRST_ID},
+        },
+    },
+    "POST /device/{id}/data/backup": {
+        "RestoreData": {
+            "route": "POST /device/{id}/data/restore",
+            "parameters": {"path.id": _SAME_DEVICE},
+            "requestBody": {"file_address": "$response.body#/result/file_address"},
+        },
+    },
+    "GET /device/{id}/chunk": {
+        "BackupChunk": {
+            "route": "POST /device/{id}/chunk/backup",
+            "parameters": {"path.id": _SAME_DEVICE},
+            "requestBody": {"chunk_id": _FIRST_ID, "headers": True},
+        },
+        "DeleteChunk": {
+            "route": "DELETE /device/{id}/chunk/{chunk_id}",
+            "parameters": {"path.id": _SAME_DEVICE, "path.chunk_id": _FIRST_ID},
+        },
     },
     "POST /device/token": {
         "SendData": {"route": "POST /data", "parameters": {_DEVICE_TOKEN: _NEW_TOKEN}},

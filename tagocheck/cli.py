@@ -16,6 +16,7 @@ from typing import Any
 
 from rich.console import Console
 
+from tagocheck.fuzz.command import run_fuzz
 from tagocheck.job.command import run_capacity
 from tagocheck.report.command import run_report
 from tagocheck.spec import schemas
@@ -38,6 +39,13 @@ EPILOG_OPENAPI = """examples:
   tagocheck openapi --out tagoio.openapi.json
   tagocheck openapi --server https://api.us-e1.tago.io | jq '.paths | keys'
   SCHEMATHESIS_HOOKS=tagocheck.schemathesis_hooks st run tagoio.openapi.json ...   (README)
+"""
+
+EPILOG_FUZZ = """examples:
+  tagocheck fuzz --spec tagoio-api.yaml                  TagoIO's file, the embedded target
+  tagocheck openapi --out ours.json && tagocheck fuzz --spec ours.json --seed 1
+  TAGOIO_PROFILE_TOKEN=... TAGOIO_DEVICE_TOKEN=... \\
+      tagocheck fuzz --spec https://example.com/openapi.yaml --target https://tago.example.com
 """
 
 EPILOG_CAPACITY = """examples:
@@ -255,4 +263,40 @@ def _parser() -> argparse.ArgumentParser:
         "--server", metavar="URL", help="the document's server URL (default: none named)"
     )
     openapi_parser.set_defaults(run=write_openapi)
+
+    fuzz = commands.add_parser(
+        "fuzz",
+        help="Schemathesis with an OpenAPI file, judged by tagocheck's checks",
+        description="Run Schemathesis (st run) with an OpenAPI file of TagoIO's API (TagoIO's "
+        "own, a compatible server's, or `tagocheck openapi`'s): its known defects are worked "
+        "around, each said on a line, and every response of every operation is judged by "
+        "tagocheck's envelope, result and permission checks and Schemathesis' "
+        "not_a_server_error. Exit 0: no failure; 1: failures; 2: bad input.",
+        epilog=EPILOG_FUZZ,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
+    )
+    fuzz.add_argument("--spec", required=True, metavar="FILE|URL", help="the OpenAPI file")
+    fuzz.add_argument(
+        "--target",
+        default=os.environ.get("TAGOIO_API"),
+        help="base URL (default $TAGOIO_API; none: the embedded target); tokens from "
+        "TAGOIO_PROFILE_TOKEN, TAGOIO_DEVICE_TOKEN (full), TAGOIO_NETWORK_TOKEN, "
+        "TAGOIO_AUTHORIZATION and TAGOIO_SERIAL",
+    )
+    fuzz.add_argument("--seed", type=int, help="Schemathesis' seed (default: random)")
+    fuzz.add_argument(
+        "--max-examples", type=_positive, default=20, help="examples per operation (20)"
+    )
+    fuzz.add_argument("--phases", help="Schemathesis' phases (default: all of them)")
+    fuzz.add_argument("--max-failures", type=_positive, help="stop after this many failures")
+    fuzz.add_argument(
+        "--all-checks", action="store_true", help="also every default check of Schemathesis"
+    )
+    fuzz.set_defaults(run=lambda args, out: run_fuzz(args))
     return parser
+
+
+def _positive(text: str) -> int:
+    if not text.isdigit() or int(text) < 1:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a whole number from 1")
+    return int(text)

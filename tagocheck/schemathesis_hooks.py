@@ -1,8 +1,9 @@
 """Schemathesis hooks for what an OpenAPI document cannot state.
 
-GET and DELETE /data take query kinds that need other parameters [C]: avg, sum, conditional and
-aggregate need a start_date within a month of the end, and `function` means what the query kind
-makes it [OAS]: aggregate's avg|sum|min|max, conditional's gt|gte|lt|lte|eq|ne with a value.
+GET and DELETE /data (and /device/{id}/data) take query kinds that need other parameters [C]:
+avg, sum, conditional and aggregate need a start_date within a month of the end, and `function`
+means what the query kind makes it [OAS]: aggregate's avg|sum|min|max, conditional's
+gt|gte|lt|lte|eq|ne with a value.
 A schema of one parameter cannot say so, so Schemathesis would send `query=avg` alone as a
 *valid* request and call the 400 it gets a failure. This hook completes such positive cases as
 the docs require; negative cases are left as generated, so what they break stays broken.
@@ -12,7 +13,10 @@ list ["null"]; so is every filter[field]=value a text), so a "schema-violating" 
 be told from a valid one by any server. A request whose only violations are such values says
 nothing about the target and its finding is dropped. No other finding is.
 
-Use: `SCHEMATHESIS_HOOKS=tagocheck.schemathesis_hooks st run ...`.
+Loading these hooks also registers tagocheck's own checks (tagocheck.fuzz.checks): envelope,
+result schema and token permission on every response.
+
+Use: `SCHEMATHESIS_HOOKS=tagocheck.schemathesis_hooks st run ...`, or `tagocheck fuzz`.
 """
 
 from __future__ import annotations
@@ -23,12 +27,13 @@ import schemathesis
 from schemathesis import GenerationMode
 from schemathesis.core.parameters import ParameterLocation
 
+from tagocheck.fuzz import checks  # noqa: F401  (registers tagocheck's checks with Schemathesis)
 from tagocheck.spec.routes import route_table
 
 NEEDS_START = {"avg", "sum", "conditional", "aggregate"}
 COMPARISONS = {"gt", "gte", "lt", "lte", "eq", "ne"}
 AGGREGATES = {"avg", "sum", "min", "max"}
-DATA_PATH = "/data"
+DATA_PATHS = {"/data", "/device/{id}/data"}
 # Query parameters whose every value on the wire is valid: lists of strings and filter[field]=text.
 WIRE_STRINGS = {name for route in route_table() for name in route.array_params} | {"filter"}
 NEGATIVE_DATA_ACCEPTED = "ST201"
@@ -38,7 +43,7 @@ NEGATIVE_DATA_ACCEPTED = "ST201"
 def map_case(context: Any, case: Any) -> Any:
     meta = case.meta
     positive = meta is None or meta.generation.mode == GenerationMode.POSITIVE
-    if not positive or case.operation.path != DATA_PATH or not isinstance(case.query, dict):
+    if not positive or case.operation.path not in DATA_PATHS or not isinstance(case.query, dict):
         return case
     kind = case.query.get("query")
     if kind in NEEDS_START:

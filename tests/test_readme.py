@@ -113,7 +113,7 @@ def as_a_user_types_it(command: Command, world: dict) -> tuple[str, dict[str, st
     target = world["struggling"] if "--retry sdk-js" in command.text else world["target"]
     text = command.text
     text = re.sub(r"(?<![\w/$])\.venv/bin/", "$TAGOCHECK/.venv/bin/", text)
-    text = re.sub(r"(?<![\w/$])(loadtests|contract)/", r"$TAGOCHECK/\1/", text)
+    text = re.sub(r"(?<![\w/$])(loadtests|contract|tests)/", r"$TAGOCHECK/\1/", text)
     text = text.replace("https://api.us-e1.tago.io", target.url)
     text = text.replace("http://my-server:8000", target.url)
     text = re.sub(r"TAGOIO_PROFILE_TOKEN=\S+", "TAGOIO_PROFILE_TOKEN=$PROFILE", text)

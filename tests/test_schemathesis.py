@@ -72,6 +72,17 @@ def run_schemathesis(
             f'api_key = "{info["profile_token"]}"\n'
             "[auth.openapi.NetworkToken]\n"
             f'api_key = "{info["network_token"]}"\n'
+            # scenarios long enough to walk the links past a device's data (post data, list
+            # its chunks, back it up, restore it), enough of them to take each link
+            "[phases.stateful]\n"
+            "max-steps = 12\n"
+            "[phases.stateful.generation]\n"
+            f"max-examples = {EXAMPLES * 5}\n"
+            # DELETE /device/{id}/data removes the records a query selects, not the resource
+            # at that path: GET on it still answers (their rest, or none), as GET /data does
+            "[[operations]]\n"
+            'include-path = "/device/{id}/data"\n'
+            "checks.use_after_free.enabled = false\n"
         )
         # the first failure of the stateless phases ends the run: a fault shows in seconds
         stop = (

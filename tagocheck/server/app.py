@@ -120,7 +120,10 @@ class TargetApp:
                 status = 200
             if status < 400 and "bad-envelope" in self.faults and isinstance(body, dict):
                 body = {**body, "status": "true"}
-            payload = orjson.dumps(body)
+            try:
+                payload = orjson.dumps(body)
+            except orjson.JSONEncodeError:  # still an envelope: the client is owed one
+                status, payload = 500, orjson.dumps(UNWRITABLE)
         headers = [
             (b"content-type", content_type),
             (b"content-length", str(len(payload)).encode()),
@@ -183,24 +186,17 @@ class TargetApp:
                 [(b"allow", ", ".join(static_methods).encode())],
             )
         parts = request.path.strip("/").split("/")
-        allowed = []
-        for candidate in self._dynamic:
-            segments = candidate.segments
-            if len(segments) != len(parts):
-                continue
-            params = {}
-            for template, part in zip(segments, parts, strict=True):
-                if template.startswith("{"):
-                    params[template[1:-1]] = part
-                elif template != part:
-                    break
-            else:
-                if candidate.method == request.method:
-                    request.params = params
-                    return candidate
-                allowed.append(candidate.method)
-        if allowed:
-            methods = ", ".join(sorted(set(allowed)))
+        matching = [(c, params) for c in self._dynamic if (params := _match(c, parts)) is not None]
+        # a literal segment outranks a parameter: /device/{id}/chunk/backup is its own resource,
+        # not a chunk named "backup", as OpenAPI reads templates
+        best = max((_literals(c) for c, _ in matching), default=0)
+        matching = [(c, params) for c, params in matching if _literals(c) == best]
+        for candidate, params in matching:
+            if candidate.method == request.method:
+                request.params = params
+                return candidate
+        if matching:
+            methods = ", ".join(sorted({c.method for c, _ in matching}))
             raise Failure(
                 405, f"Method {request.method} not allowed", [(b"allow", methods.encode())]
             )
@@ -222,6 +218,27 @@ class TargetApp:
             raise Failure(
                 429, throttled.message, [(b"retry-after", str(throttled.retry_after).encode())]
             )
+
+
+def _match(route: Route, parts: list[str]) -> dict[str, str] | None:
+    """The path parameters if the route's template matches the path's segments."""
+    segments = route.segments
+    if len(segments) != len(parts):
+        return None
+    params = {}
+    for template, part in zip(segments, parts, strict=True):
+        if template.startswith("{"):
+            params[template[1:-1]] = part
+        elif template != part:
+            return None
+    return params
+
+
+def _literals(route: Route) -> int:
+    return sum(not segment.startswith("{") for segment in route.segments)
+
+
+UNWRITABLE = {"status": False, "message": "Internal server error: the answer could not be written"}
 
 
 class CapacityGate:

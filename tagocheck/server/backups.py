@@ -36,8 +36,9 @@ def file_address(template: str, **fields: str) -> str:
 
 def to_csv(rows: Iterable[tuple[Any, ...]], headers: bool) -> bytes:
     """Stored data rows (store.DATA_COLUMNS) as a CSV file."""
-    out = io.StringIO()
-    writer = csv.writer(out, lineterminator="\n")
+    out = io.StringIO(newline="")
+    # QUOTE_ALL: a value with a carriage return, a line feed or a NUL stays one field
+    writer = csv.writer(out, quoting=csv.QUOTE_ALL)
     if headers:
         writer.writerow(COLUMNS)
     for _seq, _device, variable, value, _num, unit, grp, location, metadata, moment, _c in rows:
@@ -57,14 +58,15 @@ def to_csv(rows: Iterable[tuple[Any, ...]], headers: bool) -> bytes:
 
 
 def from_csv(content: bytes) -> list[dict[str, Any]]:
-    """The records a backup holds, as a data body: the first row names the columns if it is the
+    """The records a backup holds, as a data body: the first row names the columns if it is a
     header, else the columns are COLUMNS in order."""
     try:
-        lines = list(csv.reader(io.StringIO(content.decode("utf-8"))))
+        lines = list(csv.reader(io.StringIO(content.decode("utf-8"), newline="")))
     except (UnicodeDecodeError, csv.Error):
         raise InvalidData("Invalid file: not a CSV file in UTF-8") from None
     columns = list(COLUMNS)
-    if lines and "variable" in lines[0]:
+    # a header names only columns; a record's row has its time, which is no column's name
+    if lines and "variable" in lines[0] and set(lines[0]) <= set(COLUMNS):
         columns, lines = lines[0], lines[1:]
     found = []
     for line in lines:

@@ -1,16 +1,20 @@
 """An immutable device's data in chunks: one per calendar period (day, week, month or quarter) in
 UTC, named `<first second>_<last second>` and shown from `...T00:00:00.000+00:00` to
 `...T23:59:59.999+00:00`, newest first, as the API lists them [OAS examples]. Weeks start on
-Monday (the examples' weeks do)."""
+Monday (the examples' weeks do). Dates are proleptic Gregorian from year 0 to 9999, the range a
+record's time may take (records.MIN_MS..MAX_MS); a chunk's id is negative before 1970."""
 
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+
+from tagocheck.server.records import MAX_MS, MIN_MS, civil_from_days, days_from_civil
 
 DAY_MS = 86_400_000
-CHUNK_ID = re.compile(r"^(\d{1,12})_(\d{1,12})$")
+CHUNK_ID = re.compile(r"^(-?\d+)_(-?\d+)$")
+MONDAY_1970 = 4
+"""1970-01-05, the first Monday after the epoch, is day 4."""
 
 
 @dataclass(frozen=True)
@@ -37,33 +41,43 @@ class Chunk:
 
 
 def _iso(ms: int) -> str:
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}+00:00"
+    """`YYYY-MM-DDTHH:MM:SS.mmm+00:00`, the year in four digits."""
+    days, in_day = divmod(ms, DAY_MS)
+    year, month, day = civil_from_days(days)
+    seconds, millis = divmod(in_day, 1000)
+    hours, rest = divmod(seconds, 3600)
+    clock = f"{hours:02d}:{rest // 60:02d}:{rest % 60:02d}.{millis:03d}"
+    return f"{year:04d}-{month:02d}-{day:02d}T{clock}+00:00"
 
 
 def chunk_of(time_ms: int, period: str) -> Chunk:
     """The chunk a record's time falls in."""
-    day = datetime.fromtimestamp(time_ms // DAY_MS * DAY_MS / 1000, UTC)
+    days = time_ms // DAY_MS
     if period == "day":
-        first, end = day, day + timedelta(days=1)
+        first, end = days, days + 1
     elif period == "week":
-        first = day - timedelta(days=day.weekday())
-        end = first + timedelta(days=7)
+        first = days - (days - MONDAY_1970) % 7
+        end = first + 7
     else:
         months = 1 if period == "month" else 3
-        month = (day.month - 1) // months * months + 1
-        first = day.replace(month=month, day=1)
-        year, month = divmod(first.month - 1 + months, 12)
-        end = first.replace(year=first.year + year, month=month + 1)
-    return Chunk(int(first.timestamp() * 1000), int(end.timestamp() * 1000))
+        year, month, _ = civil_from_days(days)
+        month = (month - 1) // months * months + 1
+        first = days_from_civil(year, month, 1)
+        end = days_from_civil(year + (month + months > 12), (month + months - 1) % 12 + 1, 1)
+    # the weeks at either end of the range are cut to it: no record's time is outside
+    return Chunk(max(first * DAY_MS, MIN_MS), min(end * DAY_MS, MAX_MS + 1))
 
 
 def parse_chunk_id(chunk_id: str, period: str) -> Chunk | None:
-    """The chunk an id names, if it is one of this period's chunks."""
+    """The chunk an id names, if it is one of this period's chunks; ValueError if the id is not
+    a chunk id at all."""
     found = CHUNK_ID.match(chunk_id)
     if not found:
-        return None
-    chunk = chunk_of(int(found.group(1)) * 1000, period)
+        raise ValueError(chunk_id)
+    first_ms = int(found.group(1)) * 1000
+    if not MIN_MS <= first_ms <= MAX_MS:
+        return None  # no record's time is there
+    chunk = chunk_of(first_ms, period)
     return chunk if chunk.id == chunk_id else None
 
 

@@ -10,6 +10,8 @@ from typing import Any
 from tagocheck.server import queries, records
 from tagocheck.server.accounts import (
     CHUNK_PERIODS,
+    DEFAULT_CHUNK_PERIOD,
+    DEFAULT_CHUNK_RETENTION,
     DEVICE_TYPES,
     MAX_CHUNK_RETENTION,
     PERMISSIONS,
@@ -73,10 +75,16 @@ def _rpm(body: dict) -> dict[str, int | None] | None:
 
 
 def chunk_settings(body: dict, *, required: bool) -> tuple[str, int] | None:
-    """An immutable device's chunk_period and chunk_retention [C]: both or neither."""
-    period, retention = body.get("chunk_period"), body.get("chunk_retention")
-    if period is None and retention is None and not required:
+    """An immutable device's chunk_period and chunk_retention [C], checked whenever given; one
+    given alone takes the other's default (DEFAULT_CHUNK_*), and `required` needs both."""
+    given = [name for name in ("chunk_period", "chunk_retention") if name in body]
+    if not given and not required:
         return None
+    if len(given) < 2 and required:
+        raise records.InvalidData("Invalid device: give chunk_period and chunk_retention")
+    # a field given as null is given, and not one of the values: refused, not defaulted
+    period = body.get("chunk_period", DEFAULT_CHUNK_PERIOD)
+    retention = body.get("chunk_retention", DEFAULT_CHUNK_RETENTION)
     if period not in CHUNK_PERIODS:
         raise records.InvalidData(
             f"Invalid device: chunk_period must be one of {', '.join(CHUNK_PERIODS)}"
@@ -120,7 +128,7 @@ async def create_device(app: TargetApp, request: Request) -> Response:
     kind = body.get("type", "immutable")
     if not isinstance(kind, str) or kind not in DEVICE_TYPES:
         raise records.InvalidData(f"Invalid device: type must be one of {', '.join(DEVICE_TYPES)}")
-    chunking = chunk_settings(body, required=False) if kind == "immutable" else None
+    chunking = chunk_settings(body, required=False)  # checked whatever the type; kept if immutable
     now = records.now_ms()
     device = Device(
         key=app.account.next_device_key(),
@@ -136,7 +144,7 @@ async def create_device(app: TargetApp, request: Request) -> Response:
         updated_ms=now,
         **(_rpm(body) or {}),
     )
-    if chunking:
+    if chunking and kind == "immutable":
         device.chunk_period, device.chunk_retention = chunking
     token = app.account.new_device_token(device.id, "full", "Default", None, device.serie_number)
 

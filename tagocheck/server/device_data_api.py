@@ -71,10 +71,12 @@ async def convert_device(app: TargetApp, request: Request) -> Response:
     if kind not in CONVERTIBLE:
         raise records.InvalidData(f"Invalid convert: type must be one of {', '.join(CONVERTIBLE)}")
     chunking = chunk_settings(body, required=kind == "immutable")
+    # the device's state, not the request, is wrong: a conflict (409), as PUT /data on an
+    # immutable device; the status TagoIO answers is not documented [?]
     if device.active:
-        raise Failure(400, "The device must be disabled before being converted")
+        raise Failure(409, "The device must be disabled before being converted")
     if _amount(app, device):
-        raise Failure(400, "The device must be empty before being converted")
+        raise Failure(409, "The device must be empty before being converted")
     device.type = kind
     device.chunk_period, device.chunk_retention = chunking or (None, None)
     device.updated_ms = records.now_ms()
@@ -92,15 +94,22 @@ async def convert_device(app: TargetApp, request: Request) -> Response:
 
 def _immutable(app: TargetApp, request: Request) -> tuple[Device, str]:
     device = _device(app, request)
-    if device.type != "immutable":
-        raise Failure(400, "Only immutable devices keep their data in chunks")
+    if device.type != "immutable":  # the device's state: a conflict, as above
+        raise Failure(409, "Only immutable devices keep their data in chunks")
     return device, device.chunk_period or DEFAULT_CHUNK_PERIOD
 
 
-def _chunk(request: Request, chunk_id: Any, period: str) -> chunks.Chunk:
-    chunk = chunks.parse_chunk_id(chunk_id, period) if isinstance(chunk_id, str) else None
+def _chunk(chunk_id: Any, period: str) -> chunks.Chunk:
+    """The chunk an id names: 400 if it is no chunk id, 404 if no chunk of this device's."""
+    try:
+        chunk = chunks.parse_chunk_id(chunk_id, period) if isinstance(chunk_id, str) else None
+    except ValueError:
+        chunk = None
+    else:
+        if chunk is None:
+            raise Failure(404, f"Chunk not found: {chunk_id} is not a {period} chunk")
     if chunk is None:
-        raise Failure(400, f"Invalid chunk: not a {period} chunk of this device")
+        raise Failure(400, "Invalid chunk: a chunk id is <first second>_<last second>")
     return chunk
 
 
@@ -115,7 +124,7 @@ async def list_chunks(app: TargetApp, request: Request) -> Response:
 
 async def delete_chunk(app: TargetApp, request: Request) -> Response:
     device, period = _immutable(app, request)
-    chunk = _chunk(request, request.params["chunk_id"], period)
+    chunk = _chunk(request.params["chunk_id"], period)
     await app.store.write(
         lambda conn: conn.execute(
             "DELETE FROM data WHERE device = ? AND time_ms >= ? AND time_ms < ?",
@@ -172,7 +181,7 @@ async def backup_chunk(app: TargetApp, request: Request) -> Response:
     _backups_allowed(app)
     body = _body(request)
     device, period = _immutable(app, request)
-    chunk = _chunk(request, body.get("chunk_id"), period)
+    chunk = _chunk(body.get("chunk_id"), period)
     first, last = chunk.dates()
     address = backups.file_address(
         _template(body, "/device/$DEVICE$/$FROM$_$TO$"),

@@ -224,10 +224,16 @@ def _singles(selection: Selection, rows: Rows, base: str) -> list[tuple[Any, ...
     return found
 
 
+SAFE_INTEGER = 2**53
+"""Past it a float's whole value is not exact, and JSON numbers are doubles: it stays a float."""
+
+
 def whole(number: float) -> int | float:
     """A statistic as JSON writes it: a whole number without a fraction (`135`, not `135.0`), as
     a Node-based API's JSON does."""
-    return int(number) if isinstance(number, float) and number.is_integer() else number
+    if isinstance(number, float) and number.is_integer() and abs(number) <= SAFE_INTEGER:
+        return int(number)
+    return number
 
 
 def _conditional(selection: Selection) -> tuple[list[str], list[Any]]:

@@ -87,7 +87,7 @@ MAX_MS = 253_402_300_799_999  # 9999-12-31T23:59:59.999Z
 _DAY_MS = 86_400_000
 
 
-def _days_from_civil(year: int, month: int, day: int) -> int:
+def days_from_civil(year: int, month: int, day: int) -> int:
     """Days since 1970-01-01 of a proleptic Gregorian date (any year, day 31 of a 30-day month
     running into the next, as JavaScript's Date reads an ISO date)."""
     year -= month <= 2
@@ -98,7 +98,7 @@ def _days_from_civil(year: int, month: int, day: int) -> int:
     return era * 146_097 + day_of_era - 719_468 + day - 1
 
 
-def _civil_from_days(days: int) -> tuple[int, int, int]:
+def civil_from_days(days: int) -> tuple[int, int, int]:
     days += 719_468
     era = days // 146_097
     day_of_era = days - era * 146_097
@@ -117,7 +117,7 @@ def iso_z(ms: int | None) -> str | None:
     if ms is None:
         return None
     days, in_day = divmod(ms, _DAY_MS)
-    year, month, day = _civil_from_days(days)
+    year, month, day = civil_from_days(days)
     seconds, millis = divmod(in_day, 1000)
     minutes, second = divmod(seconds, 60)
     hour, minute = divmod(minutes, 60)
@@ -158,7 +158,7 @@ def parse_date_ms(text: str) -> int | None:
     if not found:
         return None
     year, month, day, hour, minute, second, fraction, zone = found.groups()
-    ms = _days_from_civil(int(year), int(month), int(day)) * _DAY_MS
+    ms = days_from_civil(int(year), int(month), int(day)) * _DAY_MS
     ms += ((int(hour or 0) * 60 + int(minute or 0)) * 60 + int(second or 0)) * 1000
     ms += int((fraction or "0")[:3].ljust(3, "0"))
     if zone and zone != "Z":

@@ -320,6 +320,18 @@ LINKS: dict[str, dict[str, dict[str, Any]]] = {
         },
         "DeleteDevice": {"route": "DELETE /device/{id}", "parameters": {"path.id": _NEW_DEVICE}},
     },
+    "POST /device/{id}/params": {
+        "ListParams": {"route": "GET /device/{id}/params", "parameters": {"path.id": _SAME_DEVICE}},
+    },
+    "POST /device/{id}/data": {
+        name: {"route": route, "parameters": {"path.id": _SAME_DEVICE}}
+        for name, route in (
+            ("ListChunks", "GET /device/{id}/chunk"),
+            ("DataAmount", "GET /device/{id}/data_amount"),
+            ("BackupData", "POST /device/{id}/data/backup"),
+            ("ReadDeviceData", "GET /device/{id}/data"),
+        )
+    },
     "GET /device/{id}/params": {
         "DeleteParam": {
             "route": "DELETE /device/{id}/params/{param_id}",

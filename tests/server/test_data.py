@@ -265,3 +265,21 @@ def test_aggregate_and_conditional(dev):
         params={"variables": "x", "query": "conditional", "function": "avg", "value": "1", **day},
     )
     assert refused.status_code == 400, refused.text
+
+
+def test_a_statistic_past_the_exact_integers_is_still_an_answer(dev):
+    """A whole average beyond 2**53 is written as a float: as an integer it would be a
+    309-digit number no JSON writer takes (issue 29: a 500 that was no envelope)."""
+    client, token, _ = dev
+    post(
+        client, token, [{"variable": "huge", "value": 1e300}, {"variable": "huge", "value": 1e300}]
+    )
+    for kind in ("avg", "sum"):
+        response = client.call(
+            "GET",
+            "/data",
+            token,
+            params={"variables": "huge", "query": kind, "start_date": "1 day"},
+        )
+        assert response.status_code == 200, response.text
+        assert response.json()["result"] == pytest.approx(1e300 * (1 if kind == "avg" else 2))

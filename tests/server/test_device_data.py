@@ -69,10 +69,10 @@ def test_convert_needs_an_empty_disabled_device_and_chunk_settings(client: Clien
     device = client.device("c", type="mutable")["device_id"]
     base = f"/device/{device}"
     to_immutable = {"type": "immutable", "chunk_period": "week", "chunk_retention": 4}
-    assert "disabled" in result(client.profile("POST", f"{base}/convert", json=to_immutable), 400)
+    assert "disabled" in result(client.profile("POST", f"{base}/convert", json=to_immutable), 409)
     client.profile("PUT", base, json={"active": False})
     client.profile("POST", f"{base}/data", json=records([0]))
-    assert "empty" in result(client.profile("POST", f"{base}/convert", json=to_immutable), 400)
+    assert "empty" in result(client.profile("POST", f"{base}/convert", json=to_immutable), 409)
     client.profile("POST", f"{base}/empty")
     no_period = {"type": "immutable", "chunk_retention": 4}
     assert "chunk_period" in result(client.profile("POST", f"{base}/convert", json=no_period), 400)
@@ -115,9 +115,11 @@ def test_an_immutable_devices_chunks_are_listed_backed_up_and_deleted(client: Cl
     client.profile("POST", f"{base}/data/restore", json={"file_address": backed["file_address"]})
     assert result(client.profile("GET", f"{base}/data_amount")) == 5
     not_a_chunk = client.profile("DELETE", f"{base}/chunk/1658102401_1658707199")
-    assert "Invalid chunk" in result(not_a_chunk, 400)
+    assert "Chunk not found" in result(not_a_chunk, 404)
+    malformed = client.profile("DELETE", f"{base}/chunk/last-week")
+    assert "Invalid chunk" in result(malformed, 400)
     mutable = client.device("m", type="mutable")["device_id"]
-    assert "immutable" in result(client.profile("GET", f"/device/{mutable}/chunk"), 400)
+    assert "immutable" in result(client.profile("GET", f"/device/{mutable}/chunk"), 409)
 
 
 def test_parameters_are_removed_by_the_profile_and_set_by_the_network(client: Client):

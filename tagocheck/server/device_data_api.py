@@ -155,8 +155,14 @@ async def _write_file(
     )
 
 
+def _given(body: dict[str, Any], name: str, default: Any) -> Any:
+    """A body field; null is not given (the Python SDK sends `"headers": null` when not told)."""
+    found = body.get(name)
+    return default if found is None else found
+
+
 def _template(body: dict[str, Any], default: str) -> str:
-    template = body.get("file_address", default)
+    template = _given(body, "file_address", default)
     if not isinstance(template, str):
         raise records.InvalidData("Invalid backup: file_address must be a string")
     return template
@@ -173,7 +179,7 @@ async def backup_data(app: TargetApp, request: Request) -> Response:
     rows = app.store.rows(
         f"SELECT {DATA_COLUMNS} FROM data WHERE device = ? ORDER BY time_ms, seq", (device.key,)
     )
-    await _write_file(app, address, rows, body.get("headers", True))
+    await _write_file(app, address, rows, _given(body, "headers", True))
     return ok({"file_address": address})
 
 
@@ -193,7 +199,7 @@ async def backup_chunk(app: TargetApp, request: Request) -> Response:
         "ORDER BY time_ms, seq",
         (device.key, chunk.first_ms, chunk.end_ms),
     )
-    await _write_file(app, address, rows, body.get("headers", True))
+    await _write_file(app, address, rows, _given(body, "headers", True))
     return ok({"chunk_id": chunk.id, "file_address": address})
 
 

@@ -26,7 +26,7 @@ demo: $(STAMP)
 # (an empty value unsets it; __pycache__ is ignored by git).
 TEST_WORKERS ?= 6
 test: export PYTHONDONTWRITEBYTECODE =
-test: $(STAMP) lint browser
+test: $(STAMP) lint browser $(SDK_JS)
 	TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -n $(TEST_WORKERS) --maxschedchunk 4 -m "not exclusive" --durations=15
 	TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -m exclusive
 	$(BIN)/pytest contract/ --junitxml=reports/contract/junit.xml
@@ -86,6 +86,16 @@ $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "the report tests need Chromium at $(CHROMIUM)"; exit 1; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 
+# The official JS SDK, pinned by tests/sdk_js/package-lock.json, for tests/server/test_sdk_js_methods.py;
+# Node.js and npm are Debian's, installed when missing.
+SDK_JS := tests/sdk_js/node_modules/.installed-from-lock
+
+$(SDK_JS): tests/sdk_js/package-lock.json
+	@command -v npm >/dev/null || command -v apt-get >/dev/null || { echo "the JS SDK test needs Node.js and npm"; exit 1; }
+	command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }
+	npm ci --prefix tests/sdk_js --no-audit --no-fund --loglevel=error
+	touch $@
+
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
@@ -93,4 +103,4 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 clean:
-	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis
+	rm -rf $(VENV) .pytest_cache .ruff_cache .hypothesis tests/sdk_js/node_modules

@@ -5,7 +5,7 @@ documented form (the route's result schema in schemas/). A method the
 SDK gains shows up here as neither tested nor listed, and fails the test until it is one or the
 other.
 
-The JS SDK (npm @tago-io/sdk) is not driven yet: see the issue's closing note."""
+The JS SDK (npm @tago-io/sdk) is judged the same way by tests/server/test_sdk_js_methods.py."""
 
 from __future__ import annotations
 

@@ -321,6 +321,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "routes that name one ($TAGOIO_AUTHORIZATION)",
     )
     group.addoption(
+        "--tagotip-url",
+        default=os.environ.get("TAGOIO_TAGOTIP_URL"),
+        help="base URL of the target's TagoTiP HTTP binding (/v1/tip/...); none: TagoTiP is "
+        "not judged, except on the embedded target ($TAGOIO_TAGOTIP_URL)",
+    )
+    group.addoption(
         "--analysis-token",
         default=os.environ.get("TAGOIO_ANALYSIS_TOKEN"),
         help="analysis token with no policy ($TAGOIO_ANALYSIS_TOKEN)",
@@ -394,6 +400,7 @@ class Target:
     authorization: str | None = field(default=None, repr=False)
     ssl_false: bool = False
     info: dict[str, Any] = field(default_factory=dict, repr=False)
+    tagotip_url: str | None = None
 
     def __repr__(self) -> str:
         return f"Target(url={self.url!r}, plan={self.plan!r}, window={self.window:g})"
@@ -430,6 +437,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             analysis_token=option("--analysis-token"),
             authorization=option("--authorization"),
             ssl_false=option("--ssl-false"),
+            tagotip_url=option("--tagotip-url"),
         )
         RECORDER.target = {"url": found.url, "plan": found.plan, "embedded": False}
         _preflight(found)
@@ -458,6 +466,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
                 authorization=info.get("authorization"),
                 ssl_false=option("--ssl-false"),
                 info=info,
+                tagotip_url=option("--tagotip-url") or info.get("tagotip_http_url"),
             )
         finally:
             running.stop()

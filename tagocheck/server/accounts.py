@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import secrets
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -352,6 +353,13 @@ class Account:
                         index.setdefault(named, token)
             self._serials = index
         return self._serials.get(serial)
+
+    def serials(self) -> Mapping[str, DeviceToken]:
+        """Every serial a device or token has, with the token it names (the index itself:
+        a new one after serials_changed())."""
+        self.by_serial("")
+        assert self._serials is not None
+        return self._serials
 
     def serials_changed(self) -> None:
         """A device or token was added, removed or given another serial."""

@@ -10,12 +10,16 @@ from dataclasses import dataclass, field
 
 # name -> (what it does, default value or None when it takes none)
 FAULTS: dict[str, tuple[str, float | None]] = {
-    "no-rate-limit": ("never answers 429, whatever the plan says", None),
+    "no-rate-limit": ("never answers 429 nor ERR|rate_limited, whatever the plan says", None),
     "early-throttle": ("throttles at half of each limit (429 below the plan's figure)", None),
     "bad-envelope": ('success bodies carry "status": "true", a string, not a boolean', None),
     "html-errors": ("failures come as HTML pages instead of JSON envelopes", None),
     "wrong-status": ("failure envelopes are sent with HTTP 200", None),
-    "wrong-count": ('"N Data Added" says one more record than was stored', None),
+    "wrong-count": (
+        '"N Data Added" and TagoTiP\'s ACK|OK|N say one more record than was stored',
+        None,
+    ),
+    "ignore-seq": ("TagoTiP: a sequence counter not above the device's last is taken", None),
     "ignore-permission": ("device tokens are not held to their permission (read may write)", None),
     "cross-device": ("GET /data with a device token returns every device's data", None),
     "any-authorization": ("the network routes take any authorization key, not the profile's", None),

@@ -16,6 +16,8 @@ from dataclasses import dataclass
 # Requests per window for each plan and limited route: the facts file's hard-limits table.
 AGGREGATE = "GET /data?query=aggregate"
 NETWORK_INGEST = "POST /integration/network/data"
+TAGOTIP_UPLINK = "TagoTiP uplink"  # PUSH (and HEAD over HTTP), per profile [C]
+TAGOTIP_DOWNLINK = "TagoTiP downlink"  # PULL, per profile [C]
 _TABLE = [
     (("GET /data", "POST /data"), (250, 5_000, 15_000)),
     (("PUT /data", "DELETE /data"), (60, 250, 1_000)),
@@ -27,6 +29,7 @@ _TABLE = [
     (("GET /info",), (60, 5_000, 10_000)),
     ((NETWORK_INGEST,), (60, 100, 500)),
     (("GET /device/{id}/chunk",), (100, 1_000, 15_000)),
+    ((TAGOTIP_UPLINK, TAGOTIP_DOWNLINK), (60, 500, 1_000)),
 ]
 BACKUPS = ("POST /device/{id}/data/backup", "POST /device/{id}/chunk/backup")
 """Backups: none on Free, 5 a minute on Starter and Scale (since 2026-04) [C]; past the limit
@@ -41,6 +44,24 @@ for _plan in ("starter", "scale"):
     PLANS[_plan].update(dict.fromkeys(BACKUPS, BACKUPS_PER_WINDOW))
 PLANS["unlimited"] = {}
 DEVICE_CAPS: dict[str, int | None] = {"free": 5, "starter": 100, "scale": 10_000, "unlimited": None}
+
+
+@dataclass(frozen=True)
+class TagoTipConnections:
+    """TagoTiP's connection limits for a plan [C servers/rate-limits, transports/mqtt]."""
+
+    per_ip: int
+    mqtt_per_profile: int
+    ttl_seconds: float
+    idle_seconds: float
+
+
+TAGOTIP_CONNECTIONS = {
+    "free": TagoTipConnections(3, 10, 10, 5),
+    "starter": TagoTipConnections(10, 50, 10, 5),
+    "scale": TagoTipConnections(20, 500, 15, 5),
+    "unlimited": TagoTipConnections(1_000_000, 1_000_000, 86_400, 86_400),
+}
 
 # Per-device soft limits: which key of the device's rpm applies to which route.
 DEVICE_LIMIT_KEYS = {"POST /data": "data_input", "GET /data": "data_output"}

@@ -33,6 +33,8 @@ from tagocheck.server.api import target_app
 from tagocheck.server.faults import FAULTS, Faults, UnknownFault
 from tagocheck.server.plans import NETWORK_INGEST, PLANS, RateLimiter
 from tagocheck.server.store import Store
+from tagocheck.server.tagotip_http import TagoTipHttp
+from tagocheck.server.tagotip_service import TagoTipService
 from tagocheck.usage import OneLineParser, argument, number
 
 DESCRIPTION = """\
@@ -107,6 +109,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="store_true",
         help="serve HTTPS on --port with a generated certificate (its CA in the ready line), and "
         "plain HTTP on a second port that refuses requests without _ssl=false",
+    )
+    parser.add_argument(
+        "--tagotip-port",
+        type=_port,
+        default=0,
+        help="port of TagoTiP's HTTP binding (/v1/tip/{serial}, /v1/tips); 0 takes a free one (0)",
     )
     parser.add_argument("--profile-token", help="use this profile token instead of a generated one")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME", help="see below")
@@ -330,6 +338,9 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
             listeners.append((_Server(uvicorn.Config(app, **common)), _listen(args.host, 0)))
         else:
             listeners.append((_Server(uvicorn.Config(app, **common)), main_sock))
+        tagotip = TagoTipService(app)
+        tagotip_sock = _listen(args.host, args.tagotip_port)
+        listeners.append((_Server(uvicorn.Config(TagoTipHttp(tagotip), **common)), tagotip_sock))
 
         def stop() -> None:
             for server, _ in listeners:
@@ -349,7 +360,9 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
                 "profile_token": account.profile_token,
                 "plan": args.plan,
                 "ca_cert": ca_cert,
-                "http_url": _url("http", listeners[-1][1]),
+                "http_url": _url("http", listeners[1 if args.tls else 0][1]),
+                "tagotip_http_url": _url("http", tagotip_sock),
+                "tagotip_auth_hash": tagotip.auth_hash,
                 "network_token": account.meta["network_token"],
                 "analysis_token": account.meta["analysis_token"],
                 "authorization": account.meta["authorization"],

@@ -3,9 +3,10 @@
 TagoTiP (tago-io/tagotip `TagoTiP.md`, Revision B) is TagoIO's device protocol: one text frame
 per uplink, `PUSH|AUTH|SERIAL|[temperature:=32.5#C]`, answered by `ACK|OK|1`. Each rule below
 names its section (§) of that file; where TagoIO's documentation pages (tago-io/docs
-`docs/tagotip/`) show a form the specification does not have, the parser accepts it too, labels
-it a docs variant ([D]) on the parsed body, and refuses it only when asked to be strict, so a
-check can tell which form a target takes and never call a documented form a violation.
+`docs/tagotip/`) show a form the specification does not have, the parser accepts it too, names
+it a docs variant on the parsed body ([X] in schemas/tagotip.md), and refuses it only when
+asked to be strict, so a check can tell which form a target takes and never call a documented
+form a violation.
 
 A parse failure is a `FrameError` carrying the error code the server must answer (§9.2) and the
 section of the rule broken.
@@ -27,7 +28,7 @@ MAX_COUNTER = 0xFFFF_FFFF  # §10.1
 
 UPLINK_METHODS = ("PUSH", "PULL", "PING")  # §5.1
 ACK_STATUSES = ("OK", "PONG", "CMD", "ERR")  # §5.2
-ERROR_CODES = (  # §9.2, and the close reasons of the servers' rate-limit page [D]
+ERROR_CODES = (  # §9.2, and the close reasons of the servers' rate-limit page [C]
     "invalid_token",
     "invalid_method",
     "invalid_payload",
@@ -227,7 +228,7 @@ class Variable:
     time: int | None = None
     group: str | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
-    location: Location | None = None  # the docs' location suffix [D]
+    location: Location | None = None  # the docs' location suffix [X]
 
     def text(self) -> str:
         """This variable on the wire, suffixes in §6.3's order."""
@@ -376,7 +377,7 @@ class PushBody:
     group: str | None = None
     time: int | None = None
     metadata: Mapping[str, str] = field(default_factory=dict)
-    location: Location | None = None  # the docs' body-level location [D]
+    location: Location | None = None  # the docs' body-level location [X]
     variants: frozenset[str] = frozenset()  # docs forms this body used, not the spec's
 
     def text(self) -> str:

@@ -8,6 +8,7 @@ import pytest
 import requests
 
 from tagocheck.server.faults import FAULTS, Faults, UnknownFault
+from tagocheck.tagotip import credentials, envelope
 
 from .conftest import Client
 
@@ -54,6 +55,28 @@ def test_wrong_count(start):
     response = client.call("POST", "/data", token, json=[{"variable": "a"}, {"variable": "b"}])
     assert response.json()["result"] == "3 Data Added"
     assert client.call("GET", "/data", token, params={"query": "count"}).json()["result"] == 2
+
+
+def test_ignore_seq(start):
+    client = faulty(start, "ignore-seq")
+    info = client.target.info
+    client.call(
+        "POST", "/device", client.target.profile_token, json={"name": "s", "serie_number": "s-1"}
+    )
+    key = credentials.derive_key(info["authorization"], "s-1", 16)
+    answers = []
+    for _ in range(2):  # the same counter twice: the second is a replay, taken all the same
+        sealed = envelope.seal(
+            "s-1|[a:=1]",
+            key=key,
+            method="PUSH",
+            counter=7,
+            auth_hash=info["tagotip_auth_hash"],
+            serial="s-1",
+        )
+        reply = requests.post(f"{info['tagotip_http_url']}/v1/tips", data=sealed, timeout=10)
+        answers.append(envelope.open_envelope(reply.content, [key])[1])
+    assert answers == [b"OK|1", b"OK|1"]
 
 
 def test_ignore_permission(start):

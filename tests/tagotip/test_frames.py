@@ -20,6 +20,7 @@ from tagocheck.tagotip.frames import (
     parse_push_body,
     parse_uplink,
 )
+from tagocheck.tagotip.strategies import bodies, invalid_bodies
 
 AUTH = "4deedd7bab8817ec"
 
@@ -200,53 +201,6 @@ def test_a_frame_of_exactly_the_limit_is_taken():
 
 # --- round trips ----------------------------------------------------------------------------
 
-names = st.from_regex(r"[a-z0-9_]{1,12}", fullmatch=True)
-numbers = st.one_of(
-    st.integers(-(10**15), 10**15),
-    st.floats(-1e9, 1e9, allow_nan=False).map(lambda x: round(x, 6)),
-)
-texts = st.text(
-    st.characters(blacklist_categories=("Cs", "Cc"), blacklist_characters="\x00"), min_size=1
-)
-units = st.from_regex(r"[A-Za-z%/°]{1,10}", fullmatch=True)
-locations = st.builds(
-    Location,
-    st.floats(-90, 90).map(lambda x: round(x, 5)),
-    st.floats(-180, 180).map(lambda x: round(x, 5)),
-    st.none() | st.integers(-400, 9000).map(float),
-)
-metadata = st.dictionaries(names, texts, max_size=4)
-times = st.none() | st.integers(0, 4_102_444_800_000)
-
-
-@st.composite
-def variables(draw):
-    kind = draw(st.sampled_from(["number", "string", "boolean", "location"]))
-    value = {
-        "number": numbers,
-        "string": texts,
-        "boolean": st.booleans(),
-        "location": locations,
-    }[kind]
-    return Variable(
-        draw(names),
-        kind,
-        draw(value),
-        None if kind == "location" else draw(st.none() | units),
-        draw(times),
-        draw(st.none() | names),
-        draw(metadata),
-    )
-
-
-bodies = st.builds(
-    PushBody,
-    st.lists(variables(), min_size=1, max_size=5).map(tuple),
-    st.none() | names,
-    times,
-    metadata,
-)
-
 
 def _same(parsed: PushBody, built: PushBody) -> bool:
     def plain(body: PushBody):
@@ -288,3 +242,11 @@ def test_any_push_frame_built_parses_back_whole(body, seq, serial):
 def test_any_ack_built_parses_back(status, seq):
     detail = {"OK": "3", "ERR": "rate_limited", "CMD": "reboot", "PONG": None}[status]
     assert parse_ack(Ack(status, detail, seq).text()) == Ack(status, detail, seq)
+
+
+@given(invalid_bodies)
+def test_each_break_of_a_valid_body_is_refused(broken):
+    rule, body = broken
+    with pytest.raises(FrameError) as refused:
+        parse_push_body(body, strict=True)
+    assert refused.value.code == "invalid_payload", rule

@@ -1,0 +1,187 @@
+"""TagoTiP conformance over the HTTP binding, on any target that serves it (`--tagotip-url`,
+with the profile's `--authorization` token; the embedded target's own by default).
+
+Frames come from Hypothesis (tagocheck.tagotip.strategies): valid bodies must be acknowledged
+with the count stored, read back through the REST API; a valid body broken in one documented way
+must be refused whole with invalid_payload. Every answer must be a well-formed ACK as the
+binding maps it (TagoTipServers §2.5). The sequence counter is judged through TagoTiP/S
+(`POST /v1/tips`), the binding's only carrier of one (HTTP needs none, §2.7). Without a TagoTiP
+URL or the authorization token every test here is not judged, and says so.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+import pytest
+import requests
+from hypothesis import given, note, settings
+
+from tagocheck.tagotip import credentials, envelope
+from tagocheck.tagotip.frames import ERROR_CODES, FrameError, parse_variable_list
+from tagocheck.tagotip.strategies import bodies, invalid_bodies
+
+SUBJECTS = ("TagoTiP HTTP",)
+STATUS_OF = {  # TagoTipServers §2.5, and the HTTP page's 413 [C]
+    "invalid_payload": 400,
+    "invalid_token": 401,
+    "device_not_found": 404,
+    "variable_not_found": 404,
+    "payload_too_large": 413,
+    "rate_limited": 429,
+    "server_error": 500,
+}
+_COUNT = re.compile(r"[0-9]+")
+
+
+@dataclass
+class TipTarget:
+    url: str
+    auth: str
+    key: bytes
+    serial: str
+    device_id: str
+    verify: bool | str
+
+    def push(self, body: bytes | str, serial: str | None = None, auth: str | None = None):
+        data = body.encode() if isinstance(body, str) else body
+        return requests.post(
+            f"{self.url}/v1/tip/{serial or self.serial}",
+            data=data,
+            headers={"Authorization": f"TagoTiP {auth or self.auth}"},
+            timeout=30,
+            verify=self.verify,
+        )
+
+    def sealed(self, inner: str, counter: int, key: bytes | None = None) -> requests.Response:
+        sealed = envelope.seal(
+            inner,
+            key=key or self.key,
+            method="PUSH",
+            counter=counter,
+            auth_hash=self.auth,
+            serial=self.serial,
+        )
+        return requests.post(f"{self.url}/v1/tips", data=sealed, timeout=30, verify=self.verify)
+
+    def opened(self, answer: requests.Response) -> bytes:
+        """An encrypted ACK's inner frame; a plaintext fallback as it came."""
+        if answer.content.startswith(b"ACK|"):
+            return answer.content
+        return envelope.open_envelope(answer.content, [self.key])[1]
+
+
+@pytest.fixture(scope="module")
+def tip(fleet, target) -> TipTarget:
+    url = target.tagotip_url
+    if not url or not target.authorization:
+        pytest.skip("not judged: no TagoTiP URL (--tagotip-url) or no --authorization token")
+    device = fleet.device("tip")
+    return TipTarget(
+        url.rstrip("/"),
+        credentials.authorization_hash(target.authorization),
+        credentials.derive_key(target.authorization, device.serial, 16),
+        device.serial,
+        device.id,
+        target.verify,
+    )
+
+
+def well_formed(answer: requests.Response) -> str:
+    """The ACK an HTTP answer stands for, or an assertion naming what is wrong with it."""
+    text = answer.text
+    if answer.status_code == 200:
+        assert _COUNT.fullmatch(text) or text.startswith("["), f"200 with body {text[:60]!r}"
+        return f"OK|{text}"
+    if answer.status_code == 204:
+        return "PONG"
+    assert text in ERROR_CODES, f"HTTP {answer.status_code} with body {text[:60]!r}"
+    assert STATUS_OF.get(text, answer.status_code) == answer.status_code, (
+        f"{text} came with HTTP {answer.status_code}, not {STATUS_OF[text]}"
+    )
+    return f"ERR|{text}"
+
+
+def stored_count(fleet, tip: TipTarget, group: str) -> int:
+    reply = fleet.profile(
+        "GET", f"/device/{tip.device_id}/data", params={"groups": group, "qty": 1000}
+    )
+    found = fleet.need(reply, "read TagoTiP's records back")
+    return len(found)
+
+
+@settings(max_examples=15)
+@given(body=bodies)
+def test_a_push_is_acknowledged_with_the_count_stored(fleet, tip, body):
+    """A PUSH's OK carries the count of data points added (TagoTiP §9.1), each stored: what the
+    ACK counts is what GET /device/{id}/data reads back [C TagoTiP §9.1, TagoTipServers §2.5]."""
+    group = f"tip{abs(hash(body.text())) % 10**9}"
+    sent = type(body)(body.variables, group, body.time, body.metadata)
+    points = [
+        type(p)(p.name, p.kind, p.value, p.unit, p.time, None, p.metadata) for p in sent.variables
+    ]
+    sent = type(body)(tuple(points), group, body.time, body.metadata)
+    note(sent.text())
+    answer = tip.push(sent.text())
+    assert well_formed(answer) == f"OK|{len(points)}", f"{answer.status_code} {answer.text!r}"
+    assert stored_count(fleet, tip, group) == len(points), "the ACK's count is not what is stored"
+
+
+@settings(max_examples=15)
+@given(broken=invalid_bodies)
+def test_a_broken_body_is_refused_whole(fleet, tip, broken):
+    """A PUSH with any invalid variable is refused whole with invalid_payload, nothing kept
+    (TagoTiP §6.3: atomic) [C TagoTiP §6.3]."""
+    rule, body = broken
+    note(f"{rule}: {body}")
+    answer = tip.push(body)
+    assert well_formed(answer) == "ERR|invalid_payload", f"{rule}: {answer.status_code}"
+
+
+def test_each_error_code_comes_on_its_cause(tip):
+    """An unknown hash is invalid_token (401), an unknown serial device_not_found (404), a frame
+    over 16,384 bytes payload_too_large (413) or, where the 100 KB page figure applies, taken
+    [C TagoTipServers §2.5, TagoTiP §4.5]."""
+    assert well_formed(tip.push("[a:=1]", auth="0" * 16)) == "ERR|invalid_token"
+    unknown = tip.push("[a:=1]", serial=f"{tip.serial}-nobody")
+    assert well_formed(unknown) == "ERR|device_not_found"
+    huge = tip.push("[a=" + "x" * 110_000 + "]")
+    assert well_formed(huge) == "ERR|payload_too_large"
+
+
+def test_pull_answers_what_was_pushed(tip):
+    """A PULL answers the last value of each variable found, in push syntax; none found is
+    variable_not_found [C TagoTiP §7.2]."""
+    assert well_formed(tip.push("[pulled:=42#C]")) == "OK|1"
+    answer = requests.get(
+        f"{tip.url}/v1/tip/{tip.serial}",
+        params={"variables": "pulled,absent"},
+        headers={"Authorization": f"TagoTiP {tip.auth}"},
+        timeout=30,
+        verify=tip.verify,
+    )
+    assert well_formed(answer).startswith("OK|[")
+    try:
+        found = {v.name: (v.value, v.unit) for v in parse_variable_list(answer.text)}
+    except FrameError as broken:
+        pytest.fail(f"the PULL answer is not push syntax: {broken}")
+    assert found == {"pulled": (42, "C")}
+
+
+def test_the_sequence_counter_is_honoured(tip):
+    """A counter not above the device's last accepted one is refused with invalid_seq (TagoTiP
+    §10.2, TagoTiPs §8.3; TagoIO's transport pages list ERR|invalid_seq) [C TagoTiP §10.2]."""
+    first = tip.opened(tip.sealed(f"{tip.serial}|[seq:=1]", 1_000))
+    assert first == b"OK|1", first
+    again = tip.opened(tip.sealed(f"{tip.serial}|[seq:=2]", 1_000))
+    assert again == b"ERR|invalid_seq", f"a replayed counter answered {again!r}"
+    later = tip.opened(tip.sealed(f"{tip.serial}|[seq:=3]", 1_001))
+    assert later == b"OK|1", later
+
+
+def test_an_envelope_with_the_wrong_key_fails_auth_failed(tip):
+    """An envelope no key of the device opens is answered by a plaintext ACK|ERR|auth_failed
+    (400) [C TagoTiPs §9, TagoTipServers §2.9]."""
+    answer = tip.sealed(f"{tip.serial}|[a:=1]", 5_000, key=bytes(16))
+    assert (answer.status_code, answer.text) == (400, "ACK|ERR|auth_failed")

@@ -6,6 +6,7 @@ CHROMIUM ?= /usr/bin/chromium
 VENV   := .venv
 BIN    := $(VENV)/bin
 STAMP  := $(VENV)/.installed-from-pyproject
+SDK_JS := tests/sdk_js/node_modules/.installed-from-lock
 
 # A venv whose interpreter no longer runs (moved, Python upgraded) is stale whatever its stamp says.
 ifneq ($(shell $(BIN)/python -c "import tagocheck" >/dev/null 2>&1 && echo ok),ok)
@@ -88,8 +89,6 @@ $(CHROMIUM):
 
 # The official JS SDK, pinned by tests/sdk_js/package-lock.json, for tests/server/test_sdk_js_methods.py;
 # Node.js and npm are Debian's, installed when missing.
-SDK_JS := tests/sdk_js/node_modules/.installed-from-lock
-
 $(SDK_JS): tests/sdk_js/package-lock.json
 	@command -v npm >/dev/null || command -v apt-get >/dev/null || { echo "the JS SDK test needs Node.js and npm"; exit 1; }
 	command -v npm >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null; }

@@ -14,7 +14,8 @@ from urllib.parse import parse_qs, unquote
 
 from tagocheck.server.tagotip_service import TagoTipService
 from tagocheck.tagotip.envelope import SUITES, max_envelope
-from tagocheck.tagotip.frames import MAX_FRAME_BYTES, Ack, FrameError, check_serial, check_size
+from tagocheck.tagotip.frames import Ack, check_serial, check_size
+from tagocheck.tagotip.grammar import MAX_FRAME_BYTES, FrameError
 
 PATH = "/v1/tip/"
 ENVELOPE_PATH = "/v1/tips"

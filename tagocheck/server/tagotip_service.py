@@ -25,18 +25,17 @@ from tagocheck.server.data_api import PAYLOAD_VARIABLE, find_device, store_recor
 from tagocheck.server.http import Failure
 from tagocheck.server.plans import TAGOTIP_DOWNLINK, TAGOTIP_UPLINK
 from tagocheck.tagotip import envelope as tips
-from tagocheck.tagotip.credentials import authorization_hash, derive_key, device_hash
-from tagocheck.tagotip.frames import (
-    Ack,
-    FrameError,
+from tagocheck.tagotip.bodies import (
     Location,
     Passthrough,
     Variable,
     parse_pull_body,
     parse_push_body,
-    parse_uplink,
     variable_list,
 )
+from tagocheck.tagotip.credentials import authorization_hash, derive_key, device_hash
+from tagocheck.tagotip.frames import Ack, parse_uplink
+from tagocheck.tagotip.grammar import FrameError
 
 
 def _error(code: str, seq: int | None = None) -> Ack:

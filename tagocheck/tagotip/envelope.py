@@ -16,7 +16,8 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESCCM, AESGCM, ChaCha20Poly1305
 
 from tagocheck.tagotip.credentials import device_hash
-from tagocheck.tagotip.frames import MAX_FRAME_BYTES, FrameError, check_serial, split_unescaped
+from tagocheck.tagotip.frames import check_serial
+from tagocheck.tagotip.grammar import MAX_FRAME_BYTES, FrameError, split_unescaped
 
 HEADER = 21  # §5
 METHODS = {"PUSH": 0, "PULL": 1, "PING": 2, "ACK": 3}  # §5.1, bits 2-0

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from tagocheck.tagotip.frames import Location, PushBody, Variable
+from tagocheck.tagotip.bodies import Location, PushBody, Variable
 
 names = st.from_regex(r"[a-z][a-z0-9_]{0,11}", fullmatch=True)
 numbers = st.one_of(
@@ -44,7 +44,7 @@ def variables(draw: st.DrawFn) -> Variable:
     )
 
 
-bodies = st.builds(
+push_bodies = st.builds(
     PushBody,
     st.lists(variables(), min_size=1, max_size=5).map(tuple),
     st.none() | names,
@@ -71,7 +71,7 @@ BREAKS = {
 """One change each that makes a valid body invalid: the frame is refused whole (§6.3: a PUSH is
 atomic), with invalid_payload."""
 
-invalid_bodies = st.tuples(bodies, st.sampled_from(sorted(BREAKS))).map(
+invalid_bodies = st.tuples(push_bodies, st.sampled_from(sorted(BREAKS))).map(
     lambda pair: (pair[1], BREAKS[pair[1]](pair[0].text()))
 )
 """(the rule broken, a body breaking it and nothing else)."""

@@ -9,7 +9,7 @@ import requests
 
 from tagocheck.server.launcher import start_target
 from tagocheck.tagotip import credentials, envelope
-from tagocheck.tagotip.frames import parse_variable_list
+from tagocheck.tagotip.bodies import parse_variable_list
 
 SERIAL = "sensor-01"
 

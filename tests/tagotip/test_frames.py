@@ -7,20 +7,11 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tagocheck.tagotip import frames
-from tagocheck.tagotip.frames import (
-    Ack,
-    FrameError,
-    Location,
-    Passthrough,
-    PushBody,
-    Uplink,
-    Variable,
-    parse_ack,
-    parse_push_body,
-    parse_uplink,
-)
-from tagocheck.tagotip.strategies import bodies, invalid_bodies
+from tagocheck.tagotip import bodies, grammar
+from tagocheck.tagotip.bodies import Location, Passthrough, PushBody, Variable, parse_push_body
+from tagocheck.tagotip.frames import Ack, Uplink, parse_ack, parse_uplink
+from tagocheck.tagotip.grammar import FrameError
+from tagocheck.tagotip.strategies import invalid_bodies, push_bodies
 
 AUTH = "4deedd7bab8817ec"
 
@@ -101,7 +92,7 @@ def test_counter_pull_and_ping_section_4_1():
     assert parse_uplink(f"PING|{AUTH}|sensor-01") == Uplink("PING", AUTH, "sensor-01")
     assert parse_uplink(f"PING|!5|{AUTH}|sensor-01\n").seq == 5  # §3: LF optional
     pull = parse_uplink(f"PULL|!7|{AUTH}|weather-denver|[temperature;humidity]")
-    assert frames.parse_pull_body(pull.body) == ("temperature", "humidity")
+    assert bodies.parse_pull_body(pull.body) == ("temperature", "humidity")
 
 
 def test_acks_of_section_9_3():
@@ -135,10 +126,10 @@ def test_escapes_decode_section_4_4():
     [
         (
             "@=39.74,-104.99@1694567890000^batch_01{firmware=2.1}[temperature:=25.5#C]",
-            frames.DOCS_LOCATION_MODIFIER,
+            bodies.DOCS_LOCATION_MODIFIER,
         ),
-        ("[speed:=45.2#km/h@=39.74,-104.99]", frames.DOCS_LOCATION_SUFFIX),
-        ("@1694567890000^batch_42[temp:=32#C]", frames.DOCS_MODIFIER_ORDER),
+        ("[speed:=45.2#km/h@=39.74,-104.99]", bodies.DOCS_LOCATION_SUFFIX),
+        ("@1694567890000^batch_42[temp:=32#C]", bodies.DOCS_MODIFIER_ORDER),
     ],
 )
 def test_documented_forms_parse_named_and_strict_refuses_them(body, variant):
@@ -194,8 +185,8 @@ def test_each_rule_refuses_with_its_code(frame, code):
 
 def test_a_frame_of_exactly_the_limit_is_taken():
     head = f"PUSH|{AUTH}|s|[a="
-    frame = head + "x" * (frames.MAX_FRAME_BYTES - len(head) - 1) + "]"
-    assert len(frame) == frames.MAX_FRAME_BYTES
+    frame = head + "x" * (grammar.MAX_FRAME_BYTES - len(head) - 1) + "]"
+    assert len(frame) == grammar.MAX_FRAME_BYTES
     assert parse_uplink(frame + "\n").method == "PUSH"  # the LF is not counted (§4.5)
 
 
@@ -226,8 +217,8 @@ def _same(parsed: PushBody, built: PushBody) -> bool:
 
 
 @given(
-    bodies,
-    st.none() | st.integers(0, frames.MAX_COUNTER),
+    push_bodies,
+    st.none() | st.integers(0, grammar.MAX_COUNTER),
     st.from_regex(r"[A-Za-z0-9_-]{1,30}", fullmatch=True),
 )
 def test_any_push_frame_built_parses_back_whole(body, seq, serial):

@@ -183,8 +183,16 @@ def _explore(config: pytest.Config) -> None:
     }
 
 
-def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Every property and state machine draws its inputs from the run's seed."""
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Every property and state machine draws its inputs from the run's seed; a protocol the
+    user did not point us at is not asked (said in the report and the summary), rather than
+    counted as judged or as a family skipped whole."""
+    if config.getoption("--target", None) and not config.getoption("--tagotip-url", None):
+        asked = [i for i in items if outcome.family_of(i.nodeid) != "tagotip"]
+        if len(asked) < len(items):
+            config.hook.pytest_deselected(items=[i for i in items if i not in asked])
+            items[:] = asked
+            RECORDER.not_asked.append("TagoTiP: no --tagotip-url was given")
     modules = {item.module for item in items if getattr(item, "module", None) is not None}
     for module in modules:
         for thing in vars(module).values():
@@ -327,6 +335,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "not judged, except on the embedded target ($TAGOIO_TAGOTIP_URL)",
     )
     group.addoption(
+        "--tagotip-mqtt",
+        default=os.environ.get("TAGOIO_TAGOTIP_MQTT"),
+        help="HOST:PORT of the target's TagoTiP MQTT binding; none: its connection rules are not "
+        "judged, except on the embedded target ($TAGOIO_TAGOTIP_MQTT)",
+    )
+    group.addoption(
         "--analysis-token",
         default=os.environ.get("TAGOIO_ANALYSIS_TOKEN"),
         help="analysis token with no policy ($TAGOIO_ANALYSIS_TOKEN)",
@@ -401,6 +415,7 @@ class Target:
     ssl_false: bool = False
     info: dict[str, Any] = field(default_factory=dict, repr=False)
     tagotip_url: str | None = None
+    tagotip_mqtt: str | None = None
 
     def __repr__(self) -> str:
         return f"Target(url={self.url!r}, plan={self.plan!r}, window={self.window:g})"
@@ -438,6 +453,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             authorization=option("--authorization"),
             ssl_false=option("--ssl-false"),
             tagotip_url=option("--tagotip-url"),
+            tagotip_mqtt=option("--tagotip-mqtt"),
         )
         RECORDER.target = {"url": found.url, "plan": found.plan, "embedded": False}
         _preflight(found)
@@ -448,7 +464,13 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
         window = option("--rate-window") or EMBEDDED_WINDOW
         served_plan = plan if plan != NO_PLAN else "unlimited"  # the embedded target's no-plan
         running = start_target(
-            Path(state), "--plan", served_plan, "--rate-window-seconds", str(window)
+            Path(state),
+            "--plan",
+            served_plan,
+            "--rate-window-seconds",
+            str(window),
+            "--tagotip-mqtt-port",
+            "0",
         )
         try:
             info = running.info
@@ -467,6 +489,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
                 ssl_false=option("--ssl-false"),
                 info=info,
                 tagotip_url=option("--tagotip-url") or info.get("tagotip_http_url"),
+                tagotip_mqtt=option("--tagotip-mqtt") or info.get("tagotip_mqtt"),
             )
         finally:
             running.stop()
@@ -558,6 +581,8 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             f'("N Data Added"); findings and drift written to {path}'
         )
         reporter.write_line(_exploration_line())
+        for what in RECORDER.not_asked:
+            reporter.write_line(f"tagocheck: not asked, so not judged: {what}")
         colour = {"green": verdict.status == outcome.HOLDS, "red": verdict.status != outcome.HOLDS}
         reporter.write_sep("=", verdict.line(), bold=True, **colour)
 

@@ -68,6 +68,8 @@ class Recorder:
     subjects: frozenset[str] | None = EVERY_ROUTE
     echo: str | None = None
     """What the answers now being recorded echo (Recorder.echoing); None: nothing."""
+    not_asked: list[str] = field(default_factory=list)
+    """What the user did not point the suite at (a protocol's own URL), so nothing judged it."""
     last_request: dict[str, str] = field(default_factory=dict)
     """route -> the curl line of the latest request to it, for findings a test's own check makes."""
 
@@ -170,6 +172,7 @@ class Recorder:
             "finished": time.time(),
             "strict": self.strict,
             "verdict": self.verdict,
+            "not_asked": self.not_asked,
             "exploration": self.exploration,
             "records_added": self.records_added,
             "acknowledged_posts": self.acknowledged_posts,

@@ -11,16 +11,21 @@ URL or the authorization token every test here is not judged, and says so.
 
 from __future__ import annotations
 
+import queue
 import re
+import time
 from dataclasses import dataclass
 
+import paho.mqtt.client as mqtt
 import pytest
 import requests
 from hypothesis import given, note, settings
 
+from tagocheck.spec.tagotip import tagotip_limits
 from tagocheck.tagotip import credentials, envelope
-from tagocheck.tagotip.frames import ERROR_CODES, FrameError, parse_variable_list
-from tagocheck.tagotip.strategies import bodies, invalid_bodies
+from tagocheck.tagotip.bodies import parse_variable_list
+from tagocheck.tagotip.grammar import ERROR_CODES, FrameError
+from tagocheck.tagotip.strategies import invalid_bodies, push_bodies
 
 SUBJECTS = ("TagoTiP HTTP",)
 STATUS_OF = {  # TagoTipServers §2.5, and the HTTP page's 413 [C]
@@ -112,7 +117,7 @@ def stored_count(fleet, tip: TipTarget, group: str) -> int:
 
 
 @settings(max_examples=15)
-@given(body=bodies)
+@given(body=push_bodies)
 def test_a_push_is_acknowledged_with_the_count_stored(fleet, tip, body):
     """A PUSH's OK carries the count of data points added (TagoTiP §9.1), each stored: what the
     ACK counts is what GET /device/{id}/data reads back [C TagoTiP §9.1, TagoTipServers §2.5]."""
@@ -185,3 +190,43 @@ def test_an_envelope_with_the_wrong_key_fails_auth_failed(tip):
     (400) [C TagoTiPs §9, TagoTipServers §2.9]."""
     answer = tip.sealed(f"{tip.serial}|[a:=1]", 5_000, key=bytes(16))
     assert (answer.status_code, answer.text) == (400, "ACK|ERR|auth_failed")
+
+
+def test_an_mqtt_connection_ends_at_the_plans_ttl(fleet, target):
+    """Over MQTT a connection is closed at the plan's TTL however busy it is, after
+    ERR|ttl_expired on its ack topic [C servers/rate-limits: connection TTL 15/10/10 s]."""
+    if not target.tagotip_mqtt or not target.authorization:
+        pytest.skip("not judged: no TagoTiP MQTT address (--tagotip-mqtt) or no --authorization")
+    if not target.has_plan:
+        pytest.skip("not judged: with --plan none the TTL to hold the target to is unknown")
+    ttl = tagotip_limits().plans[target.plan].ttl_seconds
+    serial = fleet.device("ttl").serial
+    host, port = target.tagotip_mqtt.rsplit(":", 1)
+    acks: queue.Queue = queue.Queue()
+    closed: queue.Queue = queue.Queue()
+    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{serial}-ttl")
+    client.username_pw_set(
+        *credentials.mqtt_credentials(credentials.authorization_hash(target.authorization))
+    )
+    client.on_connect = lambda c, _u, _f, _r, _p: c.subscribe(f"$tip/{serial}/ack", 1)
+    client.on_message = lambda _c, _u, message: acks.put(bytes(message.payload))
+    client.on_disconnect = lambda *_: closed.put(time.monotonic())
+    client.reconnect_delay_set(600, 600)  # a reconnect is not what is judged
+    started = time.monotonic()
+    client.connect(host, int(port), keepalive=60)
+    client.loop_start()
+    try:
+        # busy all along, one uplink a second: activity never extends the TTL
+        while closed.empty() and time.monotonic() - started < ttl + 5:
+            client.publish(f"$tip/{serial}/push", "[busy:=1]", qos=0)
+            time.sleep(1)
+    finally:
+        client.loop_stop()
+        client.disconnect()
+    assert not closed.empty(), f"a busy connection outlived the {ttl:g}-s TTL by 5 s"
+    lasted = closed.get() - started
+    answers = []
+    while not acks.empty():
+        answers.append(acks.get())
+    assert lasted > ttl - 1, f"closed after {lasted:.1f} s, before the {ttl:g}-s TTL"
+    assert b"ERR|ttl_expired" in answers, "closed at the TTL without ERR|ttl_expired"

@@ -55,6 +55,7 @@ CATCHES = {
     "ignore-time": (["test_ingest.py"], ["test_valid_batches_round_trip"]),
     "group-cap": (["test_ingest.py"], ["test_documented_record_limits"]),
     "ignore-seq": (["test_tagotip.py"], ["test_the_sequence_counter_is_honoured"]),
+    "no-ttl": (["test_tagotip.py"], ["test_an_mqtt_connection_ends_at_the_plans_ttl"]),
 }
 
 
@@ -72,6 +73,8 @@ def run_contract(target: RunningTarget, files: list[str], junit: Path) -> dict[s
         info["authorization"],
         "--tagotip-url",
         info["tagotip_http_url"],
+        "--tagotip-mqtt",
+        info["tagotip_mqtt"],
     ]
     command += ["--latency-budget-ms", "100", f"--junitxml={junit}"]
     command += ["--contract-report", str(junit.with_suffix(".json"))]
@@ -100,7 +103,7 @@ def run_contract(target: RunningTarget, files: list[str], junit: Path) -> dict[s
 
 
 def start(tmp_path: Path, *faults: str) -> RunningTarget:
-    args = ["--plan", "starter", "--rate-window-seconds", WINDOW]
+    args = ["--plan", "starter", "--rate-window-seconds", WINDOW, "--tagotip-mqtt-port", "0"]
     for fault in faults:
         args += ["--fault", fault]
     return start_target(tmp_path / "state", *args)

@@ -20,6 +20,7 @@ FAULTS: dict[str, tuple[str, float | None]] = {
         None,
     ),
     "ignore-seq": ("TagoTiP: a sequence counter not above the device's last is taken", None),
+    "no-ttl": ("TagoTiP over MQTT: connections outlive the plan's TTL and idle timeout", None),
     "ignore-permission": ("device tokens are not held to their permission (read may write)", None),
     "cross-device": ("GET /data with a device token returns every device's data", None),
     "any-authorization": ("the network routes take any authorization key, not the profile's", None),

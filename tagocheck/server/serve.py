@@ -116,6 +116,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default=0,
         help="port of TagoTiP's HTTP binding (/v1/tip/{serial}, /v1/tips); 0 takes a free one (0)",
     )
+    parser.add_argument(
+        "--tagotip-mqtt-port",
+        type=_port,
+        default=None,
+        help="serve TagoTiP's MQTT binding (an amqtt broker in this process) on this port, 0 for "
+        "a free one (none: no broker, and amqtt is not even loaded)",
+    )
+    parser.add_argument(
+        "--tagotip-ttl-seconds",
+        type=_seconds,
+        default=None,
+        help="TagoTiP's MQTT connection TTL (default: the plan's, 10 or 15 s; shorter for tests)",
+    )
+    parser.add_argument(
+        "--tagotip-idle-seconds",
+        type=_seconds,
+        default=None,
+        help="TagoTiP's MQTT keep-alive idle timeout (default: the plan's, 5 s)",
+    )
     parser.add_argument("--profile-token", help="use this profile token instead of a generated one")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME", help="see below")
     parser.add_argument(
@@ -348,6 +367,22 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop)
+        mqtt = None
+        if args.tagotip_mqtt_port is not None:
+            from tagocheck.server.tagotip_mqtt import TagoTipMqtt  # amqtt: loaded when asked
+
+            mqtt = TagoTipMqtt(
+                tagotip,
+                args.plan,
+                args.host,
+                args.tagotip_mqtt_port,
+                ttl_seconds=args.tagotip_ttl_seconds,
+                idle_seconds=args.tagotip_idle_seconds,
+            )
+            try:
+                await mqtt.start()
+            except Exception as error:  # amqtt wraps a taken port in errors of its own
+                raise ServeError(f"cannot start TagoTiP's MQTT broker: {error}") from None
         tasks = [asyncio.create_task(s.serve(sockets=[sock])) for s, sock in listeners]
         activity = asyncio.create_task(app.persist_activity_forever())
         while not all(s.started for s, _ in listeners):
@@ -363,6 +398,7 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
                 "http_url": _url("http", listeners[1 if args.tls else 0][1]),
                 "tagotip_http_url": _url("http", tagotip_sock),
                 "tagotip_auth_hash": tagotip.auth_hash,
+                "tagotip_mqtt": None if mqtt is None else f"{args.host}:{mqtt.port}",
                 "network_token": account.meta["network_token"],
                 "analysis_token": account.meta["analysis_token"],
                 "authorization": account.meta["authorization"],
@@ -381,6 +417,8 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
             gc.freeze()
             print(line, flush=True)
         await asyncio.gather(*tasks)
+        if mqtt is not None:
+            await mqtt.stop()
         activity.cancel()
         await app.persist_activity()
         return 0 if all(s.started for s, _ in listeners) else 1

@@ -79,6 +79,13 @@ def test_ignore_seq(start):
     assert answers == [b"OK|1", b"OK|1"]
 
 
+def test_no_ttl(start):
+    # the MQTT binding's TTL is judged in tests/server/test_tagotip_mqtt.py, with and without
+    # this fault; here: the fault is taken and the broker runs with it
+    target = start("--fault", "no-ttl", "--tagotip-mqtt-port", "0")
+    assert "no-ttl" in target.info["faults"][0] and target.info["tagotip_mqtt"]
+
+
 def test_ignore_permission(start):
     client = faulty(start, "ignore-permission")
     made = client.device("p")

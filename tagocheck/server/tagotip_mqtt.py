@@ -1,0 +1,244 @@
+"""TagoTiP's MQTT binding (TagoTipServers §3, docs/tagotip/transports/mqtt) on a real broker:
+amqtt's, run in the target's process on its own port, with a plugin of ours that does what
+TagoIO's broker does around it.
+
+- CONNECT: username and password are the Authorization Hash's two halves (§3.1); a wrong pair
+  is refused. Past the plan's connections per IP or active connections per profile the CONNECT
+  is refused too: the rate-limit page answers `ACK|ERR|rate_limited` then closes, which a
+  device that has not subscribed yet cannot read, so a refused CONNACK stands for it [X].
+- PUBLISH to `$tip/{serial}/push` (`[!N|]BODY`) or `/pull` (`[!N|]a,b`) goes to the TagoTiP
+  service, and its ACK is published to `$tip/{serial}/ack` (`[!N|]STATUS[|DETAIL]`, §3.3);
+  `$tips/` carries TagoTiP/S envelopes the same way.
+- TTL: the plan's connection TTL after CONNECT, `ERR|ttl_expired` goes to the connection's ack
+  topics and the connection is closed [C rate-limits]. Idle: the client's keep-alive is capped
+  at the plan's idle timeout, so amqtt's reader times out on a connection silent that long
+  (any packet, a PINGREQ included, resets it: MQTT's own keep-alive, as the page says); amqtt
+  ignores that timeout, so the plugin hooks it: `ERR|keep_alive_timeout`, then the close.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import dataclasses
+import logging
+from dataclasses import dataclass
+from typing import Any
+
+from amqtt.broker import Broker
+from amqtt.events import BrokerEvents
+from amqtt.plugins.base import BaseAuthPlugin, BasePlugin
+
+from tagocheck.server.plans import TAGOTIP_CONNECTIONS, TagoTipConnections
+from tagocheck.server.tagotip_service import TagoTipService
+from tagocheck.tagotip.frames import Ack, ack_payload, check_serial, check_size, parse_counter
+from tagocheck.tagotip.grammar import FrameError, split_unescaped
+
+log = logging.getLogger("tagocheck.server.tagotip_mqtt")
+MAX_TOPIC = 128  # [C transports/mqtt]
+
+BINDINGS: dict[str, TagoTipMqtt] = {}
+"""The running bindings by name: amqtt builds its plugins from their dotted path and a config,
+so a plugin finds its binding here by the name in its config."""
+
+
+def _topic(topic: str) -> tuple[str, str, str] | None:
+    """(prefix, serial, verb) of `$tip/{serial}/{verb}` or `$tips/...`, else None."""
+    parts = topic.split("/")
+    if len(parts) != 3 or parts[0] not in ("$tip", "$tips"):
+        return None
+    return parts[0], parts[1], parts[2]
+
+
+def _counter_and_rest(payload: str) -> tuple[int | None, str]:
+    """§3.3: an optional `!N|` before the body."""
+    if not payload.startswith("!"):
+        return None, payload
+    head, *rest = split_unescaped(payload, "|")
+    if not rest:
+        raise FrameError("invalid_payload", "TagoTipServers §3.3", "a counter with no body")
+    return parse_counter(head), payload[len(head) + 1 :]
+
+
+class TipBroker(Broker):
+    """amqtt's broker, taking PUBLISHes to `$tip/` and `$tips/` topics as TagoIO's does.
+
+    amqtt refuses a client's PUBLISH to any `$` topic and closes its connection (its reading of
+    MQTT-4.7.2-1, which only keeps `$` topics from wildcard subscriptions); the binding is made
+    of such topics. They go to the plugins and to no subscriber: the ACK is the answer. This
+    overrides a private method of amqtt 0.12 (pinned in pyproject.toml; tests/server/
+    test_tagotip_mqtt.py fails if it no longer applies)."""
+
+    async def _handle_message_delivery(self, client_session, handler, wait_deliver):  # type: ignore[no-untyped-def]
+        message = wait_deliver.result()
+        if message is not None and _topic(message.topic or "") is not None:
+            await self.plugins_manager.fire_event(
+                BrokerEvents.MESSAGE_RECEIVED, client_id=client_session.client_id, message=message
+            )
+            return True
+        return await super()._handle_message_delivery(client_session, handler, wait_deliver)
+
+
+class TagoTipMqtt:
+    """The broker and what the plugin needs: the service, the plan's limits, the faults."""
+
+    def __init__(
+        self,
+        service: TagoTipService,
+        plan: str,
+        host: str,
+        port: int,
+        *,
+        ttl_seconds: float | None = None,
+        idle_seconds: float | None = None,
+        name: str = "tagotip",
+    ) -> None:
+        self.service = service
+        plan_limits = TAGOTIP_CONNECTIONS[plan]
+        self.limits: TagoTipConnections = dataclasses.replace(
+            plan_limits,
+            ttl_seconds=ttl_seconds or plan_limits.ttl_seconds,
+            idle_seconds=idle_seconds or plan_limits.idle_seconds,
+        )
+        self.enforce_ttl = "no-ttl" not in service.app.faults
+        self.name = name
+        self.address = (host, port)
+        self.broker: TipBroker | None = None
+        self.closed_by_ttl = 0
+        self.refused_connects = 0
+        BINDINGS[name] = self
+
+    async def start(self) -> None:
+        host, port = self.address
+        config = {
+            "listeners": {"default": {"type": "tcp", "bind": f"{host}:{port}"}},
+            "plugins": {
+                f"{__name__}.TipAuthPlugin": {"binding": self.name},
+                f"{__name__}.TipPlugin": {"binding": self.name},
+            },
+        }
+        self.broker = TipBroker(config)
+        await self.broker.start()
+
+    @property
+    def port(self) -> int:
+        assert self.broker is not None
+        server = next(iter(self.broker._servers.values()))  # amqtt keeps its asyncio servers there
+        return server.instance.sockets[0].getsockname()[1]
+
+    async def stop(self) -> None:
+        if self.broker is not None:
+            with contextlib.suppress(Exception):
+                await self.broker.shutdown()
+        BINDINGS.pop(self.name, None)
+
+
+class TipAuthPlugin(BaseAuthPlugin):
+    """CONNECT: the hash's halves, the connection limits, and the idle timeout as keep-alive."""
+
+    @dataclass
+    class Config:
+        binding: str = "tagotip"
+
+    async def authenticate(self, *, session: Any) -> bool | None:
+        binding = BINDINGS[self.config.binding]
+        auth = f"{session.username or ''}{session.password or ''}"
+        if not binding.service.knows(auth):
+            return False
+        connected = [
+            s for s in self.context.sessions if s is not session and s.transitions.is_connected()
+        ]
+        same_ip = sum(1 for s in connected if s.remote_address == session.remote_address)
+        if same_ip >= binding.limits.per_ip or len(connected) >= binding.limits.mqtt_per_profile:
+            binding.refused_connects += 1
+            return False
+        if binding.enforce_ttl:
+            idle = max(1, round(binding.limits.idle_seconds))  # MQTT keep-alive is whole seconds
+            session.keep_alive = min(session.keep_alive or idle, idle)
+        return True
+
+
+class TipPlugin(BasePlugin):
+    """Uplinks to the service, ACKs back on the ack topic, and each connection's TTL."""
+
+    @dataclass
+    class Config:
+        binding: str = "tagotip"
+
+    def __init__(self, context: Any) -> None:
+        super().__init__(context)
+        self.ack_topics: dict[str, set[str]] = {}
+        self.timers: dict[str, asyncio.Task] = {}
+
+    @property
+    def binding(self) -> TagoTipMqtt:
+        return BINDINGS[self.config.binding]
+
+    async def on_broker_client_connected(self, *, client_id: str, client_session: Any) -> None:
+        if self.binding.enforce_ttl:
+            self.timers[client_id] = asyncio.ensure_future(self._expire(client_id))
+            found = self.context._broker_instance._sessions.get(client_id)
+            if found is not None:  # amqtt's reader calls this on keep-alive silence, then goes on
+                found[1].handle_read_timeout = lambda: asyncio.ensure_future(
+                    self._close(client_id, b"ERR|keep_alive_timeout")
+                )
+
+    async def on_broker_client_disconnected(self, *, client_id: str, client_session: Any) -> None:
+        timer = self.timers.pop(client_id, None)
+        if timer is not None and timer is not asyncio.current_task():
+            timer.cancel()
+        self.ack_topics.pop(client_id, None)
+
+    async def on_broker_client_subscribed(self, *, client_id: str, topic: str, qos: int) -> None:
+        if topic.endswith("/ack"):
+            self.ack_topics.setdefault(client_id, set()).add(topic)
+
+    async def _expire(self, client_id: str) -> None:
+        await asyncio.sleep(self.binding.limits.ttl_seconds)
+        self.binding.closed_by_ttl += 1
+        await self._close(client_id, b"ERR|ttl_expired")
+
+    async def _close(self, client_id: str, why: bytes) -> None:
+        """`why` on the connection's plain ack topics, then the connection closed."""
+        for topic in self.ack_topics.pop(client_id, ()):
+            if topic.startswith("$tip/"):
+                await self.context.broadcast_message(topic, why)
+        await asyncio.sleep(0.05)  # the ERR goes out before the close
+        # amqtt has no public call to drop one client: its take-over path does this
+        found = self.context._broker_instance._sessions.get(client_id)
+        if found is not None:
+            with contextlib.suppress(Exception):
+                await found[1].handle_connection_closed()
+                await found[1].stop()
+
+    async def on_broker_message_received(self, *, client_id: str, message: Any) -> None:
+        named = _topic(message.topic)
+        if named is None or named[2] not in ("push", "pull"):
+            return
+        prefix, serial, verb = named
+        data = bytes(message.data)
+        if prefix == "$tips":
+            answer = await self.binding.service.handle_envelope(data)
+            await self.context.broadcast_message(f"$tips/{serial}/ack", answer)
+            return
+        ack = await self._plain(client_id, message.topic, serial, verb, data)
+        await self.context.broadcast_message(f"$tip/{serial}/ack", ack_payload(ack).encode())
+
+    async def _plain(self, client_id: str, topic: str, serial: str, verb: str, data: bytes) -> Ack:
+        session = self.context.get_session(client_id)
+        auth = f"{session.username or ''}{session.password or ''}" if session else ""
+        seq = None
+        try:
+            if len(topic) > MAX_TOPIC:
+                raise FrameError("invalid_payload", "transports/mqtt", "a topic over 128 chars")
+            check_serial(serial)
+            check_size(data)
+            seq, rest = _counter_and_rest(data.decode())
+        except FrameError as refused:
+            return Ack("ERR", refused.code, seq)
+        except UnicodeDecodeError:
+            return Ack("ERR", "invalid_payload")
+        if verb == "pull":
+            names = "[" + ";".join(rest.split(",")) + "]"
+            return await self.binding.service.handle("PULL", auth, serial, names, seq)
+        return await self.binding.service.handle("PUSH", auth, serial, rest, seq)

@@ -183,6 +183,25 @@ def test_the_real_suite_on_the_same_target_holds(tmp_path):
     assert run.returncode == 0, run.stdout[-3000:]
 
 
+def test_a_protocol_not_pointed_at_is_not_asked_and_says_so(tmp_path):
+    """A foreign target given without --tagotip-url: TagoTiP's tests are deselected, the run is
+    judged on what was asked (exit 0, not 'not judged' for a family skipped whole), and both the
+    summary and the report say TagoTiP was not asked."""
+    with start(tmp_path) as target:
+        run = run_contract(
+            tmp_path,
+            "contract/test_routes.py",
+            "contract/test_tagotip.py",
+            "-k",
+            "(test_route and GET and info) or tagotip",
+            target=target,
+        )
+    assert run.returncode == 0, run.stdout[-3000:]
+    assert "not asked, so not judged: TagoTiP" in run.stdout
+    assert run.report["not_asked"] == ["TagoTiP: no --tagotip-url was given"]
+    assert not any("tagotip" in n for n in run.report["verdict"]["not_judged"])
+
+
 def test_nothing_run_is_not_green(tmp_path):
     junit = tmp_path / "junit.xml"
     run = run_contract(tmp_path, "contract/", "-k", "no_test_has_this_name", f"--junitxml={junit}")

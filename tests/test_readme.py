@@ -99,7 +99,8 @@ def test_every_readme_command_promises_an_exit_status_or_says_why_it_is_not_run(
 def world(tmp_path_factory):
     """An embedded target standing for the user's account, and the user's own files."""
     home = tmp_path_factory.mktemp("user")
-    with start_target(home / "account", "--plan", "starter", "--seed-devices", "3") as target:
+    account = ("--plan", "starter", "--seed-devices", "3", "--tagotip-mqtt-port", "0")
+    with start_target(home / "account", *account) as target:
         fleet = json.loads(Path(target.info["fleet_file"]).read_text())
         device_token = fleet["devices"][0]["token"]
         with start_target(
@@ -119,6 +120,9 @@ def as_a_user_types_it(command: Command, world: dict) -> tuple[str, dict[str, st
     text = re.sub(r"TAGOIO_PROFILE_TOKEN=\S+", "TAGOIO_PROFILE_TOKEN=$PROFILE", text)
     text = re.sub(r"--profile-token \S+", "--profile-token $PROFILE", text)
     text = text.replace("--host URL", f"--host {target.url}")
+    text = text.replace("https://http.tip.us-e1.tago.io", target.info["tagotip_http_url"])
+    text = text.replace("mqtt.tip.us-e1.tago.io:1883", str(target.info["tagotip_mqtt"]))
+    text = re.sub(r"--authorization \S+", "--authorization $AUTH", text)
     text = text.replace("make ", f"make -C {ROOT} ")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAGOIO_", "LOCUST_"))}
     env.update(
@@ -126,6 +130,7 @@ def as_a_user_types_it(command: Command, world: dict) -> tuple[str, dict[str, st
         PATH=f"{Path(sys.executable).parent}{os.pathsep}{env['PATH']}",
         PROFILE=target.profile_token,
         T=world["device_token"],
+        AUTH=target.info["authorization"],
     )
     if "$TAGOIO_API" in text:  # elsewhere the embedded target is the command's own
         env["TAGOIO_API"] = target.url

@@ -5,7 +5,8 @@ broke. A search does not depend on the user's guess of where the limit is: it do
 devices reporting until a step breaks (or the whole fleet held), then bisects between the
 highest step that held and the lowest that broke until the bracket is narrower than the
 precision (5 % of the load held, unless told) or the time budget would be passed by one more
-step. Where the lowest broken step fell behind, the rate it did answer is the target's
+step. A step that broke is held once more before the break is believed: the repeat decides.
+Where the lowest broken step fell behind, the rate it did answer is the target's
 throughput, measured: the next step goes there (kept inside the bracket) rather than to the
 middle, which closes a bracket in a step or two instead of halving it four times. Both are
 judged by the same rule (tagocheck.fleet.capacity.broke and held), and both only propose
@@ -19,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from tagocheck.fleet.capacity import Step, bracket, broke
+from tagocheck.fleet.capacity import Step, bracket, broke, repeating, standing
 from tagocheck.fleet.timeline import FOLLOWS
 
 GROWTH = 2
@@ -35,7 +36,8 @@ Judge = Callable[[Step], bool]
 
 @dataclass(frozen=True)
 class Ramp:
-    """The fixed ramp: `steps` equal steps of the fleet, stopping after the first that broke."""
+    """The fixed ramp: `steps` equal steps of the fleet, stopping after the first that broke
+    (and broke again when held a second time: a break is confirmed before it ends the ramp)."""
 
     fleet: int
     steps: int
@@ -48,9 +50,13 @@ class Ramp:
 
     def next(self, done: list[Step], broken: Judge, seconds_left: float) -> int | None:
         """The next step's devices; None: the ramp is over (its last step, or a step broke)."""
-        if len(done) >= self.steps or any(broken(step) for step in done):
+        again = repeating(done, broken)
+        if again is not None:
+            return again.devices
+        counted = standing(done)
+        if len(counted) >= self.steps or any(broken(step) for step in counted):
             return None
-        return self._devices(len(done) + 1)
+        return self._devices(len(counted) + 1)
 
     def label(self, index: int) -> str:
         return f"step {index}/{self.steps}"
@@ -63,7 +69,8 @@ class Ramp:
 class Search:
     """Doubling then bisecting, between `first` devices and the whole `fleet`, each step held
     `hold` seconds, until the bracket is within `precision` or the next step would not end in
-    the time left."""
+    the time left. A step that broke is held once more before the bracket moves: the repeat
+    decides (see tagocheck.fleet.capacity.repeating)."""
 
     fleet: int
     hold: float
@@ -85,6 +92,15 @@ class Search:
     def _next(self, done: list[Step], broken: Judge, seconds_left: float) -> tuple[int | None, str]:
         if not done:
             return self.first(), ""
+        again = repeating(done, broken)
+        if again is not None:
+            if seconds_left < self.hold:
+                return None, (
+                    "the time budget (--search-seconds) is spent, with the break at "
+                    f"{again.devices:,} devices not yet confirmed"
+                )
+            return again.devices, ""
+        done = standing(done)
         low, high = _bracket_devices(done, broken)
         if high is None:  # nothing broke: grow
             if low is not None and low >= self.fleet:
@@ -150,6 +166,14 @@ def answer(
     found: dict[str, Any] = {
         "held": held_step.as_dict() if held_step else None,
         "broke": broken_step.as_dict() if broken_step else None,
+        # the break showed twice: the broken step repeated one at its load that broke too
+        "confirmed": broken_step is not None
+        and any(
+            s.devices == broken_step.devices
+            and s.index < broken_step.index
+            and broke(s, p99_ms, error_rate)
+            for s in steps
+        ),
         "above": broken_step is None,
         "fleet": fleet,
     }

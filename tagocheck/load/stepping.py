@@ -150,6 +150,14 @@ class Stepping:
         step = step_from(index, active, started, started + self.hold, offered, self.samples())
         self.steps.append(step)
         verdict = "; ".join(broke(step, self.p99_ms, self.error_rate)) or "held"
+        again = self.steps[-2] if len(self.steps) > 1 else None
+        if again is not None and again.devices == active:
+            verdict += (
+                f" (step {again.index} held again: its break is confirmed)"
+                if self.broken(step)
+                else f" (step {again.index} held again: its break did not show twice, so it "
+                "was not the target's and this step stands for it)"
+            )
         self.say(
             "step",
             f"{self.plan.label(index)}: {active:,} devices, offered {offered:,.0f}/s, "

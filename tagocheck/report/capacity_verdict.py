@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from tagocheck.fleet.capacity import Step, highest_good, p99_text
+from tagocheck.fleet.capacity import Step, highest_good, p99_text, standing
 from tagocheck.fleet.model import FleetConfigError, Interval
 from tagocheck.fleet.paths import NAMES, PathLimit, path_limit
 from tagocheck.report.ranked import Findings
@@ -27,12 +27,14 @@ def judge_capacity(
     )
     if not best:
         findings.add("capacity", "No capacity step met the thresholds, the first one included.")
-    planned = (run.config.get("options") or {}).get("steps") or len(steps)
-    if not knee and len(steps) < planned:
+    # a break held again to confirm it is one step of the plan, not two
+    counted_steps = len(standing([Step(**step) for step in steps]))
+    planned = (run.config.get("options") or {}).get("steps") or counted_steps
+    if not knee and counted_steps < planned:
         findings.add(
             "capacity",
-            f"The run stopped after step {len(steps)} of {planned}: the capacity above it was "
-            "not measured.",
+            f"The run stopped after step {counted_steps} of {planned}: the capacity above it "
+            "was not measured.",
         )
     bent = capacity.get("bend")
     if bent:
@@ -65,9 +67,14 @@ def _search(capacity: dict[str, Any], facts: list[str], caveats: list[str]) -> N
     )
     broken = found.get("broke")
     if broken:
+        confirmed = (
+            "; it broke again when held a second time"
+            if found.get("confirmed")
+            else "; held once only, this break is not confirmed"
+        )
         facts.append(
             f"The lowest load that broke: {broken['devices']:,} devices, "
-            f"{broken['offered']:,.1f} reports/s offered ({found.get('why', '')})."
+            f"{broken['offered']:,.1f} reports/s offered ({found.get('why', '')}{confirmed})."
         )
     limit = found.get("limit") or {}
     who, why = limit.get("limit"), limit.get("why")

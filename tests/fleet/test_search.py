@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from tagocheck.fleet.capacity import Step, broke, highest_good
+from tagocheck.fleet.capacity import Step, broke, highest_good, knee
 from tagocheck.fleet.model import Fleet, FleetConfig, Interval
 from tagocheck.fleet.schedule import Schedule
 from tagocheck.fleet.search import Ramp, Search, answer
@@ -61,18 +61,20 @@ def test_a_search_doubles_then_bisects():
     plan = Search(fleet=32_000, hold=10.0)
     steps, why = search_until_done(plan, capacity=3_000)
     devices = [s.devices for s in steps]
-    assert devices[:4] == [2_000, 4_000, 8_000, 6_000], devices
+    # 8,000 broke and broke again when held a second time: then the bisection
+    assert devices[:5] == [2_000, 4_000, 8_000, 8_000, 6_000], devices
     assert why == "the bracket is within 5%"
     best = highest_good(steps, 500.0, 0.01)
     assert best is not None and 0.95 * 3_000 <= best.offered <= 3_000
 
 
 def test_a_search_goes_to_the_throughput_a_broken_step_measured():
-    """The first step broke, answering 100/s of 1,000/s: the next goes to 100/s (200 devices),
-    which holds, and the one after, 5 % above it, closes the bracket."""
+    """The first step broke, answering 100/s of 1,000/s, and again when repeated: the next
+    goes to 100/s (200 devices), which holds, and the one after, 5 % above it, breaks twice
+    and closes the bracket."""
     plan = Search(fleet=32_000, hold=10.0)
     steps, why = search_until_done(plan, capacity=100)
-    assert [s.devices for s in steps] == [2_000, 200, 210], why
+    assert [s.devices for s in steps] == [2_000, 2_000, 200, 210, 210], why
     assert answer(steps, 500.0, 0.01, 32_000)["held"]["offered"] == 100
 
 
@@ -81,11 +83,11 @@ def test_a_search_broken_by_latency_alone_halves_down():
     plan = Search(fleet=32_000, hold=10.0)
     steps: list[Step] = []
     judge = lambda step: bool(broke(step, 500.0, 0.01))  # noqa: E731
-    for _ in range(3):
+    for _ in range(5):
         devices = plan.next(steps, judge, 1e9)
         slow = 900.0 if devices > 600 else 5.0
         steps.append(Step(len(steps) + 1, devices, 0, 10, devices / 2, devices / 2, slow, 0.0))
-    assert [s.devices for s in steps] == [2_000, 1_000, 500]
+    assert [s.devices for s in steps] == [2_000, 2_000, 1_000, 1_000, 500]
 
 
 def test_the_time_budget_stops_the_search_and_says_so():
@@ -95,6 +97,49 @@ def test_the_time_budget_stops_the_search_and_says_so():
     assert "time budget" in why
     found = answer(steps, 500.0, 0.01, 32_000)
     assert found["width"] > 0.05  # the precision was not reached: the bracket says how wide
+    assert "not yet confirmed" in why and not found["confirmed"]
+
+
+def one_bad_second(capacity: float, bad_index: int):
+    """A model target whose step `bad_index` falls 10 % short once, as a generator on a busy
+    machine does: the target did not cause it, and a repeat of that step holds."""
+
+    def step(index: int, devices: int) -> Step:
+        good = model_step(index, devices, capacity)
+        if index != bad_index:
+            return good
+        return Step(index, devices, good.started, good.ended, good.offered, good.offered * 0.9,
+                    good.p99_ms, 0.0)  # fmt: skip
+
+    return step
+
+
+def test_a_break_its_repeat_does_not_show_does_not_cut_the_answer():
+    """CI's case: a 90/s target, 320 devices a second; the first step (20 devices) answered
+    18/s once. Believed, the answer was 19 devices. Repeated, it holds, and the search goes on
+    to bracket 90/s."""
+    plan = Search(fleet=320, hold=4.0, precision=0.05)
+    make = one_bad_second(capacity=90.0, bad_index=1)
+    judge = lambda step: bool(broke(step, 500.0, 0.01))  # noqa: E731
+    steps: list[Step] = []
+    while (devices := plan.next(steps, judge, 1e9)) is not None:
+        steps.append(make(len(steps) + 1, devices))
+    assert [s.devices for s in steps[:3]] == [20, 20, 40]
+    found = answer(steps, 500.0, 0.01, 320)
+    assert found["held"]["offered"] <= 90.0 < found["broke"]["offered"]
+    assert found["confirmed"]
+    assert knee(steps, 500.0, 0.01)["step"] != 1  # the unconfirmed break is no knee
+
+
+def test_a_ramp_goes_on_past_a_break_its_repeat_does_not_show():
+    plan = Ramp(fleet=1_000, steps=5)
+    make = one_bad_second(capacity=250, bad_index=2)
+    judge = lambda step: bool(broke(step, 500.0, 0.01))  # noqa: E731
+    steps: list[Step] = []
+    while (devices := plan.next(steps, judge, 0.0)) is not None:
+        steps.append(make(len(steps) + 1, devices))
+    assert [s.devices for s in steps] == [200, 400, 400, 600, 600]
+    assert highest_good(steps, 500.0, 0.01).devices == 400
 
 
 def test_a_bend_below_the_thresholds_does_not_cut_the_answer():
@@ -125,8 +170,9 @@ def test_a_ramp_stops_after_its_first_broken_step():
     judge = lambda step: bool(broke(step, 500.0, 0.01))  # noqa: E731
     while (devices := plan.next(steps, judge, 0.0)) is not None:
         steps.append(model_step(len(steps) + 1, devices, capacity=250))
-    assert [s.devices for s in steps] == [200, 400, 600]
+    assert [s.devices for s in steps] == [200, 400, 600, 600]  # the break, then its repeat
     assert highest_good(steps, 500.0, 0.01).devices == 400
+    assert answer(steps, 500.0, 0.01, 1_000)["confirmed"]
 
 
 @pytest.mark.parametrize("jitter", [0.0, 0.5])

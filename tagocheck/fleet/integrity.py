@@ -1,6 +1,6 @@
 """Integrity: every acknowledged report is stored, once.
 
-Every report's records carry a `group` naming the run and the report (`<run tag>.<swarm>.<seq>`),
+Every report's records carry a `group` naming the run and the report (`<run tag>_<swarm>_<seq>`),
 so the records a target returns can be traced back to the report that sent them. For a sample of
 devices (all of them in small fleets) the observer keeps which reports were acknowledged; at the
 end the target's records of those devices are read back and reconciled report by report. Counting
@@ -27,8 +27,23 @@ def run_tag() -> str:
     return GROUP_PREFIX + secrets.token_hex(3)
 
 
+GROUP_SEPARATOR = "_"
+"""Between a group's parts. TagoTiP takes a group of [a-z0-9_] only (TagoTiP §14), so with this
+one form a report's group is the same on every path, REST or TagoTiP."""
+
+
+def swarm_tag(run: str, swarm: int) -> str:
+    """The groups of one swarm of a run (a web UI run may start several)."""
+    return f"{run}{GROUP_SEPARATOR}{swarm}"
+
+
+def run_prefix(run: str) -> str:
+    """What every group of the run starts with, and no group of another run."""
+    return run + GROUP_SEPARATOR
+
+
 def report_group(swarm_tag: str, sequence: int) -> str:
-    return f"{swarm_tag}.{sequence}"
+    return f"{swarm_tag}{GROUP_SEPARATOR}{sequence}"
 
 
 def traced_devices(fleet_size: int, sample: int) -> list[int]:
@@ -114,7 +129,7 @@ def check_times(
 
 def sequence_of(group: str) -> int:
     """The report's sequence, the last part of its group."""
-    return int(group.rpartition(".")[2])
+    return int(group.rpartition(GROUP_SEPARATOR)[2])
 
 
 def summarise(

@@ -20,7 +20,7 @@ from typing import Any
 import gevent
 from locust.runners import MasterRunner
 
-from tagocheck.fleet.integrity import run_tag, traced_devices
+from tagocheck.fleet.integrity import run_tag, swarm_tag, traced_devices
 from tagocheck.fleet.model import Fleet
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.fleet.timeline import Sample
@@ -205,7 +205,7 @@ class Coordinator:
             per_device_ledger=bool(self.limits.devices),
             probes=run.probes if self.scenario == "ratelimit" else None,
             probe_factor=options.probe_factor,
-            swarm_tag=f"{self.run_tag}.{self.swarms}",
+            swarm_tag=swarm_tag(self.run_tag, self.swarms),
             traced=run.traced,
             network=setup.network if config.via == "network" else None,
             active=self.first_devices(),

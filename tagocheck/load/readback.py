@@ -10,7 +10,7 @@ from typing import Any
 
 import gevent.pool
 
-from tagocheck.fleet.integrity import check_times, reconcile, summarise
+from tagocheck.fleet.integrity import check_times, reconcile, run_prefix, summarise
 from tagocheck.fleet.model import Fleet
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.fleet.provision import ProvisionedDevice
@@ -36,7 +36,7 @@ def read_back(
     sample (`traced`): the check reads each one's records back (one request per 10,000
     records), twenty devices at a time."""
     unanswered = 0
-    prefix = run_tag + "."
+    prefix = run_prefix(run_tag)
     # records from before the run (a fleet file's devices may have years of them) are left
     # unread; an hour's margin for a target whose clock differs from ours
     since = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(started_at - 3600))

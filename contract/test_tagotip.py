@@ -23,20 +23,13 @@ from hypothesis import given, note, settings
 
 from tagocheck.spec.tagotip import tagotip_limits
 from tagocheck.tagotip import credentials, envelope
+from tagocheck.tagotip import http_binding as binding
 from tagocheck.tagotip.bodies import parse_variable_list
 from tagocheck.tagotip.grammar import ERROR_CODES, FrameError
 from tagocheck.tagotip.strategies import invalid_bodies, push_bodies
 
 SUBJECTS = ("TagoTiP HTTP",)
-STATUS_OF = {  # TagoTipServers §2.5, and the HTTP page's 413 [C]
-    "invalid_payload": 400,
-    "invalid_token": 401,
-    "device_not_found": 404,
-    "variable_not_found": 404,
-    "payload_too_large": 413,
-    "rate_limited": 429,
-    "server_error": 500,
-}
+STATUS_OF = binding.STATUS_OF_ERROR  # TagoTipServers §2.5, and the HTTP page's 413 [C]
 _COUNT = re.compile(r"[0-9]+")
 
 

@@ -19,12 +19,16 @@ from tagocheck.fleet.bounds import MAX_BUFFER, MAX_INTERVAL_SECONDS, FleetConfig
 from tagocheck.fleet.outage import Backfill, Reconnect, parse_outages
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.fleet.retry import RetryPolicy
+from tagocheck.tagotip.grammar import MAX_VARIABLES
 
 CONNECTION_MODES = ("keep-alive", "per-report")
-PATHS = ("device", "network")
-"""How reports reach the target: each device posting POST /data with its own token, or a
+TAGOTIP_PATHS = ("tagotip-http",)
+"""The paths that speak TagoTiP: a serial per device, the profile's hash, their own limits."""
+PATHS = ("device", "network", *TAGOTIP_PATHS)
+"""How reports reach the target: each device posting POST /data with its own token, a
 network posting every device's uplinks to POST /integration/network/data with one network token,
-naming each device by its serial."""
+naming each device by its serial, or each device pushing TagoTiP frames to the HTTP binding
+(tagocheck.fleet.paths)."""
 
 
 @dataclass(frozen=True)
@@ -115,11 +119,31 @@ class FleetConfig:
             raise FleetConfigError(f"--connection must be {' or '.join(CONNECTION_MODES)}")
         if self.via not in PATHS:
             raise FleetConfigError(f"--via must be {' or '.join(PATHS)}")
+        if self.via in TAGOTIP_PATHS:
+            self._check_tagotip()
         if not 1 <= self.buffer <= MAX_BUFFER:
             raise FleetConfigError(f"--buffer must be from 1 to {MAX_BUFFER:,} readings")
         # each parsed once now, so a bad value is refused before the run
         for name in ("retry_policy", "outages", "backfill_policy", "reconnect_policy"):
             getattr(self, name)
+
+    def _check_tagotip(self) -> None:
+        """What a TagoTiP frame cannot carry is refused before the run, not failed in it."""
+        if self.payload == "random":
+            raise FleetConfigError(
+                f"--via {self.via} with --payload random: its records may hold what a TagoTiP "
+                "variable cannot (an empty string, a name of other characters); pick a profile"
+            )
+        if self.records_per_request > MAX_VARIABLES:
+            raise FleetConfigError(
+                f"--via {self.via}: a TagoTiP frame holds at most {MAX_VARIABLES} variables "
+                "(TagoTiP §4.5.1); --records-per-request must be at most that"
+            )
+        if self.outage:
+            raise FleetConfigError(
+                f"--via {self.via} with --outage: a backfill over TagoTiP (readings batched "
+                "into frames of at most 100 variables) is not built yet; use --via device"
+            )
 
     @functools.cached_property
     def retry_policy(self):
@@ -158,6 +182,19 @@ class NetworkAccess:
 
     def __repr__(self) -> str:
         return "NetworkAccess(…)"
+
+
+@dataclass(frozen=True)
+class TipAccess:
+    """Where a TagoTiP fleet pushes and what authorises it: the HTTP binding's URL and the
+    profile's Authorization Hash (TagoTiP §4.3, derived from its authorization key). The hash
+    is a credential: it is never shown."""
+
+    url: str
+    auth_hash: str
+
+    def __repr__(self) -> str:
+        return "TipAccess(…)"
 
 
 class Fleet:

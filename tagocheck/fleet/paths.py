@@ -4,7 +4,10 @@ fleet's reports go to, and how many devices that is at the fleet's interval.
 The device path posts POST /data (each device its own token), the network path POST
 /integration/network/data (one network token for all): both are limited per profile and calendar
 minute, and the network route's figure is far lower (60 / 100 / 500 against 250 / 5,000 /
-15,000), so a fleet that fits through its own tokens may not fit through its network.
+15,000), so a fleet that fits through its own tokens may not fit through its network. The TagoTiP
+path (`tagotip-http`) sends each device's frames to TagoTiP's HTTP binding, authorised by the
+profile's hash and naming the device by its serial; its uplinks have their own per-profile
+limit (60 / 500 / 1,000 a minute: schemas/tagotip-limits.json).
 """
 
 from __future__ import annotations
@@ -12,17 +15,26 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+from tagocheck.fleet.model import TAGOTIP_PATHS
 from tagocheck.spec import ratelimits
+from tagocheck.spec.tagotip import tagotip_limits
+from tagocheck.tagotip import http_binding
 
 NETWORK_INGEST = "POST /integration/network/data"
 NETWORK_PATH = NETWORK_INGEST.partition(" ")[2]
-ROUTES = {"device": "POST /data", "network": NETWORK_INGEST}
+TAGOTIP_HTTP = "tagotip-http"
+TAGOTIP_HTTP_ROUTE = f"POST {http_binding.PUSH_PATH}{{serial}}"
+ROUTES = {"device": "POST /data", "network": NETWORK_INGEST, TAGOTIP_HTTP: TAGOTIP_HTTP_ROUTE}
 NAMES = {
     "device": "device path: each device posts POST /data with its own token",
     "network": "network path: one network token posts every uplink to "
     "POST /integration/network/data, naming the device by its serial",
+    TAGOTIP_HTTP: "TagoTiP path (HTTP binding): each device pushes its frames to "
+    "POST /v1/tip/{serial} on the TagoTiP endpoint, authorised by the profile's hash",
 }
-REPORT_WORD = {"device": "reports", "network": "uplinks"}
+REPORT_WORD = {"device": "reports", "network": "uplinks", TAGOTIP_HTTP: "uplinks"}
+SERIAL_PATHS = ("network", *TAGOTIP_PATHS)
+"""The paths that name a device by its serial, not its token."""
 
 
 @dataclass(frozen=True)
@@ -81,8 +93,12 @@ def path_limit(
     window_seconds: float = 60.0,
 ) -> PathLimit:
     route = ROUTES[via]
-    limits = ratelimits.rate_limits()
-    per_window = limits.per_minute(plan, route) if plan in limits.plans else None
+    if via in TAGOTIP_PATHS:
+        plans = tagotip_limits().plans
+        per_window = plans[plan].uplink_per_minute if plan in plans else None
+    else:
+        limits = ratelimits.rate_limits()
+        per_window = limits.per_minute(plan, route) if plan in limits.plans else None
     return PathLimit(
         via,
         route,

@@ -24,6 +24,7 @@ than the fleet's end (the embedded target seeds it in a second)."""
 def run_capacity(args: argparse.Namespace, out: Console) -> int:
     from tagocheck.fleet import integrity
     from tagocheck.fleet.model import FleetConfigError
+    from tagocheck.fleet.paths import TAGOTIP_PATHS
     from tagocheck.job import preflight
     from tagocheck.job.run import Job, JobError, Runner
     from tagocheck.load import rundir
@@ -53,6 +54,17 @@ def run_capacity(args: argparse.Namespace, out: Console) -> int:
             raise UsageError(
                 f"--via network on a real target needs ${' and $'.join(unset)} (the network "
                 "token the uplinks are posted with, the profile's authorization key)"
+            )
+    if not embedded and args.via in TAGOTIP_PATHS:
+        unset = [
+            name
+            for name in ("TAGOIO_TAGOTIP_URL", "TAGOIO_AUTHORIZATION")
+            if not os.environ.get(name)
+        ]
+        if unset:
+            raise UsageError(
+                f"--via {args.via} on a real target needs ${' and $'.join(unset)} (the TagoTiP "
+                "HTTP endpoint, the profile's authorization key its hash is made of)"
             )
     if args.devices is None:
         args.devices = EMBEDDED_FLEET if embedded else 50

@@ -267,7 +267,8 @@ class Runner:
             if job.profile_token:
                 env["TAGOIO_PROFILE_TOKEN"] = job.profile_token
                 env["LOCUST_PROFILE_TOKEN"] = job.profile_token
-            for name in ("NETWORK_TOKEN", "AUTHORIZATION"):  # the network path's, when given
+            # the network path's and the TagoTiP path's, when given
+            for name in ("NETWORK_TOKEN", "AUTHORIZATION", "TAGOTIP_URL"):
                 if env.get(f"TAGOIO_{name}"):
                     env[f"LOCUST_{name}"] = env[f"TAGOIO_{name}"]
             return job.target, env
@@ -297,6 +298,8 @@ class Runner:
             TAGOIO_AUTHORIZATION=info["authorization"],
             LOCUST_NETWORK_TOKEN=info["network_token"],
             LOCUST_AUTHORIZATION=info["authorization"],
+            TAGOIO_TAGOTIP_URL=info["tagotip_http_url"],
+            LOCUST_TAGOTIP_URL=info["tagotip_http_url"],
         )
         progress.update(
             task, total=1, completed=1, status=f"{self.target.url}, {job.config.devices:,} devices"

@@ -12,7 +12,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
-from tagocheck.judge import checks
+from tagocheck.judge import checks, tagotip_answers
+
+TAGOTIP_HTTP = "tagotip-http"
 
 
 @dataclass(frozen=True)
@@ -40,6 +42,8 @@ class Exchange:
     """The groups of the readings a report carries (one, or a backfill batch's)."""
     ledger_route: str | None = None
     """A limit finer than the route (the aggregate query has its own)."""
+    protocol: str = "rest"
+    """What the answer is read as: a REST envelope, or TagoTiP's HTTP binding (TAGOTIP_HTTP)."""
 
     @property
     def answered(self) -> bool:
@@ -51,6 +55,8 @@ class Exchange:
             return checks.Verdict(
                 route=None, status=0, outcome=checks.TRANSPORT_ERROR, message=self.transport_error
             )
+        if self.protocol == TAGOTIP_HTTP:
+            return tagotip_answers.judge_push(self.status, self.body)
         return checks.judge(
             self.method,
             self.path,

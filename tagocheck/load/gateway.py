@@ -25,15 +25,17 @@ from locust.exception import CatchResponseError
 
 from tagocheck.fleet.httpclient import patch_connection_pool
 from tagocheck.fleet.integrity import report_group
-from tagocheck.fleet.model import NetworkAccess
-from tagocheck.fleet.paths import NETWORK_PATH
-from tagocheck.fleet.payloads import PROFILES, iso_time
+from tagocheck.fleet.model import TAGOTIP_PATHS, NetworkAccess, TipAccess
+from tagocheck.fleet.paths import NETWORK_PATH, TAGOTIP_HTTP_ROUTE
+from tagocheck.fleet.payloads import PROFILES, Record, iso_time
 from tagocheck.fleet.schedule import Report
+from tagocheck.fleet.tip_payloads import push_body
 from tagocheck.judge import checks
-from tagocheck.judge.exchange import Exchange
+from tagocheck.judge.exchange import TAGOTIP_HTTP, Exchange
 from tagocheck.load import shard as this_process
 from tagocheck.load.shard import IDLE_SECONDS
 from tagocheck.spec import ratelimits
+from tagocheck.tagotip import http_binding
 from tagocheck.wire import transport
 from tagocheck.wire.client import retry_after
 
@@ -52,9 +54,11 @@ def failure_label(verdict: checks.Verdict) -> str:
 
 @dataclass(frozen=True)
 class Route:
-    """How a report reaches the target: the device path (POST /data with the device's token) or
+    """How a report reaches the target: the device path (POST /data with the device's token),
     the network path (POST /integration/network/data with the network's token, the device named
-    by metadata.serial in every record, the authorization key in the query [X])."""
+    by metadata.serial in every record, the authorization key in the query [X]) or the TagoTiP
+    path (a PUSH body to POST /v1/tip/{serial} on the binding's own URL, with the profile's
+    hash)."""
 
     path: str
     """Without the query string: what the checks and the stats see."""
@@ -63,9 +67,14 @@ class Route:
     url: str
     url_split: URL
     network: NetworkAccess | None
+    tip: TipAccess | None = None
 
     @classmethod
     def of(cls, client, shard: this_process.Shard, options) -> Route:
+        if shard.fleet.config.via in TAGOTIP_PATHS and shard.tip is not None:
+            split = URL(shard.tip.url + http_binding.PUSH_PATH)
+            path = TAGOTIP_HTTP_ROUTE.partition(" ")[2]
+            return cls(path, split.request_uri, str(split), split, None, shard.tip)
         network = shard.network if shard.fleet.config.via == "network" else None
         path = NETWORK_PATH if network is not None else "/data"
         url = client._build_url(path)
@@ -78,7 +87,38 @@ class Route:
         uri = split.request_uri + ("?" + "&".join(query) if query else "")
         return cls(path, uri, url, split, network)
 
+    def uri(self, sender: str) -> str:
+        """What one report is sent to: a TagoTiP device's own path names its serial."""
+        if self.tip is not None:
+            return self.request_uri + quote(sender, safe="")
+        return self.request_uri
+
+    def body(self, readings: list[tuple[str, float | None, list[Record]]], sender: str) -> bytes:
+        """A report's readings (group, when measured for a device that buffers, records) as
+        the route carries them: JSON records, or one TagoTiP PUSH body."""
+        if self.tip is not None:
+            return (
+                push_body(
+                    (group, None if measured is None else round(measured * 1000), records)
+                    for group, measured, records in readings
+                )
+                .text()
+                .encode()
+            )
+        out = []
+        for group, measured, records in readings:
+            for record in records:
+                record["group"] = group
+                if measured is not None:  # devices that buffer send each reading's time
+                    record["time"] = iso_time(measured)
+                if self.network is not None:  # the official form: each record names the device
+                    record["metadata"] = {**record.get("metadata", {}), "serial": sender}
+                out.append(record)
+        return orjson.dumps(out)
+
     def headers(self, sender: str) -> dict[str, str]:
+        if self.tip is not None:
+            return {**http_binding.authorization(self.tip.auth_hash), "Content-Type": "text/plain"}
         if self.network is not None:
             return {"Token": self.network.token, "Content-Type": "application/json"}
         return {"Device-Token": sender, "Content-Type": "application/json"}
@@ -145,23 +185,19 @@ class Gateway(TimedUser):
         sender = shard.fleet.senders[report.device]
         work = shard.work
         timed = work is not None and work.backlog is not None
-        records, groups = [], []
+        readings, groups, sent_records = [], [], 0
         # a backfill request carries its buffered readings; any other report, its one reading
         for sequence, measured in [(r.sequence, r.measured) for r in report.readings] or [
             (report.sequence, report.measured or report.due)
         ]:
             group = report_group(shard.swarm_tag, sequence)
             groups.append(group)
-            for record in PROFILES[config.payload](
+            records = PROFILES[config.payload](
                 self.rng, report.device, sequence, config.records_per_request
-            ):
-                record["group"] = group
-                if timed:  # devices that buffer send each reading with the time it was measured
-                    record["time"] = iso_time(measured)
-                if route.network is not None:  # the official form: each record names the device
-                    record["metadata"] = {**record.get("metadata", {}), "serial": sender}
-                records.append(record)
-        body = orjson.dumps(records)
+            )
+            sent_records += len(records)
+            readings.append((group, measured if timed else None, records))
+        body = route.body(readings, sender)
         headers = route.headers(sender)
         if config.connection == "per-report":
             headers["Connection"] = "close"
@@ -171,7 +207,7 @@ class Gateway(TimedUser):
         sent, started = time.time(), time.perf_counter()
         status, answer, error, retry_header = 0, b"", None, None
         try:
-            response = self.http.request("POST", route.request_uri, body=body, headers=headers)
+            response = self.http.request("POST", route.uri(sender), body=body, headers=headers)
             try:
                 answer = response.read()
                 status = response.status_code
@@ -197,8 +233,9 @@ class Gateway(TimedUser):
                 device=str(report.device),
                 transport_error=cause,
                 report_groups=tuple(groups),
-                records_sent=len(records),
+                records_sent=sent_records,
                 token_kind="network" if route.network is not None else "device-full",
+                protocol=TAGOTIP_HTTP if route.tip is not None else "rest",
             )
         )
         if work is not None:

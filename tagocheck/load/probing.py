@@ -12,7 +12,7 @@ import gevent
 
 from tagocheck.fleet.ledger import PROFILE
 from tagocheck.fleet.model import Fleet, FleetConfig
-from tagocheck.fleet.paths import NETWORK_INGEST
+from tagocheck.fleet.paths import NETWORK_INGEST, TAGOTIP_HTTP_ROUTE
 from tagocheck.fleet.probes import (
     BESIDE_UPLINKS,
     NOT_DRIVEN,
@@ -24,6 +24,7 @@ from tagocheck.judge import checks
 from tagocheck.load.ending import RunError
 from tagocheck.load.provisioning import Provisioning
 from tagocheck.spec import ratelimits
+from tagocheck.spec.tagotip import tagotip_limits
 from tagocheck.wire.client import TagoClient
 
 
@@ -46,6 +47,9 @@ class Limits:
             return self.devices.get((scope.removeprefix("device:"), route))
         if self.plan == ratelimits.NO_PLAN:
             return None
+        if route == TAGOTIP_HTTP_ROUTE:  # TagoTiP's uplinks: their own per-profile limit
+            plan = tagotip_limits().plans.get(self.plan)
+            return None if plan is None else plan.uplink_per_minute
         path, _, query = route.partition("?")
         params = dict(part.split("=", 1) for part in query.split("&")) if query else {}
         try:

@@ -14,7 +14,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from tagocheck.fleet.model import FleetConfig, NetworkAccess
+from tagocheck.fleet.model import FleetConfig, NetworkAccess, TipAccess
+from tagocheck.fleet.paths import SERIAL_PATHS, TAGOTIP_PATHS
 from tagocheck.fleet.provision import (
     ProvisionedDevice,
     create_devices,
@@ -27,6 +28,7 @@ from tagocheck.load.options import fleet_config
 from tagocheck.load.progress import counting, on_a_terminal
 from tagocheck.server.launcher import start_target
 from tagocheck.spec import ratelimits
+from tagocheck.tagotip.credentials import authorization_hash
 from tagocheck.wire import reach
 from tagocheck.wire.client import TagoClient
 
@@ -51,6 +53,8 @@ class Provisioning:
         """What this process created on a --host target, removed at its end."""
         self.network: NetworkAccess | None = None
         """What the network path posts with, when the fleet's path is the network."""
+        self.tip: TipAccess | None = None
+        """Where the TagoTiP path pushes and its hash, when the fleet's path is TagoTiP."""
 
     @property
     def embedded(self) -> bool:
@@ -73,6 +77,17 @@ class Provisioning:
                     "--via network on --host needs --network-token and --authorization (the "
                     "profile's authorization key: the route takes it as authorization_token)"
                 )
+            if config.via in TAGOTIP_PATHS:
+                if not (options.tagotip_url and options.authorization):
+                    raise RunError(
+                        f"--via {config.via} on --host needs --tagotip-url (the TagoTiP HTTP "
+                        "endpoint) and --authorization (the profile's key its hash is made of)"
+                    )
+                try:
+                    url = reach.check_url(options.tagotip_url)
+                except reach.Unreachable as error:
+                    raise RunError(f"--tagotip-url: {error}") from None
+                self.tip = TipAccess(url, authorization_hash(options.authorization))
         self.client = TagoClient(host, verify=options.ca_cert or True, ssl_false=options.ssl_false)
         if self.target is None:
             if options.fleet_file:
@@ -103,6 +118,7 @@ class Provisioning:
         self.devices = read_fleet_file(Path(self.target.info["fleet_file"]))
         info = self.target.info
         self.network = NetworkAccess(info["network_token"], info["authorization"])
+        self.tip = TipAccess(info["tagotip_http_url"], info["tagotip_auth_hash"])
         self.say(
             "target",
             f"embedded target at {self.target.url}, plan {self.plan}, "
@@ -205,7 +221,10 @@ class Provisioning:
         """What devices a network posts for are created with: a serial always (the embedded
         target's one network needs no more); on --host, the network the token is of (GET /info
         with the network token says, [C]) and --connector when given."""
-        if fleet_config(self.options).via != "network" or self.network is None:
+        via = fleet_config(self.options).via
+        if via in TAGOTIP_PATHS:
+            return {}  # a serial is all TagoTiP names a device by
+        if via != "network" or self.network is None:
             return None
         if self.target is not None:
             return {}
@@ -220,17 +239,18 @@ class Provisioning:
         return found
 
     def senders(self, config: FleetConfig) -> list[str]:
-        """What names each device on the fleet's path: its token, or (network) its serial."""
+        """What names each device on the fleet's path: its token, or (network, TagoTiP) its
+        serial."""
         devices = self.devices[: config.devices]
-        if config.via != "network":
+        if config.via not in SERIAL_PATHS:
             return [d.token for d in devices]
-        if self.network is None:
+        if config.via == "network" and self.network is None:
             raise RunError("--via network needs --network-token and --authorization")
         unnamed = sum(1 for d in devices if not d.serial)
         if unnamed:
             raise RunError(
-                f"--via network: {unnamed:,} of the {len(devices):,} devices have no serial "
-                'for the network to name them by (a fleet file entry needs "serial")'
+                f"--via {config.via}: {unnamed:,} of the {len(devices):,} devices have no "
+                'serial to name them by (a fleet file entry needs "serial")'
             )
         return [d.serial for d in devices]
 

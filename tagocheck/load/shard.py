@@ -22,7 +22,7 @@ import gevent
 import gevent.lock
 
 from tagocheck.fleet.integrity import report_group
-from tagocheck.fleet.model import Fleet, NetworkAccess
+from tagocheck.fleet.model import Fleet, NetworkAccess, TipAccess
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.fleet.outage import Backlog
 from tagocheck.fleet.probes import Probe, ProbeSchedule
@@ -71,6 +71,8 @@ class ShardTerms:
     tagocheck.fleet.integrity)."""
     network: NetworkAccess | None = None
     """What the network path posts with."""
+    tip: TipAccess | None = None
+    """Where the TagoTiP path pushes, and with which hash."""
     active: int = 0
     """Devices reporting from the start."""
 
@@ -81,6 +83,7 @@ class Shard:
     ) -> None:
         self.fleet = fleet
         self.network = terms.network
+        self.tip = terms.tip
         self.index = index
         self.count = count
         self.window = terms.window

@@ -14,7 +14,7 @@ from typing import Any
 
 import gevent
 
-from tagocheck.fleet.model import Fleet, FleetConfig, Interval, NetworkAccess
+from tagocheck.fleet.model import Fleet, FleetConfig, Interval, NetworkAccess, TipAccess
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.fleet.probes import Probe
 from tagocheck.fleet.timeline import Sample
@@ -60,12 +60,13 @@ def terms_to_wire(terms: ShardTerms, index: int, count: int) -> dict[str, Any]:
 
 
 def terms_from_wire(data: dict[str, Any]) -> ShardTerms:
-    probes, network = data["probes"], data["network"]
+    probes, network, tip = data["probes"], data["network"], data.get("tip")
     return ShardTerms(
         **{
             **data,
             "probes": None if probes is None else [Probe(**p) for p in probes],
             "network": None if network is None else NetworkAccess(**network),
+            "tip": None if tip is None else TipAccess(**tip),
         }
     )
 

@@ -83,7 +83,8 @@ def every_option() -> list[Option]:
             "Path",
             "device: each device posts POST /data with its own token; network: one network "
             "token posts every device's uplinks to POST /integration/network/data, naming each "
-            "device by its serial",
+            "device by its serial; tagotip-http: each device pushes TagoTiP frames to the HTTP "
+            "binding (POST /v1/tip/{serial}), authorised by the profile's hash",
             text,
             "device",
             choices=PATHS,
@@ -163,11 +164,19 @@ def every_option() -> list[Option]:
         Option(
             "--authorization",
             "Authorization key",
-            "--via network on --host: the profile's authorization key (at...), sent as "
-            "authorization_token",
+            "--via network or tagotip-http on --host: the profile's authorization key (at...), "
+            "sent as authorization_token (network) or hashed into TagoTiP's Authorization Hash",
             text,
             "",
             secret=True,
+        ),
+        Option(
+            "--tagotip-url",
+            "TagoTiP URL",
+            "--via tagotip-http on --host: the TagoTiP HTTP endpoint (e.g. "
+            "https://http.tip.us-e1.tago.io; the embedded target serves its own)",
+            text,
+            "",
         ),
         Option(
             "--connector",

@@ -13,25 +13,16 @@ from collections.abc import Callable
 from urllib.parse import parse_qs, unquote
 
 from tagocheck.server.tagotip_service import TagoTipService
+from tagocheck.tagotip import http_binding as binding
 from tagocheck.tagotip.envelope import SUITES, max_envelope
 from tagocheck.tagotip.frames import Ack, check_serial, check_size
 from tagocheck.tagotip.grammar import MAX_FRAME_BYTES, FrameError
 
-PATH = "/v1/tip/"
-ENVELOPE_PATH = "/v1/tips"
-STATUS_OF_ERROR = {
-    "invalid_payload": 400,
-    "invalid_method": 400,
-    "invalid_seq": 400,
-    "invalid_token": 401,
-    "device_not_found": 404,
-    "variable_not_found": 404,
-    "payload_too_large": 413,
-    "rate_limited": 429,
-    "server_error": 500,
-}
-"""§2.5's table; invalid_method and invalid_seq, which it does not list, as the 400 of a bad
-request (HTTP carries no counter, §2.7)."""
+PATH = binding.PUSH_PATH
+ENVELOPE_PATH = binding.ENVELOPE_PATH
+STATUS_OF_ERROR = {**binding.STATUS_OF_ERROR, "invalid_method": 400, "invalid_seq": 400}
+"""The binding's table; invalid_method and invalid_seq, which §2.5 does not list, as the 400
+of a bad request (HTTP carries no counter, §2.7)."""
 ENVELOPE_STATUS = {"envelope_too_large": 413}  # §2.9: other fallbacks are 400
 MAX_READ = max(MAX_FRAME_BYTES, max_envelope(SUITES[4])) + 1
 
@@ -76,7 +67,7 @@ class TagoTipHttp:
     ) -> Ack:
         headers = {k.decode("latin-1").lower(): v.decode("latin-1") for k, v in scope["headers"]}
         scheme, _, auth = headers.get("authorization", "").partition(" ")
-        if scheme != "TagoTiP" or not self.service.knows(auth.strip()):
+        if scheme != binding.AUTH_SCHEME or not self.service.knows(auth.strip()):
             return Ack("ERR", "invalid_token")  # §2.2: a hash no profile has is a 401
         try:
             check_serial(serial)
@@ -102,9 +93,9 @@ class TagoTipHttp:
 
 def _as_http(ack: Ack) -> tuple[int, bytes, bytes | None]:
     if ack.status == "PONG":
-        return 204, b"", None
+        return binding.PONG_STATUS, b"", None
     if ack.status == "OK":
-        return 200, (ack.detail or "").encode(), b"text/plain"
+        return binding.OK_STATUS, (ack.detail or "").encode(), b"text/plain"
     return STATUS_OF_ERROR.get(ack.detail or "", 500), (ack.detail or "").encode(), b"text/plain"
 
 

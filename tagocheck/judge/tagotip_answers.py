@@ -1,0 +1,70 @@
+"""TagoTiP's answers over the HTTP binding judged into the same verdict as a REST answer.
+
+A fleet on `--via tagotip-http` is counted, paced and reconciled like one on POST /data, so its
+answers become the same outcomes (accepted, rate-limited, rejected, server-error, and not an ACK
+where a REST answer would be no envelope) with `added` the OK's count. Only the binding's own
+table is the rule (tagocheck.tagotip.http_binding): an answer outside it is a violation of
+TagoTipServers §2.5.
+"""
+
+from __future__ import annotations
+
+import re
+from functools import lru_cache
+
+from tagocheck.judge.checks import (
+    ACCEPTED,
+    NOT_ENVELOPE,
+    RATE_LIMITED,
+    REJECTED,
+    SERVER_ERROR,
+    Verdict,
+    Violation,
+)
+from tagocheck.tagotip import http_binding as binding
+from tagocheck.tagotip.grammar import ERROR_CODES
+
+ROUTE = f"POST {binding.PUSH_PATH}{{serial}}"
+RULE = "TagoTipServers §2.5: an OK's count as text, or the error code with its status [C]"
+_COUNT = re.compile(r"0|[1-9][0-9]*")
+
+
+def _outcome(status: int) -> str:
+    if status == 429:
+        return RATE_LIMITED
+    if status >= 500:
+        return SERVER_ERROR
+    return REJECTED
+
+
+@lru_cache(maxsize=1024)
+def judge_push(status: int, body: bytes) -> Verdict:
+    """The verdict on one PUSH's answer (small bodies: a run sees a few answers many times;
+    callers treat it as read-only)."""
+    text = body.decode("utf-8", "replace")
+    shown = text[:60]
+    if status == binding.OK_STATUS:
+        if _COUNT.fullmatch(text):
+            return Verdict(ROUTE, status, ACCEPTED, added=int(text), succeeded=True)
+        why = f"200 with body {shown!r}, not the count of data points added"
+        return Verdict(
+            ROUTE, status, NOT_ENVELOPE, [Violation("tagotip-ack", "body", why, expected=RULE)],
+            message=why,
+        )  # fmt: skip
+    if status < 400:
+        why = f"HTTP {status} to a PUSH: the binding answers 200 or an error code"
+        violation = Violation("tagotip-ack", "status", why, expected=RULE)
+        return Verdict(ROUTE, status, NOT_ENVELOPE, [violation], message=why)
+    outcome = _outcome(status)
+    if text not in ERROR_CODES:
+        why = f"HTTP {status} with body {shown!r}, not a TagoTiP error code"
+        violation = Violation("tagotip-ack", "body", why, expected=RULE)
+        return Verdict(ROUTE, status, outcome, [violation], message=why)
+    expected = binding.STATUS_OF_ERROR.get(text)
+    violations = []
+    if expected is not None and expected != status:
+        why = f"{text} came with HTTP {status}, not {expected}"
+        violations.append(Violation("tagotip-ack", "status", why, expected=RULE))
+        if text == "rate_limited":  # the code says what it is, whatever status carried it
+            outcome = RATE_LIMITED
+    return Verdict(ROUTE, status, outcome, violations, message=text)

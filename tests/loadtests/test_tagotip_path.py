@@ -1,0 +1,125 @@
+"""The TagoTiP path under real Locust: each device pushes TagoTiP frames to the HTTP binding
+(POST /v1/tip/{serial}, the profile's hash), paced, judged and reconciled like the device path;
+the faults a target can have on it found, and the TagoTiP uplink limit judged window by window."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from tagocheck.fleet.paths import TAGOTIP_HTTP_ROUTE
+from tagocheck.redact import TOKEN_PATTERN
+from tagocheck.server.launcher import start_target
+
+from .test_fleet_scenario import ROOT, locust
+
+
+def tip_run(tmp_path: Path, faults: list[str], plan: str | None = None) -> tuple:
+    """A short TagoTiP run on a --host target with `faults`: its seeded fleet, its TagoTiP URL
+    and the profile's authorization key, as a user would give them. With a plan, the target
+    holds it in 2-s windows and the run judges by it."""
+    fault_args = [arg for fault in faults for arg in ("--fault", fault)]
+    served = ("--plan", plan, "--rate-window-seconds", "2") if plan else ("--plan", "unlimited")
+    judged = ("--plan", plan, "--rate-window", "2") if plan else ("--plan", "none")
+    state = tmp_path / "state"
+    with start_target(state, "--seed-devices", "20", *fault_args, *served) as target:
+        info = target.info
+        run_dir = tmp_path / "run"
+        done = locust(
+            *("-u", "5", "-r", "5", "-t", "4s", "--devices", "20", "--interval", "0.5"),
+            *("--host", target.url, "--fleet-file", info["fleet_file"]),
+            *("--via", "tagotip-http", "--tagotip-url", info["tagotip_http_url"]),
+            *("--authorization", info["authorization"], "--run-dir", str(run_dir)),
+            *judged,
+        )
+    return done, run_dir
+
+
+def summary_of(run_dir: Path) -> dict:
+    return json.loads((run_dir / "summary.json").read_text())
+
+
+def test_a_tagotip_fleet_pushes_every_frame_and_loses_none(tmp_path):
+    """200 devices a second on the embedded target, three variables a frame: every ACK's count
+    is the variables sent, every acknowledged frame read back through GET /data once."""
+    run_dir = tmp_path / "run"
+    done = locust(
+        *("-u", "10", "-r", "10", "-t", "5s", "--devices", "200", "--interval", "1"),
+        *("--via", "tagotip-http", "--payload", "gps-tracker", "--records-per-request", "3"),
+        *("--run-dir", str(run_dir)),
+    )
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
+    summary = summary_of(run_dir)
+    assert summary["reports"] > 500
+    assert summary["outcomes"] == {TAGOTIP_HTTP_ROUTE: {"accepted": summary["reports"]}}
+    integrity = summary["integrity"]
+    assert integrity["devices_checked"] == 200
+    assert integrity["lost"] == integrity["duplicated"] == 0
+    assert integrity["reports_acknowledged"] == summary["reports"]
+    assert integrity["stored"] == 3 * summary["reports"]
+    assert integrity["acknowledgements_miscounted"] == 0  # ACK|OK|3 for 3 variables
+    assert json.loads((run_dir / "config.json").read_text())["via"] == "tagotip-http"
+    assert "200 devices offering 200.0 uplinks/s met the thresholds" in done.stdout
+    assert "TagoTiP path (HTTP binding)" in (run_dir / "report.html").read_text()
+    for path in run_dir.iterdir():  # neither the authorization key nor its hash
+        text = path.read_text()
+        assert not TOKEN_PATTERN.search(text), f"a token in {path.name}"
+
+
+@pytest.mark.parametrize(
+    ("fault", "says"),
+    [
+        ("lose-writes=0.2", "acknowledged records were lost"),
+        ("wrong-count", "miscounted"),
+        ("duplicate-writes=0.2", "stored more than once"),
+    ],
+)
+def test_a_fault_on_the_tagotip_path_is_found(tmp_path, fault, says):
+    done, run_dir = tip_run(tmp_path, [fault])
+    assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
+    assert says in done.stdout, done.stdout[-2000:]
+    integrity = summary_of(run_dir)["integrity"]
+    assert integrity["reports_acknowledged"] > 50
+
+
+def test_the_tagotip_uplink_limit_is_judged_per_window_and_a_leak_found(tmp_path):
+    """Plan free, 2-s windows: 40 frames a second (20 devices every 0.5 s) against 60 a
+    window. A target that throttles at the limit leaks in no window and throttles none early;
+    one that never throttles leaks."""
+    done, run_dir = tip_run(tmp_path, [], plan="free")
+    enforcement = summary_of(run_dir)["rate_limit_enforcement"]
+    row = next(r for r in enforcement if r["route"] == TAGOTIP_HTTP_ROUTE)
+    assert row["limit"] == 60 and row["windows"] >= 2, enforcement
+    assert row["enforced"] >= 1 and row["leak"] == row["early-throttle"] == 0, enforcement
+    assert "does not fit its path" in done.stdout
+
+    leaky, leaky_dir = tip_run(tmp_path / "leaky", ["no-rate-limit"], plan="free")
+    findings = summary_of(leaky_dir)["rate_limit_findings"]
+    assert any(f["route"] == TAGOTIP_HTTP_ROUTE for f in findings), findings
+    assert leaky.returncode == 1
+
+
+@pytest.mark.parametrize(
+    ("args", "says"),
+    [
+        (("--payload", "random"), "--payload random"),
+        (("--records-per-request", "101"), "at most 100 variables"),
+        (("--host", "http://127.0.0.1:9"), "--tagotip-url"),
+    ],
+)
+def test_what_tagotip_cannot_carry_is_refused_in_one_line(tmp_path, args, says):
+    done = subprocess.run(
+        [
+            *(sys.executable, "-m", "locust", "-f", "loadtests/fleet.py", "--headless"),
+            *("-t", "2s", "--devices", "2", "--via", "tagotip-http", *args),
+            *("--run-dir", str(tmp_path / "run")),
+        ],
+        cwd=ROOT, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 2, done.stdout[-1000:] + done.stderr[-2000:]
+    assert says in done.stdout + done.stderr
+    assert not (tmp_path / "run").exists()

@@ -1,0 +1,83 @@
+"""A fleet's report as a TagoTiP frame, and the judge of the binding's answers: every profile's
+readings survive the frame (parsed back to the same records, groups and times), and every answer
+the binding's table allows is read as its outcome while anything else is a violation."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from tagocheck.fleet.payloads import PROFILES
+from tagocheck.fleet.tip_payloads import push_body
+from tagocheck.judge import checks
+from tagocheck.judge.tagotip_answers import judge_push
+from tagocheck.tagotip import http_binding
+from tagocheck.tagotip.bodies import parse_push_body
+from tagocheck.tagotip.grammar import ERROR_CODES
+
+CARRIED = [name for name in PROFILES if name != "random"]  # random is refused on TagoTiP
+
+
+@pytest.mark.parametrize("profile", CARRIED)
+@given(
+    seed=st.integers(0, 2**32),
+    device=st.integers(0, 10**6),
+    readings=st.lists(st.tuples(st.integers(0, 10**6), st.none() | st.integers(0, 2**41)),
+                      min_size=1, max_size=3),
+    count=st.integers(1, 30),
+)  # fmt: skip
+def test_a_report_s_readings_parse_back_from_its_frame(profile, seed, device, readings, count):
+    rng = random.Random(seed)
+    sent = [
+        (f"tc1a2b3c_1_{sequence}", measured, PROFILES[profile](rng, device, sequence, count))
+        for sequence, measured in readings
+    ]
+    parsed = parse_push_body(push_body(sent).text())
+    points = parsed.points()
+    expected = [(g, m, r) for g, m, records in sent for r in records]
+    assert len(points) == len(expected)
+    for point, (group, measured, record) in zip(points, expected, strict=True):
+        assert (point.name, point.group, point.time) == (record["variable"], group, measured)
+        assert point.value == record["value"]
+        assert point.unit == (record.get("unit") or None)
+        place = record.get("location")
+        if place is not None:
+            assert (point.location.lat, point.location.lng) == (place["lat"], place["lng"])
+        assert point.metadata == {k: str(v) for k, v in (record.get("metadata") or {}).items()}
+
+
+def test_the_binding_s_answers_are_read_as_their_outcomes():
+    ok = judge_push(200, b"3")
+    assert (ok.outcome, ok.added, ok.succeeded, ok.violations) == (checks.ACCEPTED, 3, True, [])
+    for code, status in http_binding.STATUS_OF_ERROR.items():
+        verdict = judge_push(status, code.encode())
+        assert not verdict.violations, (code, verdict.violations)
+        assert verdict.message == code
+        expected = {429: checks.RATE_LIMITED, 500: checks.SERVER_ERROR}.get(status, checks.REJECTED)
+        assert verdict.outcome == expected
+
+
+@pytest.mark.parametrize(
+    ("status", "body", "outcome"),
+    [
+        (200, b'{"status": true}', checks.NOT_ENVELOPE),  # a REST answer, not a count
+        (200, b"03", checks.NOT_ENVELOPE),  # no leading zeros
+        (201, b"3", checks.NOT_ENVELOPE),
+        (400, b"<html>bad</html>", checks.REJECTED),
+        (400, b"rate_limited", checks.RATE_LIMITED),  # the code says it; the status is wrong
+        (500, b"device_not_found", checks.SERVER_ERROR),
+    ],
+)
+def test_an_answer_outside_the_binding_s_table_is_a_violation(status, body, outcome):
+    verdict = judge_push(status, body)
+    assert verdict.outcome == outcome
+    assert [v.check for v in verdict.violations] == ["tagotip-ack"]
+    assert verdict.violations[0].label == "C"
+    assert verdict.added is None
+
+
+def test_every_code_the_table_names_is_a_code_of_the_specification():
+    assert set(http_binding.STATUS_OF_ERROR) <= set(ERROR_CODES)

@@ -8,7 +8,10 @@ steps.json with the answer: the highest step that held, and the lowest that brok
     locust -f loadtests/capacity.py --headless -u 100 -r 100 -t 10m --devices 50000 --interval 10
 """
 
+import starting  # first: a signal while the rest imports ends in one line
+
 from tagocheck.load.gateway import Gateway  # noqa: F401 - Locust runs the user classes it finds
 from tagocheck.load.hooks import use
 
+starting.imported()
 use("capacity")

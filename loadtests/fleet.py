@@ -18,7 +18,10 @@ Locust's CSVs with full history, the HDR histograms, the rate-limit ledger, the 
 the per-second timeline and a summary with the configuration (tokens redacted).
 """
 
+import starting  # first: a signal while the rest imports ends in one line
+
 from tagocheck.load.gateway import Gateway  # noqa: F401 - Locust runs the user classes it finds
 from tagocheck.load.hooks import use
 
+starting.imported()
 use("fleet")

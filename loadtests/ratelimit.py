@@ -7,7 +7,10 @@ leaking. Run it over several windows (on a real target, several minutes).
         --profile-token ... --plan starter --check-rate-limit-leaks 0
 """
 
+import starting  # first: a signal while the rest imports ends in one line
+
 from tagocheck.load.hooks import use
 from tagocheck.load.prober import Prober  # noqa: F401 - Locust runs the user classes it finds
 
+starting.imported()
 use("ratelimit")

@@ -5,7 +5,10 @@ memory) and the run says whether it drifted. --check-drift 0 makes drift fail th
     locust -f loadtests/soak.py --headless -u 50 -r 50 -t 2h --devices 10000 --interval 30
 """
 
+import starting  # first: a signal while the rest imports ends in one line
+
 from tagocheck.load.gateway import Gateway  # noqa: F401 - Locust runs the user classes it finds
 from tagocheck.load.hooks import use
 
+starting.imported()
 use("soak")

@@ -57,21 +57,25 @@ def _cannot_run(environment: Any, message: str) -> None:
     raise SystemExit(2)
 
 
-def _on_signals(coordinator: Coordinator) -> None:
+def _on_signals(coordinator: Coordinator) -> Any:
     """SIGINT stops the run as its end would: the schedule stops, what it had is reconciled and
     written, the report says it was interrupted (exit 130). A second SIGINT exits at once.
-    (SIGTERM goes through Locust's own shutdown, which the coordinator tells by the runner
-    still running when it is asked to quit.)"""
+    SIGTERM while the run is being prepared (the embedded target starting, devices made) does
+    the same; once Locust runs, SIGTERM goes through Locust's own shutdown, which the
+    coordinator tells by the runner still running when it is asked to quit: the returned
+    watcher is cancelled then. (CI once sent SIGTERM while a busy machine was still seeding
+    the target: Locust died by it and left the target running.)"""
     state = {"count": 0}
 
-    def on_sigint() -> None:
+    def on_signal(name: str) -> None:
         state["count"] += 1
         if state["count"] > 1:
             print(f"tagocheck {Scenario.name}: interrupted twice: exiting now", flush=True)
             os._exit(130)
-        coordinator.interrupt("SIGINT")
+        coordinator.interrupt(name)
 
-    gevent.signal_handler(signal.SIGINT, on_sigint)
+    gevent.signal_handler(signal.SIGINT, on_signal, "SIGINT")
+    return gevent.signal_handler(signal.SIGTERM, on_signal, "SIGTERM")
 
 
 @events.init_command_line_parser.add_listener
@@ -90,12 +94,15 @@ def _on_init(environment: Any, **_kwargs: Any) -> None:
         return
     coordinator = Coordinator(environment, Scenario.name)
     Scenario.coordinator = coordinator
-    _on_signals(coordinator)  # from the start: a signal while the target starts stops it too
+    # from the start: a signal while the target starts stops it too
+    preparing_sigterm = _on_signals(coordinator)
     try:
         coordinator.prepare()
     except Exception as error:  # whatever it was, the run cannot go on: say why, in one line
         coordinator.could_not_prepare(error)
         _cannot_run(environment, coordinator.run.ending.why)
+    finally:
+        preparing_sigterm.cancel()  # Locust's own SIGTERM shutdown from here
     if environment.web_ui is not None:
         webform.guard(
             environment,

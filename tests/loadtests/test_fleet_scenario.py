@@ -524,3 +524,44 @@ def test_sigterm_stops_a_headless_run_and_still_writes_it(tmp_path):
     assert summary["reports"] > 0 and (run_dir / "report.html").exists()
     assert children and not any(__import__("psutil").pid_exists(pid) for pid in children)
     assert set(Path(tempfile.gettempdir()).glob("tagocheck-load-target-*")) <= before
+
+
+def test_sigterm_while_the_target_is_seeded_stops_it_and_says_so(tmp_path):
+    """SIGTERM before Locust runs anything, while the embedded target seeds 300,000 devices:
+    exit 130, the target stopped and its state removed, a report saying what ran (nothing).
+    Locust's own SIGTERM handler comes only after set-up: before it, CI's busy machine saw
+    Locust die by the signal (-15) and leave the target running."""
+    import signal
+    import tempfile
+    import time
+
+    import psutil
+
+    before = set(Path(tempfile.gettempdir()).glob("tagocheck-load-target-*"))
+    run_dir = tmp_path / "run"
+    command = [sys.executable, "-m", "locust", "-f", "loadtests/fleet.py", "--headless"]
+    command += ["-t", "30s", "--devices", "300000", "--interval", "600"]
+    run = subprocess.Popen(
+        [*command, "--run-dir", str(run_dir)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    began, children = time.monotonic(), []
+    while not children and time.monotonic() - began < 60:  # the target started, not ready
+        time.sleep(0.1)
+        children = [p.pid for p in psutil.Process(run.pid).children(recursive=True)]
+    assert children, "the embedded target never started"
+    run.send_signal(signal.SIGTERM)
+    out, err = run.communicate(timeout=120)
+    assert run.returncode == 130, out[-2000:] + err[-2000:]
+    assert "Traceback" not in out + err
+    summary = json.loads((run_dir / "summary.json").read_text())
+    assert summary["ended"]["how"] == "interrupted" and summary["ended"]["signal"] == "SIGTERM"
+    assert not summary.get("reports")  # nothing was sent
+    gone = time.monotonic() + 10
+    while any(psutil.pid_exists(pid) for pid in children) and time.monotonic() < gone:
+        time.sleep(0.2)
+    assert not any(psutil.pid_exists(pid) for pid in children)
+    assert set(Path(tempfile.gettempdir()).glob("tagocheck-load-target-*")) <= before

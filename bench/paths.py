@@ -1,19 +1,21 @@
-"""The network path beside the device path, in one run: the same fleet posting through its
-devices' own tokens (POST /data) and through one network token (POST /integration/network/data,
-each device named by its serial).
+"""The fleet's paths side by side, in one run: the same fleet posting through its devices' own
+tokens (POST /data), through one network token (POST /integration/network/data, each device
+named by its serial) and as TagoTiP frames to the HTTP binding (POST /v1/tip/{serial}).
 
-Two measurements, each taken for both paths in alternating rounds against a freshly seeded
-embedded target pinned to core 0, one Locust process on core 1 with every check on (thresholds
-p99 500 ms, error rate 0.01, no contract violation, no rate-limit finding, every device's records
-reconciled):
+Two measurements, each taken for every path asked in alternating rounds against a freshly
+seeded embedded target pinned to core 0, one Locust process on core 1 with every check on
+(thresholds p99 500 ms, error rate 0.01, no contract violation, no rate-limit finding, every
+device's records reconciled):
 
 - steady: 10,000 devices every 10 s (1,000 reports/s): achieved over offered rate in the steady
-  part (goal >= 0.99 on the network path) and integrity exact (nothing lost or duplicated);
+  part (goal >= 0.99) and integrity exact (nothing lost or duplicated);
 - ramp: the capacity scenario bringing 40,000 devices every 10 s in over 8 steps (500 to 4,000
   reports/s): the highest step that met the thresholds, as the achieved rate; printed as the
-  ratio network / device of the medians (goal >= 0.9).
+  ratio of each path to the device path, medians (goal >= 0.9: issue 15 for the network path,
+  issue 30 for TagoTiP's HTTP binding).
 
-    .venv/bin/python bench/network_path.py [--rounds 2] [--seconds 40] [--step-seconds 8]
+    .venv/bin/python bench/paths.py [--paths device,network,tagotip-http] [--rounds 2]
+        [--seconds 40] [--step-seconds 8]
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pinned import pinned_run
 
-PATHS = ("device", "network")
+PATHS = ("device", "network", "tagotip-http")
 CHECKS = ["--check-p99-ms", "500", "--check-error-rate", "0.01"]
 CHECKS += ["--check-schema-violations", "0", "--check-rate-limit-leaks", "0"]
 
@@ -78,23 +80,27 @@ def ramp(via: str, step_seconds: float, tmp: Path, round_: int) -> dict:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--paths", default=",".join(PATHS), help="device and the paths beside it")
     parser.add_argument("--rounds", type=int, default=2)
     parser.add_argument("--seconds", type=int, default=40, help="each steady run")
     parser.add_argument("--step-seconds", type=float, default=8.0, help="each ramp step")
     args = parser.parse_args()
-    steadies: dict[str, list[dict]] = {p: [] for p in PATHS}
-    ramps: dict[str, list[dict]] = {p: [] for p in PATHS}
-    with tempfile.TemporaryDirectory(prefix="tagocheck-bench-network-") as tmp:
+    paths = tuple(args.paths.split(","))
+    if "device" not in paths or not set(paths) <= set(PATHS) or len(paths) < 2:
+        parser.error(f"--paths: device and at least one of {', '.join(PATHS[1:])}")
+    steadies: dict[str, list[dict]] = {p: [] for p in paths}
+    ramps: dict[str, list[dict]] = {p: [] for p in paths}
+    with tempfile.TemporaryDirectory(prefix="tagocheck-bench-paths-") as tmp:
         for round_ in range(args.rounds):
-            order = PATHS if round_ % 2 == 0 else PATHS[::-1]  # alternate who goes first
+            order = paths if round_ % 2 == 0 else paths[::-1]  # alternate who goes first
             for via in order:
                 found = steady(via, args.seconds, Path(tmp), round_)
                 steadies[via].append(found)
                 print(
-                    f"round {round_ + 1} steady {via:>7}: achieved/offered {found['ratio']:.4f}, "
-                    f"{found['reports']:,} reports, lost {found['lost']}, duplicated "
-                    f"{found['duplicated']} of {found['checked']:,} devices read back, p99 "
-                    f"{found['p99']:.0f} ms, thresholds broken {found['broken'] or 'none'}, "
+                    f"round {round_ + 1} steady {via:>12}: achieved/offered "
+                    f"{found['ratio']:.4f}, {found['reports']:,} reports, lost {found['lost']}, "
+                    f"duplicated {found['duplicated']} of {found['checked']:,} devices read back, "
+                    f"p99 {found['p99']:.0f} ms, thresholds broken {found['broken'] or 'none'}, "
                     f"exit {found['exit']}",
                     flush=True,
                 )
@@ -102,21 +108,23 @@ def main() -> int:
                 found = ramp(via, args.step_seconds, Path(tmp), round_)
                 ramps[via].append(found)
                 print(
-                    f"round {round_ + 1} ramp   {via:>7}: highest good step "
+                    f"round {round_ + 1} ramp   {via:>12}: highest good step "
                     f"{found['achieved']:,.0f}/s answered of {found['offered']:,.0f}/s offered; "
                     f"knee: {found['knee']}",
                     flush=True,
                 )
-    network_ratio = statistics.median(r["ratio"] for r in steadies["network"])
     exact = all(r["lost"] == r["duplicated"] == 0 for rs in steadies.values() for r in rs)
     device_best = statistics.median(r["achieved"] for r in ramps["device"])
-    network_best = statistics.median(r["achieved"] for r in ramps["network"])
-    print(f"network path at 1,000 uplinks/s: achieved/offered {network_ratio:.4f}  goal >= 0.99")
+    for via in paths:
+        ratio = statistics.median(r["ratio"] for r in steadies[via])
+        print(f"{via} at 1,000 reports/s: achieved/offered {ratio:.4f}  goal >= 0.99")
     print(f"integrity exact on every steady run: {exact}")
-    print(
-        f"highest good rate network / device: {network_best:,.0f} / {device_best:,.0f} = "
-        f"{network_best / device_best if device_best else 0:.3f}  goal >= 0.9"
-    )
+    for via in [p for p in paths if p != "device"]:
+        best = statistics.median(r["achieved"] for r in ramps[via])
+        print(
+            f"highest good rate {via} / device: {best:,.0f} / {device_best:,.0f} = "
+            f"{best / device_best if device_best else 0:.3f}  goal >= 0.9"
+        )
     return 0
 
 

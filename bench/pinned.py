@@ -27,7 +27,8 @@ def pinned_run(
     timeout: float = 1800,
 ) -> tuple[subprocess.CompletedProcess, dict[str, Any]]:
     """A run of loadtests/`scenario`.py with `devices` seeded on the target (their tokens,
-    serials and the network's from its fleet file) and `args`; Locust's process and summary."""
+    serials and the network's from its fleet file, its TagoTiP URL) and `args`; Locust's
+    process and summary."""
     target = start_target(
         state, "--plan", "unlimited", "--seed-devices", str(devices), timeout=timeout
     )
@@ -41,6 +42,7 @@ def pinned_run(
         command += ["--plan", "unlimited", "--fleet-file", info["fleet_file"]]
         command += ["--devices", str(devices), "--network-token", info["network_token"]]
         command += ["--authorization", info["authorization"], "--run-dir", str(run_dir), *args]
+        command += ["--tagotip-url", info["tagotip_http_url"]]
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     finally:
         target.stop()

@@ -120,6 +120,68 @@ def test_the_network_path_is_held_to_the_network_routes_limit_and_says_what_it_c
     )
 
 
+NAT_CONNECTIONS = "TagoTiP connections at once, the fleet behind one address (one NAT)"
+RUN_CONNECTIONS = "TagoTiP connections this run opens from this machine"
+
+
+def tip_plan(devices: int, interval: str, plan_name: str, users: int = 10, **fleet_args):
+    config = FleetConfig(
+        devices=devices, interval=Interval.parse(interval), via="tagotip-http", **fleet_args
+    )
+    found = preflight.plan_run(
+        config,
+        plan=plan_name,
+        steps=5,
+        step_seconds=float(interval) * 2,
+        integrity_devices=2000,
+        contract=False,
+        create_devices=True,
+        budget=None,
+        users=users,
+    )
+    return found, {line.what: line for line in found.lines}
+
+
+def test_a_tagotip_fleet_behind_one_address_is_held_to_the_connections_per_ip():
+    """100 devices every 60 s keeping their connections hold 100 at once: over scale's 20 per
+    address, and no plan carries them from one address. Connecting per report, about 2 are
+    open at once (100 a minute, each counted 1 s): free's 60 uplinks a minute are too few,
+    starter (500 a minute, 10 connections) carries them."""
+    found, lines = tip_plan(100, "60", "scale")
+    assert f"{NAT_CONNECTIONS}: 100 > 20" in found.problems
+    assert "no plan carries it from one address" in lines[NAT_CONNECTIONS].note
+    assert "no TTL nor idle timeout is documented for HTTP" in lines[NAT_CONNECTIONS].note
+    found, lines = tip_plan(100, "60", "starter", connection="per-report")
+    assert lines[NAT_CONNECTIONS].amount == 2 and lines[NAT_CONNECTIONS].limit == 10
+    assert "100 opened a minute" in lines[NAT_CONNECTIONS].note
+    assert "plan starter carries it" in lines[NAT_CONNECTIONS].note
+    assert lines["POST /v1/tip/{serial} per minute at the top step"].limit == 500
+    assert found.problems == []
+
+
+def test_the_run_s_own_gateways_are_held_to_the_connections_per_ip_too():
+    found, _ = tip_plan(12, "60", "scale", users=25, connection="per-report")
+    assert found.problems == [f"{RUN_CONNECTIONS}: 25 > 20"]
+
+
+def test_a_device_path_fleet_is_not_asked_the_tagotip_question():
+    _, lines = tip_plan(10, "60", "scale")
+    assert NAT_CONNECTIONS in lines
+    assert NAT_CONNECTIONS not in {line.what for line in plan(fleet(10, "60"), "scale").lines}
+
+
+def test_the_job_refuses_a_tagotip_fleet_over_the_per_ip_limit_without_yes(tmp_path):
+    run_dir = tmp_path / "run"
+    base = [sys.executable, "-m", "tagocheck", "capacity", "--via", "tagotip-http"]
+    base += ["--devices", "25", "--interval", "60", "--step-seconds", "60", "--plan", "scale"]
+    base += ["--users", "10", "--no-contract", "--run-dir", str(run_dir)]
+    done = subprocess.run(base, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert done.returncode == 2, done.stdout[-2000:] + done.stderr[-2000:]
+    assert f"{NAT_CONNECTIONS}: 25 > 20" in done.stdout  # each keeps its connection
+    assert "rerun with --yes" in done.stderr
+    assert not run_dir.exists()
+
+
 def test_an_outages_backfill_is_counted_in_the_minute_after_it_and_refused_past_the_limit():
     # 60 devices every 2 s (1,800 a minute) offline for 120 s: 3,600 readings held back
     burst = FleetConfig(devices=60, interval=Interval.parse("2"), outage="30+120")

@@ -94,6 +94,7 @@ def run_capacity(args: argparse.Namespace, out: Console) -> int:
         contract=not args.no_contract,
         create_devices=not embedded,
         budget=None if embedded else args.budget,
+        users=args.users,
     )
     _print_preflight(out, planned, args.target or "the embedded target")
     if planned.problems and not args.yes:

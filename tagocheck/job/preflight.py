@@ -13,10 +13,11 @@ import math
 import random
 from dataclasses import dataclass, field
 
-from tagocheck.fleet.model import FleetConfig
+from tagocheck.fleet.model import TAGOTIP_PATHS, FleetConfig
 from tagocheck.fleet.paths import PathLimit, path_limit
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.spec import ratelimits
+from tagocheck.spec.tagotip import tagotip_limits
 from tagocheck.words import counted
 
 # The contract suite's fast tests (-m "not slow", the ci hypothesis profile) say up front what
@@ -76,8 +77,10 @@ def plan_run(
     create_devices: bool,
     budget: int | None,
     search_seconds: float = 120.0,
+    users: int = 0,
 ) -> Preflight:
-    """`steps` 0: a capacity search of at most `search_seconds` (and one more step)."""
+    """`steps` 0: a capacity search of at most `search_seconds` (and one more step); `users`:
+    the gateways, each holding a connection (what a TagoTiP run opens from this machine)."""
     limits = ratelimits.rate_limits()
     limited = plan in limits.plans
     per_minute = (lambda route: limits.per_minute(plan, route)) if limited else (lambda route: None)
@@ -128,6 +131,7 @@ def plan_run(
         ),
         _path_line(path),
         *_backfill_lines(config, path),
+        *_tagotip_lines(config, plan, users),
         Line(
             "GET /data per minute during the integrity check",
             min(checked, 20 * 60),
@@ -199,3 +203,76 @@ def _path_line(found: PathLimit) -> Line:
         found.per_window,
         note,
     )
+
+
+@dataclass(frozen=True)
+class BehindOneAddress:
+    """A TagoTiP fleet whose devices all leave from one address (one cellular NAT): how many
+    connections it holds at once and how many it opens a minute."""
+
+    connections: int
+    opened_per_minute: float
+    how: str
+    """How the figure was reached, for the preflight's note."""
+
+
+def behind_one_address(config: FleetConfig) -> BehindOneAddress:
+    """Over the HTTP binding no TTL nor idle timeout is documented (those are TCP's and MQTT's,
+    schemas/tagotip.md), so a device that keeps its connection (`--connection keep-alive`)
+    holds it between reports: one each. A device that connects per report holds one while it is
+    answered: counted here as a second a report, the run measures the real time."""
+    per_second = config.offered_rate
+    if config.connection == "per-report":
+        return BehindOneAddress(
+            math.ceil(per_second),
+            per_second * 60,
+            "a connection per report (--connection per-report), each counted open 1 s",
+        )
+    return BehindOneAddress(
+        config.devices,
+        0.0,
+        "each device keeps its connection between reports (--connection keep-alive); no TTL "
+        "nor idle timeout is documented for HTTP to close it",
+    )
+
+
+def plan_needed(config: FleetConfig) -> str | None:
+    """The smallest plan whose TagoTiP uplink limit and connections per address carry the
+    fleet behind one address; None when none does."""
+    held = behind_one_address(config)
+    per_minute = config.offered_rate * 60
+    plans = sorted(tagotip_limits().plans.items(), key=lambda item: item[1].uplink_per_minute)
+    for name, tip in plans:
+        if per_minute <= tip.uplink_per_minute and held.connections <= tip.connections_per_ip:
+            return name
+    return None
+
+
+def _tagotip_lines(config: FleetConfig, plan: str, users: int) -> list[Line]:
+    """The NAT question: the fleet behind one address against the plan's connections per IP,
+    which plan carries it, and this run's own connections."""
+    if config.via not in TAGOTIP_PATHS:
+        return []
+    tip = tagotip_limits().plans.get(plan)
+    needed = plan_needed(config)
+    carried = f"plan {needed} carries it" if needed else "no plan carries it from one address"
+    held = behind_one_address(config)
+    opened = f"; {held.opened_per_minute:,.0f} opened a minute" if held.opened_per_minute else ""
+    lines = [
+        Line(
+            "TagoTiP connections at once, the fleet behind one address (one NAT)",
+            held.connections,
+            None if tip is None else tip.connections_per_ip,
+            f"{held.how}{opened}; {carried}",
+        )
+    ]
+    if tip is not None:
+        lines.append(
+            Line(
+                "TagoTiP connections this run opens from this machine",
+                users,
+                tip.connections_per_ip,
+                "one per gateway (--users): the run itself leaves from one address",
+            )
+        )
+    return lines

@@ -422,3 +422,22 @@ def test_ctrl_c_on_a_real_account_still_removes_the_fleet(tmp_path):
         assert done.returncode == 130, out[-2000:] + err[-2000:]
         assert devices_on(target) == []
     assert (run_dir / "report.html").exists()
+
+
+@pytest.mark.parametrize(
+    ("via", "needs"),
+    [
+        ("network", "$TAGOIO_NETWORK_TOKEN and $TAGOIO_AUTHORIZATION"),
+        ("tagotip-http", "$TAGOIO_TAGOTIP_URL and $TAGOIO_AUTHORIZATION"),
+    ],
+)
+def test_a_path_on_a_real_target_names_what_it_lacks_in_one_line(tmp_path, via, needs):
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TAGOIO_")}
+    env["TAGOIO_PROFILE_TOKEN"] = "p-" + "0" * 32
+    command = [sys.executable, "-m", "tagocheck", "capacity", "--target", "http://127.0.0.1:9"]
+    command += ["--plan", "free", "--via", via, "--run-dir", str(tmp_path / "run")]
+    done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, env=env, timeout=60)
+    assert done.returncode == 2
+    assert f"--via {via} on a real target needs {needs}" in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1
+    assert not (tmp_path / "run").exists()

@@ -15,6 +15,18 @@ from rich.table import Table
 from tagocheck.spec import ratelimits
 from tagocheck.usage import UsageError
 
+PATH_NEEDS = {
+    "network": (
+        ("TAGOIO_NETWORK_TOKEN", "TAGOIO_AUTHORIZATION"),
+        "the network token the uplinks are posted with, the profile's authorization key",
+    ),
+    "tagotip-http": (
+        ("TAGOIO_TAGOTIP_URL", "TAGOIO_AUTHORIZATION"),
+        "the TagoTiP HTTP endpoint, the profile's authorization key its hash is made of",
+    ),
+}
+"""What a path needs from the environment on a real target, beside the profile token."""
+
 EMBEDDED_FLEET = 40_000
 """The embedded target's default fleet: 20,000 reports/s at the 2-s interval, above what this
 machine's generator and target take together, so the default search finds their limit rather
@@ -24,7 +36,6 @@ than the fleet's end (the embedded target seeds it in a second)."""
 def run_capacity(args: argparse.Namespace, out: Console) -> int:
     from tagocheck.fleet import integrity
     from tagocheck.fleet.model import FleetConfigError
-    from tagocheck.fleet.paths import TAGOTIP_PATHS
     from tagocheck.job import preflight
     from tagocheck.job.run import Job, JobError, Runner
     from tagocheck.load import rundir
@@ -44,27 +55,13 @@ def run_capacity(args: argparse.Namespace, out: Console) -> int:
     token = os.environ.get("TAGOIO_PROFILE_TOKEN")
     if not embedded and not token:
         raise UsageError("a real target needs $TAGOIO_PROFILE_TOKEN (the profile token)")
-    if not embedded and args.via == "network":
-        unset = [
-            name
-            for name in ("TAGOIO_NETWORK_TOKEN", "TAGOIO_AUTHORIZATION")
-            if not os.environ.get(name)
-        ]
+    needed = PATH_NEEDS.get(args.via)
+    if not embedded and needed is not None:
+        names, what = needed
+        unset = [name for name in names if not os.environ.get(name)]
         if unset:
             raise UsageError(
-                f"--via network on a real target needs ${' and $'.join(unset)} (the network "
-                "token the uplinks are posted with, the profile's authorization key)"
-            )
-    if not embedded and args.via in TAGOTIP_PATHS:
-        unset = [
-            name
-            for name in ("TAGOIO_TAGOTIP_URL", "TAGOIO_AUTHORIZATION")
-            if not os.environ.get(name)
-        ]
-        if unset:
-            raise UsageError(
-                f"--via {args.via} on a real target needs ${' and $'.join(unset)} (the TagoTiP "
-                "HTTP endpoint, the profile's authorization key its hash is made of)"
+                f"--via {args.via} on a real target needs ${' and $'.join(unset)} ({what})"
             )
     if args.devices is None:
         args.devices = EMBEDDED_FLEET if embedded else 50

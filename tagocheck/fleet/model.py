@@ -22,13 +22,13 @@ from tagocheck.fleet.retry import RetryPolicy
 from tagocheck.tagotip.grammar import MAX_VARIABLES
 
 CONNECTION_MODES = ("keep-alive", "per-report")
-TAGOTIP_PATHS = ("tagotip-http",)
+TAGOTIP_PATHS = ("tagotip-http", "tagotip-mqtt")
 """The paths that speak TagoTiP: a serial per device, the profile's hash, their own limits."""
 PATHS = ("device", "network", *TAGOTIP_PATHS)
 """How reports reach the target: each device posting POST /data with its own token, a
 network posting every device's uplinks to POST /integration/network/data with one network token,
-naming each device by its serial, or each device pushing TagoTiP frames to the HTTP binding
-(tagocheck.fleet.paths)."""
+naming each device by its serial, or each device pushing TagoTiP frames through the HTTP
+binding or over its own MQTT connection (tagocheck.fleet.paths)."""
 
 
 @dataclass(frozen=True)
@@ -192,6 +192,8 @@ class TipAccess:
 
     url: str
     auth_hash: str
+    mqtt: str = ""
+    """The MQTT binding's host:port, for a fleet over MQTT."""
 
     def __repr__(self) -> str:
         return "TipAccess(…)"

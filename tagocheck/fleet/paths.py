@@ -24,15 +24,31 @@ NETWORK_INGEST = "POST /integration/network/data"
 NETWORK_PATH = NETWORK_INGEST.partition(" ")[2]
 TAGOTIP_HTTP = "tagotip-http"
 TAGOTIP_HTTP_ROUTE = f"POST {http_binding.PUSH_PATH}{{serial}}"
-ROUTES = {"device": "POST /data", "network": NETWORK_INGEST, TAGOTIP_HTTP: TAGOTIP_HTTP_ROUTE}
+TAGOTIP_MQTT = "tagotip-mqtt"
+TAGOTIP_MQTT_ROUTE = "PUBLISH $tip/{serial}/push"
+ROUTES = {
+    "device": "POST /data",
+    "network": NETWORK_INGEST,
+    TAGOTIP_HTTP: TAGOTIP_HTTP_ROUTE,
+    TAGOTIP_MQTT: TAGOTIP_MQTT_ROUTE,
+}
+TAGOTIP_ROUTES = (TAGOTIP_HTTP_ROUTE, TAGOTIP_MQTT_ROUTE)
+"""The routes TagoTiP's uplink limit counts (60 / 500 / 1,000 a minute, every binding)."""
 NAMES = {
     "device": "device path: each device posts POST /data with its own token",
     "network": "network path: one network token posts every uplink to "
     "POST /integration/network/data, naming the device by its serial",
     TAGOTIP_HTTP: "TagoTiP path (HTTP binding): each device pushes its frames to "
     "POST /v1/tip/{serial} on the TagoTiP endpoint, authorised by the profile's hash",
+    TAGOTIP_MQTT: "TagoTiP path (MQTT binding): each device connects with the profile hash's "
+    "halves and publishes its frames to $tip/{serial}/push, its ACKs on $tip/{serial}/ack",
 }
-REPORT_WORD = {"device": "reports", "network": "uplinks", TAGOTIP_HTTP: "uplinks"}
+REPORT_WORD = {
+    "device": "reports",
+    "network": "uplinks",
+    TAGOTIP_HTTP: "uplinks",
+    TAGOTIP_MQTT: "uplinks",
+}
 SERIAL_PATHS = ("network", *TAGOTIP_PATHS)
 """The paths that name a device by its serial, not its token."""
 

@@ -24,6 +24,10 @@ PATH_NEEDS = {
         ("TAGOIO_TAGOTIP_URL", "TAGOIO_AUTHORIZATION"),
         "the TagoTiP HTTP endpoint, the profile's authorization key its hash is made of",
     ),
+    "tagotip-mqtt": (
+        ("TAGOIO_TAGOTIP_MQTT", "TAGOIO_AUTHORIZATION"),
+        "the TagoTiP MQTT broker as HOST:PORT, the profile's authorization key",
+    ),
 }
 """What a path needs from the environment on a real target, beside the profile token."""
 

@@ -47,6 +47,7 @@ from tagocheck.report import compliance
 from tagocheck.server.launcher import (
     RunningTarget,
     TargetFailedToStart,
+    mqtt_binding,
     signals_deferred,
     start_target,
 )
@@ -268,7 +269,7 @@ class Runner:
                 env["TAGOIO_PROFILE_TOKEN"] = job.profile_token
                 env["LOCUST_PROFILE_TOKEN"] = job.profile_token
             # the network path's and the TagoTiP path's, when given
-            for name in ("NETWORK_TOKEN", "AUTHORIZATION", "TAGOTIP_URL"):
+            for name in ("NETWORK_TOKEN", "AUTHORIZATION", "TAGOTIP_URL", "TAGOTIP_MQTT"):
                 if env.get(f"TAGOIO_{name}"):
                     env[f"LOCUST_{name}"] = env[f"TAGOIO_{name}"]
             return job.target, env
@@ -284,6 +285,7 @@ class Runner:
                 ratelimits.served_plan(job.plan),
                 "--seed-devices",
                 str(job.config.devices),
+                *mqtt_binding(job.config.via),
                 timeout=900,
                 new_session=True,
             )
@@ -301,6 +303,10 @@ class Runner:
             TAGOIO_TAGOTIP_URL=info["tagotip_http_url"],
             LOCUST_TAGOTIP_URL=info["tagotip_http_url"],
         )
+        if info.get("tagotip_mqtt"):
+            env.update(
+                TAGOIO_TAGOTIP_MQTT=info["tagotip_mqtt"], LOCUST_TAGOTIP_MQTT=info["tagotip_mqtt"]
+            )
         progress.update(
             task, total=1, completed=1, status=f"{self.target.url}, {job.config.devices:,} devices"
         )

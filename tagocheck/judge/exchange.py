@@ -15,6 +15,7 @@ from typing import Any
 from tagocheck.judge import checks, tagotip_answers
 
 TAGOTIP_HTTP = "tagotip-http"
+TAGOTIP_MQTT = "tagotip-mqtt"
 
 
 @dataclass(frozen=True)
@@ -57,6 +58,8 @@ class Exchange:
             )
         if self.protocol == TAGOTIP_HTTP:
             return tagotip_answers.judge_push(self.status, self.body)
+        if self.protocol == TAGOTIP_MQTT:
+            return tagotip_answers.judge_mqtt(self.body)
         return checks.judge(
             self.method,
             self.path,

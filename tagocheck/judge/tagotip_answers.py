@@ -1,4 +1,5 @@
-"""TagoTiP's answers over the HTTP binding judged into the same verdict as a REST answer.
+"""TagoTiP's answers, over the HTTP binding or the MQTT one, judged into the same verdict as a
+REST answer.
 
 A fleet on `--via tagotip-http` is counted, paced and reconciled like one on POST /data, so its
 answers become the same outcomes (accepted, rate-limited, rejected, server-error, and not an ACK
@@ -22,9 +23,12 @@ from tagocheck.judge.checks import (
     Violation,
 )
 from tagocheck.tagotip import http_binding as binding
-from tagocheck.tagotip.grammar import ERROR_CODES
+from tagocheck.tagotip.frames import parse_ack_payload
+from tagocheck.tagotip.grammar import ERROR_CODES, FrameError
 
 ROUTE = f"POST {binding.PUSH_PATH}{{serial}}"
+MQTT_ROUTE = "PUBLISH $tip/{serial}/push"
+MQTT_RULE = "TagoTiP §9 and TagoTipServers §3.3: [!N|]STATUS[|DETAIL], an OK's count [C]"
 RULE = "TagoTipServers §2.5: an OK's count as text, or the error code with its status [C]"
 _COUNT = re.compile(r"0|[1-9][0-9]*")
 
@@ -68,3 +72,23 @@ def judge_push(status: int, body: bytes) -> Verdict:
         if text == "rate_limited":  # the code says what it is, whatever status carried it
             outcome = RATE_LIMITED
     return Verdict(ROUTE, status, outcome, violations, message=text)
+
+
+@lru_cache(maxsize=1024)
+def judge_mqtt(payload: bytes) -> Verdict:
+    """The verdict on one PUSH's ACK from the ack topic (`!N|OK|3`, `!N|ERR|rate_limited`),
+    with the status the HTTP binding's table gives it, so it is counted as an HTTP answer is."""
+    try:
+        ack = parse_ack_payload(payload)
+    except (FrameError, UnicodeDecodeError) as refused:
+        why = f"the ack topic carried {payload[:60]!r}: {refused}"
+        violation = Violation("tagotip-ack", "payload", why, expected=MQTT_RULE)
+        return Verdict(MQTT_ROUTE, 0, NOT_ENVELOPE, [violation], message=why)
+    status = binding.status_of(ack.status, ack.detail)
+    if ack.status == "OK" and ack.detail is not None and _COUNT.fullmatch(ack.detail):
+        return Verdict(MQTT_ROUTE, status, ACCEPTED, added=int(ack.detail), succeeded=True)
+    if ack.status == "ERR":
+        return Verdict(MQTT_ROUTE, status, _outcome(status), message=ack.detail)
+    why = f"{ack.status}|{ack.detail} to a PUSH: an OK with the count, or an error"
+    violation = Violation("tagotip-ack", "payload", why, expected=MQTT_RULE)
+    return Verdict(MQTT_ROUTE, status, NOT_ENVELOPE, [violation], message=why)

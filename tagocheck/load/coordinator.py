@@ -23,7 +23,6 @@ from locust.runners import MasterRunner
 from tagocheck.fleet.integrity import run_tag, swarm_tag, traced_devices
 from tagocheck.fleet.model import Fleet
 from tagocheck.fleet.observe import FleetObserver
-from tagocheck.fleet.paths import TAGOTIP_PATHS
 from tagocheck.fleet.timeline import Sample
 from tagocheck.load import judgment, rundir, writing
 from tagocheck.load.ending import (
@@ -208,8 +207,7 @@ class Coordinator:
             probe_factor=options.probe_factor,
             swarm_tag=swarm_tag(self.run_tag, self.swarms),
             traced=run.traced,
-            network=setup.network if config.via == "network" else None,
-            tip=setup.tip if config.via in TAGOTIP_PATHS else None,
+            **setup.path_access(config.via),
             active=self.first_devices(),
         )
         count = self.shards.hand_out(run, terms)

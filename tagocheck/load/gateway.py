@@ -26,13 +26,15 @@ from locust.exception import CatchResponseError
 from tagocheck.fleet.httpclient import patch_connection_pool
 from tagocheck.fleet.integrity import report_group
 from tagocheck.fleet.model import TAGOTIP_PATHS, NetworkAccess, TipAccess
-from tagocheck.fleet.paths import NETWORK_PATH, TAGOTIP_HTTP_ROUTE
+from tagocheck.fleet.paths import NETWORK_PATH, TAGOTIP_HTTP_ROUTE, TAGOTIP_MQTT_ROUTE
 from tagocheck.fleet.payloads import PROFILES, Record, iso_time
 from tagocheck.fleet.schedule import Report
 from tagocheck.fleet.tip_payloads import push_body
 from tagocheck.judge import checks
-from tagocheck.judge.exchange import TAGOTIP_HTTP, Exchange
+from tagocheck.judge.exchange import TAGOTIP_HTTP, TAGOTIP_MQTT, Exchange
+from tagocheck.judge.tagotip_answers import judge_mqtt
 from tagocheck.load import shard as this_process
+from tagocheck.load.mqtt_devices import Fire, MqttDevices, NoAnswer
 from tagocheck.load.shard import IDLE_SECONDS
 from tagocheck.spec import ratelimits
 from tagocheck.tagotip import http_binding
@@ -65,12 +67,24 @@ class Route:
     request_uri: str
     """What is sent: with the authorization key and _ssl=false when given (never shown)."""
     url: str
-    url_split: URL
+    url_split: URL | None
     network: NetworkAccess | None
     tip: TipAccess | None = None
+    mqtt: MqttDevices | None = None
+    """The devices' MQTT connections, on the TagoTiP path over MQTT."""
+
+    @property
+    def method(self) -> str:
+        return "PUBLISH" if self.mqtt is not None else "POST"
 
     @classmethod
-    def of(cls, client, shard: this_process.Shard, options) -> Route:
+    def of(cls, client, shard: this_process.Shard, options, fire: Fire) -> Route:
+        if shard.fleet.config.via == TAGOTIP_MQTT and shard.tip is not None:
+            if shard.mqtt is None:  # one connection per device, whichever gateway sends
+                shard.mqtt = MqttDevices(shard.tip.mqtt, shard.tip.auth_hash, fire)
+            path = TAGOTIP_MQTT_ROUTE.partition(" ")[2]
+            url = f"mqtt://{shard.tip.mqtt}/{path}"
+            return cls(path, "", url, None, None, shard.tip, shard.mqtt)
         if shard.fleet.config.via in TAGOTIP_PATHS and shard.tip is not None:
             split = URL(shard.tip.url + http_binding.PUSH_PATH)
             path = TAGOTIP_HTTP_ROUTE.partition(" ")[2]
@@ -158,7 +172,8 @@ class Gateway(TimedUser):
         """Where this shard's reports go (the fleet's path), worked out once per shard: a web
         UI swarm may change the path."""
         if self._route is None or self._route[0] != id(shard):
-            self._route = (id(shard), Route.of(self.client, shard, self.environment.parsed_options))
+            route = Route.of(self.client, shard, self.environment.parsed_options, self._connection)
+            self._route = (id(shard), route)
         return self._route[1]
 
     @task
@@ -198,32 +213,19 @@ class Gateway(TimedUser):
             sent_records += len(records)
             readings.append((group, measured if timed else None, records))
         body = route.body(readings, sender)
-        headers = route.headers(sender)
-        if config.connection == "per-report":
-            headers["Connection"] = "close"
-        if self.http is None:
-            self.http = self.client.client.clientpool.get_client(route.url_split)
         shard.request_sent()
         sent, started = time.time(), time.perf_counter()
-        status, answer, error, retry_header = 0, b"", None, None
         try:
-            response = self.http.request("POST", route.uri(sender), body=body, headers=headers)
-            try:
-                answer = response.read()
-                status = response.status_code
-                if status == 429:
-                    retry_header = response.get(RETRY_AFTER)
-            finally:
-                response.release()
-        except Exception as caught:  # any failure to get an answer is a transport error
-            error = caught
+            if route.mqtt is not None:
+                status, answer, cause, retry_header = self._publish(route, sender, body)
+            else:
+                status, answer, cause, retry_header = self._post(route, sender, body, config)
         finally:
             shard.request_done()
         answered = time.time()
-        cause = None if error is None else transport.cause(error, self.network_timeout)
         verdict = shard.observer.observe(
             Exchange(
-                method="POST",
+                method=route.method,
                 path=route.path,
                 status=status,
                 body=answer,
@@ -235,7 +237,11 @@ class Gateway(TimedUser):
                 report_groups=tuple(groups),
                 records_sent=sent_records,
                 token_kind="network" if route.network is not None else "device-full",
-                protocol=TAGOTIP_HTTP if route.tip is not None else "rest",
+                protocol=TAGOTIP_MQTT
+                if route.mqtt is not None
+                else TAGOTIP_HTTP
+                if route.tip is not None
+                else "rest",
             )
         )
         if work is not None:
@@ -251,8 +257,8 @@ class Gateway(TimedUser):
             )
         failed = not (verdict.outcome == checks.ACCEPTED and verdict.ok)
         self.request_event.fire(
-            request_type="POST",
-            name=f"POST {route.path}",
+            request_type="MQTT" if route.mqtt is not None else "POST",
+            name=f"{route.method} {route.path}",
             response_time=(time.perf_counter() - started) * 1000,
             response_length=len(answer),
             response=None,
@@ -260,4 +266,51 @@ class Gateway(TimedUser):
             exception=CatchResponseError(failure_label(verdict)) if failed else None,
             start_time=sent,
             url=route.url,
+        )
+
+    def _post(
+        self, route: Route, sender: str, body: bytes, config
+    ) -> tuple[int, bytes, str | None, str | None]:
+        """One report over HTTP: status, answer, why none came, and a 429's Retry-After."""
+        headers = route.headers(sender)
+        if config.connection == "per-report":
+            headers["Connection"] = "close"
+        if self.http is None:
+            self.http = self.client.client.clientpool.get_client(route.url_split)
+        status, answer, retry_header = 0, b"", None
+        try:
+            response = self.http.request("POST", route.uri(sender), body=body, headers=headers)
+            try:
+                answer = response.read()
+                status = response.status_code
+                if status == 429:
+                    retry_header = response.get(RETRY_AFTER)
+            finally:
+                response.release()
+        except Exception as caught:  # any failure to get an answer is a transport error
+            return 0, b"", transport.cause(caught, self.network_timeout), None
+        return status, answer, None, retry_header
+
+    def _publish(
+        self, route: Route, sender: str, body: bytes
+    ) -> tuple[int, bytes, str | None, str | None]:
+        """One uplink over the device's MQTT connection: the ACK with the status the HTTP
+        binding's table gives it (so it is counted as an HTTP answer is), or why none came."""
+        assert route.mqtt is not None
+        try:
+            payload, _ = route.mqtt.send(sender, body, self.network_timeout)
+        except NoAnswer as error:
+            return 0, b"", str(error), None
+        return judge_mqtt(payload).status, payload, None, None
+
+    def _connection(self, name: str, milliseconds: float, error: Exception | None) -> None:
+        """A device's connection made or closed: in Locust's stats beside the uplinks."""
+        self.request_event.fire(
+            request_type="MQTT",
+            name=name,
+            response_time=milliseconds,
+            response_length=0,
+            response=None,
+            context={},
+            exception=error,
         )

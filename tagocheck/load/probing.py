@@ -12,7 +12,7 @@ import gevent
 
 from tagocheck.fleet.ledger import PROFILE
 from tagocheck.fleet.model import Fleet, FleetConfig
-from tagocheck.fleet.paths import NETWORK_INGEST, TAGOTIP_HTTP_ROUTE
+from tagocheck.fleet.paths import NETWORK_INGEST, TAGOTIP_ROUTES
 from tagocheck.fleet.probes import (
     BESIDE_UPLINKS,
     NOT_DRIVEN,
@@ -47,7 +47,7 @@ class Limits:
             return self.devices.get((scope.removeprefix("device:"), route))
         if self.plan == ratelimits.NO_PLAN:
             return None
-        if route == TAGOTIP_HTTP_ROUTE:  # TagoTiP's uplinks: their own per-profile limit
+        if route in TAGOTIP_ROUTES:  # TagoTiP's uplinks: their own per-profile limit
             plan = tagotip_limits().plans.get(self.plan)
             return None if plan is None else plan.uplink_per_minute
         path, _, query = route.partition("?")

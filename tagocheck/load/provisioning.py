@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tagocheck.fleet.model import FleetConfig, NetworkAccess, TipAccess
-from tagocheck.fleet.paths import SERIAL_PATHS, TAGOTIP_PATHS
+from tagocheck.fleet.paths import SERIAL_PATHS, TAGOTIP_MQTT, TAGOTIP_PATHS
 from tagocheck.fleet.provision import (
     ProvisionedDevice,
     create_devices,
@@ -26,7 +26,7 @@ from tagocheck.fleet.provision import (
 from tagocheck.load.ending import RunError
 from tagocheck.load.options import fleet_config
 from tagocheck.load.progress import counting, on_a_terminal
-from tagocheck.server.launcher import start_target
+from tagocheck.server.launcher import mqtt_binding, start_target
 from tagocheck.spec import ratelimits
 from tagocheck.tagotip.credentials import authorization_hash
 from tagocheck.wire import reach
@@ -78,16 +78,7 @@ class Provisioning:
                     "profile's authorization key: the route takes it as authorization_token)"
                 )
             if config.via in TAGOTIP_PATHS:
-                if not (options.tagotip_url and options.authorization):
-                    raise RunError(
-                        f"--via {config.via} on --host needs --tagotip-url (the TagoTiP HTTP "
-                        "endpoint) and --authorization (the profile's key its hash is made of)"
-                    )
-                try:
-                    url = reach.check_url(options.tagotip_url)
-                except reach.Unreachable as error:
-                    raise RunError(f"--tagotip-url: {error}") from None
-                self.tip = TipAccess(url, authorization_hash(options.authorization))
+                self.tip = self._tip_on_host(config.via)
         self.client = TagoClient(host, verify=options.ca_cert or True, ssl_false=options.ssl_false)
         if self.target is None:
             if options.fleet_file:
@@ -96,6 +87,29 @@ class Provisioning:
                 raise RunError("--host needs --profile-token or --fleet-file")
             self._reachable(host, config)
         return host
+
+    def _tip_on_host(self, via: str) -> TipAccess:
+        """Where a TagoTiP fleet goes on --host: the binding's address and the profile's key."""
+        options = self.options
+        where = "--tagotip-mqtt" if via == TAGOTIP_MQTT else "--tagotip-url"
+        given = options.tagotip_mqtt if via == TAGOTIP_MQTT else options.tagotip_url
+        if not (given and options.authorization):
+            raise RunError(
+                f"--via {via} on --host needs {where} (the TagoTiP binding's address) and "
+                "--authorization (the profile's key its hash is made of)"
+            )
+        url, mqtt = "", ""
+        if via == TAGOTIP_MQTT:
+            host, _, port = given.rpartition(":")
+            if not host or not port.isdigit():
+                raise RunError(f"--tagotip-mqtt {given!r}: give HOST:PORT")
+            mqtt = given
+        else:
+            try:
+                url = reach.check_url(given)
+            except reach.Unreachable as error:
+                raise RunError(f"--tagotip-url: {error}") from None
+        return TipAccess(url, authorization_hash(options.authorization), mqtt)
 
     def _start_embedded(self, config: FleetConfig) -> str:
         options = self.options
@@ -112,13 +126,16 @@ class Provisioning:
             "--rate-window-seconds",
             str(self.window),
             *seed,
+            *mqtt_binding(config.via),
             timeout=900,
         )
         self.profile_token = self.target.profile_token
         self.devices = read_fleet_file(Path(self.target.info["fleet_file"]))
         info = self.target.info
         self.network = NetworkAccess(info["network_token"], info["authorization"])
-        self.tip = TipAccess(info["tagotip_http_url"], info["tagotip_auth_hash"])
+        self.tip = TipAccess(
+            info["tagotip_http_url"], info["tagotip_auth_hash"], info.get("tagotip_mqtt") or ""
+        )
         self.say(
             "target",
             f"embedded target at {self.target.url}, plan {self.plan}, "
@@ -237,6 +254,14 @@ class Provisioning:
         if self.options.connector:
             found["connector"] = self.options.connector
         return found
+
+    def path_access(self, via: str) -> dict[str, Any]:
+        """What the fleet's path sends with, as the shards' terms take it: the network's token
+        and key, or TagoTiP's address and hash (None for the paths that do not use them)."""
+        return {
+            "network": self.network if via == "network" else None,
+            "tip": self.tip if via in TAGOTIP_PATHS else None,
+        }
 
     def senders(self, config: FleetConfig) -> list[str]:
         """What names each device on the fleet's path: its token, or (network, TagoTiP) its

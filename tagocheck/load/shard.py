@@ -84,6 +84,9 @@ class Shard:
         self.fleet = fleet
         self.network = terms.network
         self.tip = terms.tip
+        self.mqtt: Any = None
+        """The devices' MQTT connections (tagocheck.load.mqtt_devices), made by the first
+        gateway that sends over MQTT and shared by all of this process's."""
         self.index = index
         self.count = count
         self.window = terms.window
@@ -244,6 +247,8 @@ class Shard:
         deadline = time.time() + timeout
         while self.in_flight and time.time() < deadline:
             gevent.sleep(0.05)
+        if self.mqtt is not None:  # the run is over: the devices hang up
+            self.mqtt.close_all()
 
     def take(self) -> tuple[FleetObserver, list[Sample]]:
         """What was seen since the last take; the shard starts afresh."""

@@ -84,7 +84,8 @@ def every_option() -> list[Option]:
             "device: each device posts POST /data with its own token; network: one network "
             "token posts every device's uplinks to POST /integration/network/data, naming each "
             "device by its serial; tagotip-http: each device pushes TagoTiP frames to the HTTP "
-            "binding (POST /v1/tip/{serial}), authorised by the profile's hash",
+            "binding (POST /v1/tip/{serial}), authorised by the profile's hash; tagotip-mqtt: "
+            "each device publishes them over its own MQTT connection",
             text,
             "device",
             choices=PATHS,
@@ -175,6 +176,14 @@ def every_option() -> list[Option]:
             "TagoTiP URL",
             "--via tagotip-http on --host: the TagoTiP HTTP endpoint (e.g. "
             "https://http.tip.us-e1.tago.io; the embedded target serves its own)",
+            text,
+            "",
+        ),
+        Option(
+            "--tagotip-mqtt",
+            "TagoTiP MQTT broker",
+            "--via tagotip-mqtt on --host: the TagoTiP MQTT binding as HOST:PORT (e.g. "
+            "mqtt.tip.us-e1.tago.io:1883; the embedded target serves its own)",
             text,
             "",
         ),

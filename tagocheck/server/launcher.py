@@ -83,6 +83,12 @@ def signals_deferred(defer: bool) -> Iterator[None]:
             signal.raise_signal(caught[0])
 
 
+def mqtt_binding(via: str) -> tuple[str, ...]:
+    """What `tagocheck serve` needs for a fleet's path: the MQTT binding only when the fleet
+    goes over MQTT (amqtt is loaded only then)."""
+    return ("--tagotip-mqtt-port", "0") if via == "tagotip-mqtt" else ()
+
+
 def start_target(
     state_dir: Path, *args: str, timeout: float = 30.0, new_session: bool = False
 ) -> RunningTarget:

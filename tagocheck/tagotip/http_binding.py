@@ -31,6 +31,16 @@ OK_STATUS = 200
 PONG_STATUS = 204
 
 
+def status_of(status: str, detail: str | None) -> int:
+    """The HTTP status an ACK is carried with: OK 200, PONG 204, an error by the table (500
+    for a code it does not list)."""
+    if status == "PONG":
+        return PONG_STATUS
+    if status == "OK":
+        return OK_STATUS
+    return STATUS_OF_ERROR.get(detail or "", 500)
+
+
 def push_path(serial: str) -> str:
     return PUSH_PATH + quote(serial, safe="")
 

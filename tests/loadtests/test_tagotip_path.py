@@ -1,9 +1,12 @@
-"""The TagoTiP path under real Locust: each device pushes TagoTiP frames to the HTTP binding
-(POST /v1/tip/{serial}, the profile's hash), paced, judged and reconciled like the device path;
-the faults a target can have on it found, and the TagoTiP uplink limit judged window by window."""
+"""The TagoTiP path under real Locust, over both bindings: each device pushes TagoTiP frames to
+the HTTP binding (POST /v1/tip/{serial}, the profile's hash) or publishes them over its own MQTT
+connection (the hash's halves, $tip/{serial}/push, ACKs paired by counter), paced, judged and
+reconciled like the device path; the faults a target can have on it found, the TagoTiP uplink
+limit judged window by window, and MQTT connections made again after the server's TTL."""
 
 from __future__ import annotations
 
+import csv
 import json
 import subprocess
 import sys
@@ -11,75 +14,102 @@ from pathlib import Path
 
 import pytest
 
-from tagocheck.fleet.paths import TAGOTIP_HTTP_ROUTE
+from tagocheck.fleet.paths import ROUTES, TAGOTIP_HTTP_ROUTE
 from tagocheck.redact import TOKEN_PATTERN
 from tagocheck.server.launcher import start_target
 
 from .test_fleet_scenario import ROOT, locust
 
+BINDINGS = ("tagotip-http", "tagotip-mqtt")
 
-def tip_run(tmp_path: Path, faults: list[str], plan: str | None = None) -> tuple:
-    """A short TagoTiP run on a --host target with `faults`: its seeded fleet, its TagoTiP URL
-    and the profile's authorization key, as a user would give them. With a plan, the target
-    holds it in 2-s windows and the run judges by it."""
+
+def tip_run(
+    tmp_path: Path,
+    faults: list[str],
+    plan: str | None = None,
+    via: str = "tagotip-http",
+    serve: tuple[str, ...] = (),
+    seconds: int = 4,
+) -> tuple:
+    """A short TagoTiP run on a --host target with `faults`: its seeded fleet, its TagoTiP
+    binding's address and the profile's authorization key, as a user would give them. With a
+    plan, the target holds it in 2-s windows and the run judges by it."""
     fault_args = [arg for fault in faults for arg in ("--fault", fault)]
     served = ("--plan", plan, "--rate-window-seconds", "2") if plan else ("--plan", "unlimited")
     judged = ("--plan", plan, "--rate-window", "2") if plan else ("--plan", "none")
     state = tmp_path / "state"
-    with start_target(state, "--seed-devices", "20", *fault_args, *served) as target:
+    mqtt = ("--tagotip-mqtt-port", "0") if via == "tagotip-mqtt" else ()
+    with start_target(state, "--seed-devices", "20", *fault_args, *served, *mqtt, *serve) as target:
         info = target.info
+        where = (
+            ("--tagotip-mqtt", info["tagotip_mqtt"])
+            if via == "tagotip-mqtt"
+            else ("--tagotip-url", info["tagotip_http_url"])
+        )
         run_dir = tmp_path / "run"
         done = locust(
-            *("-u", "5", "-r", "5", "-t", "4s", "--devices", "20", "--interval", "0.5"),
-            *("--host", target.url, "--fleet-file", info["fleet_file"]),
-            *("--via", "tagotip-http", "--tagotip-url", info["tagotip_http_url"]),
+            *("-u", "5", "-r", "5", "-t", f"{seconds}s", "--devices", "20", "--interval", "0.5"),
+            *("--host", target.url, "--fleet-file", info["fleet_file"], "--via", via, *where),
             *("--authorization", info["authorization"], "--run-dir", str(run_dir)),
             *judged,
         )
     return done, run_dir
 
 
+def stats_of(run_dir: Path) -> dict[str, dict[str, str]]:
+    """Locust's stats CSV by name: the uplinks and, over MQTT, connections and closes."""
+    with (run_dir / "locust_stats.csv").open() as rows:
+        return {row["Name"]: row for row in csv.DictReader(rows)}
+
+
 def summary_of(run_dir: Path) -> dict:
     return json.loads((run_dir / "summary.json").read_text())
 
 
-def test_a_tagotip_fleet_pushes_every_frame_and_loses_none(tmp_path):
+@pytest.mark.parametrize("via", BINDINGS)
+def test_a_tagotip_fleet_pushes_every_frame_and_loses_none(tmp_path, via):
     """200 devices a second on the embedded target, three variables a frame: every ACK's count
     is the variables sent, every acknowledged frame read back through GET /data once."""
     run_dir = tmp_path / "run"
     done = locust(
         *("-u", "10", "-r", "10", "-t", "5s", "--devices", "200", "--interval", "1"),
-        *("--via", "tagotip-http", "--payload", "gps-tracker", "--records-per-request", "3"),
+        *("--via", via, "--payload", "gps-tracker", "--records-per-request", "3"),
         *("--run-dir", str(run_dir)),
     )
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-3000:]
     summary = summary_of(run_dir)
     assert summary["reports"] > 500
-    assert summary["outcomes"] == {TAGOTIP_HTTP_ROUTE: {"accepted": summary["reports"]}}
+    route = ROUTES[via]
+    assert summary["outcomes"] == {route: {"accepted": summary["reports"]}}
     integrity = summary["integrity"]
     assert integrity["devices_checked"] == 200
     assert integrity["lost"] == integrity["duplicated"] == 0
     assert integrity["reports_acknowledged"] == summary["reports"]
     assert integrity["stored"] == 3 * summary["reports"]
     assert integrity["acknowledgements_miscounted"] == 0  # ACK|OK|3 for 3 variables
-    assert json.loads((run_dir / "config.json").read_text())["via"] == "tagotip-http"
+    assert json.loads((run_dir / "config.json").read_text())["via"] == via
     assert "200 devices offering 200.0 uplinks/s met the thresholds" in done.stdout
-    assert "TagoTiP path (HTTP binding)" in (run_dir / "report.html").read_text()
+    binding = "MQTT" if via == "tagotip-mqtt" else "HTTP"
+    assert f"TagoTiP path ({binding} binding)" in (run_dir / "report.html").read_text()
+    if via == "tagotip-mqtt":  # a connection per device, kept (no TTL on plan none)
+        assert int(stats_of(run_dir)["CONNECT"]["Request Count"]) == 200
     for path in run_dir.iterdir():  # neither the authorization key nor its hash
         text = path.read_text()
         assert not TOKEN_PATTERN.search(text), f"a token in {path.name}"
 
 
 @pytest.mark.parametrize(
-    ("fault", "says"),
+    ("fault", "says", "via"),
     [
-        ("lose-writes=0.2", "acknowledged records were lost"),
-        ("wrong-count", "miscounted"),
-        ("duplicate-writes=0.2", "stored more than once"),
+        ("lose-writes=0.2", "acknowledged records were lost", "tagotip-http"),
+        ("wrong-count", "miscounted", "tagotip-http"),
+        ("duplicate-writes=0.2", "stored more than once", "tagotip-http"),
+        ("lose-writes=0.2", "acknowledged records were lost", "tagotip-mqtt"),
+        ("wrong-count", "miscounted", "tagotip-mqtt"),
     ],
 )
-def test_a_fault_on_the_tagotip_path_is_found(tmp_path, fault, says):
-    done, run_dir = tip_run(tmp_path, [fault])
+def test_a_fault_on_the_tagotip_path_is_found(tmp_path, fault, says, via):
+    done, run_dir = tip_run(tmp_path, [fault], via=via)
     assert done.returncode == 1, done.stdout[-2000:] + done.stderr[-2000:]
     assert says in done.stdout, done.stdout[-2000:]
     integrity = summary_of(run_dir)["integrity"]
@@ -109,6 +139,11 @@ def test_the_tagotip_uplink_limit_is_judged_per_window_and_a_leak_found(tmp_path
         (("--payload", "random"), "--payload random"),
         (("--records-per-request", "101"), "at most 100 variables"),
         (("--host", "http://127.0.0.1:9"), "--tagotip-url"),
+        (("--host", "http://127.0.0.1:9", "--via", "tagotip-mqtt"), "--tagotip-mqtt"),
+        (
+            ("--host", "http://127.0.0.1:9", "--via", "tagotip-mqtt", "--authorization", "a"),
+            "--tagotip-mqtt",
+        ),
     ],
 )
 def test_what_tagotip_cannot_carry_is_refused_in_one_line(tmp_path, args, says):
@@ -123,3 +158,26 @@ def test_what_tagotip_cannot_carry_is_refused_in_one_line(tmp_path, args, says):
     assert done.returncode == 2, done.stdout[-1000:] + done.stderr[-2000:]
     assert says in done.stdout + done.stderr
     assert not (tmp_path / "run").exists()
+
+
+def test_mqtt_devices_connect_again_after_the_ttl_and_lose_nothing(tmp_path):
+    """A 2-s TTL, 20 devices every 0.5 s for 7 s: every device's connection is ended by the
+    server (ERR|ttl_expired) and made again for its next uplink, about three times; every
+    close is counted with the connection's life, and nothing acknowledged is lost. A target
+    whose connections never end (no-ttl) shows one connection a device and no close."""
+    ttl = ("--tagotip-ttl-seconds", "2", "--tagotip-idle-seconds", "5")
+    done, run_dir = tip_run(tmp_path, [], via="tagotip-mqtt", serve=ttl, seconds=7)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    stats = stats_of(run_dir)
+    closes = int(stats["closed: ttl_expired"]["Request Count"])
+    assert closes >= 20, stats
+    assert int(stats["CONNECT"]["Request Count"]) >= 20 + closes
+    assert 1900 <= float(stats["closed: ttl_expired"]["Median Response Time"]) <= 4000
+    integrity = summary_of(run_dir)["integrity"]
+    assert integrity["lost"] == integrity["duplicated"] == 0
+    assert integrity["reports_acknowledged"] > 150
+
+    _, kept_dir = tip_run(tmp_path / "kept", ["no-ttl"], via="tagotip-mqtt", serve=ttl)
+    stats = stats_of(kept_dir)
+    assert int(stats["CONNECT"]["Request Count"]) == 20
+    assert not any(name.startswith("closed:") for name in stats)

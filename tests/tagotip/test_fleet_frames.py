@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.fleet.tip_payloads import push_body
 from tagocheck.judge import checks
-from tagocheck.judge.tagotip_answers import judge_push
+from tagocheck.judge.tagotip_answers import judge_mqtt, judge_push
 from tagocheck.tagotip import http_binding
 from tagocheck.tagotip.bodies import parse_push_body
 from tagocheck.tagotip.grammar import ERROR_CODES
@@ -81,3 +81,20 @@ def test_an_answer_outside_the_binding_s_table_is_a_violation(status, body, outc
 
 def test_every_code_the_table_names_is_a_code_of_the_specification():
     assert set(http_binding.STATUS_OF_ERROR) <= set(ERROR_CODES)
+
+
+def test_an_ack_from_the_ack_topic_is_read_as_the_http_binding_would_count_it():
+    ok = judge_mqtt(b"!7|OK|2")
+    assert (ok.outcome, ok.added, ok.status, ok.violations) == (checks.ACCEPTED, 2, 200, [])
+    throttled = judge_mqtt(b"!8|ERR|rate_limited")
+    assert (throttled.outcome, throttled.status) == (checks.RATE_LIMITED, 429)
+    refused = judge_mqtt(b"!9|ERR|device_not_found")
+    assert (refused.outcome, refused.status, refused.message) == (
+        checks.REJECTED,
+        404,
+        "device_not_found",
+    )
+    for broken in (b"garbage", b"!9|OK|[a:=1]", b"!9|ERR|no_such_code"):
+        verdict = judge_mqtt(broken)
+        assert verdict.outcome == checks.NOT_ENVELOPE, broken
+        assert [v.check for v in verdict.violations] == ["tagotip-ack"]

@@ -1,0 +1,203 @@
+"""TagoTiP devices over MQTT, as real devices connect: each device its own connection (the
+binding's credentials are the profile hash's halves, TagoTipServers §3.1), made when a report
+is due and none is open, subscribed to the device's ack topic, publishing `!N|BODY` to
+`$tip/{serial}/push` and reading `!N|STATUS[|DETAIL]` back. Answers are paired with their
+uplink by the counter N, not by arrival. The server ends a connection at its TTL or after the
+idle timeout (`ERR|ttl_expired`, `ERR|keep_alive_timeout`); the device connects again for its
+next report, as a device would, and every connection, close and its reason is counted.
+
+paho-mqtt drives each connection; under Locust's gevent its network loop is a greenlet.
+"""
+
+from __future__ import annotations
+
+import itertools
+import secrets
+import time
+from collections import Counter
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import gevent
+import gevent.event
+import gevent.lock
+import paho.mqtt.client as mqtt
+
+from tagocheck.tagotip.credentials import mqtt_credentials
+from tagocheck.tagotip.frames import parse_ack_payload
+from tagocheck.tagotip.grammar import FrameError
+
+Fire = Callable[[str, float, Exception | None], None]
+CLOSE_REASONS = ("ttl_expired", "keep_alive_timeout")
+"""What the server says on the ack topic before it ends a connection [C rate-limits]."""
+KEEPALIVE_SECONDS = 60
+"""The client's MQTT keep-alive: longer than any plan's idle timeout, so a device that has
+nothing to send is closed by the server, as a sleepy device is, rather than pinging."""
+
+
+class NoAnswer(Exception):
+    """The uplink got no ACK: the connection was refused, closed first, or the wait ran out."""
+
+
+@dataclass
+class Connections:
+    """What the devices' connections did, for the run's figures."""
+
+    opened: int = 0
+    refused: int = 0
+    closed: Counter = field(default_factory=Counter)
+    """Closes by reason: the server's (ttl_expired, keep_alive_timeout) or 'other'."""
+
+    def as_dict(self) -> dict:
+        return {"opened": self.opened, "refused": self.refused, "closed": dict(self.closed)}
+
+
+class DeviceConnection:
+    """One device's connection while it lasts: its ACKs by counter."""
+
+    def __init__(self, host: str, port: int, serial: str, auth_hash: str) -> None:
+        self.serial = serial
+        self.ack_topic = f"$tip/{serial}/ack"
+        self.push_topic = f"$tip/{serial}/push"
+        self.waiting: dict[int, gevent.event.AsyncResult] = {}
+        self.ready = gevent.event.AsyncResult()
+        self.opened_at = 0.0
+        self.closed_because: str | None = None
+        self.last_error: str | None = None
+        client = mqtt.Client(
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"{serial}-{secrets.token_hex(3)}"
+        )
+        client.username_pw_set(*mqtt_credentials(auth_hash))
+        client.on_connect = self._connected
+        client.on_subscribe = self._subscribed
+        client.on_message = self._message
+        client.on_disconnect = self._disconnected
+        self.client = client
+        self.address = (host, port)
+
+    def open(self, timeout: float) -> None:
+        """Connect and subscribe to the ack topic; NoAnswer when refused or too slow."""
+        try:
+            self.client.connect(*self.address, keepalive=KEEPALIVE_SECONDS)
+        except OSError as error:
+            raise NoAnswer(f"connect: {type(error).__name__}: {error}") from None
+        self.client.loop_start()
+        try:
+            self.ready.get(timeout=timeout)
+        except gevent.Timeout:
+            self.close()
+            raise NoAnswer(f"no CONNACK and SUBACK within {timeout:g} s") from None
+
+    def _connected(self, client, _userdata, _flags, reason, _properties) -> None:
+        if reason.is_failure:
+            self.ready.set_exception(NoAnswer(f"CONNECT refused: {reason}"))
+            return
+        client.subscribe(self.ack_topic, qos=1)
+
+    def _subscribed(self, _client, _userdata, _mid, reasons, _properties) -> None:
+        if any(r.is_failure for r in reasons):
+            self.ready.set_exception(NoAnswer(f"SUBSCRIBE refused: {reasons[0]}"))
+        else:
+            self.ready.set(True)
+
+    def _message(self, _client, _userdata, message) -> None:
+        payload = bytes(message.payload)
+        try:
+            ack = parse_ack_payload(payload)
+        except (FrameError, UnicodeDecodeError):
+            ack = None
+        if ack is not None and ack.seq is None and ack.detail in CLOSE_REASONS:
+            self.closed_because = ack.detail  # the server ends the connection next
+            return
+        seq = ack.seq if ack is not None else None
+        waiter = self.waiting.pop(seq, None) if seq is not None else None
+        if waiter is not None:
+            waiter.set(payload)
+        # an answer no uplink waits for (a late one, or one with no counter) is not paired
+
+    def _disconnected(self, _client, _userdata, _flags, reason, _properties) -> None:
+        why = self.closed_because or f"closed: {reason}"
+        self.closed_because = self.closed_because or "other"
+        for waiter in self.waiting.values():
+            waiter.set_exception(NoAnswer(f"the connection ended before the ACK ({why})"))
+        self.waiting.clear()
+        if not self.ready.ready():
+            self.ready.set_exception(NoAnswer(f"the connection ended at once ({why})"))
+        self.client.loop_stop()
+
+    @property
+    def open_now(self) -> bool:
+        return self.closed_because is None and self.client.is_connected()
+
+    def push(self, counter: int, body: bytes, timeout: float) -> bytes:
+        """Publish one uplink with its counter; its ACK payload, or NoAnswer."""
+        waiter = gevent.event.AsyncResult()
+        self.waiting[counter] = waiter
+        self.client.publish(self.push_topic, b"!%d|" % counter + body, qos=0)
+        try:
+            return waiter.get(timeout=timeout)
+        except gevent.Timeout:
+            self.waiting.pop(counter, None)
+            raise NoAnswer(f"no ACK within {timeout:g} s") from None
+
+    def close(self) -> None:
+        self.closed_because = self.closed_because or "client"
+        self.client.disconnect()
+        self.client.loop_stop()
+
+
+class MqttDevices:
+    """This process's devices' connections: one per device at most, made when needed."""
+
+    def __init__(self, address: str, auth_hash: str, fire: Fire) -> None:
+        """`fire(name, milliseconds, error)`: a connection event for Locust's stats (CONNECT,
+        and each close the server made, timed by the connection's life)."""
+        host, _, port = address.rpartition(":")
+        self.host, self.port = host, int(port)
+        self.auth_hash = auth_hash
+        self.fire = fire
+        self.open: dict[str, DeviceConnection] = {}
+        self.locks: dict[str, gevent.lock.Semaphore] = {}
+        self.counters: dict[str, itertools.count] = {}
+        self.figures = Connections()
+
+    def send(self, serial: str, body: bytes, timeout: float) -> tuple[bytes, float]:
+        """One uplink of the device, on its open connection or a new one: the ACK payload and
+        the seconds the connection took to make (0 when it was open); NoAnswer when none."""
+        lock = self.locks.setdefault(serial, gevent.lock.Semaphore())
+        with lock:  # a device sends one uplink at a time, as a device does
+            connection, took = self._connection(serial, timeout)
+            counter = next(self.counters.setdefault(serial, itertools.count(1)))
+            return connection.push(counter, body, timeout), took
+
+    def _connection(self, serial: str, timeout: float) -> tuple[DeviceConnection, float]:
+        found = self.open.get(serial)
+        if found is not None and found.open_now:
+            return found, 0.0
+        if found is not None:
+            why = found.closed_because or "other"
+            self.figures.closed[why] += 1
+            lived = (time.perf_counter() - found.opened_at) * 1000
+            self.fire(f"closed: {why}", lived, None)
+        began = time.perf_counter()
+        connection = DeviceConnection(self.host, self.port, serial, self.auth_hash)
+        try:
+            connection.open(timeout)
+        except NoAnswer as error:
+            self.figures.refused += 1
+            self.open.pop(serial, None)
+            self.fire("CONNECT", (time.perf_counter() - began) * 1000, error)
+            raise
+        connection.opened_at = time.perf_counter()
+        self.figures.opened += 1
+        self.open[serial] = connection
+        took = connection.opened_at - began
+        self.fire("CONNECT", took * 1000, None)
+        return connection, took
+
+    def close_all(self) -> None:
+        """At the run's end: every open connection closed by the device."""
+        for connection in list(self.open.values()):
+            if connection.open_now:
+                connection.close()
+        self.open.clear()

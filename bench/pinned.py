@@ -25,12 +25,13 @@ def pinned_run(
     *,
     users: int = 300,
     timeout: float = 1800,
+    serve: tuple[str, ...] = (),
 ) -> tuple[subprocess.CompletedProcess, dict[str, Any]]:
     """A run of loadtests/`scenario`.py with `devices` seeded on the target (their tokens,
     serials and the network's from its fleet file, its TagoTiP URL) and `args`; Locust's
-    process and summary."""
+    process and summary. `serve`: more of the target's options (its MQTT binding, a TTL)."""
     target = start_target(
-        state, "--plan", "unlimited", "--seed-devices", str(devices), timeout=timeout
+        state, "--plan", "unlimited", "--seed-devices", str(devices), *serve, timeout=timeout
     )
     try:
         for tid in os.listdir(f"/proc/{target.process.pid}/task"):
@@ -43,6 +44,8 @@ def pinned_run(
         command += ["--devices", str(devices), "--network-token", info["network_token"]]
         command += ["--authorization", info["authorization"], "--run-dir", str(run_dir), *args]
         command += ["--tagotip-url", info["tagotip_http_url"]]
+        if info.get("tagotip_mqtt"):
+            command += ["--tagotip-mqtt", info["tagotip_mqtt"]]
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     finally:
         target.stop()

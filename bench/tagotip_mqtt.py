@@ -1,0 +1,64 @@
+"""A TagoTiP fleet over MQTT on one machine: every device its own connection, recycled at the
+server's TTL, and whether the generator keeps the fleet's schedule while it does.
+
+The embedded target (core 0) serves the MQTT binding with scale's TTL (15 s) and idle timeout
+(5 s); one Locust process (core 1) runs `--devices` devices every `--interval` s, so with an
+interval under the idle timeout every device holds a connection until the TTL ends it and
+connects again: devices / 15 reconnects a second beside the uplinks. Printed: achieved over
+offered in the steady part (goal >= 0.99), schedule lateness p99 (goal < 100 ms), connections
+made, closes by reason, and integrity on the devices read back (issue 30).
+
+    .venv/bin/python bench/tagotip_mqtt.py [--devices 10000] [--interval 4] [--seconds 60]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+import tempfile
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from pinned import pinned_run
+
+SERVE = ("--tagotip-mqtt-port", "0", "--tagotip-ttl-seconds", "15", "--tagotip-idle-seconds", "5")
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--devices", type=int, default=10_000)
+    parser.add_argument("--interval", type=float, default=4.0)
+    parser.add_argument("--seconds", type=int, default=60)
+    parser.add_argument("--users", type=int, default=300)
+    args = parser.parse_args()
+    with tempfile.TemporaryDirectory(prefix="tagocheck-bench-mqtt-") as tmp:
+        run_dir = Path(tmp) / "run"
+        extra = ["--via", "tagotip-mqtt", "--interval", str(args.interval), "--jitter", "1"]
+        extra += ["-t", f"{args.seconds}s", "--integrity-devices", "2000"]
+        done, summary = pinned_run(
+            "fleet", args.devices, run_dir, extra, Path(tmp) / "state",
+            users=args.users, serve=SERVE,
+        )  # fmt: skip
+        with (run_dir / "locust_stats.csv").open() as rows:
+            stats = {row["Name"]: row for row in csv.DictReader(rows)}
+    limit = summary["limit"]
+    integrity = summary["integrity"]
+    closes = {n: s["Request Count"] for n, s in stats.items() if n.startswith("closed:")}
+    connect = stats.get("CONNECT", {})
+    print(f"{args.devices:,} devices every {args.interval:g} s over MQTT, {args.seconds} s, exit "
+          f"{done.returncode}")  # fmt: skip
+    print(f"achieved/offered {limit.get('achieved_over_offered')}  goal >= 0.99")
+    print(f"lateness p99 {summary['latency_ms']['lateness']['p99']:.1f} ms  goal < 100 ms")
+    print(f"limit: {limit.get('limit')}: {limit.get('why')}")
+    print(f"connections made {connect.get('Request Count')}, refused {connect.get('Failure Count')}"
+          f", closes {closes}")  # fmt: skip
+    print(f"uplinks {summary['reports']:,}, outcomes {summary['outcomes']}")
+    print(f"integrity: lost {integrity['lost']}, duplicated {integrity['duplicated']} of "
+          f"{integrity['devices_checked']:,} devices read back")  # fmt: skip
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -80,7 +80,8 @@ def test_a_tagotip_fleet_pushes_every_frame_and_loses_none(tmp_path, via):
     summary = summary_of(run_dir)
     assert summary["reports"] > 500
     route = ROUTES[via]
-    assert summary["outcomes"] == {route: {"accepted": summary["reports"]}}
+    said = done.stdout[-1500:]
+    assert summary["outcomes"] == {route: {"accepted": summary["reports"]}}, said
     integrity = summary["integrity"]
     assert integrity["devices_checked"] == 200
     assert integrity["lost"] == integrity["duplicated"] == 0
@@ -92,7 +93,8 @@ def test_a_tagotip_fleet_pushes_every_frame_and_loses_none(tmp_path, via):
     binding = "MQTT" if via == "tagotip-mqtt" else "HTTP"
     assert f"TagoTiP path ({binding} binding)" in (run_dir / "report.html").read_text()
     if via == "tagotip-mqtt":  # a connection per device, kept (no TTL on plan none)
-        assert int(stats_of(run_dir)["CONNECT"]["Request Count"]) == 200
+        stats = stats_of(run_dir)
+        assert int(stats["CONNECT"]["Request Count"]) == 200, stats
     for path in run_dir.iterdir():  # neither the authorization key nor its hash
         text = path.read_text()
         assert not TOKEN_PATTERN.search(text), f"a token in {path.name}"

@@ -125,9 +125,8 @@ RUN_CONNECTIONS = "TagoTiP connections this run opens from this machine"
 
 
 def tip_plan(devices: int, interval: str, plan_name: str, users: int = 10, **fleet_args):
-    config = FleetConfig(
-        devices=devices, interval=Interval.parse(interval), via="tagotip-http", **fleet_args
-    )
+    fleet_args.setdefault("via", "tagotip-http")
+    config = FleetConfig(devices=devices, interval=Interval.parse(interval), **fleet_args)
     found = preflight.plan_run(
         config,
         plan=plan_name,
@@ -441,3 +440,17 @@ def test_a_path_on_a_real_target_names_what_it_lacks_in_one_line(tmp_path, via, 
     assert f"--via {via} on a real target needs {needs}" in done.stderr
     assert len(done.stderr.strip().splitlines()) == 1
     assert not (tmp_path / "run").exists()
+
+
+def test_an_mqtt_fleet_behind_one_address_is_counted_by_the_plans_ttl_and_idle_timeout():
+    """Over MQTT the plan's TTL and idle timeout decide: 12 devices every 2 s stay connected
+    until scale's 15-s TTL (12 at once, 48 reconnects a minute); 100 every 60 s connect per
+    report and are closed after 5 s idle (9 at once, 100 a minute)."""
+    _, lines = tip_plan(12, "2", "scale", via="tagotip-mqtt")
+    assert lines[NAT_CONNECTIONS].amount == 12
+    assert "15-s TTL" in lines[NAT_CONNECTIONS].note
+    assert "48 opened a minute" in lines[NAT_CONNECTIONS].note
+    found, lines = tip_plan(100, "60", "starter", via="tagotip-mqtt")
+    assert lines[NAT_CONNECTIONS].amount == 9 and lines[NAT_CONNECTIONS].limit == 10
+    assert "plan starter carries it" in lines[NAT_CONNECTIONS].note
+    assert found.problems == []

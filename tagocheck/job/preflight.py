@@ -216,12 +216,29 @@ class BehindOneAddress:
     """How the figure was reached, for the preflight's note."""
 
 
-def behind_one_address(config: FleetConfig) -> BehindOneAddress:
-    """Over the HTTP binding no TTL nor idle timeout is documented (those are TCP's and MQTT's,
-    schemas/tagotip.md), so a device that keeps its connection (`--connection keep-alive`)
-    holds it between reports: one each. A device that connects per report holds one while it is
-    answered: counted here as a second a report, the run measures the real time."""
+def behind_one_address(config: FleetConfig, plan: str | None = None) -> BehindOneAddress:
+    """Over MQTT the plan's TTL and idle timeout decide (schemas/tagotip.md): a device
+    reporting within the idle timeout keeps its connection until the TTL ends it (devices/TTL
+    reconnects a second), one reporting less often connects per report and is closed after the
+    idle timeout. Over HTTP neither is documented, so a device that keeps its connection
+    (`--connection keep-alive`) holds it between reports: one each; one that connects per
+    report holds one while it is answered: counted here as a second a report, the run measures
+    the real time."""
     per_second = config.offered_rate
+    tip = tagotip_limits().plans.get(plan or "")
+    if config.via == "tagotip-mqtt" and tip is not None:
+        interval = config.interval.mean
+        if interval <= tip.idle_seconds:
+            return BehindOneAddress(
+                config.devices,
+                config.devices * 60 / tip.ttl_seconds,
+                f"each device stays connected until the {tip.ttl_seconds:g}-s TTL ends it",
+            )
+        return BehindOneAddress(
+            math.ceil(config.devices * tip.idle_seconds / interval),
+            per_second * 60,
+            f"a connection per report, closed after the {tip.idle_seconds:g}-s idle timeout",
+        )
     if config.connection == "per-report":
         return BehindOneAddress(
             math.ceil(per_second),
@@ -239,10 +256,10 @@ def behind_one_address(config: FleetConfig) -> BehindOneAddress:
 def plan_needed(config: FleetConfig) -> str | None:
     """The smallest plan whose TagoTiP uplink limit and connections per address carry the
     fleet behind one address; None when none does."""
-    held = behind_one_address(config)
     per_minute = config.offered_rate * 60
     plans = sorted(tagotip_limits().plans.items(), key=lambda item: item[1].uplink_per_minute)
     for name, tip in plans:
+        held = behind_one_address(config, name)
         if per_minute <= tip.uplink_per_minute and held.connections <= tip.connections_per_ip:
             return name
     return None
@@ -256,7 +273,7 @@ def _tagotip_lines(config: FleetConfig, plan: str, users: int) -> list[Line]:
     tip = tagotip_limits().plans.get(plan)
     needed = plan_needed(config)
     carried = f"plan {needed} carries it" if needed else "no plan carries it from one address"
-    held = behind_one_address(config)
+    held = behind_one_address(config, plan)
     opened = f"; {held.opened_per_minute:,.0f} opened a minute" if held.opened_per_minute else ""
     lines = [
         Line(

@@ -14,6 +14,7 @@ from tagocheck.fleet.paths import ROUTES
 from tagocheck.fleet.timeline import drift
 from tagocheck.load import thresholds, writing
 from tagocheck.load.ending import COMPLETED, Ending
+from tagocheck.load.mqtt_devices import figures_from_stats
 from tagocheck.load.probing import Limits, judge_network_sharing, not_driven
 from tagocheck.load.provisioning import Provisioning
 from tagocheck.load.readback import read_back
@@ -55,6 +56,9 @@ def judge_and_write(
     extra = judge(
         run, scenario, options, limits, integrity=integrity, sharing=sharing, window=setup.window
     )
+    connections = figures_from_stats(environment.stats)
+    if connections is not None:  # a fleet over MQTT: its devices' connections
+        extra["connections"] = connections
     writing.write_summary(run, extra)
     writing.print_summary(extra, scenario, say)
     say("run", f"run written to {run.directory}")

@@ -21,6 +21,7 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import gevent
 import gevent.event
@@ -205,7 +206,7 @@ class MqttDevices:
             why = found.closed_because or "other"
             self.figures.closed[why] += 1
             lived = (time.perf_counter() - found.opened_at) * 1000
-            self.fire(f"closed: {why}", lived, None)
+            self.fire(f"{CLOSED}{why}", lived, None)
         began = time.perf_counter()
         connection = DeviceConnection(self.host, self.port, serial, self.auth_hash)
         try:
@@ -213,13 +214,13 @@ class MqttDevices:
         except NoAnswer as error:
             self.figures.refused += 1
             self.open.pop(serial, None)
-            self.fire("CONNECT", (time.perf_counter() - began) * 1000, error)
+            self.fire(CONNECT, (time.perf_counter() - began) * 1000, error)
             raise
         connection.opened_at = time.perf_counter()
         self.figures.opened += 1
         self.open[serial] = connection
         took = connection.opened_at - began
-        self.fire("CONNECT", took * 1000, None)
+        self.fire(CONNECT, took * 1000, None)
         return connection, took
 
     def close_all(self) -> None:
@@ -228,3 +229,29 @@ class MqttDevices:
             if connection.open_now:
                 connection.close()
         self.open.clear()
+
+
+CONNECT = "CONNECT"
+CLOSED = "closed: "
+
+
+def figures_from_stats(stats: Any) -> dict[str, Any] | None:
+    """The connections the devices made and how they ended, read back from Locust's stats
+    (every process's, merged by Locust): None when no device connected over MQTT."""
+    made = stats.entries.get((CONNECT, "MQTT"))
+    if made is None:
+        return None
+    closed = {
+        name.removeprefix(CLOSED): {
+            "count": entry.num_requests,
+            "median_life_ms": entry.get_response_time_percentile(0.5),
+        }
+        for (name, kind), entry in stats.entries.items()
+        if kind == "MQTT" and name.startswith(CLOSED)
+    }
+    return {
+        "made": made.num_requests,
+        "refused": made.num_failures,
+        "connect_median_ms": made.get_response_time_percentile(0.5),
+        "closed": closed,
+    }

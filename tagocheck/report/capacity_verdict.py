@@ -120,6 +120,9 @@ def path_of(run: RunData) -> PathLimit | None:
 
 
 def judge_path(run: RunData, findings: Findings, facts: list[str]) -> None:
+    connections = run.summary.get("connections")
+    if isinstance(connections, dict):
+        facts.append(connections_fact(connections))
     found = path_of(run)
     if found is None:
         return
@@ -128,6 +131,23 @@ def judge_path(run: RunData, findings: Findings, facts: list[str]) -> None:
         facts.append(f"{NAMES[found.via][0].upper()}{NAMES[found.via][1:]}; {said}.")
     else:
         findings.add("rate-limits", f"The fleet does not fit its path: {said}.")
+
+
+def connections_fact(connections: dict[str, Any]) -> str:
+    """A fleet over MQTT: the connections its devices made, and how the server ended them
+    (the TTL, the idle timeout), each with the connection's median life."""
+    closed = connections.get("closed") or {}
+    ends = [
+        f"{figures.get('count', 0):,} {why.replace('_', ' ')} (median life "
+        f"{(figures.get('median_life_ms') or 0) / 1000:,.1f} s)"
+        for why, figures in sorted(closed.items())
+    ]
+    return (
+        f"Devices' MQTT connections: {connections.get('made', 0):,} made, "
+        f"{connections.get('refused', 0):,} refused; "
+        + ("ended before the run's end: " + ", ".join(ends) if ends else "none ended by the server")
+        + "."
+    )
 
 
 def judge_limit(

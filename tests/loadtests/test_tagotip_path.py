@@ -175,9 +175,16 @@ def test_mqtt_devices_connect_again_after_the_ttl_and_lose_nothing(tmp_path):
     assert closes >= 20, stats
     assert int(stats["CONNECT"]["Request Count"]) >= 20 + closes
     assert 1900 <= float(stats["closed: ttl_expired"]["Median Response Time"]) <= 4000
-    integrity = summary_of(run_dir)["integrity"]
+    summary = summary_of(run_dir)
+    integrity = summary["integrity"]
     assert integrity["lost"] == integrity["duplicated"] == 0
     assert integrity["reports_acknowledged"] > 150
+    connections = summary["connections"]  # the summary and the report say it too
+    assert connections["closed"]["ttl_expired"]["count"] == closes
+    assert connections["made"] == int(stats["CONNECT"]["Request Count"])
+    report = (run_dir / "report.html").read_text()
+    assert f"{connections['made']:,} made, 0 refused" in report
+    assert f"{closes:,} ttl expired (median life" in report
 
     _, kept_dir = tip_run(tmp_path / "kept", ["no-ttl"], via="tagotip-mqtt", serve=ttl)
     stats = stats_of(kept_dir)

@@ -50,5 +50,7 @@ def pinned_run(
     finally:
         target.stop()
     if not (run_dir / "summary.json").exists():
-        raise SystemExit(f"the {scenario} run wrote no summary:\n{done.stdout[-2000:]}")
+        raise SystemExit(
+            f"the {scenario} run wrote no summary:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
+        )
     return done, json.loads((run_dir / "summary.json").read_text())

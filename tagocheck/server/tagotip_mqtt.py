@@ -22,6 +22,7 @@ import asyncio
 import contextlib
 import dataclasses
 import logging
+from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 
@@ -106,6 +107,10 @@ class TagoTipMqtt:
         self.broker: TipBroker | None = None
         self.closed_by_ttl = 0
         self.refused_connects = 0
+        self.connected: Counter = Counter()
+        """Connections open now, by the client's IP address: a CONNECT is held to the plan's
+        limits by these counts, not by a walk over every session (that walk made each
+        CONNECT cost the number of connections)."""
         BINDINGS[name] = self
 
     async def start(self) -> None:
@@ -145,11 +150,9 @@ class TipAuthPlugin(BaseAuthPlugin):
         auth = f"{session.username or ''}{session.password or ''}"
         if not binding.service.knows(auth):
             return False
-        connected = [
-            s for s in self.context.sessions if s is not session and s.transitions.is_connected()
-        ]
-        same_ip = sum(1 for s in connected if s.remote_address == session.remote_address)
-        if same_ip >= binding.limits.per_ip or len(connected) >= binding.limits.mqtt_per_profile:
+        same_ip = binding.connected[session.remote_address]
+        total = sum(binding.connected.values())
+        if same_ip >= binding.limits.per_ip or total >= binding.limits.mqtt_per_profile:
             binding.refused_connects += 1
             return False
         if binding.enforce_ttl:
@@ -169,12 +172,17 @@ class TipPlugin(BasePlugin):
         super().__init__(context)
         self.ack_topics: dict[str, set[str]] = {}
         self.timers: dict[str, asyncio.Task] = {}
+        self.sending: set[asyncio.Future] = set()
+        self.wildcards = False
+        """Someone subscribed to a `$tip` filter with a wildcard: ACKs go through amqtt's own
+        matching then (see _deliver)."""
 
     @property
     def binding(self) -> TagoTipMqtt:
         return BINDINGS[self.config.binding]
 
     async def on_broker_client_connected(self, *, client_id: str, client_session: Any) -> None:
+        self.binding.connected[client_session.remote_address] += 1
         if self.binding.enforce_ttl:
             self.timers[client_id] = asyncio.ensure_future(self._expire(client_id))
             found = self.context._broker_instance._sessions.get(client_id)
@@ -184,6 +192,10 @@ class TipPlugin(BasePlugin):
                 )
 
     async def on_broker_client_disconnected(self, *, client_id: str, client_session: Any) -> None:
+        address = client_session.remote_address
+        self.binding.connected[address] -= 1
+        if self.binding.connected[address] <= 0:
+            del self.binding.connected[address]
         timer = self.timers.pop(client_id, None)
         if timer is not None and timer is not asyncio.current_task():
             timer.cancel()
@@ -192,6 +204,28 @@ class TipPlugin(BasePlugin):
     async def on_broker_client_subscribed(self, *, client_id: str, topic: str, qos: int) -> None:
         if topic.endswith("/ack"):
             self.ack_topics.setdefault(client_id, set()).add(topic)
+        if topic.startswith("$tip") and ("+" in topic or "#" in topic):
+            self.wildcards = True
+
+    async def _deliver(self, topic: str, data: bytes) -> None:
+        """An ACK to whoever subscribed to its topic. amqtt's broadcast matches every
+        subscription filter against every message, so with a connection per device each ACK
+        cost the number of devices; an ack topic's subscribers are found by the topic itself
+        (a wildcard subscription under `$tip`, rare, sends them through amqtt's matching)."""
+        broker = self.context._broker_instance
+        if self.wildcards:
+            await self.context.broadcast_message(topic, data)
+            return
+        for session, qos in broker._subscriptions.get(topic, ()):
+            if session.transitions.state != "connected":
+                continue
+            handler = broker._get_handler(session)
+            if handler is not None:  # not awaited: a QoS 1 delivery waits for its PUBACK
+                sending = asyncio.ensure_future(
+                    handler.mqtt_publish(topic, data, qos, retain=False)
+                )
+                self.sending.add(sending)
+                sending.add_done_callback(self.sending.discard)
 
     async def _expire(self, client_id: str) -> None:
         await asyncio.sleep(self.binding.limits.ttl_seconds)
@@ -202,7 +236,7 @@ class TipPlugin(BasePlugin):
         """`why` on the connection's plain ack topics, then the connection closed."""
         for topic in self.ack_topics.pop(client_id, ()):
             if topic.startswith("$tip/"):
-                await self.context.broadcast_message(topic, why)
+                await self._deliver(topic, why)
         await asyncio.sleep(0.05)  # the ERR goes out before the close
         # amqtt has no public call to drop one client: its take-over path does this
         found = self.context._broker_instance._sessions.get(client_id)
@@ -219,10 +253,10 @@ class TipPlugin(BasePlugin):
         data = bytes(message.data)
         if prefix == "$tips":
             answer = await self.binding.service.handle_envelope(data)
-            await self.context.broadcast_message(f"$tips/{serial}/ack", answer)
+            await self._deliver(f"$tips/{serial}/ack", answer)
             return
         ack = await self._plain(client_id, message.topic, serial, verb, data)
-        await self.context.broadcast_message(f"$tip/{serial}/ack", ack_payload(ack).encode())
+        await self._deliver(f"$tip/{serial}/ack", ack_payload(ack).encode())
 
     async def _plain(self, client_id: str, topic: str, serial: str, verb: str, data: bytes) -> Ack:
         session = self.context.get_session(client_id)

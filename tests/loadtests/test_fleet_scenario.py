@@ -495,6 +495,18 @@ def test_a_used_run_directory_is_refused_unless_overwrite(tmp_path):
     assert sum(e["kind"] == "run" and "set up" in e["message"] for e in events) == 1
 
 
+def headless(run_dir: Path, *args: str) -> subprocess.Popen:
+    """A headless fleet run started in the background, to be signalled."""
+    command = [sys.executable, "-m", "locust", "-f", "loadtests/fleet.py", "--headless"]
+    return subprocess.Popen(
+        [*command, *args, "--run-dir", str(run_dir)],
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
 def test_sigterm_stops_a_headless_run_and_still_writes_it(tmp_path):
     """A cancelled job's SIGTERM: the schedule stops, the run directory and report are written
     and say so (exit 130), the embedded target is stopped and its state removed."""
@@ -504,16 +516,17 @@ def test_sigterm_stops_a_headless_run_and_still_writes_it(tmp_path):
 
     before = set(Path(tempfile.gettempdir()).glob("tagocheck-load-target-*"))
     run_dir = tmp_path / "run"
-    command = [sys.executable, "-m", "locust", "-f", "loadtests/fleet.py", "--headless"]
-    command += ["-u", "10", "-r", "10", "-t", "60s", "--devices", "50", "--interval", "1"]
-    run = subprocess.Popen(
-        [*command, "--run-dir", str(run_dir)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
+    run = headless(
+        run_dir, "-u", "10", "-r", "10", "-t", "60s", "--devices", "50", "--interval", "1"
     )
-    time.sleep(10)
+    # some seconds into the run, not into its start: a cold, busy machine may take longer
+    # than the fixed 10 s this once waited to seed the target (CI saw -15 then)
+    began = time.monotonic()
+    timeline = run_dir / "timeline.jsonl"
+    while time.monotonic() - began < 120 and run.poll() is None:
+        if timeline.exists() and timeline.read_text().count("\n") >= 3:
+            break
+        time.sleep(0.2)
     children = [p.pid for p in __import__("psutil").Process(run.pid).children(recursive=True)]
     run.send_signal(signal.SIGTERM)
     out, err = run.communicate(timeout=90)
@@ -539,15 +552,7 @@ def test_sigterm_while_the_target_is_seeded_stops_it_and_says_so(tmp_path):
 
     before = set(Path(tempfile.gettempdir()).glob("tagocheck-load-target-*"))
     run_dir = tmp_path / "run"
-    command = [sys.executable, "-m", "locust", "-f", "loadtests/fleet.py", "--headless"]
-    command += ["-t", "30s", "--devices", "300000", "--interval", "600"]
-    run = subprocess.Popen(
-        [*command, "--run-dir", str(run_dir)],
-        cwd=ROOT,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-        text=True,
-    )
+    run = headless(run_dir, "-t", "30s", "--devices", "300000", "--interval", "600")
     began, children = time.monotonic(), []
     while not children and time.monotonic() - began < 60:  # the target started, not ready
         time.sleep(0.1)

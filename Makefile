@@ -13,7 +13,7 @@ ifneq ($(shell $(BIN)/python -c "import tagocheck" >/dev/null 2>&1 && echo ok),o
 $(shell rm -f $(STAMP))
 endif
 
-.PHONY: demo test lint format venv clean browser readme truth-table perturbations entry-points faults schemathesis trouble contract-seeds
+.PHONY: demo test lint format venv clean browser readme truth-table perturbations entry-points faults schemathesis trouble contract-seeds tagotip-fleets
 
 demo: $(STAMP)
 	$(BIN)/tagocheck capacity
@@ -54,6 +54,11 @@ perturbations: $(STAMP)
 # first (tests/loadtests/test_devices_in_trouble.py).
 trouble: $(STAMP)
 	TAGOCHECK_TROUBLE=all TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/loadtests/test_devices_in_trouble.py
+
+# Fleets over TagoTiP with every fault a load run must find on each binding (about 2 minutes);
+# `make test` runs one fault a binding (tests/loadtests/test_tagotip_path.py).
+tagotip-fleets: $(STAMP)
+	TAGOCHECK_TAGOTIP=all $(BIN)/pytest -n 2 tests/loadtests/test_tagotip_path.py
 
 # Every fault mode of the embedded target caught by the contract suite; `make test` runs half,
 # CI (.ci/run) every one.

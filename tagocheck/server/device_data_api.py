@@ -209,7 +209,7 @@ async def restore_data(app: TargetApp, request: Request) -> Response:
     cannot tell apart."""
     device, body = _device(app, request), _body(request)
     address = body.get("file_address")
-    if not isinstance(address, str) or not address.strip("/"):
+    if not isinstance(address, str):
         raise records.InvalidData("Invalid restore: file_address is required, a string")
     found = app.store.rows("SELECT content FROM files WHERE address = ?", (address.lstrip("/"),))
     if not found:

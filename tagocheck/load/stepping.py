@@ -23,6 +23,8 @@ from tagocheck.load.thresholds import settings as threshold_settings
 Say = Callable[..., None]
 
 REST_POLL_SECONDS = 0.2
+REST_STEPS = 3
+"""The longest rest after a broken step, in steps' time."""
 LATE_SETTLE_SECONDS = 2.0
 """A distributed run's workers send their samples each second: the step's last ones arrive
 this much after it ends."""
@@ -130,12 +132,14 @@ class Stepping:
             self.say("search", f"search over: {self.stopped_because}")
 
     def _rest(self) -> None:
-        """After a step that broke: every device pauses until nothing is in flight (at most a
-        step's time), so the next step starts on an idle target, not on the broken one's queue
-        (it would be judged by the reports the last one left late)."""
+        """After a step that broke: every device pauses until nothing is in flight (at most
+        REST_STEPS steps' time), so the next step starts on an idle target, not on the broken
+        one's queue (it would be judged by the reports the last one left late). A break held
+        again to confirm it leaves twice the queue: a rest of one step's time let a 90/s
+        target's backlog answer 98.7/s in the step after it."""
         self.grow(0)
         resting = time.time()
-        while time.time() - resting < self.hold:
+        while time.time() - resting < self.hold * REST_STEPS:
             gevent.sleep(REST_POLL_SECONDS)
             if self.idle is not None and self.idle():
                 break

@@ -4,7 +4,8 @@ is due and none is open, subscribed to the device's ack topic, publishing `!N|BO
 `$tip/{serial}/push` and reading `!N|STATUS[|DETAIL]` back. Answers are paired with their
 uplink by the counter N, not by arrival. The server ends a connection at its TTL or after the
 idle timeout (`ERR|ttl_expired`, `ERR|keep_alive_timeout`); the device connects again for its
-next report, as a device would, and every connection, close and its reason is counted.
+next report, as a device would, and every connection, close and its reason is a Locust request
+event (read back by figures_from_stats).
 
 paho-mqtt speaks MQTT on each connection, driven the way its documentation gives for an
 external event loop: a greenlet per connection waits on the socket (gevent's io watcher) and
@@ -18,9 +19,7 @@ from __future__ import annotations
 import itertools
 import secrets
 import time
-from collections import Counter
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 import gevent
@@ -43,19 +42,6 @@ nothing to send is closed by the server, as a sleepy device is, rather than ping
 
 class NoAnswer(Exception):
     """The uplink got no ACK: the connection was refused, closed first, or the wait ran out."""
-
-
-@dataclass
-class Connections:
-    """What the devices' connections did, for the run's figures."""
-
-    opened: int = 0
-    refused: int = 0
-    closed: Counter = field(default_factory=Counter)
-    """Closes by reason: the server's (ttl_expired, keep_alive_timeout) or 'other'."""
-
-    def as_dict(self) -> dict:
-        return {"opened": self.opened, "refused": self.refused, "closed": dict(self.closed)}
 
 
 class DeviceConnection:
@@ -187,7 +173,6 @@ class MqttDevices:
         self.open: dict[str, DeviceConnection] = {}
         self.locks: dict[str, gevent.lock.Semaphore] = {}
         self.counters: dict[str, itertools.count] = {}
-        self.figures = Connections()
 
     def send(self, serial: str, body: bytes, timeout: float) -> tuple[bytes, float]:
         """One uplink of the device, on its open connection or a new one: the ACK payload and
@@ -204,7 +189,6 @@ class MqttDevices:
             return found, 0.0
         if found is not None:
             why = found.closed_because or "other"
-            self.figures.closed[why] += 1
             lived = (time.perf_counter() - found.opened_at) * 1000
             self.fire(f"{CLOSED}{why}", lived, None)
         began = time.perf_counter()
@@ -212,12 +196,10 @@ class MqttDevices:
         try:
             connection.open(timeout)
         except NoAnswer as error:
-            self.figures.refused += 1
             self.open.pop(serial, None)
             self.fire(CONNECT, (time.perf_counter() - began) * 1000, error)
             raise
         connection.opened_at = time.perf_counter()
-        self.figures.opened += 1
         self.open[serial] = connection
         took = connection.opened_at - began
         self.fire(CONNECT, took * 1000, None)

@@ -1,13 +1,13 @@
 """The `ratelimit` scenario's traffic: each documented limit driven past its figure, window after
 window, so the ledger can tell where the target's enforcement differs from the plan.
 
-Every probe sends `factor` times its limit per window, evenly spread. Windows alternate between
-two groups: even windows drive the profile's per-route limits; odd windows drive the limits that
-would muddle them if they ran at the same time: a device's own rpm (its 429s would look like the
-profile throttling early) and the aggregate query (whether it also counts towards GET /data's limit
-is not documented [?]).
+Every probe sends `factor` times its limit per window, evenly spread, in the windows of its group;
+the groups take turns. Three kinds of probe never share a group: the profile's per-route limits;
+the limits that would muddle them if they ran at the same time, a device's own rpm (its 429s would
+look like the profile throttling early) and the aggregate query (whether it also counts towards
+GET /data's limit is not documented [?]); and the network's.
 
-With the network path (`--via network`) every third window is the network's: its route driven
+With the network path (`--via network`) the network's group drives its route
 past its own limit (60 / 100 / 500 a minute), and beside it POST /data at its limit less half the
 network's. Whether network uplinks also count in POST /data's window is an open question [?]: if
 they do, POST /data is throttled in those windows by about half the network's limit; if not, none
@@ -15,13 +15,19 @@ of it is (network_sharing tells which).
 
 Routes that create or delete devices or tokens are not driven: doing so at their limit would
 create hundreds of devices a minute, past every plan's device cap.
+
+A window asks at most `budget` requests a second of the generator (`share_windows`): the profile's
+limits, driven together, can ask more than one Locust process can send while it judges every
+answer (a Starter plan's at 1.5x: about 450/s), and a probe the generator cannot keep up with never
+gets past its limit, so none of its windows is judged. Limits beyond the budget get windows of
+their own; a run then needs more windows to judge every limit, and says how many.
 """
 
 from __future__ import annotations
 
 import heapq
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any, NamedTuple
 
 from tagocheck.fleet.paths import NETWORK_INGEST, NETWORK_PATH
@@ -61,6 +67,10 @@ class Probe:
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
+
+    def rate(self, factor: float, window: float) -> float:
+        """Requests a second this probe asks for in its windows."""
+        return (self.per_window or factor * self.limit) / window
 
 
 class Shot(NamedTuple):
@@ -187,6 +197,43 @@ def _network_probes(plan: str, device_token: str, token: str, key: str, serial: 
     return probes
 
 
+def share_windows(probes: list[Probe], factor: float, window: float, budget: float) -> list[Probe]:
+    """The probes with their window groups numbered 0, 1, ...: each kind's probes (the profile's,
+    a device's own and the aggregate's, the network's) packed into as few groups as hold at most
+    `budget` requests a second each (first fit, largest first), one kind never with another. A
+    probe past the budget alone has a group to itself; the network's two probes stay together
+    (POST /data beside the uplinks is what the network's windows judge)."""
+    groups: list[list[Probe]] = []
+    for kind in (PROFILE_WINDOWS, DEVICE_WINDOWS, NETWORK_WINDOWS):
+        mine = [p for p in probes if p.group == kind]
+        if kind == NETWORK_WINDOWS:
+            groups += [mine] if mine else []
+            continue
+        bins: list[list[Probe]] = []
+        for probe in sorted(mine, key=lambda p: -p.rate(factor, window)):
+            need = probe.rate(factor, window)
+            fits = (b for b in bins if sum(p.rate(factor, window) for p in b) + need <= budget)
+            chosen = next(fits, None)
+            if chosen is None:
+                bins.append([probe])
+            else:
+                chosen.append(probe)
+        groups += bins
+    placed = {id(p): number for number, group in enumerate(groups) for p in group}
+    return [replace(p, group=placed[id(p)]) for p in probes]
+
+
+def window_groups(probes: list[Probe]) -> int:
+    """How many windows one round of every probe takes: at least two, so that a group's window
+    is never followed by another of its own, where its late answers would be counted."""
+    return max([2, *(p.group + 1 for p in probes)])
+
+
+def probing_rate(probes: list[Probe], factor: float, window: float) -> float:
+    """The requests a second the probes ask for, averaged over a round of their windows."""
+    return sum(p.rate(factor, window) for p in probes) / window_groups(probes)
+
+
 def network_sharing(ledger: Any, probes: list[Probe], plan: str) -> dict[str, Any]:
     """Whether network uplinks count in POST /data's window, from the network's windows: in
     each, POST /data was sent at its limit less half the network's. Throttled there beyond the
@@ -261,8 +308,8 @@ class ProbeSchedule:
     def __init__(self, probes: list[Probe], factor: float, window: float, start: float) -> None:
         self.probes = probes
         self.window = window
-        self.groups = max([2, *(p.group + 1 for p in probes)])
-        self.spacing = [window / max(1.0, p.per_window or factor * p.limit) for p in probes]
+        self.groups = window_groups(probes)
+        self.spacing = [window / max(1.0, p.rate(factor, window) * window) for p in probes]
         first = first_probed_window(start, window)
         self.heap: list[tuple[float, int]] = [
             (self._in_group(i, first + self.spacing[i] * (i / max(1, len(probes)))), i)

@@ -193,7 +193,7 @@ class Coordinator:
         self.limits.hold_devices_to(options.device_rpm, config)
         run.observer = FleetObserver(self.window)
         if self.scenario == "ratelimit":
-            run.probes = set_up_probes(setup, run.fleet, self.limits, options.device_rpm)
+            run.probes = set_up_probes(setup, run.fleet, self.limits, options, self.window)
         self._write_config()
         # a new tag per swarm: a second swarm from the web form numbers its reports from 0 again
         self.swarms += 1

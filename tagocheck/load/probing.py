@@ -19,6 +19,7 @@ from tagocheck.fleet.probes import (
     Probe,
     network_sharing,
     plan_probes,
+    share_windows,
 )
 from tagocheck.judge import checks
 from tagocheck.load.ending import RunError
@@ -66,9 +67,11 @@ def not_driven(fleet: Fleet | None) -> dict[str, str]:
 
 
 def set_up_probes(
-    setup: Provisioning, fleet: Fleet, limits: Limits, device_rpm: int
+    setup: Provisioning, fleet: Fleet, limits: Limits, options: Any, window: float
 ) -> list[Probe]:
-    """The ratelimit scenario's probes, with a record to edit and a device with its own rpm."""
+    """The ratelimit scenario's probes, with a record to edit and a device with its own rpm,
+    shared out over windows of at most --probe-rate requests a second."""
+    device_rpm = options.device_rpm
     if len(setup.devices) < 2:
         raise RunError("the ratelimit scenario needs --devices 2 or more")
     first, second = setup.devices[0], setup.devices[1]
@@ -93,7 +96,7 @@ def set_up_probes(
     network = None
     if fleet.config.via == "network" and setup.network is not None:
         network = (setup.network.token, setup.network.authorization, fleet.senders[0])
-    return plan_probes(
+    planned = plan_probes(
         limits.plan,
         profile_token=setup.profile_token or "",
         device=(first.id, first.token),
@@ -102,6 +105,7 @@ def set_up_probes(
         rpm=rpm,
         network=network,
     )
+    return share_windows(planned, options.probe_factor, window, options.probe_rate)
 
 
 def _probe_record(client: TagoClient, token: str) -> str:

@@ -25,7 +25,7 @@ from tagocheck.fleet.integrity import report_group
 from tagocheck.fleet.model import Fleet, NetworkAccess, TipAccess
 from tagocheck.fleet.observe import FleetObserver
 from tagocheck.fleet.outage import Backlog
-from tagocheck.fleet.probes import Probe, ProbeSchedule
+from tagocheck.fleet.probes import Probe, ProbeSchedule, probing_rate
 from tagocheck.fleet.resend import DeviceWork
 from tagocheck.fleet.schedule import Schedule
 from tagocheck.fleet.timeline import OUTCOME_FIELDS, Sample, percentiles_ms
@@ -176,8 +176,7 @@ class Shard:
         elif self.probes:
             factor = self.probe_factor
             self.schedule = ProbeSchedule(self.probes, factor, self.window, now)
-            # each probe's group has every other window
-            self.offered = sum(factor * p.limit / self.window for p in self.probes) / 2
+            self.offered = probing_rate(self.probes, factor, self.window)
         self._sampler = gevent.spawn(self._sample_every_second, users)
 
     def _offered_since(self, last: float, now: float) -> float:

@@ -14,7 +14,7 @@ from typing import Any
 import gevent
 from locust.stats import PERCENTILES_TO_REPORT, StatsCSV, StatsCSVFileWriter
 
-from tagocheck.fleet.probes import first_probed_window
+from tagocheck.fleet.probes import first_probed_window, probing_rate, window_groups
 from tagocheck.load.run import LoadRun
 from tagocheck.options import OPTIONS
 from tagocheck.redact import redact_token
@@ -42,12 +42,12 @@ def write_config(
         "devices": len(run.fleet),
         "via": run.fleet.config.via,
         "offered_reports_per_second": run.fleet.offered_rate(),
-        "probes": [{"route": p.label, "limit": p.limit} for p in run.probes],
-        # each probe drives every other window
-        "probe_requests_per_second": sum(
-            options.probe_factor * p.limit / setup.window for p in run.probes
-        )
-        / 2,
+        "probes": [
+            {"route": p.label, "limit": p.limit, "device": p.device, "group": p.group}
+            for p in run.probes
+        ],
+        "probe_requests_per_second": probing_rate(run.probes, options.probe_factor, setup.window),
+        "probe_window_groups": window_groups(run.probes) if run.probes else 0,
         "distributed": distributed,
         "workers": len(run.shards) or 1,
         "started": time.time(),
@@ -164,11 +164,14 @@ def schedule_line(
     if scenario == "ratelimit":
         first = first_probed_window(time.time(), window)
         at = time.strftime("%H:%M:%S", time.localtime(first))
+        groups = window_groups(run.probes)
         message = (
             f"probing {counted(len(run.probes), 'limit')} from {at}, the first whole "
-            f"{window:g}-s window after the setup's requests"
+            f"{window:g}-s window after the setup's requests, in turns of "
+            f"{counted(groups, 'window')} ({groups * window:g} s: run for at least that long "
+            "to judge every limit)"
         )
-        return message, {"probing_from": first}
+        return message, {"probing_from": first, "window_groups": groups}
     offered = run.fleet.offered_rate(range(first_devices))
     message = f"schedule started: {first_devices:,} devices, offered {offered:,.1f} reports/s"
     return message, {}

@@ -302,6 +302,16 @@ def every_option() -> list[Option]:
             scenarios=("ratelimit",),
         ),
         Option(
+            "--probe-rate",
+            "Probe rate",
+            "ratelimit: the most requests a second one window's probes ask of the generator; "
+            "limits beyond it are driven in windows of their own (a run then takes more windows)",
+            number(0, 1_000_000, above=True),
+            150.0,
+            unit="requests/s",
+            scenarios=("ratelimit",),
+        ),
+        Option(
             "--integrity-devices",
             "Devices reconciled",
             "devices whose stored records are reconciled at the end (all of them when the "

@@ -21,6 +21,7 @@ from typing import Any
 from tagocheck.fleet.capacity import Step
 from tagocheck.fleet.integrity import problems as integrity_problems
 from tagocheck.fleet.paths import REPORT_WORD
+from tagocheck.fleet.probes import BESIDE_UPLINKS
 from tagocheck.fleet.timeline import FOLLOWS
 from tagocheck.report import capacity_verdict, rundata, trouble_verdict
 from tagocheck.report.ranked import Findings
@@ -71,7 +72,7 @@ def judge(run: RunData) -> Verdict:
     _failures(run, findings)
     _contract(summary, findings)
     trouble_verdict.note_departures(summary, facts)
-    judged = _rate_limits(run, findings, facts)
+    judged = _rate_limits(run, findings, facts, caveats)
     _thresholds(summary, findings)
     best = capacity_verdict.judge_capacity(run, findings, facts, caveats)
     capacity_verdict.judge_path(run, findings, facts)
@@ -220,16 +221,20 @@ def _contract(summary: dict[str, Any], findings: Findings) -> None:
         findings.add("contract", f"{responses:,} responses broke the contract ({checks}).")
 
 
-def _rate_limits(run: RunData, findings: Findings, facts: list[str]) -> dict[str, int]:
+def _rate_limits(
+    run: RunData, findings: Findings, facts: list[str], caveats: list[str]
+) -> dict[str, int]:
     summary = run.summary
     rows = summary.get("rate_limit_enforcement") or []
     found = summary.get("rate_limit_findings") or []
     judged = {
-        "limits": len(rows),
+        "limits": sum(r["windows"] > r["under"] for r in rows),
         "windows": sum(r["windows"] - r["under"] for r in rows),
         "enforced": sum(r["enforced"] for r in rows),
         "under": sum(r["under"] for r in rows),
     }
+    under, unreached = _limits_not_judged(run, rows)
+    judged["of"] = judged["limits"] + len(under) + len(unreached)
     if found:
         leaks = sum(f["kind"] == "leak" for f in found)
         early = len(found) - leaks
@@ -246,12 +251,51 @@ def _rate_limits(run: RunData, findings: Findings, facts: list[str]) -> dict[str
         )
     if rows:
         facts.append(
-            f"Rate limits: {counted(judged['limits'], 'limit')}, "
-            f"{counted(judged['windows'], 'window')} judged "
-            f"({judged['enforced']} enforced as documented), {judged['under']} under the limit "
-            "(not judged)."
+            f"Rate limits: {judged['limits']} of {counted(judged['of'], 'limit')} judged in "
+            f"{counted(judged['windows'], 'window')} ({judged['enforced']} enforced as "
+            f"documented), {judged['under']} windows under the limit (not judged)."
         )
+    if judged["windows"]:
+        caveats += _not_judged_why(run.config, under, unreached)
     return judged
+
+
+def _limits_not_judged(run: RunData, rows: list[dict[str, Any]]) -> tuple[list[str], list[str]]:
+    """The limits the run set out to probe without judging one window of: those driven but never
+    past their limit, and those whose windows never came before the run ended."""
+    seen = {(r["scope"], r["route"]): r["windows"] > r["under"] for r in rows}
+    planned = set()
+    for probe in run.config.get("probes") or []:
+        if probe.get("group") is None or probe["route"] == BESIDE_UPLINKS:
+            continue  # a run from before probes had window groups; a probe held to no limit
+        device = probe.get("device")
+        planned.add(("profile" if device is None else f"device:{device}", probe["route"]))
+
+    def named(keys: Any) -> list[str]:
+        return sorted(r if s == "profile" else f"{r} ({s.replace(':', ' ')})" for s, r in keys)
+
+    under = named(key for key, judged in seen.items() if not judged)
+    return under, named(planned - set(seen))
+
+
+def _not_judged_why(config: dict[str, Any], under: list[str], unreached: list[str]) -> list[str]:
+    said = []
+    if under:
+        rate = config.get("probe_requests_per_second")
+        asked = f" of the {rate:,.0f} requests/s asked" if isinstance(rate, int | float) else ""
+        said.append(
+            f"{counted(len(under), 'limit')} got fewer requests than the limit in every window "
+            f"({', '.join(under)}): the load generator sent short{asked}, or the run ended inside "
+            "the window; a lower --probe-rate or a longer run judges it"
+        )
+    if unreached:
+        groups, window = config.get("probe_window_groups"), config.get("rate_window_seconds")
+        turn = f" ({groups * window:g} s)" if groups and window else ""
+        said.append(
+            f"{counted(len(unreached), 'limit')} had no window before the run ended "
+            f"({', '.join(unreached)}): a run of a whole turn of windows{turn} judges every limit"
+        )
+    return said
 
 
 def _broken(summary: dict[str, Any]) -> list[dict[str, Any]]:
@@ -279,8 +323,9 @@ def _all_clear(run: RunData, best: Step | None, judged: dict[str, int]) -> str:
         return capacity_verdict.best_fact(best, run.capacity)
     if run.scenario == "ratelimit":
         return (
-            f"Rate limits held as the plan says: {counted(judged['limits'], 'limit')}, "
-            f"{counted(judged['windows'], 'window')} judged, every one enforced."
+            f"Rate limits held as the plan says: {judged['limits']} of "
+            f"{counted(judged['of'], 'limit')} judged in {counted(judged['windows'], 'window')}, "
+            "every one enforced."
         )
     summary, config = run.summary, run.config
     offered, devices = config.get("offered_reports_per_second"), config.get("devices")

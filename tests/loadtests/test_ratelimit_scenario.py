@@ -10,7 +10,15 @@ import sys
 import pytest
 
 from tagocheck.fleet.paths import NETWORK_INGEST
-from tagocheck.fleet.probes import DEVICE_WINDOWS, PROFILE_WINDOWS, ProbeSchedule, plan_probes
+from tagocheck.fleet.probes import (
+    DEVICE_WINDOWS,
+    PROFILE_WINDOWS,
+    ProbeSchedule,
+    plan_probes,
+    probing_rate,
+    share_windows,
+    window_groups,
+)
 from tagocheck.server.launcher import start_target
 
 from .test_fleet_scenario import ROOT
@@ -18,7 +26,9 @@ from .test_fleet_scenario import ROOT
 
 def ratelimit(*args: str) -> subprocess.CompletedProcess:
     command = [sys.executable, "-m", "locust", "-f", "loadtests/ratelimit.py", "--headless"]
-    command += ["--only-summary", "-u", "10", "-r", "10", "-t", "13s", "--rate-window", "3", *args]
+    # free-plan limits in 3-s windows at 1.5x and at most 150 requests/s a window (the default
+    # --probe-rate) take turns of six windows with the network's: 18 s, after the setup
+    command += ["--only-summary", "-u", "10", "-r", "10", "-t", "25s", "--rate-window", "3", *args]
     return subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=120)
 
 
@@ -54,6 +64,31 @@ def test_every_limit_of_the_plan_is_probed_and_groups_alternate():
         assert sent == pytest.approx(1.5 * planned[index].limit, abs=1)
     groups = {p.group for p in planned}
     assert groups == {PROFILE_WINDOWS, DEVICE_WINDOWS}
+
+
+def test_no_window_asks_the_generator_for_more_than_its_budget():
+    planned = probes()
+    shared = share_windows(planned, 1.5, 3.0, 150)
+    assert [p.label for p in shared] == [p.label for p in planned]  # the same probes, in order
+    groups: dict[int, list] = {}
+    for probe in shared:
+        groups.setdefault(probe.group, []).append(probe)
+    assert sorted(groups) == list(range(window_groups(shared)))
+    for members in groups.values():
+        asked = sum(p.rate(1.5, 3.0) for p in members)
+        # over the budget only alone: POST /data at 250 in 2 s is 188/s whatever the budget
+        assert asked <= 150 or len(members) == 1, [(p.label, p.rate(1.5, 3.0)) for p in members]
+        kinds = {p.device is not None or "aggregate" in p.label for p in members}
+        assert len(kinds) == 1, [p.label for p in members]  # never a device's with the profile's
+    alone = share_windows(planned, 1.5, 2.0, 150)
+    (post,) = [p for p in alone if p.label == "POST /data" and p.device is None]
+    assert [p.label for p in alone if p.group == post.group] == ["POST /data"]
+    # a budget past everything leaves the two groups a run always had
+    assert window_groups(share_windows(planned, 1.5, 3.0, 10_000)) == 2
+    # what the run offers is each window's requests, averaged over a turn of all the windows
+    assert probing_rate(shared, 1.5, 3.0) == pytest.approx(
+        sum(p.rate(1.5, 3.0) for p in shared) / window_groups(shared)
+    )
 
 
 @pytest.mark.long
@@ -94,6 +129,7 @@ def test_a_healthy_target_enforces_every_limit_as_documented(tmp_path):
     # the embedded target counts uplinks in their own route's window only
     assert summary["network_limit"]["answer"] == "no", summary["network_limit"]
     assert "the first whole 3-s window after the setup's requests" in done.stdout
+    assert "in turns of 6 windows (18 s" in done.stdout
 
 
 @pytest.mark.long

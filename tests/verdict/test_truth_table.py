@@ -203,7 +203,7 @@ def command(column: str, row: Row, target: Target | None, run_dir: Path) -> list
     line += ["--only-summary", "--run-dir", str(run_dir), "--request-timeout", "1"]
     line += ["--host", target.url, "--plan", row.condition.plan]
     if column == "ratelimit":
-        line += ["-u", "10", "-r", "10", "-t", "9s", "--rate-window", "2", "--devices", "2"]
+        line += ["-u", "10", "-r", "10", "-t", "18s", "--rate-window", "2", "--devices", "2"]
         line += ["--profile-token", target.profile_token, "--fleet-file", str(target.fleet_file)]
         return [*line, *row.extra]
     if column == "capacity":

@@ -29,6 +29,9 @@ class Window:
     near_boundary: int = 0
     throttled_near: int = 0
     """429s within a round trip of a boundary: the neighbouring window's, when it was full."""
+    late: int = 0
+    """Requests due in this window not sent: the generator reached them after it ended, when
+    they would have been counted in another group's window (see ProbeSchedule)."""
 
 
 @dataclass(frozen=True)
@@ -83,6 +86,12 @@ class Ledger:
             window.near_boundary += near
             window.throttled_near += near and status == 429
 
+    def record_late(self, route: str, due: float, device: str | None = None) -> None:
+        """A request due at `due` the generator could not send within its window."""
+        index = math.floor(due / self.window)
+        for scope in (PROFILE, f"device:{device}") if device else (PROFILE,):
+            self.windows.setdefault((scope, route, index), Window()).late += 1
+
     def merge(self, other: Ledger) -> None:
         for key, theirs in other.windows.items():
             mine = self.windows.setdefault(key, Window())
@@ -91,6 +100,7 @@ class Ledger:
             mine.throttled += theirs.throttled
             mine.near_boundary += theirs.near_boundary
             mine.throttled_near += theirs.throttled_near
+            mine.late += theirs.late
 
     def windows_of(self, route: str, scope: str = PROFILE) -> dict[int, Window]:
         """One scope and route's windows by index."""
@@ -123,6 +133,12 @@ class Ledger:
             for key in ((scope, counted, index + step) for step in (-1, 0, 1))
             if key in self.windows
         )
+
+    def _counted_beside(self, scope: str, route: str, index: int) -> int:
+        """Requests of the routes the target counts in `route`'s window (counted_with) let
+        through in window `index`: the target's count there is theirs and the route's."""
+        keys = ((scope, other, index) for other in self.counted_with.get(route, ()))
+        return sum(self.windows[key].accepted for key in keys if key in self.windows)
 
     def _shared_window_full(self, scope: str, route: str, index: int) -> bool:
         """Whether the window `route` also counts in (also_limited_by) may have reached its
@@ -166,7 +182,7 @@ class Ledger:
                 kind = "enforced"
             elif (
                 throttled - self._neighbours_429s(scope, route, index, limit) > 0
-                and window.accepted + slack < limit
+                and window.accepted + self._counted_beside(scope, route, index) + slack < limit
             ):
                 kind = "early-throttle"
             elif window.accepted - slack > limit:
@@ -218,12 +234,14 @@ class Ledger:
                     "max_accepted": 0,
                     "sent": 0,
                     "throttled": 0,
+                    "late": 0,
                 },
             )
             row["windows"] += 1
             row[kind] += 1
             row["sent"] += window.sent
             row["throttled"] += window.throttled
+            row["late"] += window.late
             row["max_accepted"] = max(row["max_accepted"], window.accepted)
         return list(table.values())
 
@@ -240,6 +258,7 @@ class Ledger:
                     w.throttled,
                     w.near_boundary,
                     w.throttled_near,
+                    w.late,
                 ]
                 for (scope, route, index), w in sorted(self.windows.items())
             ],
@@ -249,6 +268,6 @@ class Ledger:
     def from_json(cls, data: dict[str, Any]) -> Ledger:
         ledger = cls(data["window_seconds"])
         rows: Iterable[list[Any]] = data["windows"]
-        for scope, route, index, *counts in rows:  # runs before throttled_near have 4 counts
+        for scope, route, index, *counts in rows:  # older runs have fewer counts
             ledger.windows[(scope, route, index)] = Window(*counts)
         return ledger

@@ -175,9 +175,15 @@ class Shard:
             self.schedule = self._prepared
         elif self.probes:
             factor = self.probe_factor
-            self.schedule = ProbeSchedule(self.probes, factor, self.window, now)
+            self.schedule = ProbeSchedule(
+                self.probes, factor, self.window, now, on_late=self._probe_late
+            )
             self.offered = probing_rate(self.probes, factor, self.window)
         self._sampler = gevent.spawn(self._sample_every_second, users)
+
+    def _probe_late(self, probe: Probe, due: float) -> None:
+        device = str(probe.device) if probe.device is not None else None
+        self.observer.ledger.record_late(probe.label, due, device)
 
     def _offered_since(self, last: float, now: float) -> float:
         """The average offered rate from `last` to `now`, the sampler's interval."""

@@ -124,7 +124,9 @@ def print_summary(extra: dict[str, Any], scenario: str, say: Say) -> None:
                 f"{row['limit']:>6}/window: {counted(row['windows'], 'window')}, "
                 f"{row['enforced']} "
                 f"enforced, {row['under']} under, {row['early-throttle']} early throttle, "
-                f"{row['leak']} leak (max accepted {row['max_accepted']})"
+                f"{row['leak']} leak (max accepted {row['max_accepted']}"
+                + (f"; {row['late']} not sent, their window over" if row.get("late") else "")
+                + ")"
             )
         for route, why in extra["not_driven"].items():
             print(f"tagocheck ratelimit: not driven: {route} ({why})")

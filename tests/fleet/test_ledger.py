@@ -180,3 +180,31 @@ def test_a_window_that_reached_its_limit_and_sent_no_more_is_not_judged():
     fill(ledger, 660, ["accepted"] * 2 + ["rate-limited"], device="0")
     (row,) = [r for r in ledger.enforcement(limits) if r["scope"] == "device:0"]
     assert (row["enforced"], row["under"]) == (1, 1), row
+
+
+def test_requests_the_target_counts_in_a_window_are_its_count_whatever_the_label():
+    """POST /data's window in the target holds what the run sent beside the network's uplinks
+    too (counted_with): 3 of those and 2 of POST /data's own fill a limit of 5, and the 429
+    after them is the limit enforced, not an early throttle (CI: such requests, sent late into
+    POST /data's window, made it look early)."""
+    ledger = Ledger(60)
+    for i in range(3):
+        ledger.record("beside", 600.1 + i * 0.01, 600.102 + i * 0.01, 200)
+    fill(ledger, 600.5, ["accepted"] * 2 + ["rate-limited"])
+    assert [f.kind for f in ledger.findings(limits)] == ["early-throttle"]  # apart, it looks early
+    ledger.counted_with["POST /data"] = {"beside"}
+    assert ledger.findings(limits) == []
+    (row,) = [r for r in ledger.enforcement(limits) if r["route"] == "POST /data"]
+    assert row["enforced"] == 1
+
+
+def test_a_request_not_sent_in_its_window_is_counted_late_and_survives_a_merge():
+    ledger = Ledger(60)
+    ledger.record_late("POST /data", 630.0, device="d1")
+    ledger.record_late("POST /data", 640.0)
+    merged = Ledger(60)
+    merged.merge(Ledger.from_json(ledger.to_json()))
+    assert merged.windows[(PROFILE, "POST /data", 10)].late == 2
+    assert merged.windows[("device:d1", "POST /data", 10)].late == 1
+    (row,) = [r for r in merged.enforcement(limits) if r["scope"] == PROFILE]
+    assert (row["late"], row["under"], row["sent"]) == (2, 1, 0)  # nothing sent: not judged

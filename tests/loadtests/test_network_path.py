@@ -19,7 +19,7 @@ from tagocheck.redact import TOKEN_PATTERN
 from tagocheck.server.launcher import start_target
 
 from .test_fleet_scenario import locust
-from .test_ratelimit_scenario import ratelimit
+from .test_ratelimit_scenario import ratelimit, sent_on_time
 
 
 def network_run(tmp_path: Path, faults: list[str], *extra: str) -> tuple:
@@ -130,7 +130,7 @@ def test_the_network_windows_come_every_third_window():
     beside = next(p for p in network if p.label == BESIDE_UPLINKS)
     assert beside.per_window == 250 - 30  # POST /data's limit less half the network's
     schedule = ProbeSchedule(planned, 1.5, window=2.0, start=1001.0)
-    for shot in schedule.pop_due(1020.0):
+    for shot in sent_on_time(schedule, 1020.0):
         probe = planned[shot.probe]
         assert int(shot.due // 2.0) % 3 == probe.group, (probe.label, shot.due)
 

@@ -43,6 +43,14 @@ def probes():
     )
 
 
+def sent_on_time(schedule: ProbeSchedule, until: float) -> list:
+    """The shots a generator that keeps up sends by `until`: each at its due time."""
+    shots = []
+    while (due := schedule.next_due()) is not None and due <= until:
+        shots += schedule.pop_due(due)
+    return shots
+
+
 def test_every_limit_of_the_plan_is_probed_and_groups_alternate():
     planned = probes()
     labels = {(p.label, p.device) for p in planned}
@@ -50,7 +58,7 @@ def test_every_limit_of_the_plan_is_probed_and_groups_alternate():
     assert ("POST /data", 1) in labels and ("GET /device", None) in labels
     assert not any(p.label.startswith("POST /device") for p in planned)
     schedule = ProbeSchedule(planned, 1.5, window=2.0, start=1001.0)
-    shots = schedule.pop_due(1012.0)
+    shots = sent_on_time(schedule, 1012.0)
     # the window the run starts in (1000-1002) holds its setup's requests: not probed
     assert min(shot.due for shot in shots) >= 1002.0
     per_window: dict[tuple[int, int], int] = {}
@@ -64,6 +72,22 @@ def test_every_limit_of_the_plan_is_probed_and_groups_alternate():
         assert sent == pytest.approx(1.5 * planned[index].limit, abs=1)
     groups = {p.group for p in planned}
     assert groups == {PROFILE_WINDOWS, DEVICE_WINDOWS}
+
+
+def test_a_request_whose_window_is_over_is_not_sent_but_told():
+    """A generator that fell behind sends nothing into another group's window: the request
+    would count there in the target, against whatever limit that window drives."""
+    planned = probes()
+    late: list = []
+    schedule = ProbeSchedule(
+        planned, 1.5, window=2.0, start=1001.0, on_late=lambda p, due: late.append((p, due))
+    )
+    # the generator comes back at 1008.5, in window 504 (1008-1010), having sent nothing since
+    shots = schedule.pop_due(1008.5)
+    assert shots and {int(shot.due // 2.0) for shot in shots} == {504}
+    assert {int(due // 2.0) for _, due in late} == {501, 502, 503}
+    on_time = sent_on_time(ProbeSchedule(planned, 1.5, window=2.0, start=1001.0), 1008.5)
+    assert len(late) + len(shots) == len(on_time)  # every request due is sent or told
 
 
 def test_no_window_asks_the_generator_for_more_than_its_budget():

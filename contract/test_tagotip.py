@@ -11,6 +11,7 @@ URL or the authorization token every test here is not judged, and says so.
 
 from __future__ import annotations
 
+import contextlib
 import queue
 import re
 import time
@@ -25,6 +26,7 @@ from tagocheck.spec.tagotip import tagotip_limits
 from tagocheck.tagotip import credentials, envelope
 from tagocheck.tagotip import http_binding as binding
 from tagocheck.tagotip.bodies import parse_variable_list
+from tagocheck.tagotip.frames import parse_ack_payload
 from tagocheck.tagotip.grammar import ERROR_CODES, FrameError
 from tagocheck.tagotip.strategies import invalid_bodies, push_bodies
 
@@ -185,41 +187,119 @@ def test_an_envelope_with_the_wrong_key_fails_auth_failed(tip):
     assert (answer.status_code, answer.text) == (400, "ACK|ERR|auth_failed")
 
 
-def test_an_mqtt_connection_ends_at_the_plans_ttl(fleet, target):
-    """Over MQTT a connection is closed at the plan's TTL however busy it is, after
-    ERR|ttl_expired on its ack topic [C servers/rate-limits: connection TTL 15/10/10 s]."""
+class MqttDevice:
+    """One device's own MQTT connection, as the binding has it (TagoTipServers §3): the hash's
+    halves as credentials, subscribed to its ack topic; what came on it and when the connection
+    ended are queued for the test to read."""
+
+    def __init__(self, target, serial: str, keepalive: int) -> None:
+        host, port = target.tagotip_mqtt.rsplit(":", 1)
+        self.serial = serial
+        self.acks: queue.Queue = queue.Queue()
+        self.closed: queue.Queue = queue.Queue()
+        client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{serial}-check")
+        client.username_pw_set(
+            *credentials.mqtt_credentials(credentials.authorization_hash(target.authorization))
+        )
+        client.on_connect = lambda c, _u, _f, _r, _p: c.subscribe(f"$tip/{serial}/ack", 1)
+        client.on_message = lambda _c, _u, message: self.acks.put(bytes(message.payload))
+        client.on_disconnect = lambda *_: self.closed.put(time.monotonic())
+        client.reconnect_delay_set(600, 600)  # a reconnect is not what is judged
+        self.client = client
+        self.started = time.monotonic()
+        client.connect(host, int(port), keepalive=keepalive)
+        client.loop_start()
+
+    def stop(self) -> None:
+        self.client.loop_stop()
+        self.client.disconnect()
+
+    def answers(self) -> list[bytes]:
+        found = []
+        while not self.acks.empty():
+            found.append(self.acks.get())
+        return found
+
+
+def mqtt_limits(target):
     if not target.tagotip_mqtt or not target.authorization:
         pytest.skip("not judged: no TagoTiP MQTT address (--tagotip-mqtt) or no --authorization")
     if not target.has_plan:
-        pytest.skip("not judged: with --plan none the TTL to hold the target to is unknown")
-    ttl = tagotip_limits().plans[target.plan].ttl_seconds
-    serial = fleet.device("ttl").serial
-    host, port = target.tagotip_mqtt.rsplit(":", 1)
-    acks: queue.Queue = queue.Queue()
-    closed: queue.Queue = queue.Queue()
-    client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{serial}-ttl")
-    client.username_pw_set(
-        *credentials.mqtt_credentials(credentials.authorization_hash(target.authorization))
-    )
-    client.on_connect = lambda c, _u, _f, _r, _p: c.subscribe(f"$tip/{serial}/ack", 1)
-    client.on_message = lambda _c, _u, message: acks.put(bytes(message.payload))
-    client.on_disconnect = lambda *_: closed.put(time.monotonic())
-    client.reconnect_delay_set(600, 600)  # a reconnect is not what is judged
-    started = time.monotonic()
-    client.connect(host, int(port), keepalive=60)
-    client.loop_start()
+        pytest.skip("not judged: with --plan none the limit to hold the target to is unknown")
+    return tagotip_limits().plans[target.plan]
+
+
+def test_an_mqtt_push_is_acknowledged_on_its_ack_topic_by_its_number(fleet, target):
+    """Over MQTT a push to `$tip/{serial}/push` is answered on `$tip/{serial}/ack` by an ACK
+    that carries the push's `!N`, with the count stored or the error's code; a push without one
+    is answered without one [C TagoTipServers §3.3, transports/mqtt]."""
+    mqtt_limits(target)
+    device = MqttDevice(target, fleet.device("mqtt-push").serial, keepalive=60)
+    push = f"$tip/{device.serial}/push"
+    try:
+        time.sleep(0.5)  # subscribed to its ack topic before anything is pushed
+        sent = {7: "[mqtt_a:=1;mqtt_b:=2]", 8: "[mqtt_a:=", 9: "[mqtt_c:=3]"}
+        for number, body in sent.items():
+            device.client.publish(push, f"!{number}|{body}", qos=1)
+        device.client.publish(push, "[mqtt_d:=4]", qos=1)
+        said: list = []
+        deadline = time.monotonic() + 10
+        while len(said) < 4 and time.monotonic() < deadline:
+            with contextlib.suppress(queue.Empty):
+                said.append(device.acks.get(timeout=0.2))
+    finally:
+        device.stop()
+    acks = []
+    for payload in said:
+        try:
+            acks.append(parse_ack_payload(payload))
+        except FrameError as broken:
+            pytest.fail(f"the ack topic carried {payload[:60]!r}, not an ACK: {broken}")
+    by_number = {ack.seq: (ack.status, ack.detail) for ack in acks}
+    assert by_number.get(7) == ("OK", "2"), f"!7 (two variables) answered {by_number.get(7)}"
+    assert by_number.get(8) == ("ERR", "invalid_payload"), f"!8 (broken) answered {said}"
+    assert by_number.get(9) == ("OK", "1"), f"!9 answered {by_number.get(9)}"
+    assert by_number.get(None) == ("OK", "1"), f"the push without !N answered {said}"
+
+
+def test_an_mqtt_connection_ends_at_the_plans_ttl(fleet, target):
+    """Over MQTT a connection is closed at the plan's TTL however busy it is, after
+    ERR|ttl_expired on its ack topic [C servers/rate-limits: connection TTL 15/10/10 s]."""
+    ttl = mqtt_limits(target).ttl_seconds
+    device = MqttDevice(target, fleet.device("ttl").serial, keepalive=60)
     try:
         # busy all along, one uplink a second: activity never extends the TTL
-        while closed.empty() and time.monotonic() - started < ttl + 5:
-            client.publish(f"$tip/{serial}/push", "[busy:=1]", qos=0)
+        while device.closed.empty() and time.monotonic() - device.started < ttl + 5:
+            device.client.publish(f"$tip/{device.serial}/push", "[busy:=1]", qos=0)
             time.sleep(1)
     finally:
-        client.loop_stop()
-        client.disconnect()
-    assert not closed.empty(), f"a busy connection outlived the {ttl:g}-s TTL by 5 s"
-    lasted = closed.get() - started
-    answers = []
-    while not acks.empty():
-        answers.append(acks.get())
+        device.stop()
+    assert not device.closed.empty(), f"a busy connection outlived the {ttl:g}-s TTL by 5 s"
+    lasted = device.closed.get() - device.started
     assert lasted > ttl - 1, f"closed after {lasted:.1f} s, before the {ttl:g}-s TTL"
-    assert b"ERR|ttl_expired" in answers, "closed at the TTL without ERR|ttl_expired"
+    assert b"ERR|ttl_expired" in device.answers(), "closed at the TTL without ERR|ttl_expired"
+
+
+def test_a_silent_mqtt_connection_ends_at_the_idle_timeout(fleet, target):
+    """A connection silent for the plan's idle timeout is closed after ERR|keep_alive_timeout
+    on its ack topic [C servers/rate-limits: keep-alive idle timeout 5 s]. The device asks for
+    a 60-s keep-alive and sends nothing, not even a PINGREQ: MQTT gives a server half the
+    keep-alive again before it must close (MQTT 3.1.1 §3.1.2.10), so a close by 1.5 x the
+    timeout, and never before it, is the documented one."""
+    limits = mqtt_limits(target)
+    idle, ttl = limits.idle_seconds, limits.ttl_seconds
+    device = MqttDevice(target, fleet.device("idle").serial, keepalive=60)
+    try:
+        while device.closed.empty() and time.monotonic() - device.started < ttl + 5:
+            time.sleep(0.1)
+    finally:
+        device.stop()
+    assert not device.closed.empty(), f"a silent connection outlived the {ttl:g}-s TTL by 5 s"
+    lasted = device.closed.get() - device.started
+    said = device.answers()
+    assert b"ERR|keep_alive_timeout" in said, (
+        f"a silent connection closed after {lasted:.1f} s with {said!r}, not ERR|keep_alive_timeout"
+    )
+    assert idle - 0.25 < lasted <= idle * 1.5 + 1, (
+        f"a silent connection closed after {lasted:.1f} s, not at the {idle:g}-s idle timeout"
+    )

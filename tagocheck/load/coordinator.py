@@ -43,6 +43,7 @@ from tagocheck.load.run import LoadRun
 from tagocheck.load.shard import ShardTerms
 from tagocheck.load.shards import Shards
 from tagocheck.load.stepping import Stepping, stepping_for
+from tagocheck.load.workers import workers_lost
 
 LOG = logging.getLogger("tagocheck")
 
@@ -140,6 +141,8 @@ class Coordinator:
         life = self.run.life
         if life.has_been(State.INTERRUPTED) or life.has_been(State.CRASHED):
             return False
+        if state == State.RUNNING and life.has_been(State.COLLECTING):
+            return False  # Locust stopped the test before every gateway was up
         self.run.move(state)
         return True
 
@@ -269,6 +272,10 @@ class Coordinator:
             return
         if run.ending.how == NOT_RUN:
             return
+        lost = workers_lost(self.environment.runner)
+        if lost:
+            run.break_off(Ending(CRASHED, lost))
+            self.say("error", f"the run broke off: {lost}")
         run.move(State.COLLECTING)
         self.shards.collect(run)
 

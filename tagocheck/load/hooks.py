@@ -30,6 +30,7 @@ from tagocheck.load import shard as this_process
 from tagocheck.load import shards, webform
 from tagocheck.load.coordinator import Coordinator
 from tagocheck.load.ending import NOT_RUN, could_not_start
+from tagocheck.load.workers import wait_longer_for_workers
 
 
 class Scenario:
@@ -42,6 +43,7 @@ def use(scenario: str) -> None:
     if scenario not in load_options.SCENARIOS:
         raise ValueError(f"unknown scenario {scenario!r}")
     Scenario.name = scenario
+    wait_longer_for_workers()
 
 
 def _cannot_run(environment: Any, message: str) -> None:

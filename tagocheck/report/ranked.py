@@ -10,6 +10,7 @@ RANKS = (
     "crashed",
     "interrupted",
     "damaged",
+    "empty",
     "stopped",
     "integrity",
     "duplicates",

@@ -65,6 +65,7 @@ def judge(run: RunData) -> Verdict:
     if how == "not-run":  # nothing ran: nothing else to judge
         return Verdict(findings.ordered()[0], NOT_RUN)
     limit = summary.get("limit") or {}
+    _empty(run, findings)
     _target(run, limit, findings)
     _integrity(summary, findings)
     trouble_verdict.judge_retries(summary, findings, facts)
@@ -158,6 +159,20 @@ def _ending(run: RunData, ended: dict[str, Any], findings: Findings) -> None:
             f"The run directory is damaged ({'; '.join(run.missing)}): the verdict covers only "
             "what it holds.",
         )
+
+
+def _empty(run: RunData, findings: Findings) -> None:
+    """A run that sent no report judged nothing: never an all-clear (found in CI: a distributed
+    run whose workers went missing in 4 s read "200 devices ... met the thresholds")."""
+    summary = run.summary
+    if run.scenario == "ratelimit" or not summary or summary.get("reports") != 0:
+        return
+    if (summary.get("ended") or {}).get("how") in ("not-run", "interrupted"):
+        return  # said by its ending already
+    findings.add(
+        "empty",
+        f"No report was sent in the {_seconds(run):,.0f} s the run lasted: nothing was judged.",
+    )
 
 
 def _seconds(run: RunData) -> float:
@@ -254,6 +269,15 @@ def _rate_limits(
             f"Rate limits: {judged['limits']} of {counted(judged['of'], 'limit')} judged in "
             f"{counted(judged['windows'], 'window')} ({judged['enforced']} enforced as "
             f"documented), {judged['under']} windows under the limit (not judged)."
+        )
+    profile = [r for r in rows if r["scope"] == "profile"]  # a device's are the profile's too
+    late = sum(r.get("late", 0) for r in profile)
+    if late:
+        sent = sum(r["sent"] for r in profile)
+        facts.append(
+            f"{late:,} of {late + sent:,} probe requests due were not sent: the load generator "
+            "reached them after their window had ended (sent then, they would count in another "
+            "group's window)."
         )
     if judged["windows"]:
         caveats += _not_judged_why(run.config, under, unreached)

@@ -87,3 +87,11 @@ def test_nothing_judged_is_a_finding_not_an_all_clear():
     found = verdict.judge(ratelimit_run([row("POST /data", 3, 3)], PLANNED))
     assert found.outcome == verdict.FINDINGS
     assert found.headline.startswith("No rate limit was judged: all 3 windows")
+
+
+def test_requests_not_sent_in_their_window_are_a_fact_with_their_denominator():
+    late = {**row("POST /data", 2, 0), "late": 40}
+    device = {**row("POST /data", 1, 0, "device:1"), "late": 5}  # the profile's 40 hold these
+    found = verdict.judge(ratelimit_run([late, device], PLANNED[:1] + PLANNED[3:4]))
+    assert found.good, found
+    assert any(f.startswith("40 of 790 probe requests due were not sent") for f in found.facts)

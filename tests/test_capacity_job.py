@@ -122,6 +122,8 @@ def test_the_network_path_is_held_to_the_network_routes_limit_and_says_what_it_c
 
 NAT_CONNECTIONS = "TagoTiP connections at once, the fleet behind one address (one NAT)"
 RUN_CONNECTIONS = "TagoTiP connections this run opens from this machine"
+PROFILE_MQTT = "TagoTiP MQTT connections at once, the profile's (any address)"
+SUBSCRIPTIONS = "TagoTiP MQTT subscriptions a minute, the profile's"
 
 
 def tip_plan(devices: int, interval: str, plan_name: str, users: int = 10, **fleet_args):
@@ -452,5 +454,22 @@ def test_an_mqtt_fleet_behind_one_address_is_counted_by_the_plans_ttl_and_idle_t
     assert "48 opened a minute" in lines[NAT_CONNECTIONS].note
     found, lines = tip_plan(100, "60", "starter", via="tagotip-mqtt")
     assert lines[NAT_CONNECTIONS].amount == 9 and lines[NAT_CONNECTIONS].limit == 10
+    # a subscription to its ack topic for each connection: 100 a minute, past starter's 50
+    assert found.problems == [f"{SUBSCRIPTIONS}: 100 > 50"]
+    assert "plan scale carries it" in lines[NAT_CONNECTIONS].note
+    assert lines[RUN_CONNECTIONS].amount == 9  # each device its own, whatever --users
+    found, lines = tip_plan(40, "60", "starter", via="tagotip-mqtt")
+    assert found.problems == [] and lines[SUBSCRIPTIONS].amount == 40
     assert "plan starter carries it" in lines[NAT_CONNECTIONS].note
-    assert found.problems == []
+
+
+def test_an_mqtt_fleet_past_the_profiles_connections_or_subscriptions_needs_a_bigger_plan():
+    """Free holds 10 MQTT connections a profile and 5 subscriptions a minute: 3 devices every
+    4 s, each kept until the 10-s TTL, subscribe 18 times a minute; starter's 50 carry them."""
+    found, lines = tip_plan(3, "4", "free", users=1, via="tagotip-mqtt")
+    assert found.problems == [f"{SUBSCRIPTIONS}: 18 > 5"]
+    assert lines[PROFILE_MQTT].amount == 3 and lines[PROFILE_MQTT].limit == 10
+    assert "plan starter carries it" in lines[NAT_CONNECTIONS].note  # 18 <= 50
+    found, _ = tip_plan(30, "2", "scale", via="tagotip-mqtt")  # 120 a minute, 30 at once
+    assert f"{SUBSCRIPTIONS}: 120 > 100" in found.problems
+    assert f"{NAT_CONNECTIONS}: 30 > 20" in found.problems

@@ -254,20 +254,28 @@ def behind_one_address(config: FleetConfig, plan: str | None = None) -> BehindOn
 
 
 def plan_needed(config: FleetConfig) -> str | None:
-    """The smallest plan whose TagoTiP uplink limit and connections per address carry the
-    fleet behind one address; None when none does."""
+    """The smallest plan whose TagoTiP limits carry the fleet behind one address (uplinks a
+    minute, connections per address; over MQTT also the profile's connections at once and its
+    subscriptions a minute); None when none does."""
     per_minute = config.offered_rate * 60
     plans = sorted(tagotip_limits().plans.items(), key=lambda item: item[1].uplink_per_minute)
     for name, tip in plans:
         held = behind_one_address(config, name)
-        if per_minute <= tip.uplink_per_minute and held.connections <= tip.connections_per_ip:
+        fits = per_minute <= tip.uplink_per_minute and held.connections <= tip.connections_per_ip
+        if fits and config.via == "tagotip-mqtt":
+            fits = (
+                held.connections <= tip.mqtt_connections_per_profile
+                and held.opened_per_minute <= tip.mqtt_subscriptions_per_minute
+            )
+        if fits:
             return name
     return None
 
 
 def _tagotip_lines(config: FleetConfig, plan: str, users: int) -> list[Line]:
     """The NAT question: the fleet behind one address against the plan's connections per IP,
-    which plan carries it, and this run's own connections."""
+    which plan carries it, and this run's own connections (it leaves from one address too);
+    over MQTT also the profile's connections at once and subscriptions a minute."""
     if config.via not in TAGOTIP_PATHS:
         return []
     tip = tagotip_limits().plans.get(plan)
@@ -283,13 +291,31 @@ def _tagotip_lines(config: FleetConfig, plan: str, users: int) -> list[Line]:
             f"{held.how}{opened}; {carried}",
         )
     ]
+    if tip is not None and config.via == "tagotip-mqtt":
+        lines += [
+            Line(
+                "TagoTiP MQTT connections at once, the profile's (any address)",
+                held.connections,
+                tip.mqtt_connections_per_profile,
+                "the same connections, held to the profile's own limit",
+            ),
+            Line(
+                "TagoTiP MQTT subscriptions a minute, the profile's",
+                held.opened_per_minute,
+                tip.mqtt_subscriptions_per_minute,
+                "each new connection subscribes to its device's ack topic, as this run's "
+                "devices do to pair ACKs (devices that never read an ACK need none)",
+            ),
+        ]
     if tip is not None:
         lines.append(
             Line(
                 "TagoTiP connections this run opens from this machine",
-                users,
+                held.connections if config.via == "tagotip-mqtt" else users,
                 tip.connections_per_ip,
-                "one per gateway (--users): the run itself leaves from one address",
+                "each device its own, as in the field"
+                if config.via == "tagotip-mqtt"
+                else "one per gateway (--users)",
             )
         )
     return lines

@@ -43,7 +43,6 @@ from tagocheck.load.run import LoadRun
 from tagocheck.load.shard import ShardTerms
 from tagocheck.load.shards import Shards
 from tagocheck.load.stepping import Stepping, stepping_for
-from tagocheck.load.workers import workers_lost
 
 LOG = logging.getLogger("tagocheck")
 
@@ -141,8 +140,6 @@ class Coordinator:
         life = self.run.life
         if life.has_been(State.INTERRUPTED) or life.has_been(State.CRASHED):
             return False
-        if state == State.RUNNING and life.has_been(State.COLLECTING):
-            return False  # Locust stopped the test before every gateway was up
         self.run.move(state)
         return True
 
@@ -231,9 +228,9 @@ class Coordinator:
     def go(self) -> None:
         """The schedule starts once every gateway is up: a ramp still spawning users would make
         the first reports late for the generator's sake, not the target's. A run broken off
-        before then never starts its schedule."""
+        or stopped before then (collecting already) never starts its schedule."""
         run = self.run
-        if run.life.has_been(State.RUNNING) or not self._go_on(State.RUNNING):
+        if run.state != State.STARTING or not self._go_on(State.RUNNING):
             return
         self._write_config()  # once more: the shards are known now
         run.schedule_at = time.time()
@@ -272,10 +269,6 @@ class Coordinator:
             return
         if run.ending.how == NOT_RUN:
             return
-        lost = workers_lost(self.environment.runner)
-        if lost:
-            run.break_off(Ending(CRASHED, lost))
-            self.say("error", f"the run broke off: {lost}")
         run.move(State.COLLECTING)
         self.shards.collect(run)
 

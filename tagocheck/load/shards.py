@@ -19,8 +19,10 @@ from tagocheck.fleet.observe import FleetObserver
 from tagocheck.fleet.probes import Probe
 from tagocheck.fleet.timeline import Sample
 from tagocheck.load import shard as this_process
+from tagocheck.load.ending import CRASHED, Ending
 from tagocheck.load.run import LoadRun
 from tagocheck.load.shard import Shard, ShardTerms
+from tagocheck.load.workers import workers_lost
 
 SHARD, GO, GROW, FINISH, FINAL = (
     "tagocheck:shard",
@@ -156,6 +158,9 @@ class Shards:
                 shard.settle()
                 self.absorb(run, *shard.take())
             return
+        lost = workers_lost(self.environment.runner)
+        if lost:  # Locust's master stopped the test: the run broke off, for the generator's sake
+            run.break_off(Ending(CRASHED, lost))
         self.environment.runner.send_message(FINISH)
         deadline = time.time() + FINAL_WAIT_SECONDS
         while set(run.shards) - run.finals and time.time() < deadline:

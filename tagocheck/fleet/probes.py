@@ -69,9 +69,13 @@ class Probe:
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
 
+    def requests_per_window(self, factor: float) -> float:
+        """Requests this probe sends in each window of its group."""
+        return self.per_window or factor * self.limit
+
     def rate(self, factor: float, window: float) -> float:
         """Requests a second this probe asks for in its windows."""
-        return (self.per_window or factor * self.limit) / window
+        return self.requests_per_window(factor) / window
 
 
 class Shot(NamedTuple):
@@ -323,7 +327,7 @@ class ProbeSchedule:
         self.window = window
         self.on_late = on_late
         self.groups = window_groups(probes)
-        self.spacing = [window / max(1.0, p.rate(factor, window) * window) for p in probes]
+        self.spacing = [window / max(1.0, p.requests_per_window(factor)) for p in probes]
         first = first_probed_window(start, window)
         self.heap: list[tuple[float, int]] = [
             (self._in_group(i, first + self.spacing[i] * (i / max(1, len(probes)))), i)

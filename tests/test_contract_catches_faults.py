@@ -7,7 +7,6 @@ Each run is a real `pytest contract/` in a subprocess against a target started w
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import xml.etree.ElementTree as ET
 from pathlib import Path
@@ -19,6 +18,7 @@ from tagocheck.server.faults import FAULTS
 from tagocheck.server.launcher import RunningTarget, start_target
 
 from .contract_runs import ROOT, WINDOW, contract_command
+from .sampling import chosen
 
 # fault -> (contract files to run, tests of which at least one must fail). The README has this
 # table too; test_every_fault_is_caught_by_some_test keeps the two honest.
@@ -170,11 +170,9 @@ def test_the_catching_tests_pass_on_the_healthy_target(healthy):
 
 
 def sampled(faults: list[str]) -> list[str]:
-    """Every fault with TAGOCHECK_FAULTS=all (`make faults`, and CI); `make test` takes every
-    other one."""
-    if os.environ.get("TAGOCHECK_FAULTS") == "all":
-        return faults
-    return faults[::2]
+    """Every fault with TAGOCHECK_FAULTS=all (`make faults`); `make test` takes every other one,
+    and CI adds a third of the rest in turn (tests/sampling.py)."""
+    return chosen("FAULTS", faults, lambda index, _: index % 2 == 0)
 
 
 @pytest.mark.parametrize("fault", sampled(sorted(CATCHES)))

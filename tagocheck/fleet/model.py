@@ -139,10 +139,12 @@ class FleetConfig:
                 f"--via {self.via}: a TagoTiP frame holds at most {MAX_VARIABLES} variables "
                 "(TagoTiP §4.5.1); --records-per-request must be at most that"
             )
-        if self.outage:
+        batch = self.backfill_policy
+        per_frame = (int(batch.value) if batch.kind == "batched" else 1) * self.records_per_request
+        if per_frame > MAX_VARIABLES:
             raise FleetConfigError(
-                f"--via {self.via} with --outage: a backfill over TagoTiP (readings batched "
-                "into frames of at most 100 variables) is not built yet; use --via device"
+                f"--via {self.via} with --backfill {batch}: {per_frame} variables a frame "
+                f"(readings x --records-per-request), over TagoTiP's {MAX_VARIABLES} (§4.5.1)"
             )
 
     @functools.cached_property

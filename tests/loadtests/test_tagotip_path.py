@@ -17,6 +17,7 @@ import pytest
 
 from tagocheck.fleet.paths import ROUTES, TAGOTIP_HTTP_ROUTE
 from tagocheck.redact import TOKEN_PATTERN
+from tagocheck.report.verdict import judge_dir
 from tagocheck.server.launcher import start_target
 
 from .test_fleet_scenario import ROOT, locust
@@ -144,6 +145,10 @@ def test_the_tagotip_uplink_limit_is_judged_per_window_and_a_leak_found(tmp_path
     [
         (("--payload", "random"), "--payload random"),
         (("--records-per-request", "101"), "at most 100 variables"),
+        (
+            ("--outage", "1+1", "--backfill", "batched:34", "--records-per-request", "3"),
+            "102 variables a frame",
+        ),
         (("--host", "http://127.0.0.1:9"), "--tagotip-url"),
         (("--host", "http://127.0.0.1:9", "--via", "tagotip-mqtt"), "--tagotip-mqtt"),
         (
@@ -194,3 +199,52 @@ def test_mqtt_devices_connect_again_after_the_ttl_and_lose_nothing(tmp_path):
     stats = stats_of(kept_dir)
     assert int(stats["CONNECT"]["Request Count"]) == 20
     assert not any(name.startswith("closed:") for name in stats)
+
+
+@pytest.mark.parametrize(
+    "via", BINDINGS if os.environ.get("TAGOCHECK_TAGOTIP") == "all" else BINDINGS[1:]
+)
+def test_a_tagotip_fleet_backfills_an_outage_with_every_readings_time(tmp_path, via):
+    """20 devices every 0.5 s offline from 2 s to 5 s, then their buffers sent in frames of
+    three readings (each variable with its reading's `@` time and group): every buffered
+    reading is stored once with its own time, over either binding; a target that stores the
+    arrival time instead (ignore-time) is caught."""
+
+    def backfilled(where: Path, faults: list[str]) -> tuple:
+        fault_args = [arg for fault in faults for arg in ("--fault", fault)]
+        mqtt = ("--tagotip-mqtt-port", "0") if via == "tagotip-mqtt" else ()
+        served = ("--seed-devices", "20", "--plan", "unlimited", *fault_args, *mqtt)
+        with start_target(where / "state", *served) as target:
+            info = target.info
+            address = (
+                ("--tagotip-mqtt", info["tagotip_mqtt"])
+                if via == "tagotip-mqtt"
+                else ("--tagotip-url", info["tagotip_http_url"])
+            )
+            done = locust(
+                *("-u", "10", "-r", "10", "-t", "9s", "--devices", "20", "--interval", "0.5"),
+                *("--jitter", "0", "--outage", "2+3", "--backfill", "batched:3"),
+                *("--host", target.url, "--fleet-file", info["fleet_file"], "--via", via),
+                *address,
+                *("--authorization", info["authorization"], "--plan", "none"),
+                *("--run-dir", str(where / "run")),
+            )
+        return done, summary_of(where / "run")
+
+    done, summary = backfilled(tmp_path, [])
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    (outage,) = summary["outages"]["outages"]
+    assert outage["buffered"] >= 100 and outage["dropped"] == 0 and outage["drained"], outage
+    integrity = summary["integrity"]
+    assert integrity["lost"] == integrity["duplicated"] == 0, integrity
+    assert integrity["time_changed"] == integrity["out_of_order"] == 0, integrity
+    assert integrity["backfilled_checked"] >= outage["buffered"], integrity
+    assert integrity["acknowledgements_miscounted"] == 0
+    assert "Backfilled records kept their own time and order" in " ".join(
+        judge_dir(tmp_path / "run").facts
+    )
+
+    moved, moved_summary = backfilled(tmp_path / "moved", ["ignore-time"])
+    assert moved.returncode == 1, moved.stdout[-2000:]
+    assert moved_summary["integrity"]["time_changed"] >= 100
+    assert "stored with another time than the reading's own" in moved.stdout

@@ -216,10 +216,12 @@ class Ledger:
 
         A window is `enforced` when the limit was reached exactly and the rest throttled, `under`
         when fewer requests than the limit came and none was throttled (it says nothing about the
-        limit), and otherwise an early throttle or a leak (see findings()).
+        limit), and otherwise an early throttle or a leak (see findings()). `max_counted` is the
+        most a window's count held: the route's accepted requests and those of the routes the
+        target counts with it (a request sent late into the window by another probe).
         """
         table: dict[tuple[str, str], dict[str, Any]] = {}
-        for scope, route, _index, window, limit, kind in self._judged(limit_for):
+        for scope, route, index, window, limit, kind in self._judged(limit_for):
             row = table.setdefault(
                 (scope, route),
                 {
@@ -232,6 +234,7 @@ class Ledger:
                     "early-throttle": 0,
                     "leak": 0,
                     "max_accepted": 0,
+                    "max_counted": 0,
                     "sent": 0,
                     "throttled": 0,
                     "late": 0,
@@ -243,6 +246,8 @@ class Ledger:
             row["throttled"] += window.throttled
             row["late"] += window.late
             row["max_accepted"] = max(row["max_accepted"], window.accepted)
+            counted = window.accepted + self._counted_beside(scope, route, index)
+            row["max_counted"] = max(row["max_counted"], counted)
         return list(table.values())
 
     def to_json(self) -> dict[str, Any]:

@@ -196,6 +196,7 @@ def test_requests_the_target_counts_in_a_window_are_its_count_whatever_the_label
     assert ledger.findings(limits) == []
     (row,) = [r for r in ledger.enforcement(limits) if r["route"] == "POST /data"]
     assert row["enforced"] == 1
+    assert (row["max_accepted"], row["max_counted"]) == (2, 5)  # the target's count: both
 
 
 def test_a_request_not_sent_in_its_window_is_counted_late_and_survives_a_merge():

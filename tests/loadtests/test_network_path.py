@@ -163,11 +163,13 @@ def served(tmp_path: Path, *args: str):
 
 
 def network_ratelimit(target, run_dir: Path) -> subprocess.CompletedProcess:
+    """The ratelimit scenario on the network path: free in 2-s windows packs its probes into
+    turns of seven windows (14 s), so the run lasts a turn, the setup and a few windows more."""
     info = target.info
     return ratelimit(
         *("--host", target.url, "--profile-token", target.profile_token, "--via", "network"),
         *("--network-token", info["network_token"], "--authorization", info["authorization"]),
-        *("-t", "14s", "--rate-window", "2", "--run-dir", str(run_dir)),
+        *("-t", "20s", "--rate-window", "2", "--run-dir", str(run_dir)),
         *("--check-rate-limit-leaks", "0"),
     )
 

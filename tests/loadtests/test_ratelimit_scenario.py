@@ -139,9 +139,8 @@ def test_a_healthy_target_enforces_every_limit_as_documented(tmp_path):
     # limit, or one over it (its neighbour's); the ledger judges both within that slack. The
     # count is the target's: the route's accepted requests and those counted with it
     enforced = [r for r in rows if r["enforced"] >= 1]
-    assert all(
-        abs(r["max_counted"] - r["limit"]) <= max(1, r["limit"] // 100) for r in enforced
-    ), rows
+    off = [r for r in enforced if abs(r["max_counted"] - r["limit"]) > max(1, r["limit"] // 100)]
+    assert not off, rows
     # on a busy machine the prober may not get a route past its limit within a 3-s window: then
     # every window of that route is "under" (not judged), never passed and never a finding;
     # POST /data, the route a fleet lives on, is always judged

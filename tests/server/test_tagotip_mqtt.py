@@ -169,3 +169,27 @@ def test_connections_past_the_per_ip_limit_are_refused(tmp_path):
         for device in devices:
             device.stop()
     assert [d.accepted for d in devices] == [True, True, True, False]
+
+
+def test_acks_reach_the_device_a_wildcard_listener_and_no_one_unsubscribed(scale):
+    """The broker keeps ack topics in a table of its own (amqtt walked its whole table of
+    filters on every CONNECT): the device still gets its ACK, a `$tip/+/ack` listener gets it
+    too, and a device that unsubscribed gets none."""
+    info, _ = scale
+    listener = Device(info, client_id="listener")
+    listener.client.unsubscribe([ACK, f"$tips/{SERIAL}/ack"])  # the wildcard alone
+    listener.client.subscribe("$tip/+/ack", 1)
+    time.sleep(0.2)
+    device = Device(info, client_id="device")
+    try:
+        assert device.send("push", "!7|[w:=1]") == b"!7|OK|1"
+        assert listener.acks.get(timeout=5)[1] == b"!7|OK|1"
+        device.client.unsubscribe(ACK)
+        time.sleep(0.2)
+        device.client.publish(f"$tip/{SERIAL}/push", "!8|[w:=2]", qos=1)
+        assert listener.acks.get(timeout=5)[1] == b"!8|OK|1"
+        with pytest.raises(queue.Empty):
+            device.acks.get(timeout=1)
+    finally:
+        device.stop()
+        listener.stop()

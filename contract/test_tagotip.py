@@ -1,14 +1,16 @@
-"""TagoTiP conformance over the HTTP binding, on any target that serves it (`--tagotip-url`,
-with the profile's `--authorization` token; the embedded target's own by default).
+"""TagoTiP conformance over its HTTP and MQTT bindings, on any target that serves them
+(`--tagotip-url`, `--tagotip-mqtt`, with the profile's `--authorization` token; the embedded
+target's own by default).
 
 Frames come from Hypothesis (tagocheck.tagotip.strategies): valid bodies must be acknowledged
 with the count stored, read back through the REST API; a valid body broken in one documented way
 must be refused whole with invalid_payload. Every answer must be a well-formed ACK as the
-binding maps it (TagoTipServers §2.5). The sequence counter is judged through TagoTiP/S
-(`POST /v1/tips`), the binding's only carrier of one (HTTP needs none, §2.7). Without a TagoTiP
-URL or the authorization token every test here is not judged, and says so.
+binding maps it (TagoTipServers §2.5 over HTTP; over MQTT on the ack topic, paired with its push
+by `!N`, §3.5). Over HTTP the sequence counter is judged through TagoTiP/S (`POST /v1/tips`),
+the binding's only carrier of one (HTTP needs none, §2.7); over MQTT by `!N`, which the MQTT
+page holds to the same rule. Without a binding's address or the authorization token its tests
+are not judged, and say so.
 """
-
 from __future__ import annotations
 
 import contextlib
@@ -31,7 +33,9 @@ from tagocheck.tagotip.frames import parse_ack_payload
 from tagocheck.tagotip.grammar import ERROR_CODES, FrameError
 from tagocheck.tagotip.strategies import invalid_bodies, push_bodies
 
-SUBJECTS = ("TagoTiP HTTP",)
+SUBJECTS = ("TagoTiP HTTP", "TagoTiP MQTT")
+OVER_MQTT = pytest.mark.subjects("TagoTiP MQTT")
+"""A check of the MQTT binding: its findings are the binding's, not the HTTP one's."""
 STATUS_OF = binding.STATUS_OF_ERROR  # TagoTipServers §2.5, and the HTTP page's 413 [C]
 _COUNT = re.compile(r"[0-9]+")
 
@@ -195,16 +199,21 @@ class MqttDevice:
     halves as credentials, subscribed to its ack topic; what came on it and when the connection
     ended are queued for the test to read."""
 
-    def __init__(self, target, serial: str, keepalive: int) -> None:
+    def __init__(self, target, serial: str, keepalive: int, also: tuple[str, ...] = ()) -> None:
         host, port = target.tagotip_mqtt.rsplit(":", 1)
         self.serial = serial
         self.acks: queue.Queue = queue.Queue()
         self.closed: queue.Queue = queue.Queue()
+        self.subscribed: queue.Queue = queue.Queue()
+        topics = [(f"$tip/{name}/ack", 1) for name in (serial, *also)]
         client = mqtt.Client(mqtt.CallbackAPIVersion.VERSION2, client_id=f"{serial}-check")
         client.username_pw_set(
             *credentials.mqtt_credentials(credentials.authorization_hash(target.authorization))
         )
-        client.on_connect = lambda c, _u, _f, _r, _p: c.subscribe(f"$tip/{serial}/ack", 1)
+        client.on_connect = lambda c, _u, _f, _r, _p: c.subscribe(topics)
+        client.on_subscribe = lambda _c, _u, _m, codes, _p: self.subscribed.put(
+            not any(code.is_failure for code in codes)
+        )
         client.on_message = lambda _c, _u, message: self.acks.put(bytes(message.payload))
         client.on_disconnect = lambda *_: self.closed.put(time.monotonic())
         client.reconnect_delay_set(600, 600)  # a reconnect is not what is judged
@@ -224,6 +233,128 @@ class MqttDevice:
         return found
 
 
+class MqttPusher:
+    """Pushes over one device's MQTT connection, each paired with its ACK by its `!N` (never
+    first come), on a connection made again whenever the server ended the last (its TTL and
+    idle timeout end any connection a check holds for long). A push the connection's end cut
+    off, or one answered rate_limited (the profile's TagoTiP uplinks are 60 a minute on free),
+    is sent again; one that never gets through is not judged."""
+
+    def __init__(self, target, serial: str, also: tuple[str, ...] = ()) -> None:
+        self.target, self.serial, self.also = target, serial, also
+        self.device: MqttDevice | None = None
+        self.number = 0
+
+    def _connected(self) -> MqttDevice:
+        if self.device is None or not self.device.closed.empty():
+            if self.device is not None:
+                self.device.stop()
+            self.device = MqttDevice(self.target, self.serial, keepalive=60, also=self.also)
+            try:
+                granted = self.device.subscribed.get(timeout=10)
+            except queue.Empty:
+                pytest.fail("the broker took the connection but never acknowledged its SUBSCRIBE")
+            if not granted:  # the profile's subscriptions a minute (5 on free) may be spent
+                pytest.skip("not judged: the broker refused the ack topics' subscription")
+        return self.device
+
+    def push(self, payload: str | bytes, serial: str | None = None, again: bool = False) -> str:
+        """The ACK (`OK|n`, `ERR|code`) to `!N|payload` on `serial`'s push topic; `again`
+        sends the last number again instead of the next."""
+        data = payload.encode() if isinstance(payload, str) else payload
+        for _ in range(4):
+            device = self._connected()
+            number = self.number if again else self.number + 1
+            self.number = number
+            device.client.publish(f"$tip/{serial or self.serial}/push", b"!%d|" % number + data, 1)
+            answer = self._answer(device, number)
+            if answer is None:  # the connection ended first: not an answer
+                continue
+            if answer == "ERR|rate_limited":
+                time.sleep(min(self.target.window, 61))
+                continue
+            return answer
+        pytest.skip("not judged: four pushes over MQTT were cut off or rate limited")
+
+    def _answer(self, device: MqttDevice, number: int) -> str | None:
+        deadline = time.monotonic() + 10
+        while time.monotonic() < deadline:
+            try:
+                payload = device.acks.get(timeout=0.2)
+            except queue.Empty:
+                if not device.closed.empty():
+                    return None
+                continue
+            try:
+                ack = parse_ack_payload(payload)
+            except FrameError as broken:
+                pytest.fail(f"the ack topic carried {payload[:60]!r}, not an ACK: {broken}")
+            if ack.seq == number:
+                return f"{ack.status}|{ack.detail}" if ack.detail else ack.status
+        pytest.fail(f"no ACK with !{number} on the ack topic within 10 s")
+
+    def stop(self) -> None:
+        if self.device is not None:
+            self.device.stop()
+
+
+@pytest.fixture(scope="module")
+def over_mqtt(fleet, target):
+    if not target.tagotip_mqtt or not target.authorization:
+        pytest.skip("not judged: no TagoTiP MQTT address (--tagotip-mqtt) or no --authorization")
+    device = fleet.device("mqtt-frames")
+    pusher = MqttPusher(target, device.serial, also=(f"{device.serial}-nobody",))
+    yield pusher, device.id
+    pusher.stop()
+
+
+@OVER_MQTT
+@settings(max_examples=10)
+@given(body=push_bodies)
+def test_an_mqtt_push_is_acknowledged_with_the_count_stored(fleet, over_mqtt, body):
+    """Over MQTT as over HTTP: a PUSH's OK carries the count of data points added, each stored
+    and read back through GET /device/{id}/data [C TagoTiP §9.1, TagoTipServers §3.5]."""
+    pusher, device_id = over_mqtt
+    group = f"tip{secrets.token_hex(6)}"
+    points = tuple(
+        type(p)(p.name, p.kind, p.value, p.unit, p.time, None, p.metadata) for p in body.variables
+    )
+    sent = type(body)(points, group, body.time, body.metadata)
+    note(sent.text())
+    answer = pusher.push(sent.text())
+    assert answer == f"OK|{len(points)}", f"{len(points)} variables answered {answer}"
+    reply = fleet.profile("GET", f"/device/{device_id}/data", params={"groups": group, "qty": 1000})
+    stored = fleet.need(reply, "read TagoTiP's records back")
+    assert len(stored) == len(points), "the ACK's count is not what is stored"
+
+
+@OVER_MQTT
+@settings(max_examples=10)
+@given(broken=invalid_bodies)
+def test_an_mqtt_broken_body_is_refused_whole(over_mqtt, broken):
+    """Over MQTT, a PUSH with any invalid variable is answered ERR|invalid_payload on the ack
+    topic (TagoTiP §6.3: atomic) [C TagoTiP §6.3, TagoTipServers §3.5]."""
+    pusher, _ = over_mqtt
+    rule, body = broken
+    note(f"{rule}: {body}")
+    assert pusher.push(body) == "ERR|invalid_payload", rule
+
+
+@OVER_MQTT
+def test_each_mqtt_error_code_comes_on_its_cause(over_mqtt):
+    """Over MQTT, on the ack topic: a push on an unknown serial's topic is device_not_found, a
+    counter not above the last accepted invalid_seq, and a body over both of the page's sizes
+    (16,384 bytes on the wire, 100 KB a device) payload_too_large [C transports/mqtt]."""
+    pusher, _ = over_mqtt
+    nobody = pusher.push("[a:=1]", serial=f"{pusher.serial}-nobody")
+    assert nobody == "ERR|device_not_found", f"an unknown serial answered {nobody}"
+    assert pusher.push("[seq:=1]") == "OK|1"
+    replayed = pusher.push("[seq:=2]", again=True)
+    assert replayed == "ERR|invalid_seq", f"the accepted !{pusher.number} again answered {replayed}"
+    huge = pusher.push("[a=" + "x" * 110_000 + "]")
+    assert huge == "ERR|payload_too_large", f"a 110,000-byte body answered {huge}"
+
+
 def mqtt_limits(target):
     if not target.tagotip_mqtt or not target.authorization:
         pytest.skip("not judged: no TagoTiP MQTT address (--tagotip-mqtt) or no --authorization")
@@ -232,6 +363,7 @@ def mqtt_limits(target):
     return tagotip_limits().plans[target.plan]
 
 
+@OVER_MQTT
 def test_an_mqtt_push_is_acknowledged_on_its_ack_topic_by_its_number(fleet, target):
     """Over MQTT a push to `$tip/{serial}/push` is answered on `$tip/{serial}/ack` by an ACK
     that carries the push's `!N`, with the count stored or the error's code; a push without one
@@ -265,6 +397,7 @@ def test_an_mqtt_push_is_acknowledged_on_its_ack_topic_by_its_number(fleet, targ
     assert by_number.get(None) == ("OK", "1"), f"the push without !N answered {said}"
 
 
+@OVER_MQTT
 def test_an_mqtt_connection_ends_at_the_plans_ttl(fleet, target):
     """Over MQTT a connection is closed at the plan's TTL however busy it is, after
     ERR|ttl_expired on its ack topic [C servers/rate-limits: connection TTL 15/10/10 s]."""
@@ -283,6 +416,7 @@ def test_an_mqtt_connection_ends_at_the_plans_ttl(fleet, target):
     assert b"ERR|ttl_expired" in device.answers(), "closed at the TTL without ERR|ttl_expired"
 
 
+@OVER_MQTT
 def test_a_silent_mqtt_connection_ends_at_the_idle_timeout(fleet, target):
     """A connection silent for the plan's idle timeout is closed after ERR|keep_alive_timeout
     on its ack topic [C servers/rate-limits: keep-alive idle timeout 5 s]. The device asks for

@@ -57,6 +57,18 @@ def _is_ack_topic(topic_filter: str) -> bool:
     return named is not None and named[2] == "ack" and "+" not in named[1] and "#" not in named[1]
 
 
+def _echoed_counter(data: bytes) -> int | None:
+    """The uplink's `!N`, read from its head alone, so that an ACK refusing the rest (too large,
+    not UTF-8, a bad serial) still echoes it as §3.5 says; None when there is none."""
+    head, bar, _ = data[:12].partition(b"|")
+    if not bar or not head.startswith(b"!"):
+        return None
+    try:
+        return parse_counter(head.decode("ascii"))
+    except (FrameError, UnicodeDecodeError):
+        return None
+
+
 def _counter_and_rest(payload: str) -> tuple[int | None, str]:
     """§3.3: an optional `!N|` before the body."""
     if not payload.startswith("!"):
@@ -322,7 +334,7 @@ class TipPlugin(BasePlugin):
     async def _plain(self, client_id: str, topic: str, serial: str, verb: str, data: bytes) -> Ack:
         session = self.context.get_session(client_id)
         auth = f"{session.username or ''}{session.password or ''}" if session else ""
-        seq = None
+        seq = _echoed_counter(data)
         try:
             if len(topic) > MAX_TOPIC:
                 raise FrameError("invalid_payload", "transports/mqtt", "a topic over 128 chars")
@@ -332,7 +344,7 @@ class TipPlugin(BasePlugin):
         except FrameError as refused:
             return Ack("ERR", refused.code, seq)
         except UnicodeDecodeError:
-            return Ack("ERR", "invalid_payload")
+            return Ack("ERR", "invalid_payload", seq)
         if verb == "pull":
             names = "[" + ";".join(rest.split(",")) + "]"
             return await self.binding.service.handle("PULL", auth, serial, names, seq)

@@ -11,6 +11,7 @@ the binding's only carrier of one (HTTP needs none, §2.7); over MQTT by `!N`, w
 page holds to the same rule. Without a binding's address or the authorization token its tests
 are not judged, and say so.
 """
+
 from __future__ import annotations
 
 import contextlib

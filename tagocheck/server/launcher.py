@@ -85,7 +85,9 @@ def signals_deferred(defer: bool) -> Iterator[None]:
 
 def mqtt_binding(via: str) -> tuple[str, ...]:
     """What `tagocheck serve` needs for a fleet's path: the MQTT binding only when the fleet
-    goes over MQTT (amqtt is loaded only then)."""
+    goes over MQTT (amqtt is loaded only then), the UDP one when over UDP."""
+    if via == "tagotip-udp":
+        return ("--tagotip-udp-port", "0")
     return ("--tagotip-mqtt-port", "0") if via == "tagotip-mqtt" else ()
 
 

@@ -124,6 +124,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "a free one (none: no broker, and amqtt is not even loaded)",
     )
     parser.add_argument(
+        "--tagotip-udp-port",
+        type=_port,
+        default=None,
+        help="serve TagoTiP over UDP (a whole frame a datagram) on this port, 0 for a free one "
+        "(none)",
+    )
+    parser.add_argument(
         "--tagotip-ttl-seconds",
         type=_seconds,
         default=None,
@@ -383,6 +390,14 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
                 await mqtt.start()
             except Exception as error:  # amqtt wraps a taken port in errors of its own
                 raise ServeError(f"cannot start TagoTiP's MQTT broker: {error}") from None
+        udp = None
+        if args.tagotip_udp_port is not None:
+            from tagocheck.server.tagotip_udp import serve_udp
+
+            try:
+                udp = await serve_udp(tagotip, args.host, args.tagotip_udp_port)
+            except OSError as error:
+                raise ServeError(f"cannot serve TagoTiP over UDP: {error}") from None
         tasks = [asyncio.create_task(s.serve(sockets=[sock])) for s, sock in listeners]
         activity = asyncio.create_task(app.persist_activity_forever())
         while not all(s.started for s, _ in listeners):
@@ -399,6 +414,7 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
                 "tagotip_http_url": _url("http", tagotip_sock),
                 "tagotip_auth_hash": tagotip.auth_hash,
                 "tagotip_mqtt": None if mqtt is None else f"{args.host}:{mqtt.port}",
+                "tagotip_udp": None if udp is None else f"{args.host}:{udp.port}",
                 "network_token": account.meta["network_token"],
                 "analysis_token": account.meta["analysis_token"],
                 "authorization": account.meta["authorization"],
@@ -419,6 +435,8 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
         await asyncio.gather(*tasks)
         if mqtt is not None:
             await mqtt.stop()
+        if udp is not None and udp.transport is not None:
+            udp.transport.close()
         activity.cancel()
         await app.persist_activity()
         return 0 if all(s.started for s, _ in listeners) else 1

@@ -473,3 +473,15 @@ def test_an_mqtt_fleet_past_the_profiles_connections_or_subscriptions_needs_a_bi
     found, _ = tip_plan(30, "2", "scale", via="tagotip-mqtt")  # 120 a minute, 30 at once
     assert f"{SUBSCRIPTIONS}: 120 > 100" in found.problems
     assert f"{NAT_CONNECTIONS}: 30 > 20" in found.problems
+
+
+def test_a_udp_fleet_holds_no_connection_and_is_held_to_the_uplinks_alone():
+    """Over UDP a device holds no connection: 400 devices behind one address need none of the
+    plan's 3 / 10 / 20 connections per IP, and only the uplinks a minute decide the plan (400
+    every 60 s fit starter's 500 a minute, not free's 60)."""
+    found, lines = tip_plan(400, "60", "free", via="tagotip-udp")
+    assert lines[NAT_CONNECTIONS].amount == 0 and lines[RUN_CONNECTIONS].amount == 0
+    assert "holds no connection" in lines[NAT_CONNECTIONS].note
+    assert "plan starter carries it" in lines[NAT_CONNECTIONS].note
+    assert all("connections" not in problem for problem in found.problems), found.problems
+    assert PROFILE_MQTT not in lines and SUBSCRIPTIONS not in lines

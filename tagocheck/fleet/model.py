@@ -22,7 +22,7 @@ from tagocheck.fleet.retry import RetryPolicy
 from tagocheck.tagotip.grammar import MAX_VARIABLES
 
 CONNECTION_MODES = ("keep-alive", "per-report")
-TAGOTIP_PATHS = ("tagotip-http", "tagotip-mqtt")
+TAGOTIP_PATHS = ("tagotip-http", "tagotip-mqtt", "tagotip-udp")
 """The paths that speak TagoTiP: a serial per device, the profile's hash, their own limits."""
 PATHS = ("device", "network", *TAGOTIP_PATHS)
 """How reports reach the target: each device posting POST /data with its own token, a
@@ -196,6 +196,8 @@ class TipAccess:
     auth_hash: str
     mqtt: str = ""
     """The MQTT binding's host:port, for a fleet over MQTT."""
+    udp: str = ""
+    """The UDP binding's host:port, for a fleet over UDP."""
 
     def __repr__(self) -> str:
         return "TipAccess(…)"

@@ -26,13 +26,16 @@ TAGOTIP_HTTP = "tagotip-http"
 TAGOTIP_HTTP_ROUTE = f"POST {http_binding.PUSH_PATH}{{serial}}"
 TAGOTIP_MQTT = "tagotip-mqtt"
 TAGOTIP_MQTT_ROUTE = "PUBLISH $tip/{serial}/push"
+TAGOTIP_UDP = "tagotip-udp"
+TAGOTIP_UDP_ROUTE = "DATAGRAM PUSH|{serial}"
 ROUTES = {
     "device": "POST /data",
     "network": NETWORK_INGEST,
     TAGOTIP_HTTP: TAGOTIP_HTTP_ROUTE,
     TAGOTIP_MQTT: TAGOTIP_MQTT_ROUTE,
+    TAGOTIP_UDP: TAGOTIP_UDP_ROUTE,
 }
-TAGOTIP_ROUTES = (TAGOTIP_HTTP_ROUTE, TAGOTIP_MQTT_ROUTE)
+TAGOTIP_ROUTES = (TAGOTIP_HTTP_ROUTE, TAGOTIP_MQTT_ROUTE, TAGOTIP_UDP_ROUTE)
 """The routes TagoTiP's uplink limit counts (60 / 500 / 1,000 a minute, every binding)."""
 NAMES = {
     "device": "device path: each device posts POST /data with its own token",
@@ -42,12 +45,15 @@ NAMES = {
     "POST /v1/tip/{serial} on the TagoTiP endpoint, authorised by the profile's hash",
     TAGOTIP_MQTT: "TagoTiP path (MQTT binding): each device connects with the profile hash's "
     "halves and publishes its frames to $tip/{serial}/push, its ACKs on $tip/{serial}/ack",
+    TAGOTIP_UDP: "TagoTiP path (UDP): each device sends each whole frame (PUSH|!N|hash|serial|"
+    "body) as one datagram from its own socket, its ACK the datagram back",
 }
 REPORT_WORD = {
     "device": "reports",
     "network": "uplinks",
     TAGOTIP_HTTP: "uplinks",
     TAGOTIP_MQTT: "uplinks",
+    TAGOTIP_UDP: "uplinks",
 }
 SERIAL_PATHS = ("network", *TAGOTIP_PATHS)
 """The paths that name a device by its serial, not its token."""

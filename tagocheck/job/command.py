@@ -28,6 +28,10 @@ PATH_NEEDS = {
         ("TAGOIO_TAGOTIP_MQTT", "TAGOIO_AUTHORIZATION"),
         "the TagoTiP MQTT broker as HOST:PORT, the profile's authorization key",
     ),
+    "tagotip-udp": (
+        ("TAGOIO_TAGOTIP_UDP", "TAGOIO_AUTHORIZATION"),
+        "the TagoTiP UDP endpoint as HOST:PORT, the profile's authorization key",
+    ),
 }
 """What a path needs from the environment on a real target, beside the profile token."""
 

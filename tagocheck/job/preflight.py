@@ -226,6 +226,10 @@ def behind_one_address(config: FleetConfig, plan: str | None = None) -> BehindOn
     the real time."""
     per_second = config.offered_rate
     tip = tagotip_limits().plans.get(plan or "")
+    if config.via == "tagotip-udp":
+        return BehindOneAddress(
+            0, 0.0, "over UDP a device holds no connection: a datagram in, a datagram out"
+        )
     if config.via == "tagotip-mqtt" and tip is not None:
         interval = config.interval.mean
         if interval <= tip.idle_seconds:
@@ -311,11 +315,11 @@ def _tagotip_lines(config: FleetConfig, plan: str, users: int) -> list[Line]:
         lines.append(
             Line(
                 "TagoTiP connections this run opens from this machine",
-                held.connections if config.via == "tagotip-mqtt" else users,
+                users if config.via == "tagotip-http" else held.connections,
                 tip.connections_per_ip,
-                "each device its own, as in the field"
-                if config.via == "tagotip-mqtt"
-                else "one per gateway (--users)",
+                "one per gateway (--users)"
+                if config.via == "tagotip-http"
+                else "each device its own, as in the field",
             )
         )
     return lines

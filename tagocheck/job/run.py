@@ -47,9 +47,9 @@ from tagocheck.report import compliance
 from tagocheck.server.launcher import (
     RunningTarget,
     TargetFailedToStart,
-    mqtt_binding,
     signals_deferred,
     start_target,
+    tagotip_binding,
 )
 from tagocheck.spec import ratelimits
 
@@ -269,7 +269,13 @@ class Runner:
                 env["TAGOIO_PROFILE_TOKEN"] = job.profile_token
                 env["LOCUST_PROFILE_TOKEN"] = job.profile_token
             # the network path's and the TagoTiP path's, when given
-            for name in ("NETWORK_TOKEN", "AUTHORIZATION", "TAGOTIP_URL", "TAGOTIP_MQTT"):
+            for name in (
+                "NETWORK_TOKEN",
+                "AUTHORIZATION",
+                "TAGOTIP_URL",
+                "TAGOTIP_MQTT",
+                "TAGOTIP_UDP",
+            ):
                 if env.get(f"TAGOIO_{name}"):
                     env[f"LOCUST_{name}"] = env[f"TAGOIO_{name}"]
             return job.target, env
@@ -285,7 +291,7 @@ class Runner:
                 ratelimits.served_plan(job.plan),
                 "--seed-devices",
                 str(job.config.devices),
-                *mqtt_binding(job.config.via),
+                *tagotip_binding(job.config.via),
                 timeout=900,
                 new_session=True,
             )
@@ -303,10 +309,11 @@ class Runner:
             TAGOIO_TAGOTIP_URL=info["tagotip_http_url"],
             LOCUST_TAGOTIP_URL=info["tagotip_http_url"],
         )
-        if info.get("tagotip_mqtt"):
-            env.update(
-                TAGOIO_TAGOTIP_MQTT=info["tagotip_mqtt"], LOCUST_TAGOTIP_MQTT=info["tagotip_mqtt"]
-            )
+        for binding in ("mqtt", "udp"):
+            if info.get(f"tagotip_{binding}"):
+                address = info[f"tagotip_{binding}"]
+                env[f"TAGOIO_TAGOTIP_{binding.upper()}"] = address
+                env[f"LOCUST_TAGOTIP_{binding.upper()}"] = address
         progress.update(
             task, total=1, completed=1, status=f"{self.target.url}, {job.config.devices:,} devices"
         )

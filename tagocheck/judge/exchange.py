@@ -16,6 +16,7 @@ from tagocheck.judge import checks, tagotip_answers
 
 TAGOTIP_HTTP = "tagotip-http"
 TAGOTIP_MQTT = "tagotip-mqtt"
+TAGOTIP_UDP = "tagotip-udp"
 
 
 @dataclass(frozen=True)
@@ -60,6 +61,8 @@ class Exchange:
             return tagotip_answers.judge_push(self.status, self.body)
         if self.protocol == TAGOTIP_MQTT:
             return tagotip_answers.judge_mqtt(self.body)
+        if self.protocol == TAGOTIP_UDP:
+            return tagotip_answers.judge_udp(self.body)
         return checks.judge(
             self.method,
             self.path,

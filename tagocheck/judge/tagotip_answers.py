@@ -11,6 +11,7 @@ TagoTipServers §2.5.
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from functools import lru_cache
 
 from tagocheck.judge.checks import (
@@ -23,12 +24,14 @@ from tagocheck.judge.checks import (
     Violation,
 )
 from tagocheck.tagotip import http_binding as binding
-from tagocheck.tagotip.frames import parse_ack_payload
+from tagocheck.tagotip.frames import Ack, parse_ack, parse_ack_payload
 from tagocheck.tagotip.grammar import ERROR_CODES, FrameError
 
 ROUTE = f"POST {binding.PUSH_PATH}{{serial}}"
 MQTT_ROUTE = "PUBLISH $tip/{serial}/push"
 MQTT_RULE = "TagoTiP §9 and TagoTipServers §3.3: [!N|]STATUS[|DETAIL], an OK's count [C]"
+UDP_ROUTE = "DATAGRAM PUSH|{serial}"
+UDP_RULE = "TagoTiP §4.2, §9 and transports/udp: ACK|[!N|]STATUS[|DETAIL], an OK's count [C]"
 RULE = "TagoTipServers §2.5: an OK's count as text, or the error code with its status [C]"
 _COUNT = re.compile(r"0|[1-9][0-9]*")
 
@@ -78,17 +81,27 @@ def judge_push(status: int, body: bytes) -> Verdict:
 def judge_mqtt(payload: bytes) -> Verdict:
     """The verdict on one PUSH's ACK from the ack topic (`!N|OK|3`, `!N|ERR|rate_limited`),
     with the status the HTTP binding's table gives it, so it is counted as an HTTP answer is."""
+    return _judge_ack(payload, parse_ack_payload, MQTT_ROUTE, MQTT_RULE, "the ack topic")
+
+
+@lru_cache(maxsize=1024)
+def judge_udp(datagram: bytes) -> Verdict:
+    """The verdict on one PUSH's ACK datagram (`ACK|!N|OK|3`), counted as the MQTT one is."""
+    return _judge_ack(datagram, parse_ack, UDP_ROUTE, UDP_RULE, "the answer datagram")
+
+
+def _judge_ack(raw: bytes, parse: Callable[[bytes], Ack], route: str, rule: str, where: str):
     try:
-        ack = parse_ack_payload(payload)
+        ack = parse(raw)
     except (FrameError, UnicodeDecodeError) as refused:
-        why = f"the ack topic carried {payload[:60]!r}: {refused}"
-        violation = Violation("tagotip-ack", "payload", why, expected=MQTT_RULE)
-        return Verdict(MQTT_ROUTE, 0, NOT_ENVELOPE, [violation], message=why)
+        why = f"{where} carried {raw[:60]!r}: {refused}"
+        violation = Violation("tagotip-ack", "payload", why, expected=rule)
+        return Verdict(route, 0, NOT_ENVELOPE, [violation], message=why)
     status = binding.status_of(ack.status, ack.detail)
     if ack.status == "OK" and ack.detail is not None and _COUNT.fullmatch(ack.detail):
-        return Verdict(MQTT_ROUTE, status, ACCEPTED, added=int(ack.detail), succeeded=True)
+        return Verdict(route, status, ACCEPTED, added=int(ack.detail), succeeded=True)
     if ack.status == "ERR":
-        return Verdict(MQTT_ROUTE, status, _outcome(status), message=ack.detail)
+        return Verdict(route, status, _outcome(status), message=ack.detail)
     why = f"{ack.status}|{ack.detail} to a PUSH: an OK with the count, or an error"
-    violation = Violation("tagotip-ack", "payload", why, expected=MQTT_RULE)
-    return Verdict(MQTT_ROUTE, status, NOT_ENVELOPE, [violation], message=why)
+    violation = Violation("tagotip-ack", "payload", why, expected=rule)
+    return Verdict(route, status, NOT_ENVELOPE, [violation], message=why)

@@ -26,16 +26,23 @@ from locust.exception import CatchResponseError
 from tagocheck.fleet.httpclient import patch_connection_pool
 from tagocheck.fleet.integrity import report_group
 from tagocheck.fleet.model import TAGOTIP_PATHS, NetworkAccess, TipAccess
-from tagocheck.fleet.paths import NETWORK_PATH, TAGOTIP_HTTP_ROUTE, TAGOTIP_MQTT_ROUTE
+from tagocheck.fleet.paths import (
+    NETWORK_PATH,
+    TAGOTIP_HTTP_ROUTE,
+    TAGOTIP_MQTT_ROUTE,
+    TAGOTIP_UDP,
+    TAGOTIP_UDP_ROUTE,
+)
 from tagocheck.fleet.payloads import PROFILES, Record, iso_time
 from tagocheck.fleet.schedule import Report
 from tagocheck.fleet.tip_payloads import push_body
 from tagocheck.judge import checks
 from tagocheck.judge.exchange import TAGOTIP_HTTP, TAGOTIP_MQTT, Exchange
-from tagocheck.judge.tagotip_answers import judge_mqtt
+from tagocheck.judge.tagotip_answers import judge_mqtt, judge_udp
 from tagocheck.load import shard as this_process
 from tagocheck.load.mqtt_devices import Fire, MqttDevices, NoAnswer
 from tagocheck.load.shard import IDLE_SECONDS
+from tagocheck.load.udp_devices import UdpDevices
 from tagocheck.spec import ratelimits
 from tagocheck.tagotip import http_binding
 from tagocheck.wire import transport
@@ -72,10 +79,23 @@ class Route:
     tip: TipAccess | None = None
     mqtt: MqttDevices | None = None
     """The devices' MQTT connections, on the TagoTiP path over MQTT."""
+    udp: UdpDevices | None = None
+    """The devices' UDP sockets, on the TagoTiP path over UDP."""
 
     @property
     def method(self) -> str:
+        if self.udp is not None:
+            return "DATAGRAM"
         return "PUBLISH" if self.mqtt is not None else "POST"
+
+    @property
+    def protocol(self) -> str:
+        """What the answer is read as (Exchange.protocol)."""
+        if self.udp is not None:
+            return TAGOTIP_UDP
+        if self.mqtt is not None:
+            return TAGOTIP_MQTT
+        return TAGOTIP_HTTP if self.tip is not None else "rest"
 
     @classmethod
     def of(cls, client, shard: this_process.Shard, options, fire: Fire) -> Route:
@@ -85,6 +105,12 @@ class Route:
             path = TAGOTIP_MQTT_ROUTE.partition(" ")[2]
             url = f"mqtt://{shard.tip.mqtt}/{path}"
             return cls(path, "", url, None, None, shard.tip, shard.mqtt)
+        if shard.fleet.config.via == TAGOTIP_UDP and shard.tip is not None:
+            if shard.udp is None:  # a socket per device, whichever gateway sends
+                shard.udp = UdpDevices(shard.tip.udp, shard.tip.auth_hash)
+            path = TAGOTIP_UDP_ROUTE.partition(" ")[2]
+            url = f"udp://{shard.tip.udp}"
+            return cls(path, "", url, None, None, shard.tip, udp=shard.udp)
         if shard.fleet.config.via in TAGOTIP_PATHS and shard.tip is not None:
             split = URL(shard.tip.url + http_binding.PUSH_PATH)
             path = TAGOTIP_HTTP_ROUTE.partition(" ")[2]
@@ -218,6 +244,8 @@ class Gateway(TimedUser):
         try:
             if route.mqtt is not None:
                 status, answer, cause, retry_header = self._publish(route, sender, body)
+            elif route.udp is not None:
+                status, answer, cause, retry_header = self._datagram(route, sender, body)
             else:
                 status, answer, cause, retry_header = self._post(route, sender, body, config)
         finally:
@@ -237,11 +265,7 @@ class Gateway(TimedUser):
                 report_groups=tuple(groups),
                 records_sent=sent_records,
                 token_kind="network" if route.network is not None else "device-full",
-                protocol=TAGOTIP_MQTT
-                if route.mqtt is not None
-                else TAGOTIP_HTTP
-                if route.tip is not None
-                else "rest",
+                protocol=route.protocol,
             )
         )
         if work is not None:
@@ -257,7 +281,7 @@ class Gateway(TimedUser):
             )
         failed = not (verdict.outcome == checks.ACCEPTED and verdict.ok)
         self.request_event.fire(
-            request_type="MQTT" if route.mqtt is not None else "POST",
+            request_type="MQTT" if route.mqtt is not None else "UDP" if route.udp else "POST",
             name=f"{route.method} {route.path}",
             response_time=(time.perf_counter() - started) * 1000,
             response_length=len(answer),
@@ -302,6 +326,18 @@ class Gateway(TimedUser):
         except NoAnswer as error:
             return 0, b"", str(error), None
         return judge_mqtt(payload).status, payload, None, None
+
+    def _datagram(
+        self, route: Route, sender: str, body: bytes
+    ) -> tuple[int, bytes, str | None, str | None]:
+        """One uplink as a datagram from the device's socket: the ACK datagram with the status
+        the HTTP binding's table gives it, or why none came."""
+        assert route.udp is not None
+        try:
+            answer = route.udp.send(sender, body, self.network_timeout)
+        except NoAnswer as error:
+            return 0, b"", str(error), None
+        return judge_udp(answer).status, answer, None, None
 
     def _connection(self, name: str, milliseconds: float, error: Exception | None) -> None:
         """A device's connection made or closed: in Locust's stats beside the uplinks."""

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from tagocheck.fleet.model import FleetConfig, NetworkAccess, TipAccess
-from tagocheck.fleet.paths import SERIAL_PATHS, TAGOTIP_MQTT, TAGOTIP_PATHS
+from tagocheck.fleet.paths import SERIAL_PATHS, TAGOTIP_MQTT, TAGOTIP_PATHS, TAGOTIP_UDP
 from tagocheck.fleet.provision import (
     ProvisionedDevice,
     create_devices,
@@ -26,7 +26,7 @@ from tagocheck.fleet.provision import (
 from tagocheck.load.ending import RunError
 from tagocheck.load.options import fleet_config
 from tagocheck.load.progress import counting, on_a_terminal
-from tagocheck.server.launcher import mqtt_binding, start_target
+from tagocheck.server.launcher import start_target, tagotip_binding
 from tagocheck.spec import ratelimits
 from tagocheck.tagotip.credentials import authorization_hash
 from tagocheck.wire import reach
@@ -91,25 +91,30 @@ class Provisioning:
     def _tip_on_host(self, via: str) -> TipAccess:
         """Where a TagoTiP fleet goes on --host: the binding's address and the profile's key."""
         options = self.options
-        where = "--tagotip-mqtt" if via == TAGOTIP_MQTT else "--tagotip-url"
-        given = options.tagotip_mqtt if via == TAGOTIP_MQTT else options.tagotip_url
+        where = {TAGOTIP_MQTT: "--tagotip-mqtt", TAGOTIP_UDP: "--tagotip-udp"}.get(
+            via, "--tagotip-url"
+        )
+        given = getattr(options, where[2:].replace("-", "_"), "")
         if not (given and options.authorization):
             raise RunError(
                 f"--via {via} on --host needs {where} (the TagoTiP binding's address) and "
                 "--authorization (the profile's key its hash is made of)"
             )
-        url, mqtt = "", ""
-        if via == TAGOTIP_MQTT:
+        url, address = "", ""
+        if via in (TAGOTIP_MQTT, TAGOTIP_UDP):
             host, _, port = given.rpartition(":")
             if not host or not port.isdigit():
-                raise RunError(f"--tagotip-mqtt {given!r}: give HOST:PORT")
-            mqtt = given
+                raise RunError(f"{where} {given!r}: give HOST:PORT")
+            address = given
         else:
             try:
                 url = reach.check_url(given)
             except reach.Unreachable as error:
                 raise RunError(f"--tagotip-url: {error}") from None
-        return TipAccess(url, authorization_hash(options.authorization), mqtt)
+        auth = authorization_hash(options.authorization)
+        if via == TAGOTIP_UDP:
+            return TipAccess(url, auth, udp=address)
+        return TipAccess(url, auth, address)
 
     def _start_embedded(self, config: FleetConfig) -> str:
         options = self.options
@@ -126,7 +131,7 @@ class Provisioning:
             "--rate-window-seconds",
             str(self.window),
             *seed,
-            *mqtt_binding(config.via),
+            *tagotip_binding(config.via),
             timeout=900,
         )
         self.profile_token = self.target.profile_token
@@ -134,7 +139,10 @@ class Provisioning:
         info = self.target.info
         self.network = NetworkAccess(info["network_token"], info["authorization"])
         self.tip = TipAccess(
-            info["tagotip_http_url"], info["tagotip_auth_hash"], info.get("tagotip_mqtt") or ""
+            info["tagotip_http_url"],
+            info["tagotip_auth_hash"],
+            info.get("tagotip_mqtt") or "",
+            info.get("tagotip_udp") or "",
         )
         self.say(
             "target",

@@ -85,6 +85,7 @@ class Shard:
         self.network = terms.network
         self.tip = terms.tip
         self.mqtt: Any = None
+        self.udp: Any = None
         """The devices' MQTT connections (tagocheck.load.mqtt_devices), made by the first
         gateway that sends over MQTT and shared by all of this process's."""
         self.index = index
@@ -254,6 +255,8 @@ class Shard:
             gevent.sleep(0.05)
         if self.mqtt is not None:  # the run is over: the devices hang up
             self.mqtt.close_all()
+        if self.udp is not None:
+            self.udp.close_all()
 
     def take(self) -> tuple[FleetObserver, list[Sample]]:
         """What was seen since the last take; the shard starts afresh."""

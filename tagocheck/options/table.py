@@ -85,7 +85,8 @@ def every_option() -> list[Option]:
             "token posts every device's uplinks to POST /integration/network/data, naming each "
             "device by its serial; tagotip-http: each device pushes TagoTiP frames to the HTTP "
             "binding (POST /v1/tip/{serial}), authorised by the profile's hash; tagotip-mqtt: "
-            "each device publishes them over its own MQTT connection",
+            "each device publishes them over its own MQTT connection; tagotip-udp: each device "
+            "sends each whole frame as a datagram from its own socket",
             text,
             "device",
             choices=PATHS,
@@ -184,6 +185,14 @@ def every_option() -> list[Option]:
             "TagoTiP MQTT broker",
             "--via tagotip-mqtt on --host: the TagoTiP MQTT binding as HOST:PORT (e.g. "
             "mqtt.tip.us-e1.tago.io:1883; the embedded target serves its own)",
+            text,
+            "",
+        ),
+        Option(
+            "--tagotip-udp",
+            "TagoTiP UDP endpoint",
+            "--via tagotip-udp on --host: the TagoTiP UDP endpoint as HOST:PORT (e.g. "
+            "udp.tip.us-e1.tago.io:5683; the embedded target serves its own)",
             text,
             "",
         ),

@@ -83,7 +83,7 @@ def signals_deferred(defer: bool) -> Iterator[None]:
             signal.raise_signal(caught[0])
 
 
-def mqtt_binding(via: str) -> tuple[str, ...]:
+def tagotip_binding(via: str) -> tuple[str, ...]:
     """What `tagocheck serve` needs for a fleet's path: the MQTT binding only when the fleet
     goes over MQTT (amqtt is loaded only then), the UDP one when over UDP."""
     if via == "tagotip-udp":

@@ -18,11 +18,17 @@ import pytest
 from tagocheck.fleet.paths import ROUTES, TAGOTIP_HTTP_ROUTE
 from tagocheck.redact import TOKEN_PATTERN
 from tagocheck.report.verdict import judge_dir
-from tagocheck.server.launcher import start_target
+from tagocheck.server.launcher import start_target, tagotip_binding
 
 from .test_fleet_scenario import ROOT, locust
 
-BINDINGS = ("tagotip-http", "tagotip-mqtt")
+BINDINGS = ("tagotip-http", "tagotip-mqtt", "tagotip-udp")
+ADDRESS = {
+    "tagotip-http": ("--tagotip-url", "tagotip_http_url"),
+    "tagotip-mqtt": ("--tagotip-mqtt", "tagotip_mqtt"),
+    "tagotip-udp": ("--tagotip-udp", "tagotip_udp"),
+}
+"""Each binding's option on --host, and where the embedded target says its address."""
 
 
 def tip_run(
@@ -40,14 +46,11 @@ def tip_run(
     served = ("--plan", plan, "--rate-window-seconds", "2") if plan else ("--plan", "unlimited")
     judged = ("--plan", plan, "--rate-window", "2") if plan else ("--plan", "none")
     state = tmp_path / "state"
-    mqtt = ("--tagotip-mqtt-port", "0") if via == "tagotip-mqtt" else ()
-    with start_target(state, "--seed-devices", "20", *fault_args, *served, *mqtt, *serve) as target:
+    served = ("--seed-devices", "20", *fault_args, *served, *tagotip_binding(via), *serve)
+    with start_target(state, *served) as target:
         info = target.info
-        where = (
-            ("--tagotip-mqtt", info["tagotip_mqtt"])
-            if via == "tagotip-mqtt"
-            else ("--tagotip-url", info["tagotip_http_url"])
-        )
+        option, key = ADDRESS[via]
+        where = (option, info[key])
         run_dir = tmp_path / "run"
         done = locust(
             *("-u", "5", "-r", "5", "-t", f"{seconds}s", "--devices", "20", "--interval", "0.5"),
@@ -92,8 +95,8 @@ def test_a_tagotip_fleet_pushes_every_frame_and_loses_none(tmp_path, via):
     assert integrity["acknowledgements_miscounted"] == 0  # ACK|OK|3 for 3 variables
     assert json.loads((run_dir / "config.json").read_text())["via"] == via
     assert "200 devices offering 200.0 uplinks/s met the thresholds" in done.stdout
-    binding = "MQTT" if via == "tagotip-mqtt" else "HTTP"
-    assert f"TagoTiP path ({binding} binding)" in (run_dir / "report.html").read_text()
+    binding = {"tagotip-mqtt": "MQTT binding", "tagotip-udp": "UDP"}.get(via, "HTTP binding")
+    assert f"TagoTiP path ({binding})" in (run_dir / "report.html").read_text()
     if via == "tagotip-mqtt":  # a connection per device, kept (no TTL on plan none)
         stats = stats_of(run_dir)
         assert int(stats["CONNECT"]["Request Count"]) == 200, stats
@@ -105,15 +108,17 @@ def test_a_tagotip_fleet_pushes_every_frame_and_loses_none(tmp_path, via):
 FAULTS = [
     ("lose-writes=0.2", "acknowledged records were lost", "tagotip-http"),
     ("wrong-count", "miscounted", "tagotip-mqtt"),
+    ("wrong-count", "miscounted", "tagotip-udp"),
     ("wrong-count", "miscounted", "tagotip-http"),
     ("duplicate-writes=0.2", "stored more than once", "tagotip-http"),
     ("lose-writes=0.2", "acknowledged records were lost", "tagotip-mqtt"),
+    ("duplicate-writes=0.2", "stored more than once", "tagotip-udp"),
 ]
 """A fault each binding must show; `make test` runs one a binding, `make tagotip-fleets` all."""
 
 
 @pytest.mark.parametrize(
-    ("fault", "says", "via"), FAULTS if os.environ.get("TAGOCHECK_TAGOTIP") == "all" else FAULTS[:2]
+    ("fault", "says", "via"), FAULTS if os.environ.get("TAGOCHECK_TAGOTIP") == "all" else FAULTS[:3]
 )
 def test_a_fault_on_the_tagotip_path_is_found(tmp_path, fault, says, via):
     done, run_dir = tip_run(tmp_path, [fault], via=via)
@@ -154,6 +159,10 @@ def test_the_tagotip_uplink_limit_is_judged_per_window_and_a_leak_found(tmp_path
         (
             ("--host", "http://127.0.0.1:9", "--via", "tagotip-mqtt", "--authorization", "a"),
             "--tagotip-mqtt",
+        ),
+        (
+            ("--host", "http://127.0.0.1:9", "--via", "tagotip-udp", "--authorization", "a"),
+            "--tagotip-udp",
         ),
     ],
 )
@@ -202,7 +211,7 @@ def test_mqtt_devices_connect_again_after_the_ttl_and_lose_nothing(tmp_path):
 
 
 @pytest.mark.parametrize(
-    "via", BINDINGS if os.environ.get("TAGOCHECK_TAGOTIP") == "all" else BINDINGS[1:]
+    "via", BINDINGS if os.environ.get("TAGOCHECK_TAGOTIP") == "all" else ["tagotip-mqtt"]
 )
 def test_a_tagotip_fleet_backfills_an_outage_with_every_readings_time(tmp_path, via):
     """20 devices every 0.5 s offline from 2 s to 5 s, then their buffers sent in frames of
@@ -212,15 +221,11 @@ def test_a_tagotip_fleet_backfills_an_outage_with_every_readings_time(tmp_path, 
 
     def backfilled(where: Path, faults: list[str]) -> tuple:
         fault_args = [arg for fault in faults for arg in ("--fault", fault)]
-        mqtt = ("--tagotip-mqtt-port", "0") if via == "tagotip-mqtt" else ()
-        served = ("--seed-devices", "20", "--plan", "unlimited", *fault_args, *mqtt)
+        served = ("--seed-devices", "20", "--plan", "unlimited", *fault_args, *tagotip_binding(via))
         with start_target(where / "state", *served) as target:
             info = target.info
-            address = (
-                ("--tagotip-mqtt", info["tagotip_mqtt"])
-                if via == "tagotip-mqtt"
-                else ("--tagotip-url", info["tagotip_http_url"])
-            )
+            option, key = ADDRESS[via]
+            address = (option, info[key])
             done = locust(
                 *("-u", "10", "-r", "10", "-t", "9s", "--devices", "20", "--interval", "0.5"),
                 *("--jitter", "0", "--outage", "2+3", "--backfill", "batched:3"),

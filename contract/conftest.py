@@ -341,6 +341,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "judged, except on the embedded target ($TAGOIO_TAGOTIP_MQTT)",
     )
     group.addoption(
+        "--tagotip-udp",
+        default=os.environ.get("TAGOIO_TAGOTIP_UDP"),
+        help="HOST:PORT of the target's TagoTiP UDP endpoint; none: TagoTiP over UDP is not "
+        "judged, except on the embedded target ($TAGOIO_TAGOTIP_UDP)",
+    )
+    group.addoption(
         "--analysis-token",
         default=os.environ.get("TAGOIO_ANALYSIS_TOKEN"),
         help="analysis token with no policy ($TAGOIO_ANALYSIS_TOKEN)",
@@ -416,6 +422,7 @@ class Target:
     info: dict[str, Any] = field(default_factory=dict, repr=False)
     tagotip_url: str | None = None
     tagotip_mqtt: str | None = None
+    tagotip_udp: str | None = None
 
     def __repr__(self) -> str:
         return f"Target(url={self.url!r}, plan={self.plan!r}, window={self.window:g})"
@@ -454,6 +461,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             ssl_false=option("--ssl-false"),
             tagotip_url=option("--tagotip-url"),
             tagotip_mqtt=option("--tagotip-mqtt"),
+            tagotip_udp=option("--tagotip-udp"),
         )
         RECORDER.target = {"url": found.url, "plan": found.plan, "embedded": False}
         _preflight(found)
@@ -470,6 +478,8 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             "--rate-window-seconds",
             str(window),
             "--tagotip-mqtt-port",
+            "0",
+            "--tagotip-udp-port",
             "0",
         )
         try:
@@ -490,6 +500,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
                 info=info,
                 tagotip_url=option("--tagotip-url") or info.get("tagotip_http_url"),
                 tagotip_mqtt=option("--tagotip-mqtt") or info.get("tagotip_mqtt"),
+                tagotip_udp=option("--tagotip-udp") or info.get("tagotip_udp"),
             )
         finally:
             running.stop()

@@ -1,15 +1,16 @@
-"""TagoTiP conformance over its HTTP and MQTT bindings, on any target that serves them
-(`--tagotip-url`, `--tagotip-mqtt`, with the profile's `--authorization` token; the embedded
+"""TagoTiP conformance over HTTP, MQTT and UDP, on any target that serves them (`--tagotip-url`,
+`--tagotip-mqtt`, `--tagotip-udp`, with the profile's `--authorization` token; the embedded
 target's own by default).
 
 Frames come from Hypothesis (tagocheck.tagotip.strategies): valid bodies must be acknowledged
 with the count stored, read back through the REST API; a valid body broken in one documented way
 must be refused whole with invalid_payload. Every answer must be a well-formed ACK as the
 binding maps it (TagoTipServers §2.5 over HTTP; over MQTT on the ack topic, paired with its push
-by `!N`, §3.5). Over HTTP the sequence counter is judged through TagoTiP/S (`POST /v1/tips`),
-the binding's only carrier of one (HTTP needs none, §2.7); over MQTT by `!N`, which the MQTT
-page holds to the same rule. Without a binding's address or the authorization token its tests
-are not judged, and say so.
+by `!N`, §3.5; over UDP the answering datagram, paired the same way, TagoTiP §9.5). Over HTTP
+the sequence counter is judged through TagoTiP/S (`POST /v1/tips`), the binding's only carrier
+of one (HTTP needs none, §2.7); over MQTT and UDP by `!N`, which the MQTT page and §10 hold to
+the same rule. Without a binding's address or the authorization token its tests are not
+judged, and say so.
 """
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ import contextlib
 import queue
 import re
 import secrets
+import socket
 import time
 from dataclasses import dataclass
 
@@ -30,13 +32,14 @@ from tagocheck.spec.tagotip import tagotip_limits
 from tagocheck.tagotip import credentials, envelope
 from tagocheck.tagotip import http_binding as binding
 from tagocheck.tagotip.bodies import parse_variable_list
-from tagocheck.tagotip.frames import parse_ack_payload
+from tagocheck.tagotip.frames import Uplink, parse_ack, parse_ack_payload
 from tagocheck.tagotip.grammar import ERROR_CODES, FrameError
 from tagocheck.tagotip.strategies import invalid_bodies, push_bodies
 
-SUBJECTS = ("TagoTiP HTTP", "TagoTiP MQTT")
+SUBJECTS = ("TagoTiP HTTP", "TagoTiP MQTT", "TagoTiP UDP")
 OVER_MQTT = pytest.mark.subjects("TagoTiP MQTT")
 """A check of the MQTT binding: its findings are the binding's, not the HTTP one's."""
+OVER_UDP = pytest.mark.subjects("TagoTiP UDP")
 STATUS_OF = binding.STATUS_OF_ERROR  # TagoTipServers §2.5, and the HTTP page's 413 [C]
 _COUNT = re.compile(r"[0-9]+")
 
@@ -441,3 +444,107 @@ def test_a_silent_mqtt_connection_ends_at_the_idle_timeout(fleet, target):
     assert idle - 0.25 < lasted <= idle * 1.5 + 1, (
         f"a silent connection closed after {lasted:.1f} s, not at the {idle:g}-s idle timeout"
     )
+
+
+class UdpPusher:
+    """Whole frames as datagrams from one socket (docs/tagotip/transports/udp), each paired with
+    its ACK datagram by its `!N`. A datagram may be lost on the way either way, so a push with
+    no answer in 5 s is sent again, as is one answered rate_limited (after the window); one
+    that never gets through is not judged."""
+
+    def __init__(self, target, serial: str) -> None:
+        host, port = target.tagotip_udp.rsplit(":", 1)
+        self.target, self.serial = target, serial
+        self.auth = credentials.authorization_hash(target.authorization)
+        self.socket = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        self.socket.connect((host, int(port)))
+        self.number = 0
+
+    def push(self, body: str, *, serial: str | None = None, auth: str | None = None,
+             again: bool = False) -> str:  # fmt: skip
+        """The ACK (`OK|n`, `ERR|code`) to `PUSH|!N|HASH|SERIAL|body`."""
+        for _ in range(4):
+            number = self.number if again else self.number + 1
+            self.number = number
+            frame = Uplink("PUSH", auth or self.auth, serial or self.serial, body, number)
+            self.socket.send(frame.text().encode())
+            answer = self._answer(number)
+            if answer == "ERR|rate_limited":
+                time.sleep(min(self.target.window, 61))
+            elif answer is not None:
+                return answer
+        pytest.skip("not judged: four datagrams went unanswered or were rate limited")
+
+    def _answer(self, number: int) -> str | None:
+        deadline = time.monotonic() + 5
+        while (left := deadline - time.monotonic()) > 0:
+            self.socket.settimeout(left)
+            try:
+                datagram = self.socket.recv(65_536)
+            except TimeoutError:
+                return None
+            try:
+                ack = parse_ack(datagram)
+            except (FrameError, UnicodeDecodeError) as broken:
+                pytest.fail(f"a PUSH was answered {datagram[:60]!r}, not an ACK: {broken}")
+            if ack.seq == number:
+                return f"{ack.status}|{ack.detail}" if ack.detail else ack.status
+        return None
+
+
+@pytest.fixture(scope="module")
+def over_udp(fleet, target):
+    if not target.tagotip_udp or not target.authorization:
+        pytest.skip("not judged: no TagoTiP UDP endpoint (--tagotip-udp) or no --authorization")
+    device = fleet.device("udp-frames")
+    pusher = UdpPusher(target, device.serial)
+    yield pusher, device.id
+    pusher.socket.close()
+
+
+@OVER_UDP
+@settings(max_examples=10)
+@given(body=push_bodies)
+def test_a_udp_push_is_acknowledged_with_the_count_stored(fleet, over_udp, body):
+    """Over UDP as over HTTP: a PUSH's OK carries the count of data points added, each stored
+    and read back through GET /device/{id}/data [C TagoTiP §9.1, transports/udp]."""
+    pusher, device_id = over_udp
+    group = f"tip{secrets.token_hex(6)}"
+    points = tuple(
+        type(p)(p.name, p.kind, p.value, p.unit, p.time, None, p.metadata) for p in body.variables
+    )
+    sent = type(body)(points, group, body.time, body.metadata)
+    note(sent.text())
+    answer = pusher.push(sent.text())
+    assert answer == f"OK|{len(points)}", f"{len(points)} variables answered {answer}"
+    reply = fleet.profile("GET", f"/device/{device_id}/data", params={"groups": group, "qty": 1000})
+    stored = fleet.need(reply, "read TagoTiP's records back")
+    assert len(stored) == len(points), "the ACK's count is not what is stored"
+
+
+@OVER_UDP
+@settings(max_examples=10)
+@given(broken=invalid_bodies)
+def test_a_udp_broken_body_is_refused_whole(over_udp, broken):
+    """Over UDP, a PUSH with any invalid variable is answered ACK|ERR|invalid_payload (TagoTiP
+    §6.3: atomic) [C TagoTiP §6.3]."""
+    pusher, _ = over_udp
+    rule, body = broken
+    note(f"{rule}: {body}")
+    assert pusher.push(body) == "ERR|invalid_payload", rule
+
+
+@OVER_UDP
+def test_each_udp_error_code_comes_on_its_cause(over_udp):
+    """Over UDP: an unknown hash is invalid_token, an unknown serial device_not_found, a
+    counter not above the device's last accepted invalid_seq, and a frame over 16,384 bytes
+    payload_too_large [C TagoTiP §4.5, §9.2, §10.2]."""
+    pusher, _ = over_udp
+    assert pusher.push("[a:=1]", auth="0" * 16) == "ERR|invalid_token"
+    nobody = pusher.push("[a:=1]", serial=f"{pusher.serial}-nobody")
+    assert nobody == "ERR|device_not_found", f"an unknown serial answered {nobody}"
+    assert pusher.push("[seq:=1]") == "OK|1"
+    replayed = pusher.push("[seq:=2]", again=True)
+    assert replayed == "ERR|invalid_seq", f"the accepted !{pusher.number} again answered {replayed}"
+    huge = pusher.push("[a=" + "x" * 20_000 + "]")
+    assert huge == "ERR|payload_too_large", f"a 20,000-byte frame answered {huge}"

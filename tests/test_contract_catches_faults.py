@@ -34,6 +34,7 @@ CATCHES = {
             "test_valid_batches_round_trip",
             "test_a_push_is_acknowledged_with_the_count_stored",
             "test_an_mqtt_push_is_acknowledged_with_the_count_stored",
+            "test_a_udp_push_is_acknowledged_with_the_count_stored",
         ],
     ),
     "ignore-permission": (["test_permissions.py"], ["test_permission"]),
@@ -63,7 +64,11 @@ CATCHES = {
     "group-cap": (["test_ingest.py"], ["test_documented_record_limits"]),
     "ignore-seq": (
         ["test_tagotip.py"],
-        ["test_the_sequence_counter_is_honoured", "test_each_mqtt_error_code_comes_on_its_cause"],
+        [
+            "test_the_sequence_counter_is_honoured",
+            "test_each_mqtt_error_code_comes_on_its_cause",
+            "test_each_udp_error_code_comes_on_its_cause",
+        ],
     ),
     "no-ttl": (
         ["test_tagotip.py"],
@@ -77,8 +82,8 @@ CATCHES = {
 EACH_CATCHES = {"no-ttl", "wrong-count", "ignore-seq"}
 """Faults every one of whose catching tests must fail: no-ttl keeps a busy connection past the
 TTL and a silent one past the idle timeout, two documented closes; wrong-count miscounts every
-ingest path (POST /data, TagoTiP over HTTP and over MQTT), and ignore-seq takes a replayed
-counter over TagoTiP/S and over MQTT alike."""
+ingest path (POST /data, TagoTiP over HTTP, MQTT and UDP), and ignore-seq takes a replayed
+counter over TagoTiP/S, MQTT and UDP alike."""
 
 
 def run_contract(target: RunningTarget, files: list[str], junit: Path) -> dict[str, str]:
@@ -97,6 +102,8 @@ def run_contract(target: RunningTarget, files: list[str], junit: Path) -> dict[s
         info["tagotip_http_url"],
         "--tagotip-mqtt",
         info["tagotip_mqtt"],
+        "--tagotip-udp",
+        info["tagotip_udp"],
     ]
     command += ["--latency-budget-ms", "100", f"--junitxml={junit}"]
     command += ["--contract-report", str(junit.with_suffix(".json"))]
@@ -126,6 +133,7 @@ def run_contract(target: RunningTarget, files: list[str], junit: Path) -> dict[s
 
 def start(tmp_path: Path, *faults: str) -> RunningTarget:
     args = ["--plan", "starter", "--rate-window-seconds", WINDOW, "--tagotip-mqtt-port", "0"]
+    args += ["--tagotip-udp-port", "0"]
     for fault in faults:
         args += ["--fault", fault]
     return start_target(tmp_path / "state", *args)

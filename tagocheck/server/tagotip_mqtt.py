@@ -32,7 +32,14 @@ from amqtt.plugins.base import BaseAuthPlugin, BasePlugin
 
 from tagocheck.server.plans import TAGOTIP_CONNECTIONS, TagoTipConnections
 from tagocheck.server.tagotip_service import TagoTipService
-from tagocheck.tagotip.frames import Ack, ack_payload, check_serial, check_size, parse_counter
+from tagocheck.tagotip.frames import (
+    Ack,
+    ack_payload,
+    check_serial,
+    check_size,
+    echoed_counter,
+    parse_counter,
+)
 from tagocheck.tagotip.grammar import FrameError, split_unescaped
 
 log = logging.getLogger("tagocheck.server.tagotip_mqtt")
@@ -55,18 +62,6 @@ def _is_ack_topic(topic_filter: str) -> bool:
     """An exact `$tip/{serial}/ack` or `$tips/{serial}/ack` filter (no wildcard)."""
     named = _topic(topic_filter)
     return named is not None and named[2] == "ack" and "+" not in named[1] and "#" not in named[1]
-
-
-def _echoed_counter(data: bytes) -> int | None:
-    """The uplink's `!N`, read from its head alone, so that an ACK refusing the rest (too large,
-    not UTF-8, a bad serial) still echoes it as §3.5 says; None when there is none."""
-    head, bar, _ = data[:12].partition(b"|")
-    if not bar or not head.startswith(b"!"):
-        return None
-    try:
-        return parse_counter(head.decode("ascii"))
-    except (FrameError, UnicodeDecodeError):
-        return None
 
 
 def _counter_and_rest(payload: str) -> tuple[int | None, str]:
@@ -334,7 +329,7 @@ class TipPlugin(BasePlugin):
     async def _plain(self, client_id: str, topic: str, serial: str, verb: str, data: bytes) -> Ack:
         session = self.context.get_session(client_id)
         auth = f"{session.username or ''}{session.password or ''}" if session else ""
-        seq = _echoed_counter(data)
+        seq = echoed_counter(data, 0)
         try:
             if len(topic) > MAX_TOPIC:
                 raise FrameError("invalid_payload", "transports/mqtt", "a topic over 128 chars")

@@ -34,7 +34,7 @@ from tagocheck.tagotip.bodies import (
     variable_list,
 )
 from tagocheck.tagotip.credentials import authorization_hash, derive_key, device_hash
-from tagocheck.tagotip.frames import Ack, parse_uplink
+from tagocheck.tagotip.frames import Ack, echoed_counter, parse_uplink
 from tagocheck.tagotip.grammar import FrameError
 
 
@@ -135,7 +135,7 @@ class TagoTipService:
         try:
             uplink = parse_uplink(frame)
         except FrameError as refused:
-            return _error(refused.code)
+            return _error(refused.code, echoed_counter(frame, 1))
         return await self.handle(uplink.method, uplink.auth, uplink.serial, uplink.body, uplink.seq)
 
     async def handle_envelope(self, sealed: bytes, *, ping_counts: bool = False) -> bytes:

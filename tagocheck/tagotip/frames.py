@@ -103,6 +103,19 @@ def parse_counter(raw: str, rule: str = "§10.1") -> int:
     return value
 
 
+def echoed_counter(data: bytes, field: int) -> int | None:
+    """The uplink's `!N` when its `field`-th `|`-separated field is one (1 in a raw frame,
+    `PUSH|!N|...`; 0 in an MQTT payload, `!N|BODY`), read from the head alone: an ACK refusing
+    the rest (too large, not UTF-8, unparsable) still echoes it, as §9.5 says it MUST."""
+    fields = data[: 8 + 12 * (field + 1)].split(b"|")
+    if len(fields) <= field + 1 or not fields[field].startswith(b"!"):
+        return None
+    try:
+        return parse_counter(fields[field].decode("ascii"))
+    except (FrameError, UnicodeDecodeError):
+        return None
+
+
 def check_serial(serial: str) -> str:
     if not _SERIAL.fullmatch(serial):
         raise refuse("§14", f"serial {serial[:40]!r} is not letters, digits, - and _")

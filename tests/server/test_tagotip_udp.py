@@ -36,3 +36,16 @@ def test_a_datagram_is_answered_by_its_ack_and_stored(tmp_path):
             f"{info['url']}/data", params={"qty": 10}, headers={"Device-Token": token}, timeout=10
         ).json()["result"]
         assert sorted(r["variable"] for r in stored) == ["h", "t"]
+
+
+def test_an_ack_refusing_a_frame_it_cannot_read_still_echoes_its_counter(tmp_path):
+    """TagoTiP §9.5: the server MUST echo `!N` when the uplink has it, a refused frame too (the
+    contract suite found the embedded target answering an oversize frame without it)."""
+    with start_target(tmp_path, "--tagotip-udp-port", "0") as target:
+        host, port = target.info["tagotip_udp"].rsplit(":", 1)
+        auth = target.info["tagotip_auth_hash"]
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as device:
+            device.settimeout(5)
+            device.connect((host, int(port)))
+            device.send(f"PUSH|!9|{auth}|{SERIAL}|[a={'x' * 20_000}]".encode())
+            assert device.recv(65536) == b"ACK|!9|ERR|payload_too_large"

@@ -9,7 +9,7 @@ from hypothesis import strategies as st
 
 from tagocheck.tagotip import bodies, grammar
 from tagocheck.tagotip.bodies import Location, Passthrough, PushBody, Variable, parse_push_body
-from tagocheck.tagotip.frames import Ack, Uplink, parse_ack, parse_uplink
+from tagocheck.tagotip.frames import Ack, Uplink, echoed_counter, parse_ack, parse_uplink
 from tagocheck.tagotip.grammar import FrameError
 from tagocheck.tagotip.strategies import invalid_bodies, push_bodies
 
@@ -241,3 +241,12 @@ def test_each_break_of_a_valid_body_is_refused(broken):
     with pytest.raises(FrameError) as refused:
         parse_push_body(body, strict=True)
     assert refused.value.code == "invalid_payload", rule
+
+
+def test_the_counter_to_echo_is_read_from_the_head_of_any_uplink():
+    """§9.5: a refused uplink's ACK still echoes its `!N`, read without parsing the rest."""
+    assert echoed_counter(b"PUSH|!42|" + AUTH.encode() + b"|s|[a=" + b"x" * 20_000, 1) == 42
+    assert echoed_counter(b"!4294967295|\xff\xfe", 0) == 4_294_967_295  # MQTT's payload
+    assert echoed_counter(b"PUSH|" + AUTH.encode() + b"|s|[a:=1]", 1) is None
+    assert echoed_counter(b"!007|[a:=1]", 0) is None  # not a counter (§10.3): nothing to echo
+    assert echoed_counter(b"!12", 0) is None  # no body after it

@@ -19,10 +19,11 @@ from tagocheck.fleet.bounds import MAX_BUFFER, MAX_INTERVAL_SECONDS, FleetConfig
 from tagocheck.fleet.outage import Backfill, Reconnect, parse_outages
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.fleet.retry import RetryPolicy
+from tagocheck.tagotip import bindings
 from tagocheck.tagotip.grammar import MAX_VARIABLES
 
 CONNECTION_MODES = ("keep-alive", "per-report")
-TAGOTIP_PATHS = ("tagotip-http", "tagotip-mqtt", "tagotip-udp")
+TAGOTIP_PATHS = bindings.ALL
 """The paths that speak TagoTiP: a serial per device, the profile's hash, their own limits."""
 PATHS = ("device", "network", *TAGOTIP_PATHS)
 """How reports reach the target: each device posting POST /data with its own token, a

@@ -18,15 +18,15 @@ from dataclasses import dataclass
 from tagocheck.fleet.model import TAGOTIP_PATHS
 from tagocheck.spec import ratelimits
 from tagocheck.spec.tagotip import tagotip_limits
-from tagocheck.tagotip import http_binding
+from tagocheck.tagotip import bindings, http_binding
 
 NETWORK_INGEST = "POST /integration/network/data"
 NETWORK_PATH = NETWORK_INGEST.partition(" ")[2]
-TAGOTIP_HTTP = "tagotip-http"
+TAGOTIP_HTTP = bindings.HTTP
 TAGOTIP_HTTP_ROUTE = f"POST {http_binding.PUSH_PATH}{{serial}}"
-TAGOTIP_MQTT = "tagotip-mqtt"
+TAGOTIP_MQTT = bindings.MQTT
 TAGOTIP_MQTT_ROUTE = "PUBLISH $tip/{serial}/push"
-TAGOTIP_UDP = "tagotip-udp"
+TAGOTIP_UDP = bindings.UDP
 TAGOTIP_UDP_ROUTE = "DATAGRAM PUSH|{serial}"
 ROUTES = {
     "device": "POST /data",

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.table import Table
 
 from tagocheck.spec import ratelimits
+from tagocheck.tagotip import bindings
 from tagocheck.usage import UsageError
 
 PATH_NEEDS = {
@@ -20,15 +21,15 @@ PATH_NEEDS = {
         ("TAGOIO_NETWORK_TOKEN", "TAGOIO_AUTHORIZATION"),
         "the network token the uplinks are posted with, the profile's authorization key",
     ),
-    "tagotip-http": (
+    bindings.HTTP: (
         ("TAGOIO_TAGOTIP_URL", "TAGOIO_AUTHORIZATION"),
         "the TagoTiP HTTP endpoint, the profile's authorization key its hash is made of",
     ),
-    "tagotip-mqtt": (
+    bindings.MQTT: (
         ("TAGOIO_TAGOTIP_MQTT", "TAGOIO_AUTHORIZATION"),
         "the TagoTiP MQTT broker as HOST:PORT, the profile's authorization key",
     ),
-    "tagotip-udp": (
+    bindings.UDP: (
         ("TAGOIO_TAGOTIP_UDP", "TAGOIO_AUTHORIZATION"),
         "the TagoTiP UDP endpoint as HOST:PORT, the profile's authorization key",
     ),

@@ -18,6 +18,7 @@ from tagocheck.fleet.paths import PathLimit, path_limit
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.spec import ratelimits
 from tagocheck.spec.tagotip import tagotip_limits
+from tagocheck.tagotip import bindings
 from tagocheck.words import counted
 
 # The contract suite's fast tests (-m "not slow", the ci hypothesis profile) say up front what
@@ -226,11 +227,11 @@ def behind_one_address(config: FleetConfig, plan: str | None = None) -> BehindOn
     the real time."""
     per_second = config.offered_rate
     tip = tagotip_limits().plans.get(plan or "")
-    if config.via == "tagotip-udp":
+    if config.via == bindings.UDP:
         return BehindOneAddress(
             0, 0.0, "over UDP a device holds no connection: a datagram in, a datagram out"
         )
-    if config.via == "tagotip-mqtt" and tip is not None:
+    if config.via == bindings.MQTT and tip is not None:
         interval = config.interval.mean
         if interval <= tip.idle_seconds:
             return BehindOneAddress(
@@ -266,7 +267,7 @@ def plan_needed(config: FleetConfig) -> str | None:
     for name, tip in plans:
         held = behind_one_address(config, name)
         fits = per_minute <= tip.uplink_per_minute and held.connections <= tip.connections_per_ip
-        if fits and config.via == "tagotip-mqtt":
+        if fits and config.via == bindings.MQTT:
             fits = (
                 held.connections <= tip.mqtt_connections_per_profile
                 and held.opened_per_minute <= tip.mqtt_subscriptions_per_minute
@@ -295,7 +296,7 @@ def _tagotip_lines(config: FleetConfig, plan: str, users: int) -> list[Line]:
             f"{held.how}{opened}; {carried}",
         )
     ]
-    if tip is not None and config.via == "tagotip-mqtt":
+    if tip is not None and config.via == bindings.MQTT:
         lines += [
             Line(
                 "TagoTiP MQTT connections at once, the profile's (any address)",
@@ -315,10 +316,10 @@ def _tagotip_lines(config: FleetConfig, plan: str, users: int) -> list[Line]:
         lines.append(
             Line(
                 "TagoTiP connections this run opens from this machine",
-                users if config.via == "tagotip-http" else held.connections,
+                users if config.via == bindings.HTTP else held.connections,
                 tip.connections_per_ip,
                 "one per gateway (--users)"
-                if config.via == "tagotip-http"
+                if config.via == bindings.HTTP
                 else "each device its own, as in the field",
             )
         )

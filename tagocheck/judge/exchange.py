@@ -13,10 +13,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from tagocheck.judge import checks, tagotip_answers
-
-TAGOTIP_HTTP = "tagotip-http"
-TAGOTIP_MQTT = "tagotip-mqtt"
-TAGOTIP_UDP = "tagotip-udp"
+from tagocheck.tagotip.bindings import HTTP as TAGOTIP_HTTP
+from tagocheck.tagotip.bindings import MQTT as TAGOTIP_MQTT
+from tagocheck.tagotip.bindings import UDP as TAGOTIP_UDP
 
 
 @dataclass(frozen=True)

@@ -19,6 +19,8 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tagocheck.tagotip import bindings
+
 
 class TargetFailedToStart(RuntimeError):
     pass
@@ -86,9 +88,9 @@ def signals_deferred(defer: bool) -> Iterator[None]:
 def tagotip_binding(via: str) -> tuple[str, ...]:
     """What `tagocheck serve` needs for a fleet's path: the MQTT binding only when the fleet
     goes over MQTT (amqtt is loaded only then), the UDP one when over UDP."""
-    if via == "tagotip-udp":
+    if via == bindings.UDP:
         return ("--tagotip-udp-port", "0")
-    return ("--tagotip-mqtt-port", "0") if via == "tagotip-mqtt" else ()
+    return ("--tagotip-mqtt-port", "0") if via == bindings.MQTT else ()
 
 
 def start_target(

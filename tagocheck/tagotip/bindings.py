@@ -1,0 +1,13 @@
+"""The names of TagoTiP's bindings as the suite says them everywhere: a fleet's `--via`, the
+protocol an exchange's answer is read as, the embedded target's listeners. One place, so a
+binding added is added once."""
+
+from __future__ import annotations
+
+HTTP = "tagotip-http"
+"""The HTTP binding: a PUSH body to POST /v1/tip/{serial} (TagoTipServers §2)."""
+MQTT = "tagotip-mqtt"
+"""The MQTT binding: `!N|BODY` on `$tip/{serial}/push`, the ACK on its ack topic (§3)."""
+UDP = "tagotip-udp"
+"""Raw frames, one a datagram (docs/tagotip/transports/udp)."""
+ALL = (HTTP, MQTT, UDP)

@@ -81,27 +81,45 @@ def judge_push(status: int, body: bytes) -> Verdict:
 def judge_mqtt(payload: bytes) -> Verdict:
     """The verdict on one PUSH's ACK from the ack topic (`!N|OK|3`, `!N|ERR|rate_limited`),
     with the status the HTTP binding's table gives it, so it is counted as an HTTP answer is."""
-    return _judge_ack(payload, parse_ack_payload, MQTT_ROUTE, MQTT_RULE, "the ack topic")
+    return _judge_ack(
+        payload,
+        parse_ack_payload,
+        MQTT_ROUTE,
+        "the ack topic",
+        lambda why: Violation("tagotip-ack", "payload", why, expected=MQTT_RULE),
+    )
 
 
 @lru_cache(maxsize=1024)
 def judge_udp(datagram: bytes) -> Verdict:
     """The verdict on one PUSH's ACK datagram (`ACK|!N|OK|3`), counted as the MQTT one is."""
-    return _judge_ack(datagram, parse_ack, UDP_ROUTE, UDP_RULE, "the answer datagram")
+    return _judge_ack(
+        datagram,
+        parse_ack,
+        UDP_ROUTE,
+        "the answer datagram",
+        lambda why: Violation("tagotip-ack", "payload", why, expected=UDP_RULE),
+    )
 
 
-def _judge_ack(raw: bytes, parse: Callable[[bytes], Ack], route: str, rule: str, where: str):
+def _judge_ack(
+    raw: bytes,
+    parse: Callable[[bytes], Ack],
+    route: str,
+    where: str,
+    broken: Callable[[str], Violation],
+) -> Verdict:
+    """An ACK read by `parse` into its verdict; `broken(why)` is the binding's violation (its
+    rule, labelled, stated where the binding is)."""
     try:
         ack = parse(raw)
     except (FrameError, UnicodeDecodeError) as refused:
         why = f"{where} carried {raw[:60]!r}: {refused}"
-        violation = Violation("tagotip-ack", "payload", why, expected=rule)
-        return Verdict(route, 0, NOT_ENVELOPE, [violation], message=why)
+        return Verdict(route, 0, NOT_ENVELOPE, [broken(why)], message=why)
     status = binding.status_of(ack.status, ack.detail)
     if ack.status == "OK" and ack.detail is not None and _COUNT.fullmatch(ack.detail):
         return Verdict(route, status, ACCEPTED, added=int(ack.detail), succeeded=True)
     if ack.status == "ERR":
         return Verdict(route, status, _outcome(status), message=ack.detail)
     why = f"{ack.status}|{ack.detail} to a PUSH: an OK with the count, or an error"
-    violation = Violation("tagotip-ack", "payload", why, expected=rule)
-    return Verdict(route, status, NOT_ENVELOPE, [violation], message=why)
+    return Verdict(route, status, NOT_ENVELOPE, [broken(why)], message=why)

@@ -13,7 +13,7 @@ from hypothesis import strategies as st
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.fleet.tip_payloads import push_body
 from tagocheck.judge import checks
-from tagocheck.judge.tagotip_answers import judge_mqtt, judge_push
+from tagocheck.judge.tagotip_answers import UDP_ROUTE, judge_mqtt, judge_push, judge_udp
 from tagocheck.tagotip import http_binding
 from tagocheck.tagotip.bodies import parse_push_body
 from tagocheck.tagotip.grammar import ERROR_CODES
@@ -98,3 +98,16 @@ def test_an_ack_from_the_ack_topic_is_read_as_the_http_binding_would_count_it():
         verdict = judge_mqtt(broken)
         assert verdict.outcome == checks.NOT_ENVELOPE, broken
         assert [v.check for v in verdict.violations] == ["tagotip-ack"]
+
+
+def test_an_ack_datagram_is_read_as_the_ack_topics_are_and_a_bare_payload_is_not_one():
+    """Over UDP the answer is a whole ACK frame (`ACK|!N|...`, TagoTiP §4.2): counted as the
+    ack topic's payloads are; the ack topic's form, without `ACK|`, is no answer there."""
+    ok = judge_udp(b"ACK|!7|OK|2")
+    assert (ok.outcome, ok.added, ok.status, ok.route) == (checks.ACCEPTED, 2, 200, UDP_ROUTE)
+    throttled = judge_udp(b"ACK|!8|ERR|rate_limited\n")
+    assert (throttled.outcome, throttled.status) == (checks.RATE_LIMITED, 429)
+    for broken in (b"!7|OK|2", b"ACK|!9|OK|[a:=1]", b"\xff\xfe"):
+        verdict = judge_udp(broken)
+        assert verdict.outcome == checks.NOT_ENVELOPE, broken
+        assert [(v.check, v.label) for v in verdict.violations] == [("tagotip-ack", "C")]

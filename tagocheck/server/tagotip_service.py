@@ -101,6 +101,8 @@ class TagoTipService:
             return _error("rate_limited", seq)
         if method == "PING":
             return Ack("PONG", None, seq)
+        if self.app.faults.hits("server-errors"):  # every binding, as every REST route
+            return _error("server_error", seq)
         if method == "PULL":
             return self.pull(device, parse_pull_body(body or ""), seq)
         parsed = parse_push_body(body or "")

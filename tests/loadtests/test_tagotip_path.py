@@ -253,3 +253,28 @@ def test_a_tagotip_fleet_backfills_an_outage_with_every_readings_time(tmp_path, 
     assert moved.returncode == 1, moved.stdout[-2000:]
     assert moved_summary["integrity"]["time_changed"] >= 100
     assert "stored with another time than the reading's own" in moved.stdout
+
+
+@pytest.mark.parametrize(
+    "via", BINDINGS if os.environ.get("TAGOCHECK_TAGOTIP") == "all" else ["tagotip-udp"]
+)
+def test_a_tagotip_fleet_retries_server_errors_as_the_sdk_does(tmp_path, via):
+    """A target answering 30% of uplinks ERR|server_error (the HTTP binding's 500): a fleet with
+    --retry sdk-js tries each again until it is stored, over any binding, and loses nothing; the
+    run is red, as the target's errors make it."""
+    served = ("--seed-devices", "20", "--plan", "unlimited", "--fault", "server-errors=0.3")
+    with start_target(tmp_path / "state", *served, *tagotip_binding(via)) as target:
+        info = target.info
+        option, key = ADDRESS[via]
+        done = locust(
+            *("-u", "20", "-r", "20", "-t", "6s", "--devices", "20", "--interval", "0.5"),
+            *("--via", via, option, info[key], "--retry", "sdk-js", "--plan", "none"),
+            *("--host", target.url, "--fleet-file", info["fleet_file"]),
+            *("--authorization", info["authorization"], "--run-dir", str(tmp_path / "run")),
+        )
+    summary = summary_of(tmp_path / "run")
+    assert summary["outcomes"][ROUTES[via]].get("server-error", 0) > 20, summary["outcomes"]
+    retries = summary["retries"]
+    assert retries["retries"] > 20 and retries["given_up"] == 0, retries
+    assert summary["integrity"]["lost"] == summary["integrity"]["duplicated"] == 0
+    assert done.returncode == 1, done.stdout[-2000:]

@@ -30,7 +30,10 @@ FAULTS: dict[str, tuple[str, float | None]] = {
     ),
     "lose-writes": ("acknowledges every record, then stores all but this fraction", 0.1),
     "duplicate-writes": ("stores this fraction of records twice (acknowledged once)", 0.1),
-    "server-errors": ("answers this fraction of requests with a 5xx, storing nothing", 0.1),
+    "server-errors": (
+        "answers this fraction of requests with a 5xx (TagoTiP: ERR|server_error), storing nothing",
+        0.1,
+    ),
     "slow": ("adds this many seconds of latency to every response", 0.2),
     "slow-writes": (
         "stores each data write, then acknowledges it this many seconds later",

@@ -56,9 +56,10 @@ perturbations: $(STAMP)
 trouble: $(STAMP)
 	TAGOCHECK_TROUBLE=all TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest tests/loadtests/test_devices_in_trouble.py
 
-# Fleets over TagoTiP with every fault a load run must find on each binding, and an outage's
-# backfill over each (about 4 minutes); `make test` runs one fault a binding and the backfill
-# over MQTT (tests/loadtests/test_tagotip_path.py).
+# Fleets over TagoTiP (HTTP, MQTT, UDP) with every fault a load run must find on each binding,
+# an outage's backfill and retries through server errors over each (about 5 minutes); `make test`
+# runs one fault a binding, the backfill over MQTT and the retries over UDP
+# (tests/loadtests/test_tagotip_path.py).
 tagotip-fleets: $(STAMP)
 	TAGOCHECK_TAGOTIP=all $(BIN)/pytest -n 2 tests/loadtests/test_tagotip_path.py
 

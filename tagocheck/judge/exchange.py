@@ -44,7 +44,8 @@ class Exchange:
     ledger_route: str | None = None
     """A limit finer than the route (the aggregate query has its own)."""
     protocol: str = "rest"
-    """What the answer is read as: a REST envelope, or TagoTiP's HTTP binding (TAGOTIP_HTTP)."""
+    """What the answer is read as: a REST envelope, or a TagoTiP ACK as its binding carries it
+    (TAGOTIP_HTTP's status and text, TAGOTIP_MQTT's ack-topic payload, TAGOTIP_UDP's datagram)."""
 
     @property
     def answered(self) -> bool:

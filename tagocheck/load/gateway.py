@@ -89,6 +89,13 @@ class Route:
         return "PUBLISH" if self.mqtt is not None else "POST"
 
     @property
+    def request_type(self) -> str:
+        """The transport, as Locust's stats name the request's type."""
+        if self.udp is not None:
+            return "UDP"
+        return "MQTT" if self.mqtt is not None else "POST"
+
+    @property
     def protocol(self) -> str:
         """What the answer is read as (Exchange.protocol)."""
         if self.udp is not None:
@@ -281,7 +288,7 @@ class Gateway(TimedUser):
             )
         failed = not (verdict.outcome == checks.ACCEPTED and verdict.ok)
         self.request_event.fire(
-            request_type="MQTT" if route.mqtt is not None else "UDP" if route.udp else "POST",
+            request_type=route.request_type,
             name=f"{route.method} {route.path}",
             response_time=(time.perf_counter() - started) * 1000,
             response_length=len(answer),

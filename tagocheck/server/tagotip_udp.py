@@ -7,11 +7,8 @@ connection, so the only limits are the frame's size and the profile's uplinks a 
 from __future__ import annotations
 
 import asyncio
-import logging
 
 from tagocheck.server.tagotip_service import TagoTipService
-
-log = logging.getLogger("tagocheck.server.tagotip_udp")
 
 
 class TagoTipUdp(asyncio.DatagramProtocol):

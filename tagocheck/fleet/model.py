@@ -20,6 +20,7 @@ from tagocheck.fleet.outage import Backfill, Reconnect, parse_outages
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.fleet.retry import RetryPolicy
 from tagocheck.tagotip import bindings
+from tagocheck.tagotip.envelope import SUITE_OPTIONS
 from tagocheck.tagotip.grammar import MAX_VARIABLES
 
 CONNECTION_MODES = ("keep-alive", "per-report")
@@ -103,6 +104,8 @@ class FleetConfig:
     buffer: int = 1000
     backfill: str = "burst"
     reconnect: str = "together"
+    tagotip_envelope: str = "none"
+    """A TagoTiP/S cipher suite each frame is sealed in (envelope.SUITE_OPTIONS), or none."""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -122,11 +125,25 @@ class FleetConfig:
             raise FleetConfigError(f"--via must be {' or '.join(PATHS)}")
         if self.via in TAGOTIP_PATHS:
             self._check_tagotip()
+        if self.tagotip_envelope != "none":
+            self._check_envelope()
         if not 1 <= self.buffer <= MAX_BUFFER:
             raise FleetConfigError(f"--buffer must be from 1 to {MAX_BUFFER:,} readings")
         # each parsed once now, so a bad value is refused before the run
         for name in ("retry_policy", "outages", "backfill_policy", "reconnect_policy"):
             getattr(self, name)
+
+    def _check_envelope(self) -> None:
+        if self.tagotip_envelope not in SUITE_OPTIONS:
+            raise FleetConfigError(
+                f"--tagotip-envelope {self.tagotip_envelope!r}: none or " + ", ".join(SUITE_OPTIONS)
+            )
+        if self.via != bindings.UDP:
+            raise FleetConfigError(
+                f"--tagotip-envelope with --via {self.via}: fleets seal their frames over UDP "
+                "only (--via tagotip-udp); TagoTiP/S over HTTP and MQTT is not built into "
+                "fleets yet"
+            )
 
     def _check_tagotip(self) -> None:
         """What a TagoTiP frame cannot carry is refused before the run, not failed in it."""
@@ -198,7 +215,10 @@ class TipAccess:
     mqtt: str = ""
     """The MQTT binding's host:port, for a fleet over MQTT."""
     udp: str = ""
-    """The UDP binding's host:port, for a fleet over UDP."""
+    """The UDP binding's host:port, for a fleet over UDP (the TagoTiP/S one when sealed)."""
+    authorization: str = ""
+    """The profile's authorization key, which each device's TagoTiP/S key is derived from
+    (TagoTiPs §2.4), for a fleet that seals its frames; a credential too."""
 
     def __repr__(self) -> str:
         return "TipAccess(…)"

@@ -309,9 +309,10 @@ class Runner:
             TAGOIO_TAGOTIP_URL=info["tagotip_http_url"],
             LOCUST_TAGOTIP_URL=info["tagotip_http_url"],
         )
-        for binding in ("mqtt", "udp"):
-            if info.get(f"tagotip_{binding}"):
-                address = info[f"tagotip_{binding}"]
+        sealed = job.config.tagotip_envelope != "none"  # UDP's TagoTiP/S port, then
+        for binding, said in (("mqtt", "mqtt"), ("udp", "udps" if sealed else "udp")):
+            if info.get(f"tagotip_{said}"):
+                address = info[f"tagotip_{said}"]
                 env[f"TAGOIO_TAGOTIP_{binding.upper()}"] = address
                 env[f"LOCUST_TAGOTIP_{binding.upper()}"] = address
         progress.update(

@@ -42,7 +42,7 @@ from tagocheck.judge.tagotip_answers import judge_mqtt, judge_udp
 from tagocheck.load import shard as this_process
 from tagocheck.load.mqtt_devices import Fire, MqttDevices, NoAnswer
 from tagocheck.load.shard import IDLE_SECONDS
-from tagocheck.load.udp_devices import UdpDevices
+from tagocheck.load.udp_devices import Sealing, UdpDevices
 from tagocheck.spec import ratelimits
 from tagocheck.tagotip import http_binding
 from tagocheck.wire import transport
@@ -114,7 +114,11 @@ class Route:
             return cls(path, "", url, None, None, shard.tip, shard.mqtt)
         if shard.fleet.config.via == TAGOTIP_UDP and shard.tip is not None:
             if shard.udp is None:  # a socket per device, whichever gateway sends
-                shard.udp = UdpDevices(shard.tip.udp, shard.tip.auth_hash)
+                shard.udp = UdpDevices(
+                    shard.tip.udp,
+                    shard.tip.auth_hash,
+                    Sealing.of(shard.fleet.config.tagotip_envelope, shard.tip.authorization),
+                )
             path = TAGOTIP_UDP_ROUTE.partition(" ")[2]
             url = f"udp://{shard.tip.udp}"
             return cls(path, "", url, None, None, shard.tip, udp=shard.udp)

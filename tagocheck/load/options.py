@@ -41,6 +41,7 @@ def fleet_config(options: Any) -> FleetConfig:
         buffer=options.buffer,
         backfill=options.backfill,
         reconnect=options.reconnect,
+        tagotip_envelope=getattr(options, "tagotip_envelope", "none"),
     )
 
 

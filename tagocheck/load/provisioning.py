@@ -113,7 +113,7 @@ class Provisioning:
                 raise RunError(f"--tagotip-url: {error}") from None
         auth = authorization_hash(options.authorization)
         if via == TAGOTIP_UDP:
-            return TipAccess(url, auth, udp=address)
+            return TipAccess(url, auth, udp=address, authorization=options.authorization)
         return TipAccess(url, auth, address)
 
     def _start_embedded(self, config: FleetConfig) -> str:
@@ -138,11 +138,13 @@ class Provisioning:
         self.devices = read_fleet_file(Path(self.target.info["fleet_file"]))
         info = self.target.info
         self.network = NetworkAccess(info["network_token"], info["authorization"])
+        sealed = config.tagotip_envelope != "none"
         self.tip = TipAccess(
             info["tagotip_http_url"],
             info["tagotip_auth_hash"],
             info.get("tagotip_mqtt") or "",
-            info.get("tagotip_udp") or "",
+            info.get("tagotip_udps" if sealed else "tagotip_udp") or "",
+            info["authorization"],
         )
         self.say(
             "target",

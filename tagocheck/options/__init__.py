@@ -90,6 +90,7 @@ FLEET_SHAPE = (
     "--buffer",
     "--backfill",
     "--reconnect",
+    "--tagotip-envelope",
 )
 """How each device reports: the same options for Locust and for `tagocheck capacity`."""
 

@@ -20,6 +20,7 @@ from tagocheck.options.option import (
     process_count,
     text,
 )
+from tagocheck.tagotip.envelope import SUITE_OPTIONS
 from tagocheck.usage import number
 
 
@@ -187,6 +188,16 @@ def every_option() -> list[Option]:
             "mqtt.tip.us-e1.tago.io:1883; the embedded target serves its own)",
             text,
             "",
+        ),
+        Option(
+            "--tagotip-envelope",
+            "TagoTiP/S envelope",
+            "--via tagotip-udp: seal each frame in a TagoTiP/S envelope of this cipher suite, "
+            "each device's key derived from --authorization (TagoTiPs §2.4); give the endpoint's "
+            "TagoTiP/S port (5684 on TagoIO); none: plain frames",
+            text,
+            "none",
+            choices=("none", *SUITE_OPTIONS),
         ),
         Option(
             "--tagotip-udp",

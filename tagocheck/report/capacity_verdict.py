@@ -127,8 +127,12 @@ def judge_path(run: RunData, findings: Findings, facts: list[str]) -> None:
     if found is None:
         return
     said = found.sentence()
+    name = NAMES[found.via]
+    suite = (run.config.get("options") or {}).get("tagotip_envelope") or "none"
+    if suite != "none":  # what went on the wire: sealed, not the plain frame the name says
+        name += f", each sealed in a TagoTiP/S envelope ({suite.upper()}) to the TagoTiP/S port"
     if found.fits or run.capacity.get("steps"):  # steps past the limit are the question asked
-        facts.append(f"{NAMES[found.via][0].upper()}{NAMES[found.via][1:]}; {said}.")
+        facts.append(f"{name[0].upper()}{name[1:]}; {said}.")
     else:
         findings.add("rate-limits", f"The fleet does not fit its path: {said}.")
 

@@ -127,8 +127,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tagotip-udp-port",
         type=_port,
         default=None,
-        help="serve TagoTiP over UDP (a whole frame a datagram) on this port, 0 for a free one "
-        "(none)",
+        help="serve TagoTiP over UDP (a whole frame a datagram) on this port, 0 for a free one, "
+        "and TagoTiP/S over UDP (an envelope a datagram) on a free port beside it (none)",
     )
     parser.add_argument(
         "--tagotip-ttl-seconds",
@@ -390,12 +390,13 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
                 await mqtt.start()
             except Exception as error:  # amqtt wraps a taken port in errors of its own
                 raise ServeError(f"cannot start TagoTiP's MQTT broker: {error}") from None
-        udp = None
+        udp = udps = None
         if args.tagotip_udp_port is not None:
             from tagocheck.server.tagotip_udp import serve_udp
 
             try:
                 udp = await serve_udp(tagotip, args.host, args.tagotip_udp_port)
+                udps = await serve_udp(tagotip, args.host, 0, sealed=True)
             except OSError as error:
                 raise ServeError(f"cannot serve TagoTiP over UDP: {error}") from None
         tasks = [asyncio.create_task(s.serve(sockets=[sock])) for s, sock in listeners]
@@ -415,6 +416,7 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
                 "tagotip_auth_hash": tagotip.auth_hash,
                 "tagotip_mqtt": None if mqtt is None else f"{args.host}:{mqtt.port}",
                 "tagotip_udp": None if udp is None else f"{args.host}:{udp.port}",
+                "tagotip_udps": None if udps is None else f"{args.host}:{udps.port}",
                 "network_token": account.meta["network_token"],
                 "analysis_token": account.meta["analysis_token"],
                 "authorization": account.meta["authorization"],
@@ -435,8 +437,9 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
         await asyncio.gather(*tasks)
         if mqtt is not None:
             await mqtt.stop()
-        if udp is not None and udp.transport is not None:
-            udp.transport.close()
+        for endpoint in (udp, udps):
+            if endpoint is not None and endpoint.transport is not None:
+                endpoint.transport.close()
         activity.cancel()
         await app.persist_activity()
         return 0 if all(s.started for s, _ in listeners) else 1

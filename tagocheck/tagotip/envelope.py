@@ -56,6 +56,8 @@ SUITES = {
     )
 }
 SUITE_BY_NAME = {suite.name: suite for suite in SUITES.values()}
+SUITE_OPTIONS = {suite.name.lower(): suite for suite in SUITES.values()}
+"""The suites as an option names them: `aes-128-ccm`, ..., `chacha20-poly1305`."""
 
 
 class EnvelopeError(ValueError):

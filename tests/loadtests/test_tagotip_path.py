@@ -164,6 +164,8 @@ def test_the_tagotip_uplink_limit_is_judged_per_window_and_a_leak_found(tmp_path
             ("--host", "http://127.0.0.1:9", "--via", "tagotip-udp", "--authorization", "a"),
             "--tagotip-udp",
         ),
+        (("--tagotip-envelope", "aes-128-ccm"), "over UDP only"),
+        (("--via", "tagotip-udp", "--tagotip-envelope", "rot13"), "chacha20-poly1305"),
     ],
 )
 def test_what_tagotip_cannot_carry_is_refused_in_one_line(tmp_path, args, says):
@@ -278,3 +280,39 @@ def test_a_tagotip_fleet_retries_server_errors_as_the_sdk_does(tmp_path, via):
     assert retries["retries"] > 20 and retries["given_up"] == 0, retries
     assert summary["integrity"]["lost"] == summary["integrity"]["duplicated"] == 0
     assert done.returncode == 1, done.stdout[-2000:]
+
+
+@pytest.mark.parametrize(
+    ("suite", "fault", "exit_code"),
+    [("aes-128-ccm", None, 0), ("chacha20-poly1305", "wrong-count", 1)],
+)
+def test_a_udp_fleet_sealed_in_tagotip_s_keeps_integrity_and_finds_a_miscount(
+    tmp_path, suite, fault, exit_code
+):
+    """Each frame sealed in a TagoTiP/S envelope (the two suites the issue names), sent to the
+    embedded target's TagoTiP/S UDP port, each answer opened with the device's key and paired by
+    the envelope's counter: integrity exact, and a target that miscounts found. The TagoTiP/S
+    port answers a plain frame with auth_failed, so every accepted uplink went sealed."""
+    run_dir = tmp_path / "run"
+    faults = ("--fault", fault) if fault else ()
+    with start_target(tmp_path / "state", "--seed-devices", "20", "--plan", "unlimited",
+                      *faults, *tagotip_binding("tagotip-udp")) as target:  # fmt: skip
+        info = target.info
+        done = locust(
+            *("-u", "10", "-r", "10", "-t", "4s", "--devices", "20", "--interval", "0.5"),
+            *("--via", "tagotip-udp", "--tagotip-udp", info["tagotip_udps"]),
+            *("--tagotip-envelope", suite, "--plan", "none", "--run-dir", str(run_dir)),
+            *("--host", target.url, "--fleet-file", info["fleet_file"]),
+            *("--authorization", info["authorization"]),
+        )
+    assert done.returncode == exit_code, done.stdout[-2000:] + done.stderr[-2000:]
+    summary = summary_of(run_dir)
+    assert summary["outcomes"] == {ROUTES["tagotip-udp"]: {"accepted": summary["reports"]}}
+    integrity = summary["integrity"]
+    assert integrity["lost"] == integrity["duplicated"] == 0
+    assert integrity["reports_acknowledged"] == summary["reports"] > 100
+    if fault:
+        assert integrity["acknowledgements_miscounted"] == summary["reports"]
+        assert "miscounted" in done.stdout
+    facts = " ".join(judge_dir(run_dir).facts)
+    assert f"sealed in a TagoTiP/S envelope ({suite.upper()})" in facts

@@ -23,7 +23,6 @@ ENVELOPE_PATH = binding.ENVELOPE_PATH
 STATUS_OF_ERROR = {**binding.STATUS_OF_ERROR, "invalid_method": 400, "invalid_seq": 400}
 """The binding's table; invalid_method and invalid_seq, which §2.5 does not list, as the 400
 of a bad request (HTTP carries no counter, §2.7)."""
-ENVELOPE_STATUS = {"envelope_too_large": 413}  # §2.9: other fallbacks are 400
 MAX_READ = max(MAX_FRAME_BYTES, max_envelope(SUITES[4])) + 1
 
 
@@ -55,7 +54,7 @@ class TagoTipHttp:
             answer = await self.service.handle_envelope(body, ping_counts=True)
             if answer.startswith(b"ACK|ERR|"):
                 code = answer.decode().rsplit("|", 1)[1]
-                return ENVELOPE_STATUS.get(code, 400), answer, b"text/plain"
+                return binding.ENVELOPE_FALLBACK_STATUS.get(code, 400), answer, b"text/plain"
             return 200, answer, b"application/octet-stream"
         if not path.startswith(PATH) or method not in ("POST", "GET", "HEAD"):
             return 404, b"", None

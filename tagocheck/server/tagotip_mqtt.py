@@ -301,10 +301,17 @@ class TipPlugin(BasePlugin):
         await self._close(client_id, b"ERR|ttl_expired")
 
     async def _close(self, client_id: str, why: bytes) -> None:
-        """`why` on the connection's plain ack topics, then the connection closed."""
+        """`why` on the connection's ack topics (sealed on a `$tips/` one, the payload's
+        semantics being the same on both prefixes, transports/mqtt), then the connection
+        closed."""
         for topic in self.ack_topics.pop(client_id, ()):
-            if topic.startswith("$tip/"):
+            named = _topic(topic)
+            if named is None or "+" in topic or "#" in topic:
+                continue
+            if named[0] == "$tip":
                 await self._deliver(topic, why)
+            elif (sealed := self.binding.service.sealed_notice(named[1], why)) is not None:
+                await self._deliver(topic, sealed)
         await asyncio.sleep(0.05)  # the ERR goes out before the close
         # amqtt has no public call to drop one client: its take-over path does this
         found = self.context._broker_instance._sessions.get(client_id)

@@ -16,6 +16,7 @@ serial (TagoTiPs §2.4, the documented option).
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from tagocheck.server import queries, records
@@ -50,6 +51,12 @@ class TagoTipService:
         self.token = app.account.meta["authorization"]
         self.auth_hash = authorization_hash(self.token)
         self.last_seq: dict[str, int] = {}
+        self.downlink_seeds: dict[str, itertools.count] = {}
+        self.suites: dict[str, tips.CipherSuite] = {}
+        """The suite each device last sealed an uplink in: what a notice to it is sealed in."""
+        """Each device's own nonce seeds for the ACK envelopes it is sent (TagoTiPs §9: the
+        server's, independent of the uplink's counter, so a replayed uplink's refusal never
+        reuses a nonce). Kept while the target runs, as its keys are."""
         self._hashed: tuple[object, dict[bytes, list[str]]] | None = None
 
     def knows(self, auth: str) -> bool:
@@ -156,15 +163,27 @@ class TagoTipService:
         ack = await self.handle(
             header.method, header.auth_hash, serial, body, header.counter, ping_counts=ping_counts
         )
-        inner_ack = tips.inner_ack(ack.status, ack.detail)
+        self.suites[serial] = header.suite
+        return self._sealed(serial, ack, header.suite)
+
+    def sealed_notice(self, serial: str, notice: bytes) -> bytes | None:
+        """A notice with no uplink (`ERR|ttl_expired` before a close) sealed for the device, in
+        the suite it last used; None for a device that never sealed an uplink."""
+        suite = self.suites.get(serial)
+        if suite is None:
+            return None
+        status, _, detail = notice.decode().partition("|")
+        return self._sealed(serial, Ack(status, detail or None), suite)
+
+    def _sealed(self, serial: str, ack: Ack, suite: tips.CipherSuite) -> bytes:
         return tips.seal(
-            inner_ack,
-            key=derive_key(self.token, serial, header.suite.key_bytes),
+            tips.inner_ack(ack.status, ack.detail),
+            key=derive_key(self.token, serial, suite.key_bytes),
             method="ACK",
-            counter=header.counter,
+            counter=next(self.downlink_seeds.setdefault(serial, itertools.count(1))) % 2**32,
             auth_hash=self.auth_hash,
-            device=header.device,
-            suite=header.suite.id,
+            serial=serial,
+            suite=suite.id,
         )
 
     def _keys(self, device: bytes, length: int) -> dict[bytes, str]:

@@ -29,6 +29,14 @@ STATUS_OF_ERROR = {
 OK_STATUS = 200
 """An OK: the count (PUSH) or the variable list (PULL) as the body's text (§2.5)."""
 PONG_STATUS = 204
+ENVELOPE_FALLBACK_STATUS = {
+    "auth_failed": 400,
+    "unsupported_version": 400,
+    "unsupported_cipher": 400,
+    "envelope_too_large": 413,
+}
+"""§2.9: what `POST /v1/tips` answers in plaintext when it cannot open the envelope; an
+envelope it opens is answered 200 with a sealed ACK, whatever the ACK says [C]."""
 
 
 def status_of(status: str, detail: str | None) -> int:
@@ -39,6 +47,15 @@ def status_of(status: str, detail: str | None) -> int:
     if status == "OK":
         return OK_STATUS
     return STATUS_OF_ERROR.get(detail or "", 500)
+
+
+def sealed_status_of(status: str, detail: str | None) -> int:
+    """What a TagoTiP/S answer means, in the binding's statuses: a plaintext fallback by §2.9's
+    table, a sealed ACK as the plain one would be carried (so an opened ERR|rate_limited
+    counts as a 429 although it came in a 200)."""
+    if status == "ERR" and detail in ENVELOPE_FALLBACK_STATUS:
+        return ENVELOPE_FALLBACK_STATUS[detail]
+    return status_of(status, detail)
 
 
 def push_path(serial: str) -> str:

@@ -131,6 +131,8 @@ def test_an_envelope_opens_answers_sealed_and_its_counter_is_held(tip):
     assert (header.method, inner) == ("ACK", b"OK|1")
     replay = requests.post(tip.envelope_url, data=tip.sealed(f"{SERIAL}|[sealed:=8]", 100))
     assert envelope.open_envelope(replay.content, [tip.key])[1] == b"ERR|invalid_seq"
+    seeds = [envelope.read_header(sealed.content).counter for sealed in (answer, replay)]
+    assert seeds[0] != seeds[1]  # the server's own nonce seeds: a replay's answer reuses none
     wrong = requests.post(tip.envelope_url, data=tip.sealed(f"{SERIAL}|[x:=1]", 101, key=bytes(16)))
     assert (wrong.status_code, wrong.text) == (400, "ACK|ERR|auth_failed")
 

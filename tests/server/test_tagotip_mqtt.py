@@ -119,20 +119,35 @@ def test_wrong_credentials_are_refused(scale):
 
 
 def test_the_ttl_closes_a_busy_connection_with_ttl_expired(tmp_path):
+    """Said on each ack topic: plain on `$tip/`, sealed in the device's suite on `$tips/`
+    (transports/mqtt: the same semantics on both prefixes)."""
     with serve(tmp_path, "--plan", "scale", "--tagotip-ttl-seconds", "1.5") as target:
         make_device(target.info)
         device = Device(target.info, client_id="ttl")
+        key = credentials.derive_key(target.info["authorization"], SERIAL, 32)
         try:
+            sealed = envelope.seal(
+                f"{SERIAL}|[s:=1]",
+                key=key,
+                method="PUSH",
+                counter=1,
+                auth_hash=target.info["tagotip_auth_hash"],
+                serial=SERIAL,
+                suite=4,
+            )
+            device.send("push", sealed, prefix="$tips")
             while device.closed.empty() and time.monotonic() - device.started < 5:
                 device.client.publish(f"$tip/{SERIAL}/push", "[busy:=1]", qos=0)
                 time.sleep(0.2)  # busy all along: the TTL caps the connection, activity or not
             closed_at, _ = device.closed.get(timeout=5)
             acks = []
             while not device.acks.empty():
-                acks.append(device.acks.get()[1])
+                acks.append(device.acks.get())
         finally:
             device.stop()
-    assert b"ERR|ttl_expired" in acks
+    assert (ACK, b"ERR|ttl_expired") in acks
+    sealed_acks = [payload for topic, payload in acks if topic.startswith("$tips/")]
+    assert [envelope.open_envelope(p, [key])[1] for p in sealed_acks] == [b"ERR|ttl_expired"]
     assert 1.2 < closed_at - device.started < 3.5
 
 

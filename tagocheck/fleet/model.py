@@ -138,11 +138,10 @@ class FleetConfig:
             raise FleetConfigError(
                 f"--tagotip-envelope {self.tagotip_envelope!r}: none or " + ", ".join(SUITE_OPTIONS)
             )
-        if self.via != bindings.UDP:
+        if self.via not in TAGOTIP_PATHS:
             raise FleetConfigError(
-                f"--tagotip-envelope with --via {self.via}: fleets seal their frames over UDP "
-                "only (--via tagotip-udp); TagoTiP/S over HTTP and MQTT is not built into "
-                "fleets yet"
+                f"--tagotip-envelope with --via {self.via}: TagoTiP/S seals TagoTiP frames; "
+                "give --via " + ", ".join(TAGOTIP_PATHS)
             )
 
     def _check_tagotip(self) -> None:

@@ -35,8 +35,34 @@ ROUTES = {
     TAGOTIP_MQTT: TAGOTIP_MQTT_ROUTE,
     TAGOTIP_UDP: TAGOTIP_UDP_ROUTE,
 }
-TAGOTIP_ROUTES = (TAGOTIP_HTTP_ROUTE, TAGOTIP_MQTT_ROUTE, TAGOTIP_UDP_ROUTE)
-"""The routes TagoTiP's uplink limit counts (60 / 500 / 1,000 a minute, every binding)."""
+SEALED_ROUTES = {
+    TAGOTIP_HTTP: f"POST {http_binding.ENVELOPE_PATH}",
+    TAGOTIP_MQTT: "PUBLISH $tips/{serial}/push",
+    TAGOTIP_UDP: TAGOTIP_UDP_ROUTE,  # the same frame, to the TagoTiP/S port
+}
+"""Where a fleet's frames go sealed in TagoTiP/S (--tagotip-envelope), binding by binding."""
+SEALED_WHERE = {
+    TAGOTIP_HTTP: "posted to POST /v1/tips",
+    TAGOTIP_MQTT: "published to $tips/{serial}/push",
+    TAGOTIP_UDP: "sent to the TagoTiP/S port",
+}
+TAGOTIP_ROUTES = (
+    TAGOTIP_HTTP_ROUTE,
+    TAGOTIP_MQTT_ROUTE,
+    TAGOTIP_UDP_ROUTE,
+    SEALED_ROUTES[TAGOTIP_HTTP],
+    SEALED_ROUTES[TAGOTIP_MQTT],
+)
+"""The routes TagoTiP's uplink limit counts (60 / 500 / 1,000 a minute, every binding, sealed
+or not)."""
+
+
+def route_of(via: str, envelope: str = "none") -> str:
+    """The route a fleet's reports go to: its path's, or where its binding takes TagoTiP/S
+    envelopes when it seals them."""
+    return ROUTES[via] if envelope == "none" else SEALED_ROUTES[via]
+
+
 NAMES = {
     "device": "device path: each device posts POST /data with its own token",
     "network": "network path: one network token posts every uplink to "
@@ -113,8 +139,9 @@ def path_limit(
     offered_per_second: float,
     interval_seconds: float,
     window_seconds: float = 60.0,
+    envelope: str = "none",
 ) -> PathLimit:
-    route = ROUTES[via]
+    route = route_of(via, envelope)
     if via in TAGOTIP_PATHS:
         plans = tagotip_limits().plans
         per_window = plans[plan].uplink_per_minute if plan in plans else None

@@ -99,7 +99,14 @@ def plan_run(
         CONTRACT_DATA_OUTPUT if contract else 0
     )
     found = Preflight(plan, transactions=data_input + data_output, budget=budget)
-    path = path_limit(plan, config.via, config.devices, config.offered_rate, config.interval.mean)
+    path = path_limit(
+        plan,
+        config.via,
+        config.devices,
+        config.offered_rate,
+        config.interval.mean,
+        envelope=config.tagotip_envelope,
+    )
     devices = config.devices if create_devices else 0
     per_device = step_seconds / config.interval.mean
     found.lines += [

@@ -15,6 +15,7 @@ from typing import Any
 from tagocheck.judge import checks, tagotip_answers
 from tagocheck.tagotip.bindings import HTTP as TAGOTIP_HTTP
 from tagocheck.tagotip.bindings import MQTT as TAGOTIP_MQTT
+from tagocheck.tagotip.bindings import SEALED as TAGOTIP_SEALED
 from tagocheck.tagotip.bindings import UDP as TAGOTIP_UDP
 
 
@@ -45,7 +46,11 @@ class Exchange:
     """A limit finer than the route (the aggregate query has its own)."""
     protocol: str = "rest"
     """What the answer is read as: a REST envelope, or a TagoTiP ACK as its binding carries it
-    (TAGOTIP_HTTP's status and text, TAGOTIP_MQTT's ack-topic payload, TAGOTIP_UDP's datagram)."""
+    (TAGOTIP_HTTP's status and text, TAGOTIP_MQTT's ack-topic payload, TAGOTIP_UDP's datagram,
+    TAGOTIP_SEALED's ACK as a TagoTiP/S answer opened to)."""
+    carried_by: int = 0
+    """The HTTP status a TagoTiP/S answer came with over POST /v1/tips, which §2.9 sets apart
+    from what the ACK inside means (`status`: an opened ERR|rate_limited is a 429 in a 200)."""
 
     @property
     def answered(self) -> bool:
@@ -63,6 +68,9 @@ class Exchange:
             return tagotip_answers.judge_mqtt(self.body)
         if self.protocol == TAGOTIP_UDP:
             return tagotip_answers.judge_udp(self.body)
+        if self.protocol == TAGOTIP_SEALED:
+            route = f"{self.method} {self.path}"
+            return tagotip_answers.judge_sealed(self.body, route, self.carried_by)
         return checks.judge(
             self.method,
             self.path,

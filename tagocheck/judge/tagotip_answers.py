@@ -1,4 +1,4 @@
-"""TagoTiP's answers, over the HTTP binding or the MQTT one, judged into the same verdict as a
+"""TagoTiP's answers, over any binding and sealed or not, judged into the same verdict as a
 REST answer.
 
 A fleet on `--via tagotip-http` is counted, paced and reconciled like one on POST /data, so its
@@ -12,10 +12,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from dataclasses import replace
 from functools import lru_cache
 
 from tagocheck.judge.checks import (
     ACCEPTED,
+    DEVIATION,
     NOT_ENVELOPE,
     RATE_LIMITED,
     REJECTED,
@@ -33,6 +35,8 @@ MQTT_RULE = "TagoTiP §9 and TagoTipServers §3.3: [!N|]STATUS[|DETAIL], an OK's
 UDP_ROUTE = "DATAGRAM PUSH|{serial}"
 UDP_RULE = "TagoTiP §4.2, §9 and transports/udp: ACK|[!N|]STATUS[|DETAIL], an OK's count [C]"
 RULE = "TagoTipServers §2.5: an OK's count as text, or the error code with its status [C]"
+SEALED_RULE = "TagoTiPs §7, §9: a sealed ACK the device's key opens, or a plaintext fallback [C]"
+SEALED_HTTP_RULE = "TagoTipServers §2.9: 200 with a sealed ACK, a fallback's own status [C]"
 _COUNT = re.compile(r"0|[1-9][0-9]*")
 
 
@@ -102,21 +106,68 @@ def judge_udp(datagram: bytes) -> Verdict:
     )
 
 
+@lru_cache(maxsize=1024)
+def judge_sealed(frame: bytes, route: str, carried_by: int = 0) -> Verdict:
+    """The verdict on one sealed PUSH's answer, on any binding: `frame` is the whole ACK the
+    answer opened to with the device's key (`ACK|!N|OK|3`) or the plaintext fallback as it came
+    (`ACK|ERR|auth_failed`); what did not open is no ACK, and named. `carried_by` is the HTTP
+    status it came with over POST /v1/tips (0 elsewhere): see _carried."""
+    bare = frame.decode("utf-8", "replace")
+    if carried_by and binding.STATUS_OF_ERROR.get(bare) == carried_by:  # §2.5's form, not §2.9's
+        why = (
+            f"HTTP {carried_by} with the bare code {bare!r}: the plain binding's form (§2.5) "
+            "where POST /v1/tips answers an ACK (§2.9)"
+        )
+        minor = Violation("tagotip-ack", "body", why, DEVIATION, SEALED_HTTP_RULE)
+        return Verdict(route, carried_by, _outcome(carried_by), minor=[minor], message=bare)
+    verdict = _judge_ack(
+        frame,
+        parse_ack,
+        route,
+        "the answer, opened with the device's key,",
+        lambda why: Violation("tagotip-ack", "payload", why, expected=SEALED_RULE),
+        binding.sealed_status_of,
+    )
+    if not carried_by or verdict.outcome == NOT_ENVELOPE:
+        return verdict
+    return _carried(verdict, frame, carried_by)
+
+
+def _carried(verdict: Verdict, frame: bytes, carried_by: int) -> Verdict:
+    """The HTTP status a TagoTiP/S answer came in, against §2.9: 200 for a sealed ACK, a
+    fallback's own (400, 413). The frame does not say whether it came sealed, so a fallback's
+    code in a 200 passes (it may have been sealed); an error code in the plain binding's status
+    for it (a 429 for rate_limited, refused before the envelope was opened) is the plain
+    binding's form, a deviation; any other status a violation."""
+    detail = verdict.message if verdict.outcome != ACCEPTED else None
+    expected = binding.ENVELOPE_FALLBACK_STATUS.get(detail or "", binding.OK_STATUS)
+    if carried_by in (expected, binding.OK_STATUS if detail else None):
+        return verdict
+    why = f"HTTP {carried_by} carried {frame[:40]!r}: POST /v1/tips answers it with {expected}"
+    if detail and binding.STATUS_OF_ERROR.get(detail) == carried_by:
+        minor = Violation("tagotip-ack", "status", why, DEVIATION, SEALED_HTTP_RULE)
+        return replace(verdict, minor=[*verdict.minor, minor])
+    violation = Violation("tagotip-ack", "status", why, expected=SEALED_HTTP_RULE)
+    return replace(verdict, violations=[*verdict.violations, violation], message=why)
+
+
 def _judge_ack(
     raw: bytes,
     parse: Callable[[bytes], Ack],
     route: str,
     where: str,
     broken: Callable[[str], Violation],
+    status_of: Callable[[str, str | None], int] = binding.status_of,
 ) -> Verdict:
-    """An ACK read by `parse` into its verdict; `broken(why)` is the binding's violation (its
-    rule, labelled, stated where the binding is)."""
+    """An ACK read by `parse` into its verdict, its meaning in the HTTP binding's statuses by
+    `status_of`; `broken(why)` is the binding's violation (its rule, labelled, stated where the
+    binding is)."""
     try:
         ack = parse(raw)
     except (FrameError, UnicodeDecodeError) as refused:
         why = f"{where} carried {raw[:60]!r}: {refused}"
         return Verdict(route, 0, NOT_ENVELOPE, [broken(why)], message=why)
-    status = binding.status_of(ack.status, ack.detail)
+    status = status_of(ack.status, ack.detail)
     if ack.status == "OK" and ack.detail is not None and _COUNT.fullmatch(ack.detail):
         return Verdict(route, status, ACCEPTED, added=int(ack.detail), succeeded=True)
     if ack.status == "ERR":

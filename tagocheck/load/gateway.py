@@ -14,6 +14,7 @@ import os
 import random
 import time
 from dataclasses import dataclass
+from typing import NamedTuple
 from urllib.parse import quote
 
 import gevent
@@ -26,25 +27,21 @@ from locust.exception import CatchResponseError
 from tagocheck.fleet.httpclient import patch_connection_pool
 from tagocheck.fleet.integrity import report_group
 from tagocheck.fleet.model import TAGOTIP_PATHS, NetworkAccess, TipAccess
-from tagocheck.fleet.paths import (
-    NETWORK_PATH,
-    TAGOTIP_HTTP_ROUTE,
-    TAGOTIP_MQTT_ROUTE,
-    TAGOTIP_UDP,
-    TAGOTIP_UDP_ROUTE,
-)
+from tagocheck.fleet.paths import NETWORK_PATH, TAGOTIP_UDP, route_of
 from tagocheck.fleet.payloads import PROFILES, Record, iso_time
 from tagocheck.fleet.schedule import Report
 from tagocheck.fleet.tip_payloads import push_body
 from tagocheck.judge import checks
-from tagocheck.judge.exchange import TAGOTIP_HTTP, TAGOTIP_MQTT, Exchange
-from tagocheck.judge.tagotip_answers import judge_mqtt, judge_udp
+from tagocheck.judge.exchange import TAGOTIP_HTTP, TAGOTIP_MQTT, TAGOTIP_SEALED, Exchange
+from tagocheck.judge.tagotip_answers import judge_mqtt, judge_sealed, judge_udp
 from tagocheck.load import shard as this_process
 from tagocheck.load.mqtt_devices import Fire, MqttDevices, NoAnswer
 from tagocheck.load.shard import IDLE_SECONDS
-from tagocheck.load.udp_devices import Sealing, UdpDevices
+from tagocheck.load.turns import Turns
+from tagocheck.load.udp_devices import UdpDevices
 from tagocheck.spec import ratelimits
 from tagocheck.tagotip import http_binding
+from tagocheck.tagotip.sealing import Sealing
 from tagocheck.wire import transport
 from tagocheck.wire.client import retry_after
 
@@ -67,7 +64,8 @@ class Route:
     the network path (POST /integration/network/data with the network's token, the device named
     by metadata.serial in every record, the authorization key in the query [X]) or the TagoTiP
     path (a PUSH body to POST /v1/tip/{serial} on the binding's own URL, with the profile's
-    hash)."""
+    hash; its MQTT or UDP binding; or, sealed in TagoTiP/S, POST /v1/tips, `$tips/` or the
+    TagoTiP/S port)."""
 
     path: str
     """Without the query string: what the checks and the stats see."""
@@ -81,6 +79,14 @@ class Route:
     """The devices' MQTT connections, on the TagoTiP path over MQTT."""
     udp: UdpDevices | None = None
     """The devices' UDP sockets, on the TagoTiP path over UDP."""
+    sealing: Sealing | None = None
+    """How each frame is sealed in TagoTiP/S, on a TagoTiP path with --tagotip-envelope."""
+    turns: Turns | None = None
+    """The devices' turns and counters on POST /v1/tips (MQTT and UDP keep their own)."""
+
+    @property
+    def name(self) -> str:
+        return f"{self.method} {self.path}"
 
     @property
     def method(self) -> str:
@@ -98,6 +104,8 @@ class Route:
     @property
     def protocol(self) -> str:
         """What the answer is read as (Exchange.protocol)."""
+        if self.sealing is not None:
+            return TAGOTIP_SEALED
         if self.udp is not None:
             return TAGOTIP_UDP
         if self.mqtt is not None:
@@ -106,26 +114,9 @@ class Route:
 
     @classmethod
     def of(cls, client, shard: this_process.Shard, options, fire: Fire) -> Route:
-        if shard.fleet.config.via == TAGOTIP_MQTT and shard.tip is not None:
-            if shard.mqtt is None:  # one connection per device, whichever gateway sends
-                shard.mqtt = MqttDevices(shard.tip.mqtt, shard.tip.auth_hash, fire)
-            path = TAGOTIP_MQTT_ROUTE.partition(" ")[2]
-            url = f"mqtt://{shard.tip.mqtt}/{path}"
-            return cls(path, "", url, None, None, shard.tip, shard.mqtt)
-        if shard.fleet.config.via == TAGOTIP_UDP and shard.tip is not None:
-            if shard.udp is None:  # a socket per device, whichever gateway sends
-                shard.udp = UdpDevices(
-                    shard.tip.udp,
-                    shard.tip.auth_hash,
-                    Sealing.of(shard.fleet.config.tagotip_envelope, shard.tip.authorization),
-                )
-            path = TAGOTIP_UDP_ROUTE.partition(" ")[2]
-            url = f"udp://{shard.tip.udp}"
-            return cls(path, "", url, None, None, shard.tip, udp=shard.udp)
-        if shard.fleet.config.via in TAGOTIP_PATHS and shard.tip is not None:
-            split = URL(shard.tip.url + http_binding.PUSH_PATH)
-            path = TAGOTIP_HTTP_ROUTE.partition(" ")[2]
-            return cls(path, split.request_uri, str(split), split, None, shard.tip)
+        config, tip = shard.fleet.config, shard.tip
+        if config.via in TAGOTIP_PATHS and tip is not None:
+            return cls._tagotip(shard, tip, fire)
         network = shard.network if shard.fleet.config.via == "network" else None
         path = NETWORK_PATH if network is not None else "/data"
         url = client._build_url(path)
@@ -138,9 +129,35 @@ class Route:
         uri = split.request_uri + ("?" + "&".join(query) if query else "")
         return cls(path, uri, url, split, network)
 
+    @classmethod
+    def _tagotip(cls, shard: this_process.Shard, tip: TipAccess, fire: Fire) -> Route:
+        """A TagoTiP fleet's route: its binding's, plain or sealed. The devices' connections,
+        sockets or turns are the process's, whichever gateway sends."""
+        via, envelope = shard.fleet.config.via, shard.fleet.config.tagotip_envelope
+        path = route_of(via, envelope).partition(" ")[2]
+        sealing = Sealing.of(envelope, tip.authorization)
+        if via == TAGOTIP_MQTT:
+            if shard.mqtt is None:
+                shard.mqtt = MqttDevices(tip.mqtt, tip.auth_hash, fire, sealing)
+            url = f"mqtt://{tip.mqtt}/{path}"
+            return cls(path, "", url, None, None, tip, shard.mqtt, sealing=sealing)
+        if via == TAGOTIP_UDP:
+            if shard.udp is None:
+                shard.udp = UdpDevices(tip.udp, tip.auth_hash, sealing)
+            url = f"udp://{tip.udp}"
+            return cls(path, "", url, None, None, tip, udp=shard.udp, sealing=sealing)
+        if sealing is not None and shard.turns is None:
+            shard.turns = Turns()
+        split = URL(tip.url + (http_binding.PUSH_PATH if sealing is None else path))
+        turns = shard.turns if sealing is not None else None
+        return cls(
+            path, split.request_uri, str(split), split, None, tip, None, None, sealing, turns
+        )
+
     def uri(self, sender: str) -> str:
-        """What one report is sent to: a TagoTiP device's own path names its serial."""
-        if self.tip is not None:
+        """What one report is sent to: a TagoTiP device's own path names its serial (a sealed
+        one's envelope does)."""
+        if self.tip is not None and self.sealing is None:
             return self.request_uri + quote(sender, safe="")
         return self.request_uri
 
@@ -168,11 +185,34 @@ class Route:
         return orjson.dumps(out)
 
     def headers(self, sender: str) -> dict[str, str]:
+        if self.sealing is not None:  # the envelope authorises it (TagoTipServers §2.9)
+            return {"Content-Type": "application/octet-stream"}
         if self.tip is not None:
             return {**http_binding.authorization(self.tip.auth_hash), "Content-Type": "text/plain"}
         if self.network is not None:
             return {"Token": self.network.token, "Content-Type": "application/json"}
         return {"Device-Token": sender, "Content-Type": "application/json"}
+
+    def status_of(self, answer: bytes, carried_by: int = 0) -> int:
+        """What an ACK from MQTT or UDP, or a sealed one in the HTTP status `carried_by`, means
+        in the HTTP binding's statuses (so it is counted as an HTTP answer is)."""
+        if self.sealing is not None:
+            return judge_sealed(answer, self.name, carried_by).status
+        return (judge_udp if self.udp is not None else judge_mqtt)(answer).status
+
+
+class Answer(NamedTuple):
+    """What came back for one report, whatever carried it."""
+
+    status: int
+    """The HTTP status, or the one the binding's table gives an ACK; 0 when none came."""
+    body: bytes = b""
+    cause: str | None = None
+    """Why no answer came."""
+    retry_header: str | None = None
+    """A 429's Retry-After."""
+    carried_by: int = 0
+    """The HTTP status a sealed answer came in (POST /v1/tips), beside what it means."""
 
 
 class TimedUser(FastHttpUser):
@@ -254,19 +294,21 @@ class Gateway(TimedUser):
         sent, started = time.time(), time.perf_counter()
         try:
             if route.mqtt is not None:
-                status, answer, cause, retry_header = self._publish(route, sender, body)
+                came = self._publish(route, sender, body)
             elif route.udp is not None:
-                status, answer, cause, retry_header = self._datagram(route, sender, body)
+                came = self._datagram(route, sender, body)
+            elif route.turns is not None:
+                came = self._post_sealed(route, sender, body, config)
             else:
-                status, answer, cause, retry_header = self._post(route, sender, body, config)
+                came = self._post(route, sender, body, config)
         finally:
             shard.request_done()
-        answered = time.time()
+        answered, answer, cause = time.time(), came.body, came.cause
         verdict = shard.observer.observe(
             Exchange(
                 method=route.method,
                 path=route.path,
-                status=status,
+                status=came.status,
                 body=answer,
                 due=report.due,
                 sent_at=sent,
@@ -277,6 +319,7 @@ class Gateway(TimedUser):
                 records_sent=sent_records,
                 token_kind="network" if route.network is not None else "device-full",
                 protocol=route.protocol,
+                carried_by=came.carried_by,
             )
         )
         if work is not None:
@@ -287,13 +330,15 @@ class Gateway(TimedUser):
                 sent,
                 answered,
                 lambda: retry_after(
-                    {RETRY_AFTER: retry_header} if retry_header else {}, answer, shard.window
+                    {RETRY_AFTER: came.retry_header} if came.retry_header else {},
+                    answer,
+                    shard.window,
                 ),
             )
         failed = not (verdict.outcome == checks.ACCEPTED and verdict.ok)
         self.request_event.fire(
             request_type=route.request_type,
-            name=f"{route.method} {route.path}",
+            name=route.name,
             response_time=(time.perf_counter() - started) * 1000,
             response_length=len(answer),
             response=None,
@@ -303,9 +348,7 @@ class Gateway(TimedUser):
             url=route.url,
         )
 
-    def _post(
-        self, route: Route, sender: str, body: bytes, config
-    ) -> tuple[int, bytes, str | None, str | None]:
+    def _post(self, route: Route, sender: str, body: bytes, config) -> Answer:
         """One report over HTTP: status, answer, why none came, and a 429's Retry-After."""
         headers = route.headers(sender)
         if config.connection == "per-report":
@@ -323,32 +366,41 @@ class Gateway(TimedUser):
             finally:
                 response.release()
         except Exception as caught:  # any failure to get an answer is a transport error
-            return 0, b"", transport.cause(caught, self.network_timeout), None
-        return status, answer, None, retry_header
+            return Answer(0, cause=transport.cause(caught, self.network_timeout))
+        return Answer(status, answer, retry_header=retry_header)
 
-    def _publish(
-        self, route: Route, sender: str, body: bytes
-    ) -> tuple[int, bytes, str | None, str | None]:
+    def _post_sealed(self, route: Route, sender: str, body: bytes, config) -> Answer:
+        """One report sealed in TagoTiP/S to POST /v1/tips, in the device's turn (one uplink out
+        at a time, its counter growing, TagoTiPs §8-§9): the ACK the answer opens to, with what
+        it means and the status it came in."""
+        assert route.turns is not None and route.sealing is not None
+        with route.turns.of(sender) as counter:
+            sealed = route.sealing.seal(route.tip.auth_hash, sender, body.decode(), counter)
+            came = self._post(route, sender, sealed, config)
+        if came.cause is not None:
+            return came
+        frame = route.sealing.opened(sender, came.body)
+        return Answer(route.status_of(frame, came.status), frame, carried_by=came.status)
+
+    def _publish(self, route: Route, sender: str, body: bytes) -> Answer:
         """One uplink over the device's MQTT connection: the ACK with the status the HTTP
         binding's table gives it (so it is counted as an HTTP answer is), or why none came."""
         assert route.mqtt is not None
         try:
             payload, _ = route.mqtt.send(sender, body, self.network_timeout)
         except NoAnswer as error:
-            return 0, b"", str(error), None
-        return judge_mqtt(payload).status, payload, None, None
+            return Answer(0, cause=str(error))
+        return Answer(route.status_of(payload), payload)
 
-    def _datagram(
-        self, route: Route, sender: str, body: bytes
-    ) -> tuple[int, bytes, str | None, str | None]:
+    def _datagram(self, route: Route, sender: str, body: bytes) -> Answer:
         """One uplink as a datagram from the device's socket: the ACK datagram with the status
         the HTTP binding's table gives it, or why none came."""
         assert route.udp is not None
         try:
             answer = route.udp.send(sender, body, self.network_timeout)
         except NoAnswer as error:
-            return 0, b"", str(error), None
-        return judge_udp(answer).status, answer, None, None
+            return Answer(0, cause=str(error))
+        return Answer(route.status_of(answer), answer)
 
     def _connection(self, name: str, milliseconds: float, error: Exception | None) -> None:
         """A device's connection made or closed: in Locust's stats beside the uplinks."""

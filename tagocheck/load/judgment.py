@@ -10,7 +10,7 @@ from typing import Any
 from tagocheck.fleet.outage import OUTSIDE
 from tagocheck.fleet.outage import results as outage_results
 from tagocheck.fleet.outage import spans as outage_spans
-from tagocheck.fleet.paths import ROUTES
+from tagocheck.fleet.paths import route_of
 from tagocheck.fleet.timeline import drift
 from tagocheck.load import thresholds, writing
 from tagocheck.load.ending import COMPLETED, Ending
@@ -134,7 +134,7 @@ def trouble(run: LoadRun, scenario: str, window: float) -> dict[str, Any]:
         "retries": {"policy": str(policy), "described": policy.describe(), **attempts.summary()}
     }
     if config.outages:
-        windows = run.observer.ledger.windows_of(ROUTES[config.via])
+        windows = run.observer.ledger.windows_of(route_of(config.via, config.tagotip_envelope))
 
         def throttled(since: float, until: float) -> int:
             first, last = int(since // window), int(until // window)

@@ -5,7 +5,10 @@ is due and none is open, subscribed to the device's ack topic, publishing `!N|BO
 uplink by the counter N, not by arrival. The server ends a connection at its TTL or after the
 idle timeout (`ERR|ttl_expired`, `ERR|keep_alive_timeout`); the device connects again for its
 next report, as a device would, and every connection, close and its reason is a Locust request
-event (read back by figures_from_stats).
+event (read back by figures_from_stats). With `--tagotip-envelope` the device uses the `$tips/`
+topics instead: each uplink a TagoTiP/S envelope, each answer opened with the device's key and
+handed to the device's one uplink out (docs/tagotip/transports/mqtt; a sealed ACK carries no
+counter of the uplink's, TagoTiPs §9).
 
 paho-mqtt speaks MQTT on each connection, driven the way its documentation gives for an
 external event loop: a greenlet per connection waits on the socket (gevent's io watcher) and
@@ -16,7 +19,6 @@ threaded loop stalled at about 340 devices a process.
 
 from __future__ import annotations
 
-import itertools
 import secrets
 import time
 from collections.abc import Callable
@@ -24,13 +26,14 @@ from typing import Any
 
 import gevent
 import gevent.event
-import gevent.lock
 import gevent.socket
 import paho.mqtt.client as mqtt
 
+from tagocheck.load.turns import Turns
 from tagocheck.tagotip.credentials import mqtt_credentials
-from tagocheck.tagotip.frames import parse_ack_payload
+from tagocheck.tagotip.frames import Ack, parse_ack, parse_ack_payload
 from tagocheck.tagotip.grammar import FrameError
+from tagocheck.tagotip.sealing import Sealing
 
 Fire = Callable[[str, float, Exception | None], None]
 CLOSE_REASONS = ("ttl_expired", "keep_alive_timeout")
@@ -47,10 +50,15 @@ class NoAnswer(Exception):
 class DeviceConnection:
     """One device's connection while it lasts: its ACKs by counter."""
 
-    def __init__(self, host: str, port: int, serial: str, auth_hash: str) -> None:
+    def __init__(
+        self, host: str, port: int, serial: str, auth_hash: str, sealing: Sealing | None = None
+    ) -> None:
         self.serial = serial
-        self.ack_topic = f"$tip/{serial}/ack"
-        self.push_topic = f"$tip/{serial}/push"
+        self.auth_hash = auth_hash
+        self.sealing = sealing
+        prefix = "$tip" if sealing is None else "$tips"
+        self.ack_topic = f"{prefix}/{serial}/ack"
+        self.push_topic = f"{prefix}/{serial}/push"
         self.waiting: dict[int, gevent.event.AsyncResult] = {}
         self.ready = gevent.event.AsyncResult()
         self.opened_at = 0.0
@@ -115,18 +123,25 @@ class DeviceConnection:
             self.ready.set(True)
 
     def _message(self, _client, _userdata, message) -> None:
-        payload = bytes(message.payload)
-        try:
-            ack = parse_ack_payload(payload)
-        except (FrameError, UnicodeDecodeError):
-            ack = None
+        """An answer on the ack topic: the plain payload (`!N|OK|3`), handed to the uplink of
+        its number, or, sealed, the ACK frame the envelope opens to (`ACK|OK|3`), handed to the
+        uplink out."""
+        answer = bytes(message.payload)
+        if self.sealing is None:
+            ack = _read(parse_ack_payload, answer)
+        else:
+            answer = self.sealing.opened(self.serial, answer)
+            ack = _read(parse_ack, answer)
         if ack is not None and ack.seq is None and ack.detail in CLOSE_REASONS:
             self.closed_because = ack.detail  # the server ends the connection next
             return
-        seq = ack.seq if ack is not None else None
-        waiter = self.waiting.pop(seq, None) if seq is not None else None
+        if self.sealing is not None:
+            waiter = self.waiting.popitem()[1] if self.waiting else None
+        else:
+            seq = ack.seq if ack is not None else None
+            waiter = self.waiting.pop(seq, None) if seq is not None else None
         if waiter is not None:
-            waiter.set(payload)
+            waiter.set(answer)
         # an answer no uplink waits for (a late one, or one with no counter) is not paired
 
     def _disconnected(self, _client, _userdata, _flags, reason, _properties) -> None:
@@ -143,10 +158,14 @@ class DeviceConnection:
         return self.closed_because is None and self.client.is_connected()
 
     def push(self, counter: int, body: bytes, timeout: float) -> bytes:
-        """Publish one uplink with its counter; its ACK payload, or NoAnswer."""
+        """Publish one uplink with its counter; its answer (see _message), or NoAnswer."""
         waiter = gevent.event.AsyncResult()
         self.waiting[counter] = waiter
-        self.client.publish(self.push_topic, b"!%d|" % counter + body, qos=0)
+        if self.sealing is None:
+            payload = b"!%d|" % counter + body
+        else:
+            payload = self.sealing.seal(self.auth_hash, self.serial, body.decode(), counter)
+        self.client.publish(self.push_topic, payload, qos=0)
         try:
             return waiter.get(timeout=timeout)
         except gevent.Timeout:
@@ -163,24 +182,24 @@ class DeviceConnection:
 class MqttDevices:
     """This process's devices' connections: one per device at most, made when needed."""
 
-    def __init__(self, address: str, auth_hash: str, fire: Fire) -> None:
+    def __init__(
+        self, address: str, auth_hash: str, fire: Fire, sealing: Sealing | None = None
+    ) -> None:
         """`fire(name, milliseconds, error)`: a connection event for Locust's stats (CONNECT,
         and each close the server made, timed by the connection's life)."""
         host, _, port = address.rpartition(":")
         self.host, self.port = host, int(port)
         self.auth_hash = auth_hash
         self.fire = fire
+        self.sealing = sealing
         self.open: dict[str, DeviceConnection] = {}
-        self.locks: dict[str, gevent.lock.Semaphore] = {}
-        self.counters: dict[str, itertools.count] = {}
+        self.turns = Turns()
 
     def send(self, serial: str, body: bytes, timeout: float) -> tuple[bytes, float]:
         """One uplink of the device, on its open connection or a new one: the ACK payload and
         the seconds the connection took to make (0 when it was open); NoAnswer when none."""
-        lock = self.locks.setdefault(serial, gevent.lock.Semaphore())
-        with lock:  # a device sends one uplink at a time, as a device does
+        with self.turns.of(serial) as counter:
             connection, took = self._connection(serial, timeout)
-            counter = next(self.counters.setdefault(serial, itertools.count(1)))
             return connection.push(counter, body, timeout), took
 
     def _connection(self, serial: str, timeout: float) -> tuple[DeviceConnection, float]:
@@ -192,7 +211,7 @@ class MqttDevices:
             lived = (time.perf_counter() - found.opened_at) * 1000
             self.fire(f"{CLOSED}{why}", lived, None)
         began = time.perf_counter()
-        connection = DeviceConnection(self.host, self.port, serial, self.auth_hash)
+        connection = DeviceConnection(self.host, self.port, serial, self.auth_hash, self.sealing)
         try:
             connection.open(timeout)
         except NoAnswer as error:
@@ -211,6 +230,13 @@ class MqttDevices:
             if connection.open_now:
                 connection.close()
         self.open.clear()
+
+
+def _read(parse: Callable[[bytes], Ack], answer: bytes) -> Ack | None:
+    try:
+        return parse(answer)
+    except (FrameError, UnicodeDecodeError):
+        return None
 
 
 CONNECT = "CONNECT"

@@ -114,7 +114,7 @@ class Provisioning:
         auth = authorization_hash(options.authorization)
         if via == TAGOTIP_UDP:
             return TipAccess(url, auth, udp=address, authorization=options.authorization)
-        return TipAccess(url, auth, address)
+        return TipAccess(url, auth, address, authorization=options.authorization)
 
     def _start_embedded(self, config: FleetConfig) -> str:
         options = self.options

@@ -86,8 +86,10 @@ class Shard:
         self.tip = terms.tip
         self.mqtt: Any = None
         self.udp: Any = None
-        """The devices' MQTT connections (tagocheck.load.mqtt_devices), made by the first
-        gateway that sends over MQTT and shared by all of this process's."""
+        self.turns: Any = None
+        """The devices' MQTT connections (tagocheck.load.mqtt_devices), UDP sockets, or turns on
+        POST /v1/tips (tagocheck.load.turns), made by the first gateway that sends and shared by
+        all of this process's."""
         self.index = index
         self.count = count
         self.window = terms.window

@@ -192,9 +192,10 @@ def every_option() -> list[Option]:
         Option(
             "--tagotip-envelope",
             "TagoTiP/S envelope",
-            "--via tagotip-udp: seal each frame in a TagoTiP/S envelope of this cipher suite, "
-            "each device's key derived from --authorization (TagoTiPs §2.4); give the endpoint's "
-            "TagoTiP/S port (5684 on TagoIO); none: plain frames",
+            "TagoTiP fleets: seal each frame in a TagoTiP/S envelope of this cipher suite, "
+            "each device's key derived from --authorization (TagoTiPs §2.4): POST /v1/tips, "
+            "$tips/ topics, or the UDP endpoint's TagoTiP/S port (give it: 5684 on TagoIO); "
+            "none: plain frames",
             text,
             "none",
             choices=("none", *SUITE_OPTIONS),

@@ -7,7 +7,7 @@ from typing import Any
 
 from tagocheck.fleet.capacity import Step, highest_good, p99_text, standing
 from tagocheck.fleet.model import FleetConfigError, Interval
-from tagocheck.fleet.paths import NAMES, PathLimit, path_limit
+from tagocheck.fleet.paths import NAMES, SEALED_WHERE, PathLimit, path_limit
 from tagocheck.report.ranked import Findings
 from tagocheck.report.rundata import RunData
 from tagocheck.words import counted
@@ -114,6 +114,7 @@ def path_of(run: RunData) -> PathLimit | None:
             offered,
             mean,
             window if isinstance(window, int | float) and window > 0 else 60.0,
+            envelope=options.get("tagotip_envelope") or "none",
         )
     except (FleetConfigError, KeyError):
         return None
@@ -130,7 +131,9 @@ def judge_path(run: RunData, findings: Findings, facts: list[str]) -> None:
     name = NAMES[found.via]
     suite = (run.config.get("options") or {}).get("tagotip_envelope") or "none"
     if suite != "none":  # what went on the wire: sealed, not the plain frame the name says
-        name += f", each sealed in a TagoTiP/S envelope ({suite.upper()}) to the TagoTiP/S port"
+        name += (
+            f", each sealed in a TagoTiP/S envelope ({suite.upper()}) and {SEALED_WHERE[found.via]}"
+        )
     if found.fits or run.capacity.get("steps"):  # steps past the limit are the question asked
         facts.append(f"{name[0].upper()}{name[1:]}; {said}.")
     else:

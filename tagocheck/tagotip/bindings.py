@@ -11,3 +11,6 @@ MQTT = "tagotip-mqtt"
 UDP = "tagotip-udp"
 """Raw frames, one a datagram (docs/tagotip/transports/udp)."""
 ALL = (HTTP, MQTT, UDP)
+SEALED = "tagotip-s"
+"""Not a binding: an answer read as TagoTiP/S's, opened with the device's key (TagoTiPs), on any
+binding a fleet sealed its frames on (`--tagotip-envelope`)."""

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tagocheck.fleet.paths import ROUTES, TAGOTIP_HTTP_ROUTE
+from tagocheck.fleet.paths import ROUTES, SEALED_WHERE, TAGOTIP_HTTP_ROUTE, route_of
 from tagocheck.redact import TOKEN_PATTERN
 from tagocheck.report.verdict import judge_dir
 from tagocheck.server.launcher import start_target, tagotip_binding
@@ -164,7 +164,7 @@ def test_the_tagotip_uplink_limit_is_judged_per_window_and_a_leak_found(tmp_path
             ("--host", "http://127.0.0.1:9", "--via", "tagotip-udp", "--authorization", "a"),
             "--tagotip-udp",
         ),
-        (("--tagotip-envelope", "aes-128-ccm"), "over UDP only"),
+        (("--via", "device", "--tagotip-envelope", "aes-128-ccm"), "seals TagoTiP frames"),
         (("--via", "tagotip-udp", "--tagotip-envelope", "rot13"), "chacha20-poly1305"),
     ],
 )
@@ -282,32 +282,45 @@ def test_a_tagotip_fleet_retries_server_errors_as_the_sdk_does(tmp_path, via):
     assert done.returncode == 1, done.stdout[-2000:]
 
 
-@pytest.mark.parametrize(
-    ("suite", "fault", "exit_code"),
-    [("aes-128-ccm", None, 0), ("chacha20-poly1305", "wrong-count", 1)],
-)
-def test_a_udp_fleet_sealed_in_tagotip_s_keeps_integrity_and_finds_a_miscount(
-    tmp_path, suite, fault, exit_code
+SEALED_CASES = [
+    ("tagotip-udp", "aes-128-ccm", None, 0),
+    ("tagotip-http", "chacha20-poly1305", "wrong-count", 1),
+    ("tagotip-mqtt", "aes-128-gcm", None, 0),
+]
+if os.environ.get("TAGOCHECK_TAGOTIP") == "all":
+    SEALED_CASES += [
+        ("tagotip-udp", "chacha20-poly1305", "wrong-count", 1),
+        ("tagotip-http", "aes-256-ccm", None, 0),
+        ("tagotip-mqtt", "aes-256-gcm", "wrong-count", 1),
+    ]
+
+
+@pytest.mark.parametrize(("via", "suite", "fault", "exit_code"), SEALED_CASES)
+def test_a_fleet_sealed_in_tagotip_s_keeps_integrity_and_finds_a_miscount(
+    tmp_path, via, suite, fault, exit_code
 ):
-    """Each frame sealed in a TagoTiP/S envelope (the two suites the issue names), sent to the
-    embedded target's TagoTiP/S UDP port, each answer opened with the device's key and paired by
-    the envelope's counter: integrity exact, and a target that miscounts found. The TagoTiP/S
-    port answers a plain frame with auth_failed, so every accepted uplink went sealed."""
+    """Each frame sealed in a TagoTiP/S envelope (the issue's two suites and another), on each
+    binding: POST /v1/tips, the `$tips/` topics, the TagoTiP/S UDP port; each answer opened with
+    the device's key: integrity exact, and a target that miscounts found. Each of these answers a
+    plain frame with auth_failed or not at all, so every accepted uplink went sealed."""
     run_dir = tmp_path / "run"
     faults = ("--fault", fault) if fault else ()
+    option, key = ADDRESS[via]
     with start_target(tmp_path / "state", "--seed-devices", "20", "--plan", "unlimited",
-                      *faults, *tagotip_binding("tagotip-udp")) as target:  # fmt: skip
+                      *faults, *tagotip_binding(via)) as target:  # fmt: skip
         info = target.info
         done = locust(
             *("-u", "10", "-r", "10", "-t", "4s", "--devices", "20", "--interval", "0.5"),
-            *("--via", "tagotip-udp", "--tagotip-udp", info["tagotip_udps"]),
+            *("--via", via, option, info["tagotip_udps" if via == "tagotip-udp" else key]),
             *("--tagotip-envelope", suite, "--plan", "none", "--run-dir", str(run_dir)),
             *("--host", target.url, "--fleet-file", info["fleet_file"]),
             *("--authorization", info["authorization"]),
         )
     assert done.returncode == exit_code, done.stdout[-2000:] + done.stderr[-2000:]
     summary = summary_of(run_dir)
-    assert summary["outcomes"] == {ROUTES["tagotip-udp"]: {"accepted": summary["reports"]}}
+    route = route_of(via, suite)
+    assert route != ROUTES[via] or via == "tagotip-udp"
+    assert summary["outcomes"] == {route: {"accepted": summary["reports"]}}
     integrity = summary["integrity"]
     assert integrity["lost"] == integrity["duplicated"] == 0
     assert integrity["reports_acknowledged"] == summary["reports"] > 100
@@ -315,4 +328,4 @@ def test_a_udp_fleet_sealed_in_tagotip_s_keeps_integrity_and_finds_a_miscount(
         assert integrity["acknowledgements_miscounted"] == summary["reports"]
         assert "miscounted" in done.stdout
     facts = " ".join(judge_dir(run_dir).facts)
-    assert f"sealed in a TagoTiP/S envelope ({suite.upper()})" in facts
+    assert f"sealed in a TagoTiP/S envelope ({suite.upper()}) and {SEALED_WHERE[via]}" in facts

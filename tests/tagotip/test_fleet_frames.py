@@ -13,7 +13,13 @@ from hypothesis import strategies as st
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.fleet.tip_payloads import push_body
 from tagocheck.judge import checks
-from tagocheck.judge.tagotip_answers import UDP_ROUTE, judge_mqtt, judge_push, judge_udp
+from tagocheck.judge.tagotip_answers import (
+    UDP_ROUTE,
+    judge_mqtt,
+    judge_push,
+    judge_sealed,
+    judge_udp,
+)
 from tagocheck.tagotip import http_binding
 from tagocheck.tagotip.bodies import parse_push_body
 from tagocheck.tagotip.grammar import ERROR_CODES
@@ -110,4 +116,37 @@ def test_an_ack_datagram_is_read_as_the_ack_topics_are_and_a_bare_payload_is_not
     for broken in (b"!7|OK|2", b"ACK|!9|OK|[a:=1]", b"\xff\xfe"):
         verdict = judge_udp(broken)
         assert verdict.outcome == checks.NOT_ENVELOPE, broken
+        assert [(v.check, v.label) for v in verdict.violations] == [("tagotip-ack", "C")]
+
+
+def test_a_sealed_answer_is_read_by_what_it_means_and_over_http_by_its_status_too():
+    """An opened sealed ACK counts as the plain one would (a sealed ERR|rate_limited is a 429
+    though POST /v1/tips carries it in a 200, TagoTipServers §2.9); a plaintext fallback by
+    §2.9's own table; and over HTTP a status that is not the one §2.9 gives is a violation."""
+    route = "POST /v1/tips"
+    ok = judge_sealed(b"ACK|OK|2", route, 200)
+    assert (ok.outcome, ok.added, ok.status, ok.route, ok.violations) == (
+        checks.ACCEPTED, 2, 200, route, [],
+    )  # fmt: skip
+    throttled = judge_sealed(b"ACK|ERR|rate_limited", route, 200)
+    assert (throttled.outcome, throttled.status, throttled.violations) == (
+        checks.RATE_LIMITED, 429, [],
+    )  # fmt: skip
+    fallback = judge_sealed(b"ACK|ERR|auth_failed", route, 400)
+    assert (fallback.outcome, fallback.status, fallback.violations) == (
+        checks.REJECTED, 400, [],
+    )  # fmt: skip
+    assert judge_sealed(b"ACK|ERR|envelope_too_large", route, 413).violations == []
+    for frame, carried_by in ((b"ACK|OK|2", 201), (b"ACK|ERR|auth_failed", 401)):
+        verdict = judge_sealed(frame, route, carried_by)
+        assert [(v.check, v.where) for v in verdict.violations] == [("tagotip-ack", "status")]
+    # refused before the envelope was opened, in the plain binding's form (§2.5): a deviation
+    for frame in (b"ACK|ERR|rate_limited", b"rate_limited"):
+        early = judge_sealed(frame, route, 429)
+        assert (early.outcome, early.status, early.violations) == (checks.RATE_LIMITED, 429, [])
+        assert [(v.check, v.severity) for v in early.minor] == [("tagotip-ack", "deviation")]
+    assert judge_sealed(b"ACK|ERR|auth_failed", "PUBLISH $tips/{serial}/push").violations == []
+    for unopened in (b"\x00\x01sealed-with-another-key", b"ACK|OK|[a:=1]"):
+        verdict = judge_sealed(unopened, route, 200)
+        assert verdict.outcome == checks.NOT_ENVELOPE, unopened
         assert [(v.check, v.label) for v in verdict.violations] == [("tagotip-ack", "C")]

@@ -83,10 +83,15 @@ class TipTarget:
 
 @pytest.fixture(scope="module")
 def tip(fleet, target) -> TipTarget:
+    return tip_device(fleet, target, "tip")
+
+
+def tip_device(fleet, target, name: str) -> TipTarget:
+    """A new device of the fleet as TagoTiP sees it: its serial, its TagoTiP/S key."""
     url = target.tagotip_url
     if not url or not target.authorization:
         pytest.skip("not judged: no TagoTiP URL (--tagotip-url) or no --authorization token")
-    device = fleet.device("tip")
+    device = fleet.device(name)
     return TipTarget(
         url.rstrip("/"),
         credentials.authorization_hash(target.authorization),
@@ -196,6 +201,27 @@ def test_an_envelope_with_the_wrong_key_fails_auth_failed(tip):
     (400) [C TagoTiPs §9, TagoTipServers §2.9]."""
     answer = tip.sealed(f"{tip.serial}|[a:=1]", 5_000, key=bytes(16))
     assert (answer.status_code, answer.text) == (400, "ACK|ERR|auth_failed")
+
+
+def test_no_two_sealed_answers_to_a_device_share_a_nonce(fleet, target):
+    """An ACK envelope's nonce seed is the server's own, unique while the device's key lasts, not
+    the uplink's counter: two answers under one nonce would give away both plaintexts, and a
+    replayed uplink's refusal is where an echoed counter repeats [C TagoTiPs §9]. Its own device,
+    so its counters touch no other test's."""
+    tip = tip_device(fleet, target, "tip-nonce")
+    answers = [
+        tip.sealed(f"{tip.serial}|[nonce:={n}]", counter)
+        for n, counter in enumerate((7, 7, 8, 8, 9))
+    ]
+    sealed = [a.content for a in answers if a.status_code == 200 and a.content[:4] != b"ACK|"]
+    if len(sealed) < 2:
+        pytest.skip(f"not judged: {len(sealed)} of {len(answers)} uplinks were answered sealed")
+    seeds = [(h.flags, h.counter) for h in map(envelope.read_header, sealed)]
+    repeated = sorted({seed for seed in seeds if seeds.count(seed) > 1})
+    assert not repeated, (
+        f"{len(sealed)} sealed answers (uplink counters 7, 7, 8, 8, 9) reused nonce seeds "
+        f"{[counter for _, counter in repeated]}"
+    )
 
 
 class MqttDevice:

@@ -70,6 +70,7 @@ CATCHES = {
             "test_each_udp_error_code_comes_on_its_cause",
         ],
     ),
+    "echo-nonce": (["test_tagotip.py"], ["test_no_two_sealed_answers_to_a_device_share_a_nonce"]),
     "no-ttl": (
         ["test_tagotip.py"],
         [

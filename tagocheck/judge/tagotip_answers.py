@@ -118,7 +118,7 @@ def judge_sealed(frame: bytes, route: str, carried_by: int = 0) -> Verdict:
             f"HTTP {carried_by} with the bare code {bare!r}: the plain binding's form (§2.5) "
             "where POST /v1/tips answers an ACK (§2.9)"
         )
-        minor = Violation("tagotip-ack", "body", why, DEVIATION, SEALED_HTTP_RULE)
+        minor = Violation("tagotip-ack", "body", why, DEVIATION, expected=SEALED_HTTP_RULE)
         return Verdict(route, carried_by, _outcome(carried_by), minor=[minor], message=bare)
     verdict = _judge_ack(
         frame,
@@ -145,7 +145,7 @@ def _carried(verdict: Verdict, frame: bytes, carried_by: int) -> Verdict:
         return verdict
     why = f"HTTP {carried_by} carried {frame[:40]!r}: POST /v1/tips answers it with {expected}"
     if detail and binding.STATUS_OF_ERROR.get(detail) == carried_by:
-        minor = Violation("tagotip-ack", "status", why, DEVIATION, SEALED_HTTP_RULE)
+        minor = Violation("tagotip-ack", "status", why, DEVIATION, expected=SEALED_HTTP_RULE)
         return replace(verdict, minor=[*verdict.minor, minor])
     violation = Violation("tagotip-ack", "status", why, expected=SEALED_HTTP_RULE)
     return replace(verdict, violations=[*verdict.violations, violation], message=why)

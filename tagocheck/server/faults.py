@@ -20,6 +20,10 @@ FAULTS: dict[str, tuple[str, float | None]] = {
         None,
     ),
     "ignore-seq": ("TagoTiP: a sequence counter not above the device's last is taken", None),
+    "echo-nonce": (
+        "TagoTiP/S: each ACK envelope is sealed with its uplink's counter as the nonce seed",
+        None,
+    ),
     "no-ttl": ("TagoTiP over MQTT: connections outlive the plan's TTL and idle timeout", None),
     "ignore-permission": ("device tokens are not held to their permission (read may write)", None),
     "cross-device": ("GET /data with a device token returns every device's data", None),

@@ -164,7 +164,8 @@ class TagoTipService:
             header.method, header.auth_hash, serial, body, header.counter, ping_counts=ping_counts
         )
         self.suites[serial] = header.suite
-        return self._sealed(serial, ack, header.suite)
+        echoed = header.counter if "echo-nonce" in self.app.faults else None
+        return self._sealed(serial, ack, header.suite, echoed)
 
     def sealed_notice(self, serial: str, notice: bytes) -> bytes | None:
         """A notice with no uplink (`ERR|ttl_expired` before a close) sealed for the device, in
@@ -175,12 +176,18 @@ class TagoTipService:
         status, _, detail = notice.decode().partition("|")
         return self._sealed(serial, Ack(status, detail or None), suite)
 
-    def _sealed(self, serial: str, ack: Ack, suite: tips.CipherSuite) -> bytes:
+    def _sealed(
+        self, serial: str, ack: Ack, suite: tips.CipherSuite, seed: int | None = None
+    ) -> bytes:
+        """The ACK sealed for the device under the next of its own nonce seeds (`seed`: the
+        echo-nonce fault's, the uplink's counter)."""
+        if seed is None:
+            seed = next(self.downlink_seeds.setdefault(serial, itertools.count(1))) % 2**32
         return tips.seal(
             tips.inner_ack(ack.status, ack.detail),
             key=derive_key(self.token, serial, suite.key_bytes),
             method="ACK",
-            counter=next(self.downlink_seeds.setdefault(serial, itertools.count(1))) % 2**32,
+            counter=seed,
             auth_hash=self.auth_hash,
             serial=serial,
             suite=suite.id,

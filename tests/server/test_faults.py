@@ -250,6 +250,30 @@ def test_silent(start):
     assert client.profile("GET", "/info").status_code == 200
 
 
+def test_echo_nonce(start):
+    """Each ACK envelope sealed under its uplink's counter: a replay's refusal comes under the
+    nonce seed of the first answer (the healthy target's seeds are its own: test_tagotip_http)."""
+    client = faulty(start, "echo-nonce")
+    info = client.target.info
+    client.call(
+        "POST", "/device", client.target.profile_token, json={"name": "n", "serie_number": "n-1"}
+    )
+    key = credentials.derive_key(info["authorization"], "n-1", 16)
+    seeds = []
+    for _ in range(2):
+        sealed = envelope.seal(
+            "n-1|[a:=1]",
+            key=key,
+            method="PUSH",
+            counter=9,
+            auth_hash=info["tagotip_auth_hash"],
+            serial="n-1",
+        )
+        reply = requests.post(f"{info['tagotip_http_url']}/v1/tips", data=sealed, timeout=10)
+        seeds.append(envelope.read_header(reply.content).counter)
+    assert seeds == [9, 9]
+
+
 def test_every_fault_has_a_test_here():
     tested = {
         name.removeprefix("test_").replace("_", "-")

@@ -461,6 +461,10 @@ def test_an_mqtt_fleet_behind_one_address_is_counted_by_the_plans_ttl_and_idle_t
     found, lines = tip_plan(40, "60", "starter", via="tagotip-mqtt")
     assert found.problems == [] and lines[SUBSCRIPTIONS].amount == 40
     assert "plan starter carries it" in lines[NAT_CONNECTIONS].note
+    _, lines = tip_plan(40, "60", "none", via="tagotip-mqtt")  # no TagoTiP figures to count by
+    assert lines[NAT_CONNECTIONS].amount == 40
+    assert "plan none gives no TTL" in lines[NAT_CONNECTIONS].note
+    assert "HTTP" not in lines[NAT_CONNECTIONS].note
 
 
 def test_an_mqtt_fleet_past_the_profiles_connections_or_subscriptions_needs_a_bigger_plan():

@@ -251,6 +251,13 @@ def behind_one_address(config: FleetConfig, plan: str | None = None) -> BehindOn
             per_second * 60,
             f"a connection per report, closed after the {tip.idle_seconds:g}-s idle timeout",
         )
+    if config.via == bindings.MQTT:  # a plan with no TagoTiP figures: nothing to count by
+        return BehindOneAddress(
+            config.devices,
+            0.0,
+            f"each device keeps its connection between reports: plan {plan or 'none'} gives no "
+            "TTL nor idle timeout to count its closes by",
+        )
     if config.connection == "per-report":
         return BehindOneAddress(
             math.ceil(per_second),

@@ -41,11 +41,16 @@ SEALED_ROUTES = {
     TAGOTIP_UDP: TAGOTIP_UDP_ROUTE,  # the same frame, to the TagoTiP/S port
 }
 """Where a fleet's frames go sealed in TagoTiP/S (--tagotip-envelope), binding by binding."""
-SEALED_WHERE = {
-    TAGOTIP_HTTP: "posted to POST /v1/tips",
-    TAGOTIP_MQTT: "published to $tips/{serial}/push",
-    TAGOTIP_UDP: "sent to the TagoTiP/S port",
+SEALED_NAMES = {
+    TAGOTIP_HTTP: "TagoTiP path (HTTP binding, sealed): each device posts each frame sealed in "
+    "a TagoTiP/S envelope ({suite}) to POST /v1/tips, the envelope naming the profile and device",
+    TAGOTIP_MQTT: "TagoTiP path (MQTT binding, sealed): each device connects with the profile "
+    "hash's halves and publishes each frame sealed in a TagoTiP/S envelope ({suite}) to "
+    "$tips/{{serial}}/push, its ACKs sealed on $tips/{{serial}}/ack",
+    TAGOTIP_UDP: "TagoTiP path (UDP, sealed): each device sends each frame sealed in a TagoTiP/S "
+    "envelope ({suite}) as one datagram to the TagoTiP/S port, its ACK the datagram back",
 }
+"""NAMES for a fleet that seals its frames, `{suite}` its cipher suite."""
 TAGOTIP_ROUTES = (
     TAGOTIP_HTTP_ROUTE,
     TAGOTIP_MQTT_ROUTE,

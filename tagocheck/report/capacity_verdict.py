@@ -7,7 +7,7 @@ from typing import Any
 
 from tagocheck.fleet.capacity import Step, highest_good, p99_text, standing
 from tagocheck.fleet.model import FleetConfigError, Interval
-from tagocheck.fleet.paths import NAMES, SEALED_WHERE, PathLimit, path_limit
+from tagocheck.fleet.paths import NAMES, SEALED_NAMES, PathLimit, path_limit
 from tagocheck.report.ranked import Findings
 from tagocheck.report.rundata import RunData
 from tagocheck.words import counted
@@ -128,12 +128,11 @@ def judge_path(run: RunData, findings: Findings, facts: list[str]) -> None:
     if found is None:
         return
     said = found.sentence()
-    name = NAMES[found.via]
     suite = (run.config.get("options") or {}).get("tagotip_envelope") or "none"
-    if suite != "none":  # what went on the wire: sealed, not the plain frame the name says
-        name += (
-            f", each sealed in a TagoTiP/S envelope ({suite.upper()}) and {SEALED_WHERE[found.via]}"
-        )
+    if suite == "none":
+        name = NAMES[found.via]
+    else:  # what went on the wire: sealed, not the plain frame
+        name = SEALED_NAMES[found.via].format(suite=suite.upper())
     if found.fits or run.capacity.get("steps"):  # steps past the limit are the question asked
         facts.append(f"{name[0].upper()}{name[1:]}; {said}.")
     else:

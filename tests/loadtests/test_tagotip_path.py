@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 
-from tagocheck.fleet.paths import ROUTES, SEALED_WHERE, TAGOTIP_HTTP_ROUTE, route_of
+from tagocheck.fleet.paths import ROUTES, SEALED_NAMES, TAGOTIP_HTTP_ROUTE, route_of
 from tagocheck.redact import TOKEN_PATTERN
 from tagocheck.report.verdict import judge_dir
 from tagocheck.server.launcher import start_target, tagotip_binding
@@ -328,4 +328,4 @@ def test_a_fleet_sealed_in_tagotip_s_keeps_integrity_and_finds_a_miscount(
         assert integrity["acknowledgements_miscounted"] == summary["reports"]
         assert "miscounted" in done.stdout
     facts = " ".join(judge_dir(run_dir).facts)
-    assert f"sealed in a TagoTiP/S envelope ({suite.upper()}) and {SEALED_WHERE[via]}" in facts
+    assert SEALED_NAMES[via].format(suite=suite.upper()) in facts

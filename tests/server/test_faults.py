@@ -57,25 +57,33 @@ def test_wrong_count(start):
     assert client.call("GET", "/data", token, params={"query": "count"}).json()["result"] == 2
 
 
-def test_ignore_seq(start):
-    client = faulty(start, "ignore-seq")
+def sealed_twice(client: Client, serial: str, counter: int) -> tuple[bytes, list[bytes]]:
+    """A new device `serial` pushes one sealed frame to POST /v1/tips twice under `counter` (the
+    second a replay): its key and the two answers."""
     info = client.target.info
     client.call(
-        "POST", "/device", client.target.profile_token, json={"name": "s", "serie_number": "s-1"}
+        "POST",
+        "/device",
+        client.target.profile_token,
+        json={"name": serial, "serie_number": serial},
     )
-    key = credentials.derive_key(info["authorization"], "s-1", 16)
-    answers = []
-    for _ in range(2):  # the same counter twice: the second is a replay, taken all the same
-        sealed = envelope.seal(
-            "s-1|[a:=1]",
-            key=key,
-            method="PUSH",
-            counter=7,
-            auth_hash=info["tagotip_auth_hash"],
-            serial="s-1",
-        )
-        reply = requests.post(f"{info['tagotip_http_url']}/v1/tips", data=sealed, timeout=10)
-        answers.append(envelope.open_envelope(reply.content, [key])[1])
+    key = credentials.derive_key(info["authorization"], serial, 16)
+    sealed = envelope.seal(
+        f"{serial}|[a:=1]",
+        key=key,
+        method="PUSH",
+        counter=counter,
+        auth_hash=info["tagotip_auth_hash"],
+        serial=serial,
+    )
+    url = f"{info['tagotip_http_url']}/v1/tips"
+    return key, [requests.post(url, data=sealed, timeout=10).content for _ in range(2)]
+
+
+def test_ignore_seq(start):
+    key, replies = sealed_twice(faulty(start, "ignore-seq"), "s-1", 7)
+    # the second is a replay, taken all the same
+    answers = [envelope.open_envelope(reply, [key])[1] for reply in replies]
     assert answers == [b"OK|1", b"OK|1"]
 
 
@@ -253,24 +261,8 @@ def test_silent(start):
 def test_echo_nonce(start):
     """Each ACK envelope sealed under its uplink's counter: a replay's refusal comes under the
     nonce seed of the first answer (the healthy target's seeds are its own: test_tagotip_http)."""
-    client = faulty(start, "echo-nonce")
-    info = client.target.info
-    client.call(
-        "POST", "/device", client.target.profile_token, json={"name": "n", "serie_number": "n-1"}
-    )
-    key = credentials.derive_key(info["authorization"], "n-1", 16)
-    seeds = []
-    for _ in range(2):
-        sealed = envelope.seal(
-            "n-1|[a:=1]",
-            key=key,
-            method="PUSH",
-            counter=9,
-            auth_hash=info["tagotip_auth_hash"],
-            serial="n-1",
-        )
-        reply = requests.post(f"{info['tagotip_http_url']}/v1/tips", data=sealed, timeout=10)
-        seeds.append(envelope.read_header(reply.content).counter)
+    _, replies = sealed_twice(faulty(start, "echo-nonce"), "n-1", 9)
+    seeds = [envelope.read_header(reply).counter for reply in replies]
     assert seeds == [9, 9]
 
 

@@ -302,9 +302,13 @@ def test_a_fleet_sealed_in_tagotip_s_keeps_integrity_and_finds_a_miscount(
     """Each frame sealed in a TagoTiP/S envelope (the issue's two suites and another), on each
     binding: POST /v1/tips, the `$tips/` topics, the TagoTiP/S UDP port; each answer opened with
     the device's key: integrity exact, and a target that miscounts found. Each of these answers a
-    plain frame with auth_failed or not at all, so every accepted uplink went sealed."""
+    plain frame with auth_failed or not at all, so every accepted uplink went sealed. Over MQTT a
+    1.5-s TTL ends each connection, said sealed on `$tips/`: the devices read why and connect
+    again, losing nothing."""
     run_dir = tmp_path / "run"
     faults = ("--fault", fault) if fault else ()
+    if via == "tagotip-mqtt":
+        faults += ("--tagotip-ttl-seconds", "1.5")
     option, key = ADDRESS[via]
     with start_target(tmp_path / "state", "--seed-devices", "20", "--plan", "unlimited",
                       *faults, *tagotip_binding(via)) as target:  # fmt: skip
@@ -329,3 +333,6 @@ def test_a_fleet_sealed_in_tagotip_s_keeps_integrity_and_finds_a_miscount(
         assert "miscounted" in done.stdout
     facts = " ".join(judge_dir(run_dir).facts)
     assert SEALED_NAMES[via].format(suite=suite.upper()) in facts
+    if via == "tagotip-mqtt":
+        closed = summary["connections"]["closed"]
+        assert set(closed) == {"ttl_expired"} and closed["ttl_expired"]["count"] >= 20, closed

@@ -8,6 +8,7 @@ window for tests; the limits stay per window.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Callable
@@ -62,6 +63,20 @@ TAGOTIP_CONNECTIONS = {
     "scale": TagoTipConnections(20, 500, 15, 5),
     "unlimited": TagoTipConnections(1_000_000, 1_000_000, 86_400, 86_400),
 }
+
+
+def tagotip_connections(
+    plan: str, ttl_seconds: float | None = None, idle_seconds: float | None = None
+) -> TagoTipConnections:
+    """The plan's TagoTiP connection limits, the TTL or idle timeout shortened when given (for
+    tests: a 15-s TTL is long to wait for); the MQTT and TCP bindings both hold to them."""
+    limits = TAGOTIP_CONNECTIONS[plan]
+    return dataclasses.replace(
+        limits,
+        ttl_seconds=ttl_seconds or limits.ttl_seconds,
+        idle_seconds=idle_seconds or limits.idle_seconds,
+    )
+
 
 # Per-device soft limits: which key of the device's rpm applies to which route.
 DEVICE_LIMIT_KEYS = {"POST /data": "data_input", "GET /data": "data_output"}

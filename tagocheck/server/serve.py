@@ -131,16 +131,24 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "and TagoTiP/S over UDP (an envelope a datagram) on a free port beside it (none)",
     )
     parser.add_argument(
+        "--tagotip-tcp-port",
+        type=_port,
+        default=None,
+        help="serve TagoTiP over TCP (frames ended by a newline, or TagoTiP/S length-prefixed, "
+        "told by a connection's first byte) on this port, 0 for a free one (none)",
+    )
+    parser.add_argument(
         "--tagotip-ttl-seconds",
         type=_seconds,
         default=None,
-        help="TagoTiP's MQTT connection TTL (default: the plan's, 10 or 15 s; shorter for tests)",
+        help="TagoTiP's MQTT and TCP connection TTL (default: the plan's, 10 or 15 s; shorter "
+        "for tests)",
     )
     parser.add_argument(
         "--tagotip-idle-seconds",
         type=_seconds,
         default=None,
-        help="TagoTiP's MQTT keep-alive idle timeout (default: the plan's, 5 s)",
+        help="TagoTiP's MQTT and TCP keep-alive idle timeout (default: the plan's, 5 s)",
     )
     parser.add_argument("--profile-token", help="use this profile token instead of a generated one")
     parser.add_argument("--fault", action="append", default=[], metavar="NAME", help="see below")
@@ -399,6 +407,20 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
                 udps = await serve_udp(tagotip, args.host, 0, sealed=True)
             except OSError as error:
                 raise ServeError(f"cannot serve TagoTiP over UDP: {error}") from None
+        tcp = None
+        if args.tagotip_tcp_port is not None:
+            from tagocheck.server.tagotip_tcp import TagoTipTcp
+
+            tcp = TagoTipTcp(
+                tagotip,
+                args.plan,
+                ttl_seconds=args.tagotip_ttl_seconds,
+                idle_seconds=args.tagotip_idle_seconds,
+            )
+            try:
+                await tcp.start(args.host, args.tagotip_tcp_port)
+            except OSError as error:
+                raise ServeError(f"cannot serve TagoTiP over TCP: {error}") from None
         tasks = [asyncio.create_task(s.serve(sockets=[sock])) for s, sock in listeners]
         activity = asyncio.create_task(app.persist_activity_forever())
         while not all(s.started for s, _ in listeners):
@@ -417,6 +439,7 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
                 "tagotip_mqtt": None if mqtt is None else f"{args.host}:{mqtt.port}",
                 "tagotip_udp": None if udp is None else f"{args.host}:{udp.port}",
                 "tagotip_udps": None if udps is None else f"{args.host}:{udps.port}",
+                "tagotip_tcp": None if tcp is None else f"{args.host}:{tcp.port}",
                 "network_token": account.meta["network_token"],
                 "analysis_token": account.meta["analysis_token"],
                 "authorization": account.meta["authorization"],
@@ -437,6 +460,8 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
         await asyncio.gather(*tasks)
         if mqtt is not None:
             await mqtt.stop()
+        if tcp is not None:
+            await tcp.stop()
         for endpoint in (udp, udps):
             if endpoint is not None and endpoint.transport is not None:
                 endpoint.transport.close()

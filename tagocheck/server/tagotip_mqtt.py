@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import dataclasses
 import logging
 from collections import Counter
 from dataclasses import dataclass
@@ -30,7 +29,7 @@ from amqtt.broker import Broker
 from amqtt.events import BrokerEvents
 from amqtt.plugins.base import BaseAuthPlugin, BasePlugin
 
-from tagocheck.server.plans import TAGOTIP_CONNECTIONS, TagoTipConnections
+from tagocheck.server.plans import TagoTipConnections, tagotip_connections
 from tagocheck.server.tagotip_service import TagoTipService
 from tagocheck.tagotip.frames import (
     Ack,
@@ -162,12 +161,7 @@ class TagoTipMqtt:
         name: str = "tagotip",
     ) -> None:
         self.service = service
-        plan_limits = TAGOTIP_CONNECTIONS[plan]
-        self.limits: TagoTipConnections = dataclasses.replace(
-            plan_limits,
-            ttl_seconds=ttl_seconds or plan_limits.ttl_seconds,
-            idle_seconds=idle_seconds or plan_limits.idle_seconds,
-        )
+        self.limits: TagoTipConnections = tagotip_connections(plan, ttl_seconds, idle_seconds)
         self.enforce_ttl = "no-ttl" not in service.app.faults
         self.name = name
         self.address = (host, port)

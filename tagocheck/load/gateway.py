@@ -35,7 +35,8 @@ from tagocheck.judge import checks
 from tagocheck.judge.exchange import TAGOTIP_HTTP, TAGOTIP_MQTT, TAGOTIP_SEALED, Exchange
 from tagocheck.judge.tagotip_answers import judge_mqtt, judge_sealed, judge_udp
 from tagocheck.load import shard as this_process
-from tagocheck.load.mqtt_devices import Fire, MqttDevices, NoAnswer
+from tagocheck.load.connections import Fire, NoAnswer
+from tagocheck.load.mqtt_devices import MqttDevices
 from tagocheck.load.shard import IDLE_SECONDS
 from tagocheck.load.turns import Turns
 from tagocheck.load.udp_devices import UdpDevices

@@ -13,8 +13,8 @@ from tagocheck.fleet.outage import spans as outage_spans
 from tagocheck.fleet.paths import route_of
 from tagocheck.fleet.timeline import drift
 from tagocheck.load import thresholds, writing
+from tagocheck.load.connections import figures_from_stats
 from tagocheck.load.ending import COMPLETED, Ending
-from tagocheck.load.mqtt_devices import figures_from_stats
 from tagocheck.load.probing import Limits, judge_network_sharing, not_driven
 from tagocheck.load.provisioning import Provisioning
 from tagocheck.load.readback import read_back

@@ -5,7 +5,7 @@ is due and none is open, subscribed to the device's ack topic, publishing `!N|BO
 uplink by the counter N, not by arrival. The server ends a connection at its TTL or after the
 idle timeout (`ERR|ttl_expired`, `ERR|keep_alive_timeout`); the device connects again for its
 next report, as a device would, and every connection, close and its reason is a Locust request
-event (read back by figures_from_stats). With `--tagotip-envelope` the device uses the `$tips/`
+event (tagocheck.load.connections). With `--tagotip-envelope` the device uses the `$tips/`
 topics instead: each uplink a TagoTiP/S envelope, each answer opened with the device's key and
 handed to the device's one uplink out (docs/tagotip/transports/mqtt; a sealed ACK carries no
 counter of the uplink's, TagoTiPs §9).
@@ -20,31 +20,22 @@ threaded loop stalled at about 340 devices a process.
 from __future__ import annotations
 
 import secrets
-import time
 from collections.abc import Callable
-from typing import Any
 
 import gevent
 import gevent.event
 import gevent.socket
 import paho.mqtt.client as mqtt
 
-from tagocheck.load.turns import Turns
+from tagocheck.load.connections import CLOSE_REASONS, Connections, Fire, NoAnswer
 from tagocheck.tagotip.credentials import mqtt_credentials
 from tagocheck.tagotip.frames import Ack, parse_ack, parse_ack_payload
 from tagocheck.tagotip.grammar import FrameError
 from tagocheck.tagotip.sealing import Sealing
 
-Fire = Callable[[str, float, Exception | None], None]
-CLOSE_REASONS = ("ttl_expired", "keep_alive_timeout")
-"""What the server says on the ack topic before it ends a connection [C rate-limits]."""
 KEEPALIVE_SECONDS = 60
 """The client's MQTT keep-alive: longer than any plan's idle timeout, so a device that has
 nothing to send is closed by the server, as a sleepy device is, rather than pinging."""
-
-
-class NoAnswer(Exception):
-    """The uplink got no ACK: the connection was refused, closed first, or the wait ran out."""
 
 
 class DeviceConnection:
@@ -180,56 +171,25 @@ class DeviceConnection:
 
 
 class MqttDevices:
-    """This process's devices' connections: one per device at most, made when needed."""
+    """This process's devices' MQTT connections: one per device at most, made when needed."""
 
     def __init__(
         self, address: str, auth_hash: str, fire: Fire, sealing: Sealing | None = None
     ) -> None:
-        """`fire(name, milliseconds, error)`: a connection event for Locust's stats (CONNECT,
-        and each close the server made, timed by the connection's life)."""
         host, _, port = address.rpartition(":")
-        self.host, self.port = host, int(port)
-        self.auth_hash = auth_hash
-        self.fire = fire
-        self.sealing = sealing
-        self.open: dict[str, DeviceConnection] = {}
-        self.turns = Turns()
+        self.connections = Connections(
+            lambda serial: DeviceConnection(host, int(port), serial, auth_hash, sealing), fire
+        )
 
     def send(self, serial: str, body: bytes, timeout: float) -> tuple[bytes, float]:
         """One uplink of the device, on its open connection or a new one: the ACK payload and
         the seconds the connection took to make (0 when it was open); NoAnswer when none."""
-        with self.turns.of(serial) as counter:
-            connection, took = self._connection(serial, timeout)
+        with self.connections.turns.of(serial) as counter:
+            connection, took = self.connections.connection(serial, timeout)
             return connection.push(counter, body, timeout), took
 
-    def _connection(self, serial: str, timeout: float) -> tuple[DeviceConnection, float]:
-        found = self.open.get(serial)
-        if found is not None and found.open_now:
-            return found, 0.0
-        if found is not None:
-            why = found.closed_because or "other"
-            lived = (time.perf_counter() - found.opened_at) * 1000
-            self.fire(f"{CLOSED}{why}", lived, None)
-        began = time.perf_counter()
-        connection = DeviceConnection(self.host, self.port, serial, self.auth_hash, self.sealing)
-        try:
-            connection.open(timeout)
-        except NoAnswer as error:
-            self.open.pop(serial, None)
-            self.fire(CONNECT, (time.perf_counter() - began) * 1000, error)
-            raise
-        connection.opened_at = time.perf_counter()
-        self.open[serial] = connection
-        took = connection.opened_at - began
-        self.fire(CONNECT, took * 1000, None)
-        return connection, took
-
     def close_all(self) -> None:
-        """At the run's end: every open connection closed by the device."""
-        for connection in list(self.open.values()):
-            if connection.open_now:
-                connection.close()
-        self.open.clear()
+        self.connections.close_all()
 
 
 def _read(parse: Callable[[bytes], Ack], answer: bytes) -> Ack | None:
@@ -237,29 +197,3 @@ def _read(parse: Callable[[bytes], Ack], answer: bytes) -> Ack | None:
         return parse(answer)
     except (FrameError, UnicodeDecodeError):
         return None
-
-
-CONNECT = "CONNECT"
-CLOSED = "closed: "
-
-
-def figures_from_stats(stats: Any) -> dict[str, Any] | None:
-    """The connections the devices made and how they ended, read back from Locust's stats
-    (every process's, merged by Locust): None when no device connected over MQTT."""
-    made = stats.entries.get((CONNECT, "MQTT"))
-    if made is None:
-        return None
-    closed = {
-        name.removeprefix(CLOSED): {
-            "count": entry.num_requests,
-            "median_life_ms": entry.get_response_time_percentile(0.5),
-        }
-        for (name, kind), entry in stats.entries.items()
-        if kind == "MQTT" and name.startswith(CLOSED)
-    }
-    return {
-        "made": made.num_requests,
-        "refused": made.num_failures,
-        "connect_median_ms": made.get_response_time_percentile(0.5),
-        "closed": closed,
-    }

@@ -18,7 +18,7 @@ from __future__ import annotations
 import socket
 import time
 
-from tagocheck.load.mqtt_devices import NoAnswer
+from tagocheck.load.connections import NoAnswer
 from tagocheck.load.turns import Turns
 from tagocheck.tagotip.frames import Uplink
 from tagocheck.tagotip.sealing import Sealing, counter_of

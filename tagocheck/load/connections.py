@@ -1,0 +1,109 @@
+"""TagoTiP devices' own connections, whatever carries them (MQTT, TCP): at most one per device,
+made when a report is due and none is open, ended by the server at its TTL or after the idle
+timeout (said first: `ERR|ttl_expired`, `ERR|keep_alive_timeout`) and made again for the next
+report, as a device would. Every connection made and every close, with its reason and the
+connection's life, is a Locust request event (CONNECT, `closed: REASON`), so the web UI, the
+CSVs and the report see them beside the uplinks (read back by figures_from_stats).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Any, Generic, Protocol, TypeVar
+
+from tagocheck.load.turns import Turns
+
+Fire = Callable[[str, float, Exception | None], None]
+CLOSE_REASONS = ("ttl_expired", "keep_alive_timeout")
+"""What the server says before it ends a connection [C rate-limits]."""
+CONNECT = "CONNECT"
+CLOSED = "closed: "
+KINDS = ("MQTT", "TCP")
+"""The request types the connections' events carry in Locust's stats."""
+
+
+class NoAnswer(Exception):
+    """The uplink got no ACK: the connection was refused, closed first, or the wait ran out."""
+
+
+class Connection(Protocol):
+    closed_because: str | None
+    opened_at: float
+
+    @property
+    def open_now(self) -> bool: ...
+
+    def open(self, timeout: float) -> None: ...
+
+    def close(self) -> None: ...
+
+
+C = TypeVar("C", bound=Connection)
+
+
+class Connections(Generic[C]):
+    """This process's devices' connections: one per device at most, made when needed."""
+
+    def __init__(self, make: Callable[[str], C], fire: Fire) -> None:
+        """`make(serial)`: a device's new connection, not yet open; `fire(name, milliseconds,
+        error)`: a connection event for Locust's stats (CONNECT, and each close the server
+        made, timed by the connection's life)."""
+        self.make = make
+        self.fire = fire
+        self.open: dict[str, C] = {}
+        self.turns = Turns()
+
+    def connection(self, serial: str, timeout: float) -> tuple[C, float]:
+        """The device's open connection, or a new one: with the seconds it took to make (0
+        when it was open); NoAnswer when it could not be made."""
+        found = self.open.get(serial)
+        if found is not None and found.open_now:
+            return found, 0.0
+        if found is not None:
+            why = found.closed_because or "other"
+            lived = (time.perf_counter() - found.opened_at) * 1000
+            self.fire(f"{CLOSED}{why}", lived, None)
+        began = time.perf_counter()
+        connection = self.make(serial)
+        try:
+            connection.open(timeout)
+        except NoAnswer as error:
+            self.open.pop(serial, None)
+            self.fire(CONNECT, (time.perf_counter() - began) * 1000, error)
+            raise
+        connection.opened_at = time.perf_counter()
+        self.open[serial] = connection
+        took = connection.opened_at - began
+        self.fire(CONNECT, took * 1000, None)
+        return connection, took
+
+    def close_all(self) -> None:
+        """At the run's end: every open connection closed by the device."""
+        for connection in list(self.open.values()):
+            if connection.open_now:
+                connection.close()
+        self.open.clear()
+
+
+def figures_from_stats(stats: Any) -> dict[str, Any] | None:
+    """The connections the devices made and how they ended, read back from Locust's stats
+    (every process's, merged by Locust): None when no device connected."""
+    kind = next((k for k in KINDS if (CONNECT, k) in stats.entries), None)
+    if kind is None:
+        return None
+    made = stats.entries[(CONNECT, kind)]
+    closed = {
+        name.removeprefix(CLOSED): {
+            "count": entry.num_requests,
+            "median_life_ms": entry.get_response_time_percentile(0.5),
+        }
+        for (name, entry_kind), entry in stats.entries.items()
+        if entry_kind == kind and name.startswith(CLOSED)
+    }
+    return {
+        "made": made.num_requests,
+        "refused": made.num_failures,
+        "connect_median_ms": made.get_response_time_percentile(0.5),
+        "closed": closed,
+    }

@@ -18,7 +18,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-SLICES = 3
+SLICES = 4
 """How many slices the cells outside the fixed sample are dealt into."""
 
 

@@ -218,6 +218,8 @@ class TipAccess:
     authorization: str = ""
     """The profile's authorization key, which each device's TagoTiP/S key is derived from
     (TagoTiPs §2.4), for a fleet that seals its frames; a credential too."""
+    tcp: str = ""
+    """The TCP binding's host:port, for a fleet over TCP (plain or sealed: one port takes both)."""
 
     def __repr__(self) -> str:
         return "TipAccess(…)"

@@ -28,17 +28,21 @@ TAGOTIP_MQTT = bindings.MQTT
 TAGOTIP_MQTT_ROUTE = "PUBLISH $tip/{serial}/push"
 TAGOTIP_UDP = bindings.UDP
 TAGOTIP_UDP_ROUTE = "DATAGRAM PUSH|{serial}"
+TAGOTIP_TCP = bindings.TCP
+TAGOTIP_TCP_ROUTE = "TCP PUSH|{serial}"
 ROUTES = {
     "device": "POST /data",
     "network": NETWORK_INGEST,
     TAGOTIP_HTTP: TAGOTIP_HTTP_ROUTE,
     TAGOTIP_MQTT: TAGOTIP_MQTT_ROUTE,
     TAGOTIP_UDP: TAGOTIP_UDP_ROUTE,
+    TAGOTIP_TCP: TAGOTIP_TCP_ROUTE,
 }
 SEALED_ROUTES = {
     TAGOTIP_HTTP: f"POST {http_binding.ENVELOPE_PATH}",
     TAGOTIP_MQTT: "PUBLISH $tips/{serial}/push",
     TAGOTIP_UDP: TAGOTIP_UDP_ROUTE,  # the same frame, to the TagoTiP/S port
+    TAGOTIP_TCP: TAGOTIP_TCP_ROUTE,  # the same connection, told sealed by its first byte
 }
 """Where a fleet's frames go sealed in TagoTiP/S (--tagotip-envelope), binding by binding."""
 SEALED_NAMES = {
@@ -49,12 +53,15 @@ SEALED_NAMES = {
     "$tips/{{serial}}/push, its ACKs sealed on $tips/{{serial}}/ack",
     TAGOTIP_UDP: "TagoTiP path (UDP, sealed): each device sends each frame sealed in a TagoTiP/S "
     "envelope ({suite}) as one datagram to the TagoTiP/S port, its ACK the datagram back",
+    TAGOTIP_TCP: "TagoTiP path (TCP, sealed): each device keeps its own connection and sends "
+    "each frame sealed in a TagoTiP/S envelope ({suite}), length-prefixed, its ACK the same way",
 }
 """NAMES for a fleet that seals its frames, `{suite}` its cipher suite."""
 TAGOTIP_ROUTES = (
     TAGOTIP_HTTP_ROUTE,
     TAGOTIP_MQTT_ROUTE,
     TAGOTIP_UDP_ROUTE,
+    TAGOTIP_TCP_ROUTE,
     SEALED_ROUTES[TAGOTIP_HTTP],
     SEALED_ROUTES[TAGOTIP_MQTT],
 )
@@ -78,6 +85,8 @@ NAMES = {
     "halves and publishes its frames to $tip/{serial}/push, its ACKs on $tip/{serial}/ack",
     TAGOTIP_UDP: "TagoTiP path (UDP): each device sends each whole frame (PUSH|!N|hash|serial|"
     "body) as one datagram from its own socket, its ACK the datagram back",
+    TAGOTIP_TCP: "TagoTiP path (TCP): each device keeps its own connection, sending each whole "
+    "frame (PUSH|!N|hash|serial|body) as a line and reading its ACK line back",
 }
 REPORT_WORD = {
     "device": "reports",
@@ -85,6 +94,7 @@ REPORT_WORD = {
     TAGOTIP_HTTP: "uplinks",
     TAGOTIP_MQTT: "uplinks",
     TAGOTIP_UDP: "uplinks",
+    TAGOTIP_TCP: "uplinks",
 }
 SERIAL_PATHS = ("network", *TAGOTIP_PATHS)
 """The paths that name a device by its serial, not its token."""

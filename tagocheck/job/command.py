@@ -33,6 +33,10 @@ PATH_NEEDS = {
         ("TAGOIO_TAGOTIP_UDP", "TAGOIO_AUTHORIZATION"),
         "the TagoTiP UDP endpoint as HOST:PORT, the profile's authorization key",
     ),
+    bindings.TCP: (
+        ("TAGOIO_TAGOTIP_TCP", "TAGOIO_AUTHORIZATION"),
+        "the TagoTiP TCP endpoint as HOST:PORT, the profile's authorization key",
+    ),
 }
 """What a path needs from the environment on a real target, beside the profile token."""
 

@@ -224,8 +224,13 @@ class BehindOneAddress:
     """How the figure was reached, for the preflight's note."""
 
 
+CONNECTED = (bindings.MQTT, bindings.TCP)
+"""The bindings on which a device holds a connection the server ends at its TTL or after the
+idle timeout [C rate-limits]."""
+
+
 def behind_one_address(config: FleetConfig, plan: str | None = None) -> BehindOneAddress:
-    """Over MQTT the plan's TTL and idle timeout decide (schemas/tagotip.md): a device
+    """Over MQTT and TCP the plan's TTL and idle timeout decide (schemas/tagotip.md): a device
     reporting within the idle timeout keeps its connection until the TTL ends it (devices/TTL
     reconnects a second), one reporting less often connects per report and is closed after the
     idle timeout. Over HTTP neither is documented, so a device that keeps its connection
@@ -238,7 +243,7 @@ def behind_one_address(config: FleetConfig, plan: str | None = None) -> BehindOn
         return BehindOneAddress(
             0, 0.0, "over UDP a device holds no connection: a datagram in, a datagram out"
         )
-    if config.via == bindings.MQTT and tip is not None:
+    if config.via in CONNECTED and tip is not None:
         interval = config.interval.mean
         if interval <= tip.idle_seconds:
             return BehindOneAddress(
@@ -251,7 +256,7 @@ def behind_one_address(config: FleetConfig, plan: str | None = None) -> BehindOn
             per_second * 60,
             f"a connection per report, closed after the {tip.idle_seconds:g}-s idle timeout",
         )
-    if config.via == bindings.MQTT:  # a plan with no TagoTiP figures: nothing to count by
+    if config.via in CONNECTED:  # a plan with no TagoTiP figures: nothing to count by
         return BehindOneAddress(
             config.devices,
             0.0,

@@ -275,6 +275,7 @@ class Runner:
                 "TAGOTIP_URL",
                 "TAGOTIP_MQTT",
                 "TAGOTIP_UDP",
+                "TAGOTIP_TCP",
             ):
                 if env.get(f"TAGOIO_{name}"):
                     env[f"LOCUST_{name}"] = env[f"TAGOIO_{name}"]
@@ -310,7 +311,11 @@ class Runner:
             LOCUST_TAGOTIP_URL=info["tagotip_http_url"],
         )
         sealed = job.config.tagotip_envelope != "none"  # UDP's TagoTiP/S port, then
-        for binding, said in (("mqtt", "mqtt"), ("udp", "udps" if sealed else "udp")):
+        for binding, said in (
+            ("mqtt", "mqtt"),
+            ("udp", "udps" if sealed else "udp"),
+            ("tcp", "tcp"),
+        ):
             if info.get(f"tagotip_{said}"):
                 address = info[f"tagotip_{said}"]
                 env[f"TAGOIO_TAGOTIP_{binding.upper()}"] = address

@@ -16,6 +16,7 @@ from tagocheck.judge import checks, tagotip_answers
 from tagocheck.tagotip.bindings import HTTP as TAGOTIP_HTTP
 from tagocheck.tagotip.bindings import MQTT as TAGOTIP_MQTT
 from tagocheck.tagotip.bindings import SEALED as TAGOTIP_SEALED
+from tagocheck.tagotip.bindings import TCP as TAGOTIP_TCP
 from tagocheck.tagotip.bindings import UDP as TAGOTIP_UDP
 
 
@@ -47,7 +48,7 @@ class Exchange:
     protocol: str = "rest"
     """What the answer is read as: a REST envelope, or a TagoTiP ACK as its binding carries it
     (TAGOTIP_HTTP's status and text, TAGOTIP_MQTT's ack-topic payload, TAGOTIP_UDP's datagram,
-    TAGOTIP_SEALED's ACK as a TagoTiP/S answer opened to)."""
+    TAGOTIP_TCP's line, TAGOTIP_SEALED's ACK as a TagoTiP/S answer opened to)."""
     carried_by: int = 0
     """The HTTP status a TagoTiP/S answer came with over POST /v1/tips, which §2.9 sets apart
     from what the ACK inside means (`status`: an opened ERR|rate_limited is a 429 in a 200)."""
@@ -68,6 +69,8 @@ class Exchange:
             return tagotip_answers.judge_mqtt(self.body)
         if self.protocol == TAGOTIP_UDP:
             return tagotip_answers.judge_udp(self.body)
+        if self.protocol == TAGOTIP_TCP:
+            return tagotip_answers.judge_tcp(self.body)
         if self.protocol == TAGOTIP_SEALED:
             route = f"{self.method} {self.path}"
             return tagotip_answers.judge_sealed(self.body, route, self.carried_by)

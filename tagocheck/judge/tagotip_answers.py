@@ -34,6 +34,8 @@ MQTT_ROUTE = "PUBLISH $tip/{serial}/push"
 MQTT_RULE = "TagoTiP §9 and TagoTipServers §3.3: [!N|]STATUS[|DETAIL], an OK's count [C]"
 UDP_ROUTE = "DATAGRAM PUSH|{serial}"
 UDP_RULE = "TagoTiP §4.2, §9 and transports/udp: ACK|[!N|]STATUS[|DETAIL], an OK's count [C]"
+TCP_ROUTE = "TCP PUSH|{serial}"
+TCP_RULE = "TagoTipServers §4, transports/tcp: ACK|[!N|]STATUS[|DETAIL] a line, an OK's count [C]"
 RULE = "TagoTipServers §2.5: an OK's count as text, or the error code with its status [C]"
 SEALED_RULE = "TagoTiPs §7, §9: a sealed ACK the device's key opens, or a plaintext fallback [C]"
 SEALED_HTTP_RULE = "TagoTipServers §2.9: 200 with a sealed ACK, a fallback's own status [C]"
@@ -103,6 +105,19 @@ def judge_udp(datagram: bytes) -> Verdict:
         UDP_ROUTE,
         "the answer datagram",
         lambda why: Violation("tagotip-ack", "payload", why, expected=UDP_RULE),
+    )
+
+
+@lru_cache(maxsize=1024)
+def judge_tcp(line: bytes) -> Verdict:
+    """The verdict on one PUSH's ACK line on a TCP connection (`ACK|!N|OK|3`), counted as the
+    datagram's is."""
+    return _judge_ack(
+        line,
+        parse_ack,
+        TCP_ROUTE,
+        "the answer line",
+        lambda why: Violation("tagotip-ack", "payload", why, expected=TCP_RULE),
     )
 
 

@@ -27,17 +27,25 @@ from locust.exception import CatchResponseError
 from tagocheck.fleet.httpclient import patch_connection_pool
 from tagocheck.fleet.integrity import report_group
 from tagocheck.fleet.model import TAGOTIP_PATHS, NetworkAccess, TipAccess
-from tagocheck.fleet.paths import NETWORK_PATH, TAGOTIP_UDP, route_of
+from tagocheck.fleet.paths import NETWORK_PATH, route_of
 from tagocheck.fleet.payloads import PROFILES, Record, iso_time
 from tagocheck.fleet.schedule import Report
 from tagocheck.fleet.tip_payloads import push_body
 from tagocheck.judge import checks
-from tagocheck.judge.exchange import TAGOTIP_HTTP, TAGOTIP_MQTT, TAGOTIP_SEALED, Exchange
-from tagocheck.judge.tagotip_answers import judge_mqtt, judge_sealed, judge_udp
+from tagocheck.judge.exchange import (
+    TAGOTIP_HTTP,
+    TAGOTIP_MQTT,
+    TAGOTIP_SEALED,
+    TAGOTIP_TCP,
+    TAGOTIP_UDP,
+    Exchange,
+)
+from tagocheck.judge.tagotip_answers import judge_mqtt, judge_sealed, judge_tcp, judge_udp
 from tagocheck.load import shard as this_process
 from tagocheck.load.connections import Fire, NoAnswer
 from tagocheck.load.mqtt_devices import MqttDevices
 from tagocheck.load.shard import IDLE_SECONDS
+from tagocheck.load.tcp_devices import TcpDevices
 from tagocheck.load.turns import Turns
 from tagocheck.load.udp_devices import UdpDevices
 from tagocheck.spec import ratelimits
@@ -65,8 +73,8 @@ class Route:
     the network path (POST /integration/network/data with the network's token, the device named
     by metadata.serial in every record, the authorization key in the query [X]) or the TagoTiP
     path (a PUSH body to POST /v1/tip/{serial} on the binding's own URL, with the profile's
-    hash; its MQTT or UDP binding; or, sealed in TagoTiP/S, POST /v1/tips, `$tips/` or the
-    TagoTiP/S port)."""
+    hash; its MQTT, UDP or TCP binding; or, sealed in TagoTiP/S, POST /v1/tips, `$tips/`, the
+    TagoTiP/S port or a length-prefixed TCP connection)."""
 
     path: str
     """Without the query string: what the checks and the stats see."""
@@ -76,14 +84,15 @@ class Route:
     url_split: URL | None
     network: NetworkAccess | None
     tip: TipAccess | None = None
-    mqtt: MqttDevices | None = None
-    """The devices' MQTT connections, on the TagoTiP path over MQTT."""
-    udp: UdpDevices | None = None
-    """The devices' UDP sockets, on the TagoTiP path over UDP."""
+    devices: MqttDevices | UdpDevices | TcpDevices | None = None
+    """The devices' own MQTT or TCP connections or UDP sockets, on those TagoTiP bindings."""
+    transport: str = "POST"
+    """What carries a report, as Locust's stats name the request's type: POST (HTTP), MQTT,
+    UDP or TCP."""
     sealing: Sealing | None = None
     """How each frame is sealed in TagoTiP/S, on a TagoTiP path with --tagotip-envelope."""
     turns: Turns | None = None
-    """The devices' turns and counters on POST /v1/tips (MQTT and UDP keep their own)."""
+    """The devices' turns and counters on POST /v1/tips (the other bindings keep their own)."""
 
     @property
     def name(self) -> str:
@@ -91,26 +100,20 @@ class Route:
 
     @property
     def method(self) -> str:
-        if self.udp is not None:
-            return "DATAGRAM"
-        return "PUBLISH" if self.mqtt is not None else "POST"
+        return METHOD_OF[self.transport]
 
     @property
     def request_type(self) -> str:
         """The transport, as Locust's stats name the request's type."""
-        if self.udp is not None:
-            return "UDP"
-        return "MQTT" if self.mqtt is not None else "POST"
+        return self.transport
 
     @property
     def protocol(self) -> str:
         """What the answer is read as (Exchange.protocol)."""
         if self.sealing is not None:
             return TAGOTIP_SEALED
-        if self.udp is not None:
-            return TAGOTIP_UDP
-        if self.mqtt is not None:
-            return TAGOTIP_MQTT
+        if self.transport in PROTOCOL_OF:
+            return PROTOCOL_OF[self.transport]
         return TAGOTIP_HTTP if self.tip is not None else "rest"
 
     @classmethod
@@ -137,23 +140,25 @@ class Route:
         via, envelope = shard.fleet.config.via, shard.fleet.config.tagotip_envelope
         path = route_of(via, envelope).partition(" ")[2]
         sealing = Sealing.of(envelope, tip.authorization)
-        if via == TAGOTIP_MQTT:
-            if shard.mqtt is None:
-                shard.mqtt = MqttDevices(tip.mqtt, tip.auth_hash, fire, sealing)
-            url = f"mqtt://{tip.mqtt}/{path}"
-            return cls(path, "", url, None, None, tip, shard.mqtt, sealing=sealing)
-        if via == TAGOTIP_UDP:
-            if shard.udp is None:
-                shard.udp = UdpDevices(tip.udp, tip.auth_hash, sealing)
-            url = f"udp://{tip.udp}"
-            return cls(path, "", url, None, None, tip, udp=shard.udp, sealing=sealing)
+        if via in (TAGOTIP_MQTT, TAGOTIP_UDP, TAGOTIP_TCP):
+            if shard.devices is None:
+                if via == TAGOTIP_MQTT:
+                    shard.devices = MqttDevices(tip.mqtt, tip.auth_hash, fire, sealing)
+                elif via == TAGOTIP_UDP:
+                    shard.devices = UdpDevices(tip.udp, tip.auth_hash, sealing)
+                else:
+                    tcp_fire = functools.partial(fire, kind="TCP")
+                    shard.devices = TcpDevices(tip.tcp, tip.auth_hash, tcp_fire, sealing)
+            transport = via.removeprefix("tagotip-").upper()
+            address = {TAGOTIP_MQTT: tip.mqtt, TAGOTIP_UDP: tip.udp, TAGOTIP_TCP: tip.tcp}[via]
+            url = f"{transport.lower()}://{address}"
+            return cls(path, "", url, None, None, tip, shard.devices, transport, sealing)
         if sealing is not None and shard.turns is None:
             shard.turns = Turns()
         split = URL(tip.url + (http_binding.PUSH_PATH if sealing is None else path))
         turns = shard.turns if sealing is not None else None
-        return cls(
-            path, split.request_uri, str(split), split, None, tip, None, None, sealing, turns
-        )
+        uri, url = split.request_uri, str(split)
+        return cls(path, uri, url, split, None, tip, sealing=sealing, turns=turns)
 
     def uri(self, sender: str) -> str:
         """What one report is sent to: a TagoTiP device's own path names its serial (a sealed
@@ -199,7 +204,13 @@ class Route:
         in the HTTP binding's statuses (so it is counted as an HTTP answer is)."""
         if self.sealing is not None:
             return judge_sealed(answer, self.name, carried_by).status
-        return (judge_udp if self.udp is not None else judge_mqtt)(answer).status
+        return JUDGE_OF[self.transport](answer).status
+
+
+METHOD_OF = {"POST": "POST", "MQTT": "PUBLISH", "UDP": "DATAGRAM", "TCP": "TCP"}
+"""A transport's word in a route's name (`DATAGRAM PUSH|{serial}`; fleet.paths.ROUTES)."""
+PROTOCOL_OF = {"MQTT": TAGOTIP_MQTT, "UDP": TAGOTIP_UDP, "TCP": TAGOTIP_TCP}
+JUDGE_OF = {"MQTT": judge_mqtt, "UDP": judge_udp, "TCP": judge_tcp}
 
 
 class Answer(NamedTuple):
@@ -294,10 +305,8 @@ class Gateway(TimedUser):
         shard.request_sent()
         sent, started = time.time(), time.perf_counter()
         try:
-            if route.mqtt is not None:
-                came = self._publish(route, sender, body)
-            elif route.udp is not None:
-                came = self._datagram(route, sender, body)
+            if route.devices is not None:
+                came = self._through_device(route, sender, body)
             elif route.turns is not None:
                 came = self._post_sealed(route, sender, body, config)
             else:
@@ -383,30 +392,23 @@ class Gateway(TimedUser):
         frame = route.sealing.opened(sender, came.body)
         return Answer(route.status_of(frame, came.status), frame, carried_by=came.status)
 
-    def _publish(self, route: Route, sender: str, body: bytes) -> Answer:
-        """One uplink over the device's MQTT connection: the ACK with the status the HTTP
-        binding's table gives it (so it is counted as an HTTP answer is), or why none came."""
-        assert route.mqtt is not None
+    def _through_device(self, route: Route, sender: str, body: bytes) -> Answer:
+        """One uplink on the device's own MQTT or TCP connection or UDP socket: the ACK with
+        the status the HTTP binding's table gives it (so it is counted as an HTTP answer is),
+        or why none came."""
+        assert route.devices is not None
         try:
-            payload, _ = route.mqtt.send(sender, body, self.network_timeout)
-        except NoAnswer as error:
-            return Answer(0, cause=str(error))
-        return Answer(route.status_of(payload), payload)
-
-    def _datagram(self, route: Route, sender: str, body: bytes) -> Answer:
-        """One uplink as a datagram from the device's socket: the ACK datagram with the status
-        the HTTP binding's table gives it, or why none came."""
-        assert route.udp is not None
-        try:
-            answer = route.udp.send(sender, body, self.network_timeout)
+            answer = route.devices.send(sender, body, self.network_timeout)
         except NoAnswer as error:
             return Answer(0, cause=str(error))
         return Answer(route.status_of(answer), answer)
 
-    def _connection(self, name: str, milliseconds: float, error: Exception | None) -> None:
+    def _connection(
+        self, name: str, milliseconds: float, error: Exception | None, kind: str = "MQTT"
+    ) -> None:
         """A device's connection made or closed: in Locust's stats beside the uplinks."""
         self.request_event.fire(
-            request_type="MQTT",
+            request_type=kind,
             name=name,
             response_time=milliseconds,
             response_length=0,

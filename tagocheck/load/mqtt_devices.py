@@ -181,12 +181,12 @@ class MqttDevices:
             lambda serial: DeviceConnection(host, int(port), serial, auth_hash, sealing), fire
         )
 
-    def send(self, serial: str, body: bytes, timeout: float) -> tuple[bytes, float]:
-        """One uplink of the device, on its open connection or a new one: the ACK payload and
-        the seconds the connection took to make (0 when it was open); NoAnswer when none."""
+    def send(self, serial: str, body: bytes, timeout: float) -> bytes:
+        """One uplink of the device, on its open connection or a new one: the ACK payload (the
+        frame it opens to, when sealed); NoAnswer when none."""
         with self.connections.turns.of(serial) as counter:
-            connection, took = self.connections.connection(serial, timeout)
-            return connection.push(counter, body, timeout), took
+            connection, _ = self.connections.connection(serial, timeout)
+            return connection.push(counter, body, timeout)
 
     def close_all(self) -> None:
         self.connections.close_all()

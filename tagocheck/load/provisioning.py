@@ -15,7 +15,13 @@ from pathlib import Path
 from typing import Any
 
 from tagocheck.fleet.model import FleetConfig, NetworkAccess, TipAccess
-from tagocheck.fleet.paths import SERIAL_PATHS, TAGOTIP_MQTT, TAGOTIP_PATHS, TAGOTIP_UDP
+from tagocheck.fleet.paths import (
+    SERIAL_PATHS,
+    TAGOTIP_MQTT,
+    TAGOTIP_PATHS,
+    TAGOTIP_TCP,
+    TAGOTIP_UDP,
+)
 from tagocheck.fleet.provision import (
     ProvisionedDevice,
     create_devices,
@@ -91,9 +97,11 @@ class Provisioning:
     def _tip_on_host(self, via: str) -> TipAccess:
         """Where a TagoTiP fleet goes on --host: the binding's address and the profile's key."""
         options = self.options
-        where = {TAGOTIP_MQTT: "--tagotip-mqtt", TAGOTIP_UDP: "--tagotip-udp"}.get(
-            via, "--tagotip-url"
-        )
+        where = {
+            TAGOTIP_MQTT: "--tagotip-mqtt",
+            TAGOTIP_UDP: "--tagotip-udp",
+            TAGOTIP_TCP: "--tagotip-tcp",
+        }.get(via, "--tagotip-url")
         given = getattr(options, where[2:].replace("-", "_"), "")
         if not (given and options.authorization):
             raise RunError(
@@ -101,7 +109,7 @@ class Provisioning:
                 "--authorization (the profile's key its hash is made of)"
             )
         url, address = "", ""
-        if via in (TAGOTIP_MQTT, TAGOTIP_UDP):
+        if via in (TAGOTIP_MQTT, TAGOTIP_UDP, TAGOTIP_TCP):
             host, _, port = given.rpartition(":")
             if not host or not port.isdigit():
                 raise RunError(f"{where} {given!r}: give HOST:PORT")
@@ -114,6 +122,8 @@ class Provisioning:
         auth = authorization_hash(options.authorization)
         if via == TAGOTIP_UDP:
             return TipAccess(url, auth, udp=address, authorization=options.authorization)
+        if via == TAGOTIP_TCP:
+            return TipAccess(url, auth, tcp=address, authorization=options.authorization)
         return TipAccess(url, auth, address, authorization=options.authorization)
 
     def _start_embedded(self, config: FleetConfig) -> str:
@@ -145,6 +155,7 @@ class Provisioning:
             info.get("tagotip_mqtt") or "",
             info.get("tagotip_udps" if sealed else "tagotip_udp") or "",
             info["authorization"],
+            info.get("tagotip_tcp") or "",
         )
         self.say(
             "target",

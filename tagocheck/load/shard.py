@@ -84,12 +84,12 @@ class Shard:
         self.fleet = fleet
         self.network = terms.network
         self.tip = terms.tip
-        self.mqtt: Any = None
-        self.udp: Any = None
+        self.devices: Any = None
+        """The TagoTiP devices' own MQTT or TCP connections or UDP sockets
+        (tagocheck.load.mqtt_devices, tcp_devices, udp_devices), made by the first gateway that
+        sends and shared by all of this process's."""
         self.turns: Any = None
-        """The devices' MQTT connections (tagocheck.load.mqtt_devices), UDP sockets, or turns on
-        POST /v1/tips (tagocheck.load.turns), made by the first gateway that sends and shared by
-        all of this process's."""
+        """The devices' turns on POST /v1/tips (tagocheck.load.turns), shared the same way."""
         self.index = index
         self.count = count
         self.window = terms.window
@@ -255,10 +255,8 @@ class Shard:
         deadline = time.time() + timeout
         while self.in_flight and time.time() < deadline:
             gevent.sleep(0.05)
-        if self.mqtt is not None:  # the run is over: the devices hang up
-            self.mqtt.close_all()
-        if self.udp is not None:
-            self.udp.close_all()
+        if self.devices is not None:  # the run is over: the devices hang up
+            self.devices.close_all()
 
     def take(self) -> tuple[FleetObserver, list[Sample]]:
         """What was seen since the last take; the shard starts afresh."""

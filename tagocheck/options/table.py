@@ -87,7 +87,8 @@ def every_option() -> list[Option]:
             "device by its serial; tagotip-http: each device pushes TagoTiP frames to the HTTP "
             "binding (POST /v1/tip/{serial}), authorised by the profile's hash; tagotip-mqtt: "
             "each device publishes them over its own MQTT connection; tagotip-udp: each device "
-            "sends each whole frame as a datagram from its own socket",
+            "sends each whole frame as a datagram from its own socket; tagotip-tcp: as a line "
+            "on its own TCP connection",
             text,
             "device",
             choices=PATHS,
@@ -205,6 +206,14 @@ def every_option() -> list[Option]:
             "TagoTiP UDP endpoint",
             "--via tagotip-udp on --host: the TagoTiP UDP endpoint as HOST:PORT (e.g. "
             "udp.tip.us-e1.tago.io:5683; the embedded target serves its own)",
+            text,
+            "",
+        ),
+        Option(
+            "--tagotip-tcp",
+            "TagoTiP TCP endpoint",
+            "--via tagotip-tcp on --host: the TagoTiP TCP endpoint as HOST:PORT (e.g. "
+            "tcp.tip.us-e1.tago.io:5693; the embedded target serves its own)",
             text,
             "",
         ),

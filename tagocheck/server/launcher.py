@@ -87,9 +87,11 @@ def signals_deferred(defer: bool) -> Iterator[None]:
 
 def tagotip_binding(via: str) -> tuple[str, ...]:
     """What `tagocheck serve` needs for a fleet's path: the MQTT binding only when the fleet
-    goes over MQTT (amqtt is loaded only then), the UDP one when over UDP."""
+    goes over MQTT (amqtt is loaded only then), the UDP or TCP one when over it."""
     if via == bindings.UDP:
         return ("--tagotip-udp-port", "0")
+    if via == bindings.TCP:
+        return ("--tagotip-tcp-port", "0")
     return ("--tagotip-mqtt-port", "0") if via == bindings.MQTT else ()
 
 

@@ -10,7 +10,9 @@ MQTT = "tagotip-mqtt"
 """The MQTT binding: `!N|BODY` on `$tip/{serial}/push`, the ACK on its ack topic (§3)."""
 UDP = "tagotip-udp"
 """Raw frames, one a datagram (docs/tagotip/transports/udp)."""
-ALL = (HTTP, MQTT, UDP)
+TCP = "tagotip-tcp"
+"""Raw frames on a connection, each ended by a newline (TagoTipServers §4, transports/tcp)."""
+ALL = (HTTP, MQTT, UDP, TCP)
 SEALED = "tagotip-s"
 """Not a binding: an answer read as TagoTiP/S's, opened with the device's key (TagoTiPs), on any
 binding a fleet sealed its frames on (`--tagotip-envelope`)."""

@@ -22,11 +22,12 @@ from tagocheck.server.launcher import start_target, tagotip_binding
 
 from .test_fleet_scenario import ROOT, locust
 
-BINDINGS = ("tagotip-http", "tagotip-mqtt", "tagotip-udp")
+BINDINGS = ("tagotip-http", "tagotip-mqtt", "tagotip-udp", "tagotip-tcp")
 ADDRESS = {
     "tagotip-http": ("--tagotip-url", "tagotip_http_url"),
     "tagotip-mqtt": ("--tagotip-mqtt", "tagotip_mqtt"),
     "tagotip-udp": ("--tagotip-udp", "tagotip_udp"),
+    "tagotip-tcp": ("--tagotip-tcp", "tagotip_tcp"),
 }
 """Each binding's option on --host, and where the embedded target says its address."""
 
@@ -95,11 +96,15 @@ def test_a_tagotip_fleet_pushes_every_frame_and_loses_none(tmp_path, via):
     assert integrity["acknowledgements_miscounted"] == 0  # ACK|OK|3 for 3 variables
     assert json.loads((run_dir / "config.json").read_text())["via"] == via
     assert "200 devices offering 200.0 uplinks/s met the thresholds" in done.stdout
-    binding = {"tagotip-mqtt": "MQTT binding", "tagotip-udp": "UDP"}.get(via, "HTTP binding")
-    assert f"TagoTiP path ({binding})" in (run_dir / "report.html").read_text()
-    if via == "tagotip-mqtt":  # a connection per device, kept (no TTL on plan none)
+    binding = {"tagotip-mqtt": "MQTT binding", "tagotip-udp": "UDP", "tagotip-tcp": "TCP"}
+    assert (
+        f"TagoTiP path ({binding.get(via, 'HTTP binding')})"
+        in (run_dir / "report.html").read_text()
+    )
+    if via in ("tagotip-mqtt", "tagotip-tcp"):  # a connection per device, kept (no TTL here)
         stats = stats_of(run_dir)
         assert int(stats["CONNECT"]["Request Count"]) == 200, stats
+        assert summary["connections"]["made"] == 200
     for path in run_dir.iterdir():  # neither the authorization key nor its hash
         text = path.read_text()
         assert not TOKEN_PATTERN.search(text), f"a token in {path.name}"
@@ -109,16 +114,18 @@ FAULTS = [
     ("lose-writes=0.2", "acknowledged records were lost", "tagotip-http"),
     ("wrong-count", "miscounted", "tagotip-mqtt"),
     ("wrong-count", "miscounted", "tagotip-udp"),
+    ("wrong-count", "miscounted", "tagotip-tcp"),
     ("wrong-count", "miscounted", "tagotip-http"),
     ("duplicate-writes=0.2", "stored more than once", "tagotip-http"),
     ("lose-writes=0.2", "acknowledged records were lost", "tagotip-mqtt"),
     ("duplicate-writes=0.2", "stored more than once", "tagotip-udp"),
+    ("lose-writes=0.2", "acknowledged records were lost", "tagotip-tcp"),
 ]
 """A fault each binding must show; `make test` runs one a binding, `make tagotip-fleets` all."""
 
 
 @pytest.mark.parametrize(
-    ("fault", "says", "via"), FAULTS if os.environ.get("TAGOCHECK_TAGOTIP") == "all" else FAULTS[:3]
+    ("fault", "says", "via"), FAULTS if os.environ.get("TAGOCHECK_TAGOTIP") == "all" else FAULTS[:4]
 )
 def test_a_fault_on_the_tagotip_path_is_found(tmp_path, fault, says, via):
     done, run_dir = tip_run(tmp_path, [fault], via=via)
@@ -163,6 +170,10 @@ def test_the_tagotip_uplink_limit_is_judged_per_window_and_a_leak_found(tmp_path
         (
             ("--host", "http://127.0.0.1:9", "--via", "tagotip-udp", "--authorization", "a"),
             "--tagotip-udp",
+        ),
+        (
+            ("--host", "http://127.0.0.1:9", "--via", "tagotip-tcp", "--authorization", "a"),
+            "--tagotip-tcp",
         ),
         (("--via", "device", "--tagotip-envelope", "aes-128-ccm"), "seals TagoTiP frames"),
         (("--via", "tagotip-udp", "--tagotip-envelope", "rot13"), "chacha20-poly1305"),
@@ -286,6 +297,7 @@ SEALED_CASES = [
     ("tagotip-udp", "aes-128-ccm", None, 0),
     ("tagotip-http", "chacha20-poly1305", "wrong-count", 1),
     ("tagotip-mqtt", "aes-128-gcm", None, 0),
+    ("tagotip-tcp", "aes-256-gcm", None, 0),
 ]
 if os.environ.get("TAGOCHECK_TAGOTIP") == "all":
     SEALED_CASES += [
@@ -302,12 +314,12 @@ def test_a_fleet_sealed_in_tagotip_s_keeps_integrity_and_finds_a_miscount(
     """Each frame sealed in a TagoTiP/S envelope (the issue's two suites and another), on each
     binding: POST /v1/tips, the `$tips/` topics, the TagoTiP/S UDP port; each answer opened with
     the device's key: integrity exact, and a target that miscounts found. Each of these answers a
-    plain frame with auth_failed or not at all, so every accepted uplink went sealed. Over MQTT a
-    1.5-s TTL ends each connection, said sealed on `$tips/`: the devices read why and connect
-    again, losing nothing."""
+    plain frame with auth_failed or not at all, so every accepted uplink went sealed. Over MQTT and
+    TCP a 1.5-s TTL ends each connection, said first (sealed on `$tips/`, a plaintext fallback
+    length-prefixed over TCP): the devices read why and connect again, losing nothing."""
     run_dir = tmp_path / "run"
     faults = ("--fault", fault) if fault else ()
-    if via == "tagotip-mqtt":
+    if via in ("tagotip-mqtt", "tagotip-tcp"):
         faults += ("--tagotip-ttl-seconds", "1.5")
     option, key = ADDRESS[via]
     with start_target(tmp_path / "state", "--seed-devices", "20", "--plan", "unlimited",
@@ -323,7 +335,7 @@ def test_a_fleet_sealed_in_tagotip_s_keeps_integrity_and_finds_a_miscount(
     assert done.returncode == exit_code, done.stdout[-2000:] + done.stderr[-2000:]
     summary = summary_of(run_dir)
     route = route_of(via, suite)
-    assert route != ROUTES[via] or via == "tagotip-udp"
+    assert route != ROUTES[via] or via in ("tagotip-udp", "tagotip-tcp")
     assert summary["outcomes"] == {route: {"accepted": summary["reports"]}}
     integrity = summary["integrity"]
     assert integrity["lost"] == integrity["duplicated"] == 0
@@ -333,6 +345,6 @@ def test_a_fleet_sealed_in_tagotip_s_keeps_integrity_and_finds_a_miscount(
         assert "miscounted" in done.stdout
     facts = " ".join(judge_dir(run_dir).facts)
     assert SEALED_NAMES[via].format(suite=suite.upper()) in facts
-    if via == "tagotip-mqtt":
+    if via in ("tagotip-mqtt", "tagotip-tcp"):
         closed = summary["connections"]["closed"]
         assert set(closed) == {"ttl_expired"} and closed["ttl_expired"]["count"] >= 20, closed

@@ -347,6 +347,12 @@ def pytest_addoption(parser: pytest.Parser) -> None:
         "judged, except on the embedded target ($TAGOIO_TAGOTIP_UDP)",
     )
     group.addoption(
+        "--tagotip-tcp",
+        default=os.environ.get("TAGOIO_TAGOTIP_TCP"),
+        help="HOST:PORT of the target's TagoTiP TCP endpoint; none: TagoTiP over TCP is not "
+        "judged, except on the embedded target ($TAGOIO_TAGOTIP_TCP)",
+    )
+    group.addoption(
         "--analysis-token",
         default=os.environ.get("TAGOIO_ANALYSIS_TOKEN"),
         help="analysis token with no policy ($TAGOIO_ANALYSIS_TOKEN)",
@@ -423,6 +429,7 @@ class Target:
     tagotip_url: str | None = None
     tagotip_mqtt: str | None = None
     tagotip_udp: str | None = None
+    tagotip_tcp: str | None = None
 
     def __repr__(self) -> str:
         return f"Target(url={self.url!r}, plan={self.plan!r}, window={self.window:g})"
@@ -462,6 +469,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             tagotip_url=option("--tagotip-url"),
             tagotip_mqtt=option("--tagotip-mqtt"),
             tagotip_udp=option("--tagotip-udp"),
+            tagotip_tcp=option("--tagotip-tcp"),
         )
         RECORDER.target = {"url": found.url, "plan": found.plan, "embedded": False}
         _preflight(found)
@@ -480,6 +488,8 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
             "--tagotip-mqtt-port",
             "0",
             "--tagotip-udp-port",
+            "0",
+            "--tagotip-tcp-port",
             "0",
         )
         try:
@@ -501,6 +511,7 @@ def target(request: pytest.FixtureRequest) -> Iterator[Target]:
                 tagotip_url=option("--tagotip-url") or info.get("tagotip_http_url"),
                 tagotip_mqtt=option("--tagotip-mqtt") or info.get("tagotip_mqtt"),
                 tagotip_udp=option("--tagotip-udp") or info.get("tagotip_udp"),
+                tagotip_tcp=option("--tagotip-tcp") or info.get("tagotip_tcp"),
             )
         finally:
             running.stop()

@@ -36,10 +36,11 @@ from tagocheck.tagotip.frames import Uplink, parse_ack, parse_ack_payload
 from tagocheck.tagotip.grammar import ERROR_CODES, FrameError
 from tagocheck.tagotip.strategies import invalid_bodies, push_bodies
 
-SUBJECTS = ("TagoTiP HTTP", "TagoTiP MQTT", "TagoTiP UDP")
+SUBJECTS = ("TagoTiP HTTP", "TagoTiP MQTT", "TagoTiP UDP", "TagoTiP TCP")
 OVER_MQTT = pytest.mark.subjects("TagoTiP MQTT")
 """A check of the MQTT binding: its findings are the binding's, not the HTTP one's."""
 OVER_UDP = pytest.mark.subjects("TagoTiP UDP")
+OVER_TCP = pytest.mark.subjects("TagoTiP TCP")
 STATUS_OF = binding.STATUS_OF_ERROR  # TagoTipServers §2.5, and the HTTP page's 413 [C]
 _COUNT = re.compile(r"[0-9]+")
 
@@ -574,3 +575,180 @@ def test_each_udp_error_code_comes_on_its_cause(over_udp):
     assert replayed == "ERR|invalid_seq", f"the accepted !{pusher.number} again answered {replayed}"
     huge = pusher.push("[a=" + "x" * 20_000 + "]")
     assert huge == "ERR|payload_too_large", f"a 20,000-byte frame answered {huge}"
+
+
+class TcpPusher:
+    """Whole frames as lines on one connection (TagoTipServers §4, transports/tcp), each paired
+    with its ACK line by its `!N`. The server ends a connection at its TTL or when idle: the
+    pusher connects again and sends once more, as one answered rate_limited is (after the
+    window); one that never gets through is not judged."""
+
+    def __init__(self, target, serial: str) -> None:
+        host, port = target.tagotip_tcp.rsplit(":", 1)
+        self.address = (host, int(port))
+        self.target, self.serial = target, serial
+        self.auth = credentials.authorization_hash(target.authorization)
+        self.socket: socket.socket | None = None
+        self.buffer = b""
+        self.number = 0
+
+    def push(self, body: str, *, serial: str | None = None, auth: str | None = None,
+             again: bool = False) -> str:  # fmt: skip
+        """The ACK (`OK|n`, `ERR|code`) to `PUSH|!N|HASH|SERIAL|body\\n`."""
+        for _ in range(4):
+            number = self.number if again else self.number + 1
+            self.number = number
+            frame = Uplink("PUSH", auth or self.auth, serial or self.serial, body, number)
+            answer = self._exchange(frame.text().encode() + b"\n", number)
+            if answer == "ERR|rate_limited":
+                time.sleep(min(self.target.window, 61))
+            elif answer is not None:
+                return answer
+        pytest.skip("not judged: four frames went unanswered, closed under or rate limited")
+
+    def _exchange(self, frame: bytes, number: int) -> str | None:
+        """The answer to `frame` by its number; None when the connection ended first."""
+        self.connect()
+        assert self.socket is not None
+        try:
+            self.socket.sendall(frame)
+            while True:
+                line = self._line()
+                try:
+                    ack = parse_ack(line)
+                except (FrameError, UnicodeDecodeError) as broken:
+                    pytest.fail(f"a PUSH was answered {line[:60]!r}, not an ACK line: {broken}")
+                if ack.seq == number:
+                    return f"{ack.status}|{ack.detail}" if ack.detail else ack.status
+                if ack.detail in ("ttl_expired", "keep_alive_timeout"):
+                    raise ConnectionError(ack.detail)
+        except (OSError, ConnectionError):
+            self.close()
+            return None
+
+    def connect(self) -> None:
+        if self.socket is None:
+            self.socket = socket.create_connection(self.address, timeout=10)
+            self.buffer = b""
+
+    def _line(self) -> bytes:
+        while b"\n" not in self.buffer:
+            assert self.socket is not None
+            data = self.socket.recv(65_536)
+            if not data:
+                raise ConnectionError("closed")
+            self.buffer += data
+        line, _, self.buffer = self.buffer.partition(b"\n")
+        return line
+
+    def close(self) -> None:
+        if self.socket is not None:
+            self.socket.close()
+            self.socket = None
+
+
+@pytest.fixture(scope="module")
+def over_tcp(fleet, target):
+    if not target.tagotip_tcp or not target.authorization:
+        pytest.skip("not judged: no TagoTiP TCP endpoint (--tagotip-tcp) or no --authorization")
+    device = fleet.device("tcp-frames")
+    pusher = TcpPusher(target, device.serial)
+    yield pusher, device.id
+    pusher.close()
+
+
+@OVER_TCP
+@settings(max_examples=10)
+@given(body=push_bodies)
+def test_a_tcp_push_is_acknowledged_with_the_count_stored(fleet, over_tcp, body):
+    """Over TCP as over HTTP: a PUSH's OK carries the count of data points added, each stored
+    and read back through GET /device/{id}/data [C TagoTiP §9.1, transports/tcp]."""
+    pusher, device_id = over_tcp
+    group = f"tip{secrets.token_hex(6)}"
+    points = tuple(
+        type(p)(p.name, p.kind, p.value, p.unit, p.time, None, p.metadata) for p in body.variables
+    )
+    sent = type(body)(points, group, body.time, body.metadata)
+    note(sent.text())
+    answer = pusher.push(sent.text())
+    assert answer == f"OK|{len(points)}", f"{len(points)} variables answered {answer}"
+    reply = fleet.profile("GET", f"/device/{device_id}/data", params={"groups": group, "qty": 1000})
+    stored = fleet.need(reply, "read TagoTiP's records back")
+    assert len(stored) == len(points), "the ACK's count is not what is stored"
+
+
+@OVER_TCP
+@settings(max_examples=10)
+@given(broken=invalid_bodies)
+def test_a_tcp_broken_body_is_refused_whole(over_tcp, broken):
+    """Over TCP, a PUSH with any invalid variable is answered ACK|ERR|invalid_payload (TagoTiP
+    §6.3: atomic) [C TagoTiP §6.3]."""
+    pusher, _ = over_tcp
+    rule, body = broken
+    note(f"{rule}: {body}")
+    assert pusher.push(body) == "ERR|invalid_payload", rule
+
+
+@OVER_TCP
+def test_each_tcp_error_code_comes_on_its_cause(over_tcp):
+    """Over TCP: an unknown hash is invalid_token, an unknown serial device_not_found, a
+    counter not above the device's last accepted invalid_seq, and a frame over 16,384 bytes
+    payload_too_large, each answered on the same connection [C TagoTiP §4.5, §9.2, §10.2]."""
+    pusher, _ = over_tcp
+    assert pusher.push("[a:=1]", auth="0" * 16) == "ERR|invalid_token"
+    nobody = pusher.push("[a:=1]", serial=f"{pusher.serial}-nobody")
+    assert nobody == "ERR|device_not_found", f"an unknown serial answered {nobody}"
+    assert pusher.push("[seq:=1]") == "OK|1"
+    replayed = pusher.push("[seq:=2]", again=True)
+    assert replayed == "ERR|invalid_seq", f"the accepted !{pusher.number} again answered {replayed}"
+    huge = pusher.push("[a=" + "x" * 20_000 + "]")
+    assert huge == "ERR|payload_too_large", f"a 20,000-byte frame answered {huge}"
+
+
+def tcp_limits(target):
+    if not target.tagotip_tcp or not target.authorization:
+        pytest.skip("not judged: no TagoTiP TCP endpoint (--tagotip-tcp) or no --authorization")
+    if not target.has_plan:
+        pytest.skip("not judged: with --plan none the limit to hold the target to is unknown")
+    return tagotip_limits().plans[target.plan]
+
+
+@OVER_TCP
+def test_a_tcp_connection_ends_at_the_ttl_busy_or_at_the_idle_timeout_silent(fleet, target):
+    """Over TCP a connection is closed at the plan's TTL however busy it is, after
+    ERR|ttl_expired, and one silent for the idle timeout after ERR|keep_alive_timeout
+    [C servers/rate-limits: connection TTL 15/10/10 s, keep-alive idle timeout 5 s]."""
+    limits = tcp_limits(target)
+    ttl, idle = limits.ttl_seconds, limits.idle_seconds
+    pusher = TcpPusher(target, fleet.device("tcp-ttl").serial)
+    began, said = time.monotonic(), []
+    try:
+        pusher.connect()
+        assert pusher.socket is not None
+        while time.monotonic() - began < ttl + 5:  # busy all along, a frame a second
+            frame = Uplink("PUSH", pusher.auth, pusher.serial, "[busy:=1]").text().encode()
+            pusher.socket.sendall(frame + b"\n")
+            said.append(pusher._line())
+            time.sleep(1)
+    except (OSError, ConnectionError):
+        pass
+    finally:
+        pusher.close()
+    lasted = time.monotonic() - began
+    assert lasted < ttl + 5, f"a busy connection outlived the {ttl:g}-s TTL by 5 s"
+    assert lasted > ttl - 1, f"closed after {lasted:.1f} s, before the {ttl:g}-s TTL"
+    assert b"ACK|ERR|ttl_expired" in said, f"closed at the TTL with {said[-2:]!r}"
+    silent = TcpPusher(target, pusher.serial)
+    began = time.monotonic()
+    try:
+        silent.connect()
+        last = silent._line()
+    except (OSError, ConnectionError):
+        last = b""
+    finally:
+        silent.close()
+    lasted = time.monotonic() - began
+    assert last == b"ACK|ERR|keep_alive_timeout", f"a silent connection was told {last!r}"
+    assert idle - 0.25 < lasted <= idle + 2, (
+        f"a silent connection closed after {lasted:.1f} s, not at the {idle:g}-s idle timeout"
+    )

@@ -35,6 +35,7 @@ CATCHES = {
             "test_a_push_is_acknowledged_with_the_count_stored",
             "test_an_mqtt_push_is_acknowledged_with_the_count_stored",
             "test_a_udp_push_is_acknowledged_with_the_count_stored",
+            "test_a_tcp_push_is_acknowledged_with_the_count_stored",
         ],
     ),
     "ignore-permission": (["test_permissions.py"], ["test_permission"]),
@@ -68,6 +69,7 @@ CATCHES = {
             "test_the_sequence_counter_is_honoured",
             "test_each_mqtt_error_code_comes_on_its_cause",
             "test_each_udp_error_code_comes_on_its_cause",
+            "test_each_tcp_error_code_comes_on_its_cause",
         ],
     ),
     "echo-nonce": (["test_tagotip.py"], ["test_no_two_sealed_answers_to_a_device_share_a_nonce"]),
@@ -76,6 +78,7 @@ CATCHES = {
         [
             "test_an_mqtt_connection_ends_at_the_plans_ttl",
             "test_a_silent_mqtt_connection_ends_at_the_idle_timeout",
+            "test_a_tcp_connection_ends_at_the_ttl_busy_or_at_the_idle_timeout_silent",
         ],
     ),
 }
@@ -83,8 +86,8 @@ CATCHES = {
 EACH_CATCHES = {"no-ttl", "wrong-count", "ignore-seq"}
 """Faults every one of whose catching tests must fail: no-ttl keeps a busy connection past the
 TTL and a silent one past the idle timeout, two documented closes; wrong-count miscounts every
-ingest path (POST /data, TagoTiP over HTTP, MQTT and UDP), and ignore-seq takes a replayed
-counter over TagoTiP/S, MQTT and UDP alike."""
+ingest path (POST /data, TagoTiP over HTTP, MQTT, UDP and TCP), and ignore-seq takes a
+replayed counter over TagoTiP/S, MQTT, UDP and TCP alike."""
 
 
 def run_contract(target: RunningTarget, files: list[str], junit: Path) -> dict[str, str]:
@@ -105,6 +108,8 @@ def run_contract(target: RunningTarget, files: list[str], junit: Path) -> dict[s
         info["tagotip_mqtt"],
         "--tagotip-udp",
         info["tagotip_udp"],
+        "--tagotip-tcp",
+        info["tagotip_tcp"],
     ]
     command += ["--latency-budget-ms", "100", f"--junitxml={junit}"]
     command += ["--contract-report", str(junit.with_suffix(".json"))]
@@ -134,7 +139,7 @@ def run_contract(target: RunningTarget, files: list[str], junit: Path) -> dict[s
 
 def start(tmp_path: Path, *faults: str) -> RunningTarget:
     args = ["--plan", "starter", "--rate-window-seconds", WINDOW, "--tagotip-mqtt-port", "0"]
-    args += ["--tagotip-udp-port", "0"]
+    args += ["--tagotip-udp-port", "0", "--tagotip-tcp-port", "0"]
     for fault in faults:
         args += ["--fault", fault]
     return start_target(tmp_path / "state", *args)

@@ -24,7 +24,10 @@ FAULTS: dict[str, tuple[str, float | None]] = {
         "TagoTiP/S: each ACK envelope is sealed with its uplink's counter as the nonce seed",
         None,
     ),
-    "no-ttl": ("TagoTiP over MQTT: connections outlive the plan's TTL and idle timeout", None),
+    "no-ttl": (
+        "TagoTiP over MQTT and TCP: connections outlive the plan's TTL and idle timeout",
+        None,
+    ),
     "ignore-permission": ("device tokens are not held to their permission (read may write)", None),
     "cross-device": ("GET /data with a device token returns every device's data", None),
     "any-authorization": ("the network routes take any authorization key, not the profile's", None),

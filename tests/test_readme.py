@@ -100,7 +100,7 @@ def world(tmp_path_factory):
     """An embedded target standing for the user's account, and the user's own files."""
     home = tmp_path_factory.mktemp("user")
     account = ("--plan", "starter", "--seed-devices", "3", "--tagotip-mqtt-port", "0")
-    account += ("--tagotip-udp-port", "0")
+    account += ("--tagotip-udp-port", "0", "--tagotip-tcp-port", "0")
     with start_target(home / "account", *account) as target:
         fleet = json.loads(Path(target.info["fleet_file"]).read_text())
         device_token = fleet["devices"][0]["token"]
@@ -124,6 +124,7 @@ def as_a_user_types_it(command: Command, world: dict) -> tuple[str, dict[str, st
     text = text.replace("https://http.tip.us-e1.tago.io", target.info["tagotip_http_url"])
     text = text.replace("mqtt.tip.us-e1.tago.io:1883", str(target.info["tagotip_mqtt"]))
     text = text.replace("udp.tip.us-e1.tago.io:5683", str(target.info["tagotip_udp"]))
+    text = text.replace("tcp.tip.us-e1.tago.io:5693", str(target.info["tagotip_tcp"]))
     text = re.sub(r"--authorization \S+", "--authorization $AUTH", text)
     text = text.replace("make ", f"make -C {ROOT} ")
     env = {k: v for k, v in os.environ.items() if not k.startswith(("TAGOIO_", "LOCUST_"))}

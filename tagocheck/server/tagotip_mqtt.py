@@ -29,6 +29,7 @@ from amqtt.broker import Broker
 from amqtt.events import BrokerEvents
 from amqtt.plugins.base import BaseAuthPlugin, BasePlugin
 
+from tagocheck.server.amqtt_sessions import use_light_sessions
 from tagocheck.server.plans import TagoTipConnections, tagotip_connections
 from tagocheck.server.tagotip_service import TagoTipService
 from tagocheck.tagotip.frames import (
@@ -183,6 +184,7 @@ class TagoTipMqtt:
                 f"{__name__}.TipPlugin": {"binding": self.name},
             },
         }
+        use_light_sessions()
         self.broker = TipBroker(config)
         self.broker.plugins_manager._fired_events = _FiredEvents()  # amqtt 0.12's attribute
         await self.broker.start()

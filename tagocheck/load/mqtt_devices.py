@@ -20,6 +20,7 @@ threaded loop stalled at about 340 devices a process.
 from __future__ import annotations
 
 import secrets
+import socket
 from collections.abc import Callable
 
 import gevent
@@ -27,7 +28,13 @@ import gevent.event
 import gevent.socket
 import paho.mqtt.client as mqtt
 
-from tagocheck.load.connections import CLOSE_REASONS, Connections, Fire, NoAnswer
+from tagocheck.load.connections import (
+    CLOSE_REASONS,
+    Connections,
+    Fire,
+    NoAnswer,
+    connected_socket,
+)
 from tagocheck.tagotip.credentials import mqtt_credentials
 from tagocheck.tagotip.frames import Ack, parse_ack, parse_ack_payload
 from tagocheck.tagotip.grammar import FrameError
@@ -36,6 +43,16 @@ from tagocheck.tagotip.sealing import Sealing
 KEEPALIVE_SECONDS = 60
 """The client's MQTT keep-alive: longer than any plan's idle timeout, so a device that has
 nothing to send is closed by the server, as a sleepy device is, rather than pinging."""
+
+
+class _Client(mqtt.Client):
+    """paho's client, connecting through connected_socket (its host looked up once a process,
+    not at every reconnect). This overrides a private method of paho-mqtt 2 (pinned in
+    pyproject.toml); tests/loadtests/test_tagotip_path.py's MQTT fleets fail if it no longer
+    applies."""
+
+    def _create_socket_connection(self) -> socket.socket:
+        return connected_socket((self._host, self._port), self._connect_timeout)
 
 
 class DeviceConnection:
@@ -55,7 +72,7 @@ class DeviceConnection:
         self.opened_at = 0.0
         self.closed_because: str | None = None
         self.last_error: str | None = None
-        client = mqtt.Client(
+        client = _Client(
             mqtt.CallbackAPIVersion.VERSION2, client_id=f"{serial}-{secrets.token_hex(3)}"
         )
         client.username_pw_set(*mqtt_credentials(auth_hash))

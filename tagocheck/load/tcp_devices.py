@@ -17,7 +17,13 @@ import select
 import socket
 import time
 
-from tagocheck.load.connections import CLOSE_REASONS, Connections, Fire, NoAnswer
+from tagocheck.load.connections import (
+    CLOSE_REASONS,
+    Connections,
+    Fire,
+    NoAnswer,
+    connected_socket,
+)
 from tagocheck.tagotip.frames import Uplink, parse_ack
 from tagocheck.tagotip.grammar import FrameError
 from tagocheck.tagotip.sealing import Sealing
@@ -36,7 +42,7 @@ class TcpConnection:
 
     def open(self, timeout: float) -> None:
         try:
-            self.sock = socket.create_connection(self.address, timeout=timeout)
+            self.sock = connected_socket(self.address, timeout)
         except OSError as error:
             raise NoAnswer(f"connect: {type(error).__name__}: {error}") from None
 

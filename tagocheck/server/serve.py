@@ -27,7 +27,7 @@ from typing import Any
 
 import uvicorn
 
-from tagocheck.server import records
+from tagocheck.server import LISTEN_BACKLOG, records
 from tagocheck.server.accounts import Account
 from tagocheck.server.api import target_app
 from tagocheck.server.faults import FAULTS, Faults, UnknownFault
@@ -235,7 +235,7 @@ def _listen(host: str, port: int) -> socket.socket:
     except OSError as error:
         sock.close()
         raise ServeError(f"cannot listen on {host}:{port}: {error.strerror}") from None
-    sock.listen(2048)
+    sock.listen(LISTEN_BACKLOG)
     sock.setblocking(False)
     return sock
 

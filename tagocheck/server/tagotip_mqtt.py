@@ -23,12 +23,15 @@ import contextlib
 import logging
 from collections import Counter
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from amqtt.broker import Broker
+from amqtt.contexts import ListenerType
 from amqtt.events import BrokerEvents
 from amqtt.plugins.base import BaseAuthPlugin, BasePlugin
 
+from tagocheck.server import LISTEN_BACKLOG
 from tagocheck.server.amqtt_sessions import use_light_sessions
 from tagocheck.server.plans import TagoTipConnections, tagotip_connections
 from tagocheck.server.tagotip_service import TagoTipService
@@ -80,8 +83,9 @@ class TipBroker(Broker):
     amqtt refuses a client's PUBLISH to any `$` topic and closes its connection (its reading of
     MQTT-4.7.2-1, which only keeps `$` topics from wildcard subscriptions); the binding is made
     of such topics. They go to the plugins and to no subscriber: the ACK is the answer. This
-    overrides a private method of amqtt 0.12 (pinned in pyproject.toml; tests/server/
-    test_tagotip_mqtt.py fails if it no longer applies)."""
+    overrides private methods of amqtt 0.12 (pinned in pyproject.toml; tests/server/
+    test_tagotip_mqtt.py and test_serve.py fail if they no longer apply), as does the TCP
+    listener's backlog below."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
@@ -89,6 +93,24 @@ class TipBroker(Broker):
         """Each ack topic's subscribers (session, QoS), kept out of amqtt's own table."""
         self.acks_of: dict[str, set[str]] = {}
         """The ack topics each client subscribed to."""
+
+    async def _create_server_instance(  # type: ignore[no-untyped-def]
+        self, listener_name, listener_type, address, port, ssl_context
+    ):
+        """amqtt's TCP listener with the target's backlog (LISTEN_BACKLOG: amqtt leaves
+        asyncio's 100, which a fleet's connect burst overflows into stalls of many seconds)."""
+        if listener_type != ListenerType.TCP:
+            return await super()._create_server_instance(
+                listener_name, listener_type, address, port, ssl_context
+            )
+        return await asyncio.start_server(
+            partial(self.stream_connected, listener_name=listener_name),
+            address,
+            port,
+            reuse_address=True,
+            ssl=ssl_context,
+            backlog=LISTEN_BACKLOG,
+        )
 
     async def _handle_message_delivery(self, client_session, handler, wait_deliver):  # type: ignore[no-untyped-def]
         message = wait_deliver.result()

@@ -18,6 +18,7 @@ import asyncio
 import contextlib
 from collections import Counter
 
+from tagocheck.server import LISTEN_BACKLOG
 from tagocheck.server.plans import TagoTipConnections, tagotip_connections
 from tagocheck.server.tagotip_service import TagoTipService
 from tagocheck.tagotip.envelope import SUITES, max_envelope
@@ -52,7 +53,7 @@ class TagoTipTcp:
     async def start(self, host: str, port: int) -> None:
         # a frame past the limit overruns the reader's buffer early, not at 64 KiB
         self.server = await asyncio.start_server(
-            self._connection, host, port, limit=MAX_FRAME_BYTES + 2
+            self._connection, host, port, limit=MAX_FRAME_BYTES + 2, backlog=LISTEN_BACKLOG
         )
 
     @property

@@ -125,3 +125,32 @@ def test_help_documents_every_fault_and_the_chosen_variants():
     ):
         assert fault in done.stdout
     assert "HTTP 201" in done.stdout and "device_id" in done.stdout
+
+
+def _listen_backlog(port: int) -> int:
+    """The backlog the kernel holds for the listening socket on `port` (ss's Send-Q)."""
+    shown = subprocess.run(
+        ["ss", "-ltnH", f"sport = :{port}"], capture_output=True, text=True, check=True
+    )
+    return int(shown.stdout.split()[2])
+
+
+def test_every_listener_queues_a_fleets_connect_burst(start, tmp_path):
+    """A listener left at asyncio's backlog of 100 overflows when a fleet connects at once, and
+    both sides then wait out TCP's retransmissions (bench/tagotip_mqtt.py: 25 s idle of 60)."""
+    from tagocheck.server import LISTEN_BACKLOG
+
+    target = start("--tagotip-mqtt-port", "0", "--tagotip-tcp-port", "0", state_dir=tmp_path / "s")
+    info = target.info
+    with open("/proc/sys/net/core/somaxconn") as limit:
+        expected = min(LISTEN_BACKLOG, int(limit.read()))
+    ports = {
+        "REST": info["url"],
+        "TagoTiP HTTP": info["tagotip_http_url"],
+        "MQTT": info["tagotip_mqtt"],
+        "TCP": info["tagotip_tcp"],
+    }
+    backlogs = {
+        name: _listen_backlog(int(where.rsplit(":", 1)[1])) for name, where in ports.items()
+    }
+    assert backlogs == dict.fromkeys(ports, expected)

@@ -2,13 +2,13 @@
 server's TTL, and whether the generator keeps the fleet's schedule while it does.
 
 The embedded target (core 0) serves the MQTT binding with scale's TTL (15 s) and idle timeout
-(5 s); one Locust process (core 1) runs `--devices` devices every `--interval` s, so with an
-interval under the idle timeout every device holds a connection until the TTL ends it and
+(5 s); one Locust process (core 1) runs `--devices` devices every `--interval` s +- `--jitter`,
+so with gaps under the idle timeout every device holds a connection until the TTL ends it and
 connects again: devices / 15 reconnects a second beside the uplinks. Printed: achieved over
 offered in the steady part (goal >= 0.99), schedule lateness p99 (goal < 100 ms), connections
 made, closes by reason, and integrity on the devices read back (issue 30).
 
-    .venv/bin/python bench/tagotip_mqtt.py [--devices 10000] [--interval 4] [--seconds 60]
+    .venv/bin/python bench/tagotip_mqtt.py [--devices 10000] [--interval 4] [--jitter 0.5] [--seconds 60]
 """
 
 from __future__ import annotations

@@ -340,38 +340,6 @@ def over_mqtt(fleet, target):
 
 
 @OVER_MQTT
-@settings(max_examples=10)
-@given(body=push_bodies)
-def test_an_mqtt_push_is_acknowledged_with_the_count_stored(fleet, over_mqtt, body):
-    """Over MQTT as over HTTP: a PUSH's OK carries the count of data points added, each stored
-    and read back through GET /device/{id}/data [C TagoTiP §9.1, TagoTipServers §3.5]."""
-    pusher, device_id = over_mqtt
-    group = f"tip{secrets.token_hex(6)}"
-    points = tuple(
-        type(p)(p.name, p.kind, p.value, p.unit, p.time, None, p.metadata) for p in body.variables
-    )
-    sent = type(body)(points, group, body.time, body.metadata)
-    note(sent.text())
-    answer = pusher.push(sent.text())
-    assert answer == f"OK|{len(points)}", f"{len(points)} variables answered {answer}"
-    reply = fleet.profile("GET", f"/device/{device_id}/data", params={"groups": group, "qty": 1000})
-    stored = fleet.need(reply, "read TagoTiP's records back")
-    assert len(stored) == len(points), "the ACK's count is not what is stored"
-
-
-@OVER_MQTT
-@settings(max_examples=10)
-@given(broken=invalid_bodies)
-def test_an_mqtt_broken_body_is_refused_whole(over_mqtt, broken):
-    """Over MQTT, a PUSH with any invalid variable is answered ERR|invalid_payload on the ack
-    topic (TagoTiP §6.3: atomic) [C TagoTiP §6.3, TagoTipServers §3.5]."""
-    pusher, _ = over_mqtt
-    rule, body = broken
-    note(f"{rule}: {body}")
-    assert pusher.push(body) == "ERR|invalid_payload", rule
-
-
-@OVER_MQTT
 def test_each_mqtt_error_code_comes_on_its_cause(over_mqtt):
     """Over MQTT, on the ack topic: a push on an unknown serial's topic is device_not_found, a
     counter not above the last accepted invalid_seq, and a body over both of the page's sizes
@@ -529,54 +497,6 @@ def over_udp(fleet, target):
     pusher.socket.close()
 
 
-@OVER_UDP
-@settings(max_examples=10)
-@given(body=push_bodies)
-def test_a_udp_push_is_acknowledged_with_the_count_stored(fleet, over_udp, body):
-    """Over UDP as over HTTP: a PUSH's OK carries the count of data points added, each stored
-    and read back through GET /device/{id}/data [C TagoTiP §9.1, transports/udp]."""
-    pusher, device_id = over_udp
-    group = f"tip{secrets.token_hex(6)}"
-    points = tuple(
-        type(p)(p.name, p.kind, p.value, p.unit, p.time, None, p.metadata) for p in body.variables
-    )
-    sent = type(body)(points, group, body.time, body.metadata)
-    note(sent.text())
-    answer = pusher.push(sent.text())
-    assert answer == f"OK|{len(points)}", f"{len(points)} variables answered {answer}"
-    reply = fleet.profile("GET", f"/device/{device_id}/data", params={"groups": group, "qty": 1000})
-    stored = fleet.need(reply, "read TagoTiP's records back")
-    assert len(stored) == len(points), "the ACK's count is not what is stored"
-
-
-@OVER_UDP
-@settings(max_examples=10)
-@given(broken=invalid_bodies)
-def test_a_udp_broken_body_is_refused_whole(over_udp, broken):
-    """Over UDP, a PUSH with any invalid variable is answered ACK|ERR|invalid_payload (TagoTiP
-    §6.3: atomic) [C TagoTiP §6.3]."""
-    pusher, _ = over_udp
-    rule, body = broken
-    note(f"{rule}: {body}")
-    assert pusher.push(body) == "ERR|invalid_payload", rule
-
-
-@OVER_UDP
-def test_each_udp_error_code_comes_on_its_cause(over_udp):
-    """Over UDP: an unknown hash is invalid_token, an unknown serial device_not_found, a
-    counter not above the device's last accepted invalid_seq, and a frame over 16,384 bytes
-    payload_too_large [C TagoTiP §4.5, §9.2, §10.2]."""
-    pusher, _ = over_udp
-    assert pusher.push("[a:=1]", auth="0" * 16) == "ERR|invalid_token"
-    nobody = pusher.push("[a:=1]", serial=f"{pusher.serial}-nobody")
-    assert nobody == "ERR|device_not_found", f"an unknown serial answered {nobody}"
-    assert pusher.push("[seq:=1]") == "OK|1"
-    replayed = pusher.push("[seq:=2]", again=True)
-    assert replayed == "ERR|invalid_seq", f"the accepted !{pusher.number} again answered {replayed}"
-    huge = pusher.push("[a=" + "x" * 20_000 + "]")
-    assert huge == "ERR|payload_too_large", f"a 20,000-byte frame answered {huge}"
-
-
 class TcpPusher:
     """Whole frames as lines on one connection (TagoTipServers §4, transports/tcp), each paired
     with its ACK line by its `!N`. The server ends a connection at its TTL or when idle: the
@@ -657,13 +577,38 @@ def over_tcp(fleet, target):
     pusher.close()
 
 
-@OVER_TCP
+@pytest.fixture(
+    scope="module",
+    params=[
+        pytest.param("mqtt", marks=OVER_MQTT),
+        pytest.param("udp", marks=OVER_UDP),
+        pytest.param("tcp", marks=OVER_TCP),
+    ],
+)
+def over_a_device_binding(request):
+    """The pusher of each binding a device speaks beside HTTP, and its device's id: the same
+    checks hold on every one, each case judged (and skipped) as its binding's own."""
+    return request.getfixturevalue(f"over_{request.param}")
+
+
+@pytest.fixture(
+    scope="module",
+    params=[pytest.param("udp", marks=OVER_UDP), pytest.param("tcp", marks=OVER_TCP)],
+)
+def over_a_raw_transport(request):
+    """The pusher of each raw transport (whole frames, the hash in each) and its device's id."""
+    return request.getfixturevalue(f"over_{request.param}")
+
+
 @settings(max_examples=10)
 @given(body=push_bodies)
-def test_a_tcp_push_is_acknowledged_with_the_count_stored(fleet, over_tcp, body):
-    """Over TCP as over HTTP: a PUSH's OK carries the count of data points added, each stored
-    and read back through GET /device/{id}/data [C TagoTiP §9.1, transports/tcp]."""
-    pusher, device_id = over_tcp
+def test_a_push_on_each_binding_is_acknowledged_with_the_count_stored(
+    fleet, over_a_device_binding, body
+):
+    """Over MQTT, UDP and TCP as over HTTP: a PUSH's OK carries the count of data points added,
+    each stored and read back through GET /device/{id}/data [C TagoTiP §9.1, TagoTipServers
+    §3.5, transports/udp, transports/tcp]."""
+    pusher, device_id = over_a_device_binding
     group = f"tip{secrets.token_hex(6)}"
     points = tuple(
         type(p)(p.name, p.kind, p.value, p.unit, p.time, None, p.metadata) for p in body.variables
@@ -677,24 +622,22 @@ def test_a_tcp_push_is_acknowledged_with_the_count_stored(fleet, over_tcp, body)
     assert len(stored) == len(points), "the ACK's count is not what is stored"
 
 
-@OVER_TCP
 @settings(max_examples=10)
 @given(broken=invalid_bodies)
-def test_a_tcp_broken_body_is_refused_whole(over_tcp, broken):
-    """Over TCP, a PUSH with any invalid variable is answered ACK|ERR|invalid_payload (TagoTiP
-    §6.3: atomic) [C TagoTiP §6.3]."""
-    pusher, _ = over_tcp
+def test_a_broken_body_on_each_binding_is_refused_whole(over_a_device_binding, broken):
+    """Over MQTT (on the ack topic), UDP and TCP, a PUSH with any invalid variable is answered
+    ERR|invalid_payload (TagoTiP §6.3: atomic) [C TagoTiP §6.3, TagoTipServers §3.5]."""
+    pusher, _ = over_a_device_binding
     rule, body = broken
     note(f"{rule}: {body}")
     assert pusher.push(body) == "ERR|invalid_payload", rule
 
 
-@OVER_TCP
-def test_each_tcp_error_code_comes_on_its_cause(over_tcp):
-    """Over TCP: an unknown hash is invalid_token, an unknown serial device_not_found, a
-    counter not above the device's last accepted invalid_seq, and a frame over 16,384 bytes
-    payload_too_large, each answered on the same connection [C TagoTiP §4.5, §9.2, §10.2]."""
-    pusher, _ = over_tcp
+def test_each_error_code_comes_on_its_cause_over_udp_and_tcp(over_a_raw_transport):
+    """Over UDP and TCP (on the same connection): an unknown hash is invalid_token, an unknown
+    serial device_not_found, a counter not above the device's last accepted invalid_seq, and a
+    frame over 16,384 bytes payload_too_large [C TagoTiP §4.5, §9.2, §10.2]."""
+    pusher, _ = over_a_raw_transport
     assert pusher.push("[a:=1]", auth="0" * 16) == "ERR|invalid_token"
     nobody = pusher.push("[a:=1]", serial=f"{pusher.serial}-nobody")
     assert nobody == "ERR|device_not_found", f"an unknown serial answered {nobody}"

@@ -14,10 +14,7 @@ from typing import Any
 
 from tagocheck.judge import checks, tagotip_answers
 from tagocheck.tagotip.bindings import HTTP as TAGOTIP_HTTP
-from tagocheck.tagotip.bindings import MQTT as TAGOTIP_MQTT
 from tagocheck.tagotip.bindings import SEALED as TAGOTIP_SEALED
-from tagocheck.tagotip.bindings import TCP as TAGOTIP_TCP
-from tagocheck.tagotip.bindings import UDP as TAGOTIP_UDP
 
 
 @dataclass(frozen=True)
@@ -65,12 +62,8 @@ class Exchange:
             )
         if self.protocol == TAGOTIP_HTTP:
             return tagotip_answers.judge_push(self.status, self.body)
-        if self.protocol == TAGOTIP_MQTT:
-            return tagotip_answers.judge_mqtt(self.body)
-        if self.protocol == TAGOTIP_UDP:
-            return tagotip_answers.judge_udp(self.body)
-        if self.protocol == TAGOTIP_TCP:
-            return tagotip_answers.judge_tcp(self.body)
+        if self.protocol in tagotip_answers.ACK_FORMS:
+            return tagotip_answers.judge_ack(self.protocol, self.body)
         if self.protocol == TAGOTIP_SEALED:
             route = f"{self.method} {self.path}"
             return tagotip_answers.judge_sealed(self.body, route, self.carried_by)

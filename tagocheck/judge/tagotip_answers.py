@@ -14,6 +14,7 @@ import re
 from collections.abc import Callable
 from dataclasses import replace
 from functools import lru_cache
+from typing import NamedTuple
 
 from tagocheck.judge.checks import (
     ACCEPTED,
@@ -25,6 +26,7 @@ from tagocheck.judge.checks import (
     Verdict,
     Violation,
 )
+from tagocheck.tagotip import bindings
 from tagocheck.tagotip import http_binding as binding
 from tagocheck.tagotip.frames import Ack, parse_ack, parse_ack_payload
 from tagocheck.tagotip.grammar import ERROR_CODES, FrameError
@@ -83,41 +85,36 @@ def judge_push(status: int, body: bytes) -> Verdict:
     return Verdict(ROUTE, status, outcome, violations, message=text)
 
 
-@lru_cache(maxsize=1024)
-def judge_mqtt(payload: bytes) -> Verdict:
-    """The verdict on one PUSH's ACK from the ack topic (`!N|OK|3`, `!N|ERR|rate_limited`),
-    with the status the HTTP binding's table gives it, so it is counted as an HTTP answer is."""
+class AckForm(NamedTuple):
+    """How a binding other than HTTP carries a PUSH's ACK: how it is read, the route it is
+    counted under, where it came (for a finding's text) and the rule it breaks when broken."""
+
+    parse: Callable[[bytes], Ack]
+    route: str
+    where: str
+    rule: str
+
+
+ACK_FORMS = {
+    bindings.MQTT: AckForm(parse_ack_payload, MQTT_ROUTE, "the ack topic", MQTT_RULE),
+    bindings.UDP: AckForm(parse_ack, UDP_ROUTE, "the answer datagram", UDP_RULE),
+    bindings.TCP: AckForm(parse_ack, TCP_ROUTE, "the answer line", TCP_RULE),
+}
+"""By binding: the ack topic's payload (`!N|OK|3`), a whole ACK frame in a datagram or a line
+(`ACK|!N|OK|3`)."""
+
+
+@lru_cache(maxsize=4096)
+def judge_ack(carrier: str, answer: bytes) -> Verdict:
+    """The verdict on one PUSH's ACK over `carrier` (a key of ACK_FORMS), with the status the
+    HTTP binding's table gives it, so it is counted as an HTTP answer is."""
+    form = ACK_FORMS[carrier]
     return _judge_ack(
-        payload,
-        parse_ack_payload,
-        MQTT_ROUTE,
-        "the ack topic",
-        lambda why: Violation("tagotip-ack", "payload", why, expected=MQTT_RULE),
-    )
-
-
-@lru_cache(maxsize=1024)
-def judge_udp(datagram: bytes) -> Verdict:
-    """The verdict on one PUSH's ACK datagram (`ACK|!N|OK|3`), counted as the MQTT one is."""
-    return _judge_ack(
-        datagram,
-        parse_ack,
-        UDP_ROUTE,
-        "the answer datagram",
-        lambda why: Violation("tagotip-ack", "payload", why, expected=UDP_RULE),
-    )
-
-
-@lru_cache(maxsize=1024)
-def judge_tcp(line: bytes) -> Verdict:
-    """The verdict on one PUSH's ACK line on a TCP connection (`ACK|!N|OK|3`), counted as the
-    datagram's is."""
-    return _judge_ack(
-        line,
-        parse_ack,
-        TCP_ROUTE,
-        "the answer line",
-        lambda why: Violation("tagotip-ack", "payload", why, expected=TCP_RULE),
+        answer,
+        form.parse,
+        form.route,
+        form.where,
+        lambda why: Violation("tagotip-ack", "payload", why, expected=form.rule),
     )
 
 

@@ -32,15 +32,8 @@ from tagocheck.fleet.payloads import PROFILES, Record, iso_time
 from tagocheck.fleet.schedule import Report
 from tagocheck.fleet.tip_payloads import push_body
 from tagocheck.judge import checks
-from tagocheck.judge.exchange import (
-    TAGOTIP_HTTP,
-    TAGOTIP_MQTT,
-    TAGOTIP_SEALED,
-    TAGOTIP_TCP,
-    TAGOTIP_UDP,
-    Exchange,
-)
-from tagocheck.judge.tagotip_answers import judge_mqtt, judge_sealed, judge_tcp, judge_udp
+from tagocheck.judge.exchange import TAGOTIP_HTTP, TAGOTIP_SEALED, Exchange
+from tagocheck.judge.tagotip_answers import judge_ack, judge_sealed
 from tagocheck.load import shard as this_process
 from tagocheck.load.connections import Fire, NoAnswer
 from tagocheck.load.mqtt_devices import MqttDevices
@@ -50,6 +43,9 @@ from tagocheck.load.turns import Turns
 from tagocheck.load.udp_devices import UdpDevices
 from tagocheck.spec import ratelimits
 from tagocheck.tagotip import http_binding
+from tagocheck.tagotip.bindings import MQTT as TAGOTIP_MQTT
+from tagocheck.tagotip.bindings import TCP as TAGOTIP_TCP
+from tagocheck.tagotip.bindings import UDP as TAGOTIP_UDP
 from tagocheck.tagotip.sealing import Sealing
 from tagocheck.wire import transport
 from tagocheck.wire.client import retry_after
@@ -204,13 +200,12 @@ class Route:
         in the HTTP binding's statuses (so it is counted as an HTTP answer is)."""
         if self.sealing is not None:
             return judge_sealed(answer, self.name, carried_by).status
-        return JUDGE_OF[self.transport](answer).status
+        return judge_ack(PROTOCOL_OF[self.transport], answer).status
 
 
 METHOD_OF = {"POST": "POST", "MQTT": "PUBLISH", "UDP": "DATAGRAM", "TCP": "TCP"}
 """A transport's word in a route's name (`DATAGRAM PUSH|{serial}`; fleet.paths.ROUTES)."""
 PROTOCOL_OF = {"MQTT": TAGOTIP_MQTT, "UDP": TAGOTIP_UDP, "TCP": TAGOTIP_TCP}
-JUDGE_OF = {"MQTT": judge_mqtt, "UDP": judge_udp, "TCP": judge_tcp}
 
 
 class Answer(NamedTuple):

@@ -15,12 +15,11 @@ from tagocheck.fleet.tip_payloads import push_body
 from tagocheck.judge import checks
 from tagocheck.judge.tagotip_answers import (
     UDP_ROUTE,
-    judge_mqtt,
+    judge_ack,
     judge_push,
     judge_sealed,
-    judge_udp,
 )
-from tagocheck.tagotip import http_binding
+from tagocheck.tagotip import bindings, http_binding
 from tagocheck.tagotip.bodies import parse_push_body
 from tagocheck.tagotip.grammar import ERROR_CODES
 
@@ -90,18 +89,18 @@ def test_every_code_the_table_names_is_a_code_of_the_specification():
 
 
 def test_an_ack_from_the_ack_topic_is_read_as_the_http_binding_would_count_it():
-    ok = judge_mqtt(b"!7|OK|2")
+    ok = judge_ack(bindings.MQTT, b"!7|OK|2")
     assert (ok.outcome, ok.added, ok.status, ok.violations) == (checks.ACCEPTED, 2, 200, [])
-    throttled = judge_mqtt(b"!8|ERR|rate_limited")
+    throttled = judge_ack(bindings.MQTT, b"!8|ERR|rate_limited")
     assert (throttled.outcome, throttled.status) == (checks.RATE_LIMITED, 429)
-    refused = judge_mqtt(b"!9|ERR|device_not_found")
+    refused = judge_ack(bindings.MQTT, b"!9|ERR|device_not_found")
     assert (refused.outcome, refused.status, refused.message) == (
         checks.REJECTED,
         404,
         "device_not_found",
     )
     for broken in (b"garbage", b"!9|OK|[a:=1]", b"!9|ERR|no_such_code"):
-        verdict = judge_mqtt(broken)
+        verdict = judge_ack(bindings.MQTT, broken)
         assert verdict.outcome == checks.NOT_ENVELOPE, broken
         assert [v.check for v in verdict.violations] == ["tagotip-ack"]
 
@@ -109,12 +108,12 @@ def test_an_ack_from_the_ack_topic_is_read_as_the_http_binding_would_count_it():
 def test_an_ack_datagram_is_read_as_the_ack_topics_are_and_a_bare_payload_is_not_one():
     """Over UDP the answer is a whole ACK frame (`ACK|!N|...`, TagoTiP §4.2): counted as the
     ack topic's payloads are; the ack topic's form, without `ACK|`, is no answer there."""
-    ok = judge_udp(b"ACK|!7|OK|2")
+    ok = judge_ack(bindings.UDP, b"ACK|!7|OK|2")
     assert (ok.outcome, ok.added, ok.status, ok.route) == (checks.ACCEPTED, 2, 200, UDP_ROUTE)
-    throttled = judge_udp(b"ACK|!8|ERR|rate_limited\n")
+    throttled = judge_ack(bindings.UDP, b"ACK|!8|ERR|rate_limited\n")
     assert (throttled.outcome, throttled.status) == (checks.RATE_LIMITED, 429)
     for broken in (b"!7|OK|2", b"ACK|!9|OK|[a:=1]", b"\xff\xfe"):
-        verdict = judge_udp(broken)
+        verdict = judge_ack(bindings.UDP, broken)
         assert verdict.outcome == checks.NOT_ENVELOPE, broken
         assert [(v.check, v.label) for v in verdict.violations] == [("tagotip-ack", "C")]
 

@@ -8,7 +8,8 @@ import pytest
 import requests
 
 from tagocheck.server.faults import FAULTS, Faults, UnknownFault
-from tagocheck.tagotip import credentials, envelope
+from tagocheck.tagotip import envelope
+from tagocheck.tagotip.sealing import Sealing
 
 from .conftest import Client
 
@@ -67,17 +68,12 @@ def sealed_twice(client: Client, serial: str, counter: int) -> tuple[bytes, list
         client.target.profile_token,
         json={"name": serial, "serie_number": serial},
     )
-    key = credentials.derive_key(info["authorization"], serial, 16)
-    sealed = envelope.seal(
-        f"{serial}|[a:=1]",
-        key=key,
-        method="PUSH",
-        counter=counter,
-        auth_hash=info["tagotip_auth_hash"],
-        serial=serial,
-    )
+    sealing = Sealing(envelope.SUITE_OPTIONS["aes-128-ccm"], info["authorization"])
+    sealed = sealing.seal(info["tagotip_auth_hash"], serial, "[a:=1]", counter)
     url = f"{info['tagotip_http_url']}/v1/tips"
-    return key, [requests.post(url, data=sealed, timeout=10).content for _ in range(2)]
+    return sealing.key(serial), [
+        requests.post(url, data=sealed, timeout=10).content for _ in range(2)
+    ]
 
 
 def test_ignore_seq(start):

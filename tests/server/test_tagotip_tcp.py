@@ -12,7 +12,8 @@ import time
 import requests
 
 from tagocheck.server.launcher import start_target
-from tagocheck.tagotip import credentials, envelope
+from tagocheck.tagotip import envelope
+from tagocheck.tagotip.sealing import Sealing
 
 from .test_tagotip_mqtt import SERIAL, make_device
 
@@ -76,22 +77,17 @@ def test_a_connection_opening_with_a_length_carries_tagotip_s(tmp_path):
     with serve(tmp_path, "--plan", "scale") as target:
         info = target.info
         make_device(info)
-        key = credentials.derive_key(info["authorization"], SERIAL, 16)
+        suite = envelope.SUITE_OPTIONS["aes-128-ccm"]
+        right, wrong = Sealing(suite, info["authorization"]), Sealing(suite, "not-the-key")
+        key = right.key(SERIAL)
 
-        def sealed(counter: int, with_key: bytes) -> bytes:
-            frame = envelope.seal(
-                f"{SERIAL}|[s:=1]",
-                key=with_key,
-                method="PUSH",
-                counter=counter,
-                auth_hash=info["tagotip_auth_hash"],
-                serial=SERIAL,
-            )
+        def sealed(counter: int, sealing: Sealing) -> bytes:
+            frame = sealing.seal(info["tagotip_auth_hash"], SERIAL, "[s:=1]", counter)
             return len(frame).to_bytes(2, "big") + frame
 
         with connect(info) as device:
             answers = []
-            for message in (sealed(1, key), sealed(2, bytes(16))):
+            for message in (sealed(1, right), sealed(2, wrong)):
                 device.sendall(message)
                 length = int.from_bytes(device.recv(2, socket.MSG_WAITALL), "big")
                 answers.append(device.recv(length, socket.MSG_WAITALL))

@@ -44,8 +44,9 @@ def pinned_run(
         command += ["--devices", str(devices), "--network-token", info["network_token"]]
         command += ["--authorization", info["authorization"], "--run-dir", str(run_dir), *args]
         command += ["--tagotip-url", info["tagotip_http_url"]]
-        if info.get("tagotip_mqtt"):
-            command += ["--tagotip-mqtt", info["tagotip_mqtt"]]
+        for binding in ("tagotip_mqtt", "tagotip_tcp"):
+            if info.get(binding):
+                command += [f"--{binding.replace('_', '-')}", info[binding]]
         done = subprocess.run(command, cwd=ROOT, capture_output=True, text=True, timeout=timeout)
     finally:
         target.stop()

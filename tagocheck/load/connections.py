@@ -35,7 +35,7 @@ def connected_socket(address: tuple[str, int], timeout: float) -> socket.socket:
     tried again next time). socket.create_connection looks it up on every connection, and under
     gevent each lookup is a trip through a thread pool, even for an IP address: 12% of the
     generator's CPU with 3,000 MQTT devices reconnecting at a 15-s TTL (py-spy,
-    bench/tagotip_mqtt.py). A fleet sees the address its first lookup gave, as devices behind
+    bench/tagotip_connections.py). A fleet sees the address its first lookup gave, as devices behind
     one DNS answer do."""
     family, kind, proto, _, where = _looked_up(*address)
     sock = socket.socket(family, kind, proto)

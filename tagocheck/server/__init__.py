@@ -11,4 +11,4 @@ LISTEN_BACKLOG = 2048
 default, 100, overflows when a fleet connects in a burst: Linux then drops the handshake's last
 ACK, the client believes it is connected, and both sides wait out TCP's retransmission backoff.
 With 3,500 MQTT devices both processes sat idle for 25 s of a 60-s run that way
-(bench/tagotip_mqtt.py)."""
+(bench/tagotip_connections.py)."""

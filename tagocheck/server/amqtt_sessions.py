@@ -3,7 +3,8 @@ session.
 
 amqtt gives every Session a Machine of its own (three states, five transitions, two callbacks),
 and building one is the broker's largest single cost per connection: 21% of the embedded
-target's CPU with 3,000 TagoTiP devices reconnecting at a 15-s TTL (py-spy, bench/tagotip_mqtt.py).
+target's CPU with 3,000 TagoTiP devices reconnecting at a 15-s TTL (py-spy,
+bench/tagotip_connections.py).
 The table below is the same machine, held once; each session keeps only its state. tests/server/
 test_amqtt_sessions.py drives both through every trigger from every state and compares what they
 did, so a change in amqtt's machine fails there, not in a fleet.

@@ -137,7 +137,8 @@ def _listen_backlog(port: int) -> int:
 
 def test_every_listener_queues_a_fleets_connect_burst(start, tmp_path):
     """A listener left at asyncio's backlog of 100 overflows when a fleet connects at once, and
-    both sides then wait out TCP's retransmissions (bench/tagotip_mqtt.py: 25 s idle of 60)."""
+    both sides then wait out TCP's retransmissions (bench/tagotip_connections.py: 25 s idle of
+    60 with 3,500 MQTT devices)."""
     from tagocheck.server import LISTEN_BACKLOG
 
     target = start("--tagotip-mqtt-port", "0", "--tagotip-tcp-port", "0", state_dir=tmp_path / "s")

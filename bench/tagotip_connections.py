@@ -1,14 +1,15 @@
-"""A TagoTiP fleet over MQTT on one machine: every device its own connection, recycled at the
-server's TTL, and whether the generator keeps the fleet's schedule while it does.
+"""A TagoTiP fleet over MQTT or TCP on one machine: every device its own connection, recycled
+at the server's TTL, and whether the generator keeps the fleet's schedule while it does.
 
-The embedded target (core 0) serves the MQTT binding with scale's TTL (15 s) and idle timeout
+The embedded target (core 0) serves the binding with scale's TTL (15 s) and idle timeout
 (5 s); one Locust process (core 1) runs `--devices` devices every `--interval` s +- `--jitter`,
 so with gaps under the idle timeout every device holds a connection until the TTL ends it and
 connects again: devices / 15 reconnects a second beside the uplinks. Printed: achieved over
 offered in the steady part (goal >= 0.99), schedule lateness p99 (goal < 100 ms), connections
 made, closes by reason, and integrity on the devices read back (issue 30).
 
-    .venv/bin/python bench/tagotip_mqtt.py [--devices 10000] [--interval 4] [--jitter 0.5] [--seconds 60]
+    .venv/bin/python bench/tagotip_connections.py [--via tagotip-mqtt|tagotip-tcp]
+        [--devices 10000] [--interval 4] [--jitter 0.5] [--seconds 60]
 """
 
 from __future__ import annotations
@@ -23,11 +24,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from pinned import pinned_run
 
-SERVE = ("--tagotip-mqtt-port", "0", "--tagotip-ttl-seconds", "15", "--tagotip-idle-seconds", "5")
+LIMITS = ("--tagotip-ttl-seconds", "15", "--tagotip-idle-seconds", "5")
+PORT_OPTION = {"tagotip-mqtt": "--tagotip-mqtt-port", "tagotip-tcp": "--tagotip-tcp-port"}
+NAME = {"tagotip-mqtt": "MQTT", "tagotip-tcp": "TCP"}
 
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--via", choices=sorted(PORT_OPTION), default="tagotip-mqtt")
     parser.add_argument("--devices", type=int, default=10_000)
     parser.add_argument("--interval", type=float, default=4.0)
     parser.add_argument(
@@ -41,16 +45,16 @@ def main() -> int:
     parser.add_argument(
         "--users",
         type=int,
-        help="gateways (Locust users); default a third of the devices, so "
-        "a reconnect's wait holds up few devices: with 300, 3,000 devices gave 0.91, with 1,000 0.99",
+        help="gateways (Locust users); default a third of the devices, so a reconnect's wait "
+        "holds up few devices: with 300, 3,000 MQTT devices gave 0.91, with 1,000 0.99",
     )
     args = parser.parse_args()
     users = args.users or max(300, args.devices // 3)
-    with tempfile.TemporaryDirectory(prefix="tagocheck-bench-mqtt-") as tmp:
+    with tempfile.TemporaryDirectory(prefix="tagocheck-bench-connections-") as tmp:
         run_dir = Path(tmp) / "run"
         extra = [
             "--via",
-            "tagotip-mqtt",
+            args.via,
             "--interval",
             str(args.interval),
             "--jitter",
@@ -59,7 +63,7 @@ def main() -> int:
         extra += ["-t", f"{args.seconds}s", "--integrity-devices", "2000"]
         done, summary = pinned_run(
             "fleet", args.devices, run_dir, extra, Path(tmp) / "state",
-            users=users, serve=SERVE,
+            users=users, serve=(PORT_OPTION[args.via], "0", *LIMITS),
         )  # fmt: skip
         with (run_dir / "locust_stats.csv").open() as rows:
             stats = {row["Name"]: row for row in csv.DictReader(rows)}
@@ -67,8 +71,8 @@ def main() -> int:
     integrity = summary["integrity"]
     closes = {n: s["Request Count"] for n, s in stats.items() if n.startswith("closed:")}
     connect = stats.get("CONNECT", {})
-    print(f"{args.devices:,} devices every {args.interval:g} s over MQTT, {args.seconds} s, exit "
-          f"{done.returncode}")  # fmt: skip
+    print(f"{args.devices:,} devices every {args.interval:g} s over {NAME[args.via]}, "
+          f"{args.seconds} s, exit {done.returncode}")  # fmt: skip
     print(f"achieved/offered {limit.get('achieved_over_offered')}  goal >= 0.99")
     print(f"lateness p99 {summary['latency_ms']['lateness']['p99']:.1f} ms  goal < 100 ms")
     print(f"limit: {limit.get('limit')}: {limit.get('why')}")

@@ -4,6 +4,7 @@ capacity steps' answer and the thresholds broken, as the summary's figures."""
 
 from __future__ import annotations
 
+import re
 import time
 from typing import Any
 
@@ -19,6 +20,7 @@ from tagocheck.load.probing import Limits, judge_network_sharing, not_driven
 from tagocheck.load.provisioning import Provisioning
 from tagocheck.load.readback import read_back
 from tagocheck.load.run import LoadRun
+from tagocheck.redact import scrub
 
 
 def judge_and_write(
@@ -56,6 +58,7 @@ def judge_and_write(
     extra = judge(
         run, scenario, options, limits, integrity=integrity, sharing=sharing, window=setup.window
     )
+    extra["generator_errors"] = generator_errors(getattr(environment.runner, "exceptions", {}))
     connections = figures_from_stats(environment.stats)
     if connections is not None:  # a fleet over MQTT: its devices' connections
         extra["connections"] = connections
@@ -121,6 +124,28 @@ def judge(
     )
     extra["thresholds"] = {"checked": thresholds.settings(options), "broken": broken}
     return extra
+
+
+_FRAME = re.compile(r'File "([^"]+)", line ([0-9]+), in (\S+)')
+
+
+def generator_errors(exceptions: dict[Any, dict[str, Any]]) -> dict[str, Any]:
+    """The exceptions the generator's own tasks raised, from Locust's record of them (a
+    distributed run's master holds every worker's): the count, and the commonest five as their
+    message and the line that raised, tokens scrubbed. A report whose task raised was never
+    offered to the target, so a run with any is the generator's failure, not a finding on the
+    target (found: TCP devices past descriptor 1,023 raised ValueError in every gateway, and the
+    verdict said the target stopped answering)."""
+    kinds = sorted(exceptions.values(), key=lambda kind: -kind["count"])
+    shown = []
+    for kind in kinds[:5]:
+        frames = _FRAME.findall(kind.get("traceback") or "")
+        where = ""
+        if frames:
+            path, line, function = frames[-1]
+            where = f"{'/'.join(path.split('/')[-3:])}:{line} in {function}"
+        shown.append({"count": kind["count"], "error": scrub(str(kind["msg"])), "where": where})
+    return {"count": sum(kind["count"] for kind in kinds), "commonest": shown}
 
 
 def trouble(run: LoadRun, scenario: str, window: float) -> dict[str, Any]:

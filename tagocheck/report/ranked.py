@@ -10,6 +10,7 @@ RANKS = (
     "crashed",
     "interrupted",
     "damaged",
+    "generator",
     "empty",
     "stopped",
     "integrity",

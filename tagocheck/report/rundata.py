@@ -53,6 +53,11 @@ SHAPES: dict[str, dict[str, Any]] = {
             "rate_limit_findings": ROWS,
             "rate_limit_enforcement": ROWS,
             "limit": OBJECT,
+            "generator_errors": {
+                "type": "object",
+                "properties": {"count": COUNT, "commonest": ROWS},
+                "required": ["count"],
+            },
             "drift": OBJECT,
             "capacity": {"type": "object", "properties": {"steps": ROWS}},
             "thresholds": {

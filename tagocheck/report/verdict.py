@@ -7,7 +7,8 @@ plan; thresholds broken), and "met the thresholds" only when nothing at all was 
 judgement gives the exit status of `locust -f loadtests/...` and `tagocheck capacity`:
 
     0    everything held
-    1    findings: thresholds, contract, integrity or rate limits (or the run broke off)
+    1    findings: thresholds, contract, integrity or rate limits (or the run broke off, or the
+         generator's own tasks raised: not judged, and nothing then blamed on the target)
     2    the run could not start: bad input, an unreachable target, a refused token
     130  interrupted (SIGINT or SIGTERM); the report says what ran
 """
@@ -66,7 +67,9 @@ def judge(run: RunData) -> Verdict:
         return Verdict(findings.ordered()[0], NOT_RUN)
     limit = summary.get("limit") or {}
     _empty(run, findings)
-    _target(run, limit, findings)
+    generator_failed = _generator(summary, findings)
+    if not generator_failed:  # what it failed to send is no shortfall of the target's
+        _target(run, limit, findings)
     _integrity(summary, findings)
     trouble_verdict.judge_retries(summary, findings, facts)
     trouble_verdict.judge_outages(summary, findings, facts, caveats)
@@ -80,7 +83,7 @@ def judge(run: RunData) -> Verdict:
     drift = summary.get("drift") or {}
     if drift.get("verdict") == "drift" and (run.scenario == "soak" or drift.get("checked")):
         findings.add("drift", f"The run drifted: {'; '.join(drift.get('findings', []))}.")
-    if run.capacity.get("mode") != "search":  # a search's steps differ: where it broke tells
+    if run.capacity.get("mode") != "search" and not generator_failed:  # a search's steps differ
         capacity_verdict.judge_limit(limit, findings, facts, caveats)
 
     ordered = findings.ordered()
@@ -173,6 +176,26 @@ def _empty(run: RunData, findings: Findings) -> None:
         "empty",
         f"No report was sent in the {_seconds(run):,.0f} s the run lasted: nothing was judged.",
     )
+
+
+def _generator(summary: dict[str, Any], findings: Findings) -> bool:
+    """Whether the generator's own tasks raised (said as a finding, never blamed on the target:
+    what a raising task failed to send was never offered, so who limited the run is not known)."""
+    errors = summary.get("generator_errors") or {}
+    count = errors.get("count") or 0
+    if not count:
+        return False
+    first = (errors.get("commonest") or [{}])[0]
+    said = f"{first.get('error') or 'an error'}" + (
+        f" at {first['where']}" if first.get("where") else ""
+    )
+    findings.add(
+        "generator",
+        f"Not judged: the load generator's own tasks raised {counted(count, 'error')} (the "
+        f"commonest: {said}); what they failed to send never reached the target, so this run "
+        "says nothing of the target's capacity. This is the suite's fault, not the target's.",
+    )
+    return True
 
 
 def _seconds(run: RunData) -> float:

@@ -87,18 +87,34 @@ def judge_push(status: int, body: bytes) -> Verdict:
 
 class AckForm(NamedTuple):
     """How a binding other than HTTP carries a PUSH's ACK: how it is read, the route it is
-    counted under, where it came (for a finding's text) and the rule it breaks when broken."""
+    counted under, where it came (for a finding's text), and the violation of its rule (each
+    written out, so its rule's source label shows where it is made)."""
 
     parse: Callable[[bytes], Ack]
     route: str
     where: str
-    rule: str
+    broken: Callable[[str], Violation]
 
 
 ACK_FORMS = {
-    bindings.MQTT: AckForm(parse_ack_payload, MQTT_ROUTE, "the ack topic", MQTT_RULE),
-    bindings.UDP: AckForm(parse_ack, UDP_ROUTE, "the answer datagram", UDP_RULE),
-    bindings.TCP: AckForm(parse_ack, TCP_ROUTE, "the answer line", TCP_RULE),
+    bindings.MQTT: AckForm(
+        parse_ack_payload,
+        MQTT_ROUTE,
+        "the ack topic",
+        lambda why: Violation("tagotip-ack", "payload", why, expected=MQTT_RULE),
+    ),
+    bindings.UDP: AckForm(
+        parse_ack,
+        UDP_ROUTE,
+        "the answer datagram",
+        lambda why: Violation("tagotip-ack", "payload", why, expected=UDP_RULE),
+    ),
+    bindings.TCP: AckForm(
+        parse_ack,
+        TCP_ROUTE,
+        "the answer line",
+        lambda why: Violation("tagotip-ack", "payload", why, expected=TCP_RULE),
+    ),
 }
 """By binding: the ack topic's payload (`!N|OK|3`), a whole ACK frame in a datagram or a line
 (`ACK|!N|OK|3`)."""
@@ -109,13 +125,7 @@ def judge_ack(carrier: str, answer: bytes) -> Verdict:
     """The verdict on one PUSH's ACK over `carrier` (a key of ACK_FORMS), with the status the
     HTTP binding's table gives it, so it is counted as an HTTP answer is."""
     form = ACK_FORMS[carrier]
-    return _judge_ack(
-        answer,
-        form.parse,
-        form.route,
-        form.where,
-        lambda why: Violation("tagotip-ack", "payload", why, expected=form.rule),
-    )
+    return _judge_ack(answer, form.parse, form.route, form.where, form.broken)
 
 
 @lru_cache(maxsize=1024)

@@ -39,7 +39,7 @@ readme: $(STAMP)
 
 # The whole verdict truth table (tests/verdict): every row for every entry point (69 cells,
 # about 6 minutes alone); `make test` runs its fixed sample (18 cells), CI (.ci/run) that and a
-# quarter of the rest, in turn by commit (tests/sampling.py).
+# fifth of the rest, in turn by commit (tests/sampling.py).
 truth-table: $(STAMP)
 	TAGOCHECK_TRUTH_TABLE=all $(BIN)/pytest tests/verdict
 
@@ -64,12 +64,12 @@ tagotip-fleets: $(STAMP)
 	TAGOCHECK_TAGOTIP=all $(BIN)/pytest -n 2 tests/loadtests/test_tagotip_path.py
 
 # Every fault mode of the embedded target caught by the contract suite; `make test` runs half,
-# CI (.ci/run) that and a quarter of the rest, in turn by commit.
+# CI (.ci/run) that and a fifth of the rest, in turn by commit.
 faults: $(STAMP)
 	TAGOCHECK_FAULTS=all $(BIN)/pytest tests/test_contract_catches_faults.py
 
 # Every bad input and unusable target for every entry point (about 70 s); `make test` runs a
-# third and every unusable-target case, CI (.ci/run) that and a quarter of the rest, in turn.
+# third and every unusable-target case, CI (.ci/run) that and a fifth of the rest, in turn.
 entry-points: $(STAMP)
 	TAGOCHECK_ENTRY_POINTS=all $(BIN)/pytest tests/test_entry_points.py
 

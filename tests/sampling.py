@@ -18,7 +18,7 @@ from typing import TypeVar
 
 T = TypeVar("T")
 
-SLICES = 4
+SLICES = 5
 """How many slices the cells outside the fixed sample are dealt into."""
 
 

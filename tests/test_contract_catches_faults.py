@@ -203,7 +203,7 @@ def test_the_catching_tests_pass_on_the_healthy_target(healthy):
 
 def sampled(faults: list[str]) -> list[str]:
     """Every fault with TAGOCHECK_FAULTS=all (`make faults`); `make test` takes every other one,
-    and CI adds a quarter of the rest in turn (tests/sampling.py)."""
+    and CI adds a fifth of the rest in turn (tests/sampling.py)."""
     return chosen("FAULTS", faults, lambda index, _: index % 2 == 0)
 
 

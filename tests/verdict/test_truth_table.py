@@ -4,7 +4,7 @@ in front of it, or a dead port); the headline's class and the exit status are as
 headline must be on the console too.
 
 The whole table is `make truth-table` (TAGOCHECK_TRUTH_TABLE=all); `make test` runs the fixed
-sample SAMPLE, which has every row once and every entry point, and CI adds a quarter of the rest
+sample SAMPLE, which has every row once and every entry point, and CI adds a fifth of the rest
 in turn (tests/sampling.py).
 """
 

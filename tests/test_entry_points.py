@@ -172,7 +172,7 @@ CONTRACT = [
 def sample(cases: list) -> list:
     """All cases with TAGOCHECK_ENTRY_POINTS=all (`make entry-points`); `make test` takes every
     third one, and every unusable-target case (refused, HTML, garbage, hang, TLS), and CI adds a
-    quarter of the rest in turn (tests/sampling.py)."""
+    fifth of the rest in turn (tests/sampling.py)."""
     return chosen("ENTRY_POINTS", cases, lambda i, case: i % 3 == 0 or "{" in " ".join(case[0]))
 
 

@@ -20,6 +20,10 @@ from tagocheck.server.launcher import RunningTarget, start_target
 from .contract_runs import ROOT, WINDOW, contract_command
 from .sampling import chosen
 
+pytestmark = pytest.mark.long
+"""Each fault's run and the healthy one take 40 to 90 s: started first, they do not leave one
+worker running them alone at the end of a parallel run."""
+
 # fault -> (contract files to run, tests of which at least one must fail). The README has this
 # table too; test_every_fault_is_caught_by_some_test keeps the two honest.
 CATCHES = {

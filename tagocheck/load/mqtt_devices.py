@@ -48,7 +48,7 @@ nothing to send is closed by the server, as a sleepy device is, rather than ping
 class _Client(mqtt.Client):
     """paho's client, connecting through connected_socket (its host looked up once a process,
     not at every reconnect). This overrides a private method of paho-mqtt 2 (pinned in
-    pyproject.toml); tests/loadtests/test_tagotip_path.py's MQTT fleets fail if it no longer
+    pyproject.toml); tests/loadtests/test_connections.py fails if it no longer
     applies."""
 
     def _create_socket_connection(self) -> socket.socket:

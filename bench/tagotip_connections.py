@@ -10,6 +10,7 @@ made, closes by reason, and integrity on the devices read back (issue 30).
 
     .venv/bin/python bench/tagotip_connections.py [--via tagotip-mqtt|tagotip-tcp]
         [--devices 10000] [--interval 4] [--jitter 0.5] [--seconds 60]
+        [--devices-per-connection 1]
 """
 
 from __future__ import annotations
@@ -43,6 +44,12 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument(
+        "--devices-per-connection",
+        type=int,
+        default=1,
+        help="MQTT: devices behind one gateway's connection (1: each device its own)",
+    )
+    parser.add_argument(
         "--users",
         type=int,
         help="gateways (Locust users); default a third of the devices, so a reconnect's wait "
@@ -61,6 +68,7 @@ def main() -> int:
             str(args.jitter),
         ]
         extra += ["-t", f"{args.seconds}s", "--integrity-devices", "2000"]
+        extra += ["--devices-per-connection", str(args.devices_per_connection)]
         done, summary = pinned_run(
             "fleet", args.devices, run_dir, extra, Path(tmp) / "state",
             users=users, serve=(PORT_OPTION[args.via], "0", *LIMITS),
@@ -72,7 +80,8 @@ def main() -> int:
     closes = {n: s["Request Count"] for n, s in stats.items() if n.startswith("closed:")}
     connect = stats.get("CONNECT", {})
     print(f"{args.devices:,} devices every {args.interval:g} s over {NAME[args.via]}, "
-          f"{args.seconds} s, exit {done.returncode}")  # fmt: skip
+          f"{args.devices_per_connection} a connection, {args.seconds} s, "
+          f"exit {done.returncode}")  # fmt: skip
     print(f"achieved/offered {limit.get('achieved_over_offered')}  goal >= 0.99")
     print(f"lateness p99 {summary['latency_ms']['lateness']['p99']:.1f} ms  goal < 100 ms")
     print(f"limit: {limit.get('limit')}: {limit.get('why')}")

@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 import requests
 
-from tagocheck.fleet.model import FleetConfig, Interval
+from tagocheck.fleet.model import FleetConfig, FleetConfigError, Interval
 from tagocheck.job import preflight
 from tagocheck.report.verdict import judge_dir
 from tagocheck.server.launcher import start_target
@@ -465,6 +465,35 @@ def test_an_mqtt_fleet_behind_one_address_is_counted_by_the_plans_ttl_and_idle_t
     assert lines[NAT_CONNECTIONS].amount == 40
     assert "plan none gives no TTL" in lines[NAT_CONNECTIONS].note
     assert "HTTP" not in lines[NAT_CONNECTIONS].note
+
+
+def test_a_gateways_devices_hold_one_mqtt_connection_behind_one_address():
+    """30 devices every 2 s need 30 connections from one NAT, past scale's 20; behind 3
+    gateways (--devices-per-connection 10) they hold 3, each kept until the 15-s TTL (12
+    opened a minute, one subscription request each), and scale carries them. 30 devices every
+    60 s behind gateways of 10 report to each gateway every 6 s, past the 5-s idle timeout: a
+    connection per report (30 a minute), at most the 3 gateways at once."""
+    found, lines = tip_plan(30, "2", "scale", via="tagotip-mqtt")
+    assert f"{NAT_CONNECTIONS}: 30 > 20" in found.problems
+    found, lines = tip_plan(30, "2", "scale", via="tagotip-mqtt", devices_per_connection=10)
+    assert lines[NAT_CONNECTIONS].amount == 3
+    assert "each gateway of 10 devices stays connected until the 15-s TTL" in (
+        lines[NAT_CONNECTIONS].note
+    )
+    assert "12 opened a minute" in lines[NAT_CONNECTIONS].note
+    assert lines[SUBSCRIPTIONS].amount == 12 and lines[RUN_CONNECTIONS].amount == 3
+    assert found.problems == [] and "plan scale carries it" in lines[NAT_CONNECTIONS].note
+    _, lines = tip_plan(30, "60", "scale", via="tagotip-mqtt", devices_per_connection=10)
+    assert lines[NAT_CONNECTIONS].amount == 3
+    assert "a connection per report" in lines[NAT_CONNECTIONS].note
+    assert "30 opened a minute" in lines[NAT_CONNECTIONS].note
+
+
+def test_only_mqtt_devices_share_a_gateways_connection():
+    with pytest.raises(FleetConfigError, match="--devices-per-connection with --via tagotip-tcp"):
+        FleetConfig(
+            devices=10, interval=Interval.parse("2"), via="tagotip-tcp", devices_per_connection=5
+        )
 
 
 def test_an_mqtt_fleet_past_the_profiles_connections_or_subscriptions_needs_a_bigger_plan():

@@ -106,6 +106,8 @@ class FleetConfig:
     reconnect: str = "together"
     tagotip_envelope: str = "none"
     """A TagoTiP/S cipher suite each frame is sealed in (envelope.SUITE_OPTIONS), or none."""
+    devices_per_connection: int = 1
+    """Over MQTT, the devices behind one gateway's connection (TagoTipServers §3.1)."""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -127,6 +129,13 @@ class FleetConfig:
             self._check_tagotip()
         if self.tagotip_envelope != "none":
             self._check_envelope()
+        if not 1 <= self.devices_per_connection <= 1000:
+            raise FleetConfigError("--devices-per-connection must be from 1 to 1,000")
+        if self.devices_per_connection > 1 and self.via != bindings.MQTT:
+            raise FleetConfigError(
+                f"--devices-per-connection with --via {self.via}: only MQTT connections carry "
+                f"several devices' uplinks here; give --via {bindings.MQTT}"
+            )
         if not 1 <= self.buffer <= MAX_BUFFER:
             raise FleetConfigError(f"--buffer must be from 1 to {MAX_BUFFER:,} readings")
         # each parsed once now, so a bad value is refused before the run

@@ -233,34 +233,38 @@ def behind_one_address(config: FleetConfig, plan: str | None = None) -> BehindOn
     """Over MQTT and TCP the plan's TTL and idle timeout decide (schemas/tagotip.md): a device
     reporting within the idle timeout keeps its connection until the TTL ends it (devices/TTL
     reconnects a second), one reporting less often connects per report and is closed after the
-    idle timeout. Over HTTP neither is documented, so a device that keeps its connection
-    (`--connection keep-alive`) holds it between reports: one each; one that connects per
-    report holds one while it is answered: counted here as a second a report, the run measures
-    the real time."""
+    idle timeout. A gateway's devices over MQTT (--devices-per-connection) share its connection,
+    which their uplinks together keep from idling. Over HTTP neither is documented, so a device
+    that keeps its connection (`--connection keep-alive`) holds it between reports: one each;
+    one that connects per report holds one while it is answered: counted here as a second a
+    report, the run measures the real time."""
     per_second = config.offered_rate
     tip = tagotip_limits().plans.get(plan or "")
     if config.via == bindings.UDP:
         return BehindOneAddress(
             0, 0.0, "over UDP a device holds no connection: a datagram in, a datagram out"
         )
+    shared = config.devices_per_connection
+    holders = math.ceil(config.devices / shared)
+    holder = _holder(config)
     if config.via in CONNECTED and tip is not None:
-        interval = config.interval.mean
+        interval = config.interval.mean / shared  # a gateway's uplinks come N times as often
         if interval <= tip.idle_seconds:
             return BehindOneAddress(
-                config.devices,
-                config.devices * 60 / tip.ttl_seconds,
-                f"each device stays connected until the {tip.ttl_seconds:g}-s TTL ends it",
+                holders,
+                holders * 60 / tip.ttl_seconds,
+                f"{holder} stays connected until the {tip.ttl_seconds:g}-s TTL ends it",
             )
         return BehindOneAddress(
-            math.ceil(config.devices * tip.idle_seconds / interval),
+            min(holders, math.ceil(config.devices * tip.idle_seconds / config.interval.mean)),
             per_second * 60,
             f"a connection per report, closed after the {tip.idle_seconds:g}-s idle timeout",
         )
     if config.via in CONNECTED:  # a plan with no TagoTiP figures: nothing to count by
         return BehindOneAddress(
-            config.devices,
+            holders,
             0.0,
-            f"each device keeps its connection between reports: plan {plan or 'none'} gives no "
+            f"{holder} keeps its connection between reports: plan {plan or 'none'} gives no "
             "TTL nor idle timeout to count its closes by",
         )
     if config.connection == "per-report":
@@ -275,6 +279,12 @@ def behind_one_address(config: FleetConfig, plan: str | None = None) -> BehindOn
         "each device keeps its connection between reports (--connection keep-alive); no TTL "
         "nor idle timeout is documented for HTTP to close it",
     )
+
+
+def _holder(config: FleetConfig) -> str:
+    """Who holds a connection: each device, or each gateway of --devices-per-connection."""
+    shared = config.devices_per_connection
+    return "each device" if shared == 1 else f"each gateway of {shared} devices"
 
 
 def plan_needed(config: FleetConfig) -> str | None:
@@ -327,8 +337,9 @@ def _tagotip_lines(config: FleetConfig, plan: str, users: int) -> list[Line]:
                 "TagoTiP MQTT subscriptions a minute, the profile's",
                 held.opened_per_minute,
                 tip.mqtt_subscriptions_per_minute,
-                "each new connection subscribes to its device's ack topic, as this run's "
-                "devices do to pair ACKs (devices that never read an ACK need none)",
+                "each new connection subscribes to its devices' ack topics in one request, as "
+                "this run's devices do to pair ACKs (devices that never read an ACK need none; "
+                "whether TagoIO counts a request or each topic in it is not stated [?])",
             ),
         ]
     if tip is not None:
@@ -339,7 +350,7 @@ def _tagotip_lines(config: FleetConfig, plan: str, users: int) -> list[Line]:
                 tip.connections_per_ip,
                 "one per gateway (--users)"
                 if config.via == bindings.HTTP
-                else "each device its own, as in the field",
+                else f"{_holder(config)} its own, as in the field",
             )
         )
     return lines

@@ -14,6 +14,8 @@ import time
 from collections.abc import Callable
 from typing import Any, Generic, Protocol, TypeVar
 
+import gevent.lock
+
 from tagocheck.load.turns import Turns
 
 Fire = Callable[[str, float, Exception | None], None]
@@ -70,19 +72,34 @@ C = TypeVar("C", bound=Connection)
 class Connections(Generic[C]):
     """This process's devices' connections: one per device at most, made when needed."""
 
-    def __init__(self, make: Callable[[str], C], fire: Fire) -> None:
-        """`make(serial)`: a device's new connection, not yet open; `fire(name, milliseconds,
-        error)`: a connection event for Locust's stats (CONNECT, and each close the server
-        made, timed by the connection's life)."""
+    def __init__(
+        self,
+        make: Callable[[str], C],
+        fire: Fire,
+        key_of: Callable[[str], str] = lambda serial: serial,
+    ) -> None:
+        """`make(key)`: a new connection, not yet open, for the devices of that key (a device's
+        serial, or its gateway's first: `key_of(serial)`); `fire(name, milliseconds, error)`: a
+        connection event for Locust's stats (CONNECT, and each close the server made, timed by
+        the connection's life)."""
         self.make = make
         self.fire = fire
+        self.key_of = key_of
         self.open: dict[str, C] = {}
+        self.making: dict[str, gevent.lock.Semaphore] = {}
+        """A lock per key: a gateway's devices due together wait for one connection, rather
+        than each making its own."""
         self.turns = Turns()
 
     def connection(self, serial: str, timeout: float) -> tuple[C, float]:
-        """The device's open connection, or a new one: with the seconds it took to make (0
-        when it was open); NoAnswer when it could not be made."""
-        found = self.open.get(serial)
+        """The device's open connection (its gateway's), or a new one: with the seconds it took
+        to make (0 when it was open); NoAnswer when it could not be made."""
+        key = self.key_of(serial)
+        with self.making.setdefault(key, gevent.lock.Semaphore()):
+            return self._connection(key, timeout)
+
+    def _connection(self, key: str, timeout: float) -> tuple[C, float]:
+        found = self.open.get(key)
         if found is not None and found.open_now:
             return found, 0.0
         if found is not None:
@@ -90,15 +107,15 @@ class Connections(Generic[C]):
             lived = (time.perf_counter() - found.opened_at) * 1000
             self.fire(f"{CLOSED}{why}", lived, None)
         began = time.perf_counter()
-        connection = self.make(serial)
+        connection = self.make(key)
         try:
             connection.open(timeout)
         except NoAnswer as error:
-            self.open.pop(serial, None)
+            self.open.pop(key, None)
             self.fire(CONNECT, (time.perf_counter() - began) * 1000, error)
             raise
         connection.opened_at = time.perf_counter()
-        self.open[serial] = connection
+        self.open[key] = connection
         took = connection.opened_at - began
         self.fire(CONNECT, took * 1000, None)
         return connection, took

@@ -139,7 +139,14 @@ class Route:
         if via in (TAGOTIP_MQTT, TAGOTIP_UDP, TAGOTIP_TCP):
             if shard.devices is None:
                 if via == TAGOTIP_MQTT:
-                    shard.devices = MqttDevices(tip.mqtt, tip.auth_hash, fire, sealing)
+                    shard.devices = MqttDevices(
+                        tip.mqtt,
+                        tip.auth_hash,
+                        fire,
+                        sealing,
+                        serials=[serial for serial in shard.fleet.senders if serial],
+                        per_connection=shard.fleet.config.devices_per_connection,
+                    )
                 elif via == TAGOTIP_UDP:
                     shard.devices = UdpDevices(tip.udp, tip.auth_hash, sealing)
                 else:

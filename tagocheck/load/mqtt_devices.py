@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import secrets
 import socket
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 import gevent
 import gevent.event
@@ -55,25 +55,31 @@ class _Client(mqtt.Client):
         return connected_socket((self._host, self._port), self._connect_timeout)
 
 
-class DeviceConnection:
-    """One device's connection while it lasts: its ACKs by counter."""
+class MqttConnection:
+    """One MQTT connection while it lasts, carrying the uplinks of the devices behind it (one
+    device, or a gateway's: TagoTipServers §3.1 lets any connection of the profile publish to
+    any device's topics): their ACKs by device and counter."""
 
     def __init__(
-        self, host: str, port: int, serial: str, auth_hash: str, sealing: Sealing | None = None
+        self,
+        host: str,
+        port: int,
+        serials: tuple[str, ...],
+        auth_hash: str,
+        sealing: Sealing | None = None,
     ) -> None:
-        self.serial = serial
+        self.serials = serials
         self.auth_hash = auth_hash
         self.sealing = sealing
-        prefix = "$tip" if sealing is None else "$tips"
-        self.ack_topic = f"{prefix}/{serial}/ack"
-        self.push_topic = f"{prefix}/{serial}/push"
-        self.waiting: dict[int, gevent.event.AsyncResult] = {}
+        self.prefix = "$tip" if sealing is None else "$tips"
+        self.waiting: dict[str, dict[int, gevent.event.AsyncResult]] = {}
+        """Each device's uplinks out, by counter (one at a time: the device's turn)."""
         self.ready = gevent.event.AsyncResult()
         self.opened_at = 0.0
         self.closed_because: str | None = None
         self.last_error: str | None = None
         client = _Client(
-            mqtt.CallbackAPIVersion.VERSION2, client_id=f"{serial}-{secrets.token_hex(3)}"
+            mqtt.CallbackAPIVersion.VERSION2, client_id=f"{serials[0]}-{secrets.token_hex(3)}"
         )
         client.username_pw_set(*mqtt_credentials(auth_hash))
         client.on_connect = self._connected
@@ -84,8 +90,12 @@ class DeviceConnection:
         self.address = (host, port)
         self.reader: gevent.Greenlet | None = None
 
+    def topic(self, serial: str, verb: str) -> str:
+        return f"{self.prefix}/{serial}/{verb}"
+
     def open(self, timeout: float) -> None:
-        """Connect and subscribe to the ack topic; NoAnswer when refused or too slow."""
+        """Connect and subscribe to the devices' ack topics; NoAnswer when refused or too
+        slow."""
         try:
             self.client.connect(*self.address, keepalive=KEEPALIVE_SECONDS)
         except OSError as error:
@@ -122,32 +132,35 @@ class DeviceConnection:
         if reason.is_failure:
             self.ready.set_exception(NoAnswer(f"CONNECT refused: {reason}"))
             return
-        client.subscribe(self.ack_topic, qos=1)
+        client.subscribe([(self.topic(serial, "ack"), 1) for serial in self.serials])
 
     def _subscribed(self, _client, _userdata, _mid, reasons, _properties) -> None:
-        if any(r.is_failure for r in reasons):
-            self.ready.set_exception(NoAnswer(f"SUBSCRIBE refused: {reasons[0]}"))
+        refused = [r for r in reasons if r.is_failure]
+        if refused:
+            self.ready.set_exception(NoAnswer(f"SUBSCRIBE refused: {refused[0]}"))
         else:
             self.ready.set(True)
 
     def _message(self, _client, _userdata, message) -> None:
-        """An answer on the ack topic: the plain payload (`!N|OK|3`), handed to the uplink of
-        its number, or, sealed, the ACK frame the envelope opens to (`ACK|OK|3`), handed to the
-        uplink out."""
+        """An answer on a device's ack topic: the plain payload (`!N|OK|3`), handed to that
+        device's uplink of its number, or, sealed, the ACK frame the envelope opens to
+        (`ACK|OK|3`), handed to the device's one uplink out."""
+        serial = message.topic.split("/")[1] if message.topic.count("/") == 2 else ""
         answer = bytes(message.payload)
         if self.sealing is None:
             ack = _read(parse_ack_payload, answer)
         else:
-            answer = self.sealing.opened(self.serial, answer)
+            answer = self.sealing.opened(serial, answer)
             ack = _read(parse_ack, answer)
         if ack is not None and ack.seq is None and ack.detail in CLOSE_REASONS:
             self.closed_because = ack.detail  # the server ends the connection next
             return
+        out = self.waiting.get(serial) or {}
         if self.sealing is not None:
-            waiter = self.waiting.popitem()[1] if self.waiting else None
+            waiter = out.popitem()[1] if out else None
         else:
             seq = ack.seq if ack is not None else None
-            waiter = self.waiting.pop(seq, None) if seq is not None else None
+            waiter = out.pop(seq, None) if seq is not None else None
         if waiter is not None:
             waiter.set(answer)
         # an answer no uplink waits for (a late one, or one with no counter) is not paired
@@ -155,8 +168,9 @@ class DeviceConnection:
     def _disconnected(self, _client, _userdata, _flags, reason, _properties) -> None:
         why = self.closed_because or f"closed: {reason}"
         self.closed_because = self.closed_because or "other"
-        for waiter in self.waiting.values():
-            waiter.set_exception(NoAnswer(f"the connection ended before the ACK ({why})"))
+        for out in self.waiting.values():
+            for waiter in out.values():
+                waiter.set_exception(NoAnswer(f"the connection ended before the ACK ({why})"))
         self.waiting.clear()
         if not self.ready.ready():
             self.ready.set_exception(NoAnswer(f"the connection ended at once ({why})"))
@@ -165,19 +179,21 @@ class DeviceConnection:
     def open_now(self) -> bool:
         return self.closed_because is None and self.client.is_connected()
 
-    def push(self, counter: int, body: bytes, timeout: float) -> bytes:
-        """Publish one uplink with its counter; its answer (see _message), or NoAnswer."""
+    def push(self, serial: str, counter: int, body: bytes, timeout: float) -> bytes:
+        """Publish one uplink of the device with its counter; its answer (see _message), or
+        NoAnswer."""
         waiter = gevent.event.AsyncResult()
-        self.waiting[counter] = waiter
+        out = self.waiting.setdefault(serial, {})
+        out[counter] = waiter
         if self.sealing is None:
             payload = b"!%d|" % counter + body
         else:
-            payload = self.sealing.seal(self.auth_hash, self.serial, body.decode(), counter)
-        self.client.publish(self.push_topic, payload, qos=0)
+            payload = self.sealing.seal(self.auth_hash, serial, body.decode(), counter)
+        self.client.publish(self.topic(serial, "push"), payload, qos=0)
         try:
             return waiter.get(timeout=timeout)
         except gevent.Timeout:
-            self.waiting.pop(counter, None)
+            out.pop(counter, None)
             raise NoAnswer(f"no ACK within {timeout:g} s") from None
 
     def close(self) -> None:
@@ -188,22 +204,40 @@ class DeviceConnection:
 
 
 class MqttDevices:
-    """This process's devices' MQTT connections: one per device at most, made when needed."""
+    """This process's devices' MQTT connections, made when needed: one per device, or one per
+    gateway of `per_connection` devices (this process's devices in their order, so a gateway's
+    devices are always in one process)."""
 
     def __init__(
-        self, address: str, auth_hash: str, fire: Fire, sealing: Sealing | None = None
+        self,
+        address: str,
+        auth_hash: str,
+        fire: Fire,
+        sealing: Sealing | None = None,
+        serials: Sequence[str] = (),
+        per_connection: int = 1,
     ) -> None:
         host, _, port = address.rpartition(":")
+        self.behind: dict[str, tuple[str, ...]] = {}
+        """Each device's gateway: the serials that share its connection, itself first when
+        alone."""
+        for start in range(0, len(serials) if per_connection > 1 else 0, per_connection):
+            gateway = tuple(serials[start : start + per_connection])
+            self.behind.update(dict.fromkeys(gateway, gateway))
         self.connections = Connections(
-            lambda serial: DeviceConnection(host, int(port), serial, auth_hash, sealing), fire
+            lambda key: MqttConnection(
+                host, int(port), self.behind.get(key, (key,)), auth_hash, sealing
+            ),
+            fire,
+            key_of=lambda serial: self.behind.get(serial, (serial,))[0],
         )
 
     def send(self, serial: str, body: bytes, timeout: float) -> bytes:
-        """One uplink of the device, on its open connection or a new one: the ACK payload (the
-        frame it opens to, when sealed); NoAnswer when none."""
+        """One uplink of the device, on its (gateway's) open connection or a new one: the ACK
+        payload (the frame it opens to, when sealed); NoAnswer when none."""
         with self.connections.turns.of(serial) as counter:
             connection, _ = self.connections.connection(serial, timeout)
-            return connection.push(counter, body, timeout)
+            return connection.push(serial, counter, body, timeout)
 
     def close_all(self) -> None:
         self.connections.close_all()

@@ -42,6 +42,7 @@ def fleet_config(options: Any) -> FleetConfig:
         backfill=options.backfill,
         reconnect=options.reconnect,
         tagotip_envelope=getattr(options, "tagotip_envelope", "none"),
+        devices_per_connection=getattr(options, "devices_per_connection", 1),
     )
 
 

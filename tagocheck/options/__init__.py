@@ -91,6 +91,7 @@ FLEET_SHAPE = (
     "--backfill",
     "--reconnect",
     "--tagotip-envelope",
+    "--devices-per-connection",
 )
 """How each device reports: the same options for Locust and for `tagocheck capacity`."""
 

@@ -202,6 +202,17 @@ def every_option() -> list[Option]:
             choices=("none", *SUITE_OPTIONS),
         ),
         Option(
+            "--devices-per-connection",
+            "Devices per MQTT connection",
+            "--via tagotip-mqtt: devices behind one gateway, sharing its MQTT connection (any "
+            "connection of the profile may publish to any device's topics, TagoTipServers "
+            "§3.1); 1: each device its own connection",
+            number(1, 1000, integer=True),
+            1,
+            unit="devices",
+            scenarios=("fleet", "capacity", "soak"),
+        ),
+        Option(
             "--tagotip-udp",
             "TagoTiP UDP endpoint",
             "--via tagotip-udp on --host: the TagoTiP UDP endpoint as HOST:PORT (e.g. "

@@ -39,6 +39,7 @@ def tip_run(
     via: str = "tagotip-http",
     serve: tuple[str, ...] = (),
     seconds: int = 4,
+    extra: tuple[str, ...] = (),
 ) -> tuple:
     """A short TagoTiP run on a --host target with `faults`: its seeded fleet, its TagoTiP
     binding's address and the profile's authorization key, as a user would give them. With a
@@ -58,6 +59,7 @@ def tip_run(
             *("--host", target.url, "--fleet-file", info["fleet_file"], "--via", via, *where),
             *("--authorization", info["authorization"], "--run-dir", str(run_dir)),
             *judged,
+            *extra,
         )
     return done, run_dir
 
@@ -221,6 +223,37 @@ def test_mqtt_devices_connect_again_after_the_ttl_and_lose_nothing(tmp_path):
     stats = stats_of(kept_dir)
     assert int(stats["CONNECT"]["Request Count"]) == 20
     assert not any(name.startswith("closed:") for name in stats)
+
+
+@pytest.mark.parametrize("envelope", ["none", "aes-128-gcm"])
+def test_a_gateways_devices_share_its_mqtt_connection_and_lose_nothing(tmp_path, envelope):
+    """20 devices behind 4 gateways (--devices-per-connection 5), plain and sealed: the target
+    sees 4 connections, not 20, each subscribed to its 5 devices' ack topics, and every ACK
+    goes to its own device's uplink (by counter, or sealed by the topic's serial) with
+    nothing lost. With a 2-s TTL each gateway connects again for its devices' next uplinks,
+    one connection each time however many of its devices are due together."""
+    ttl = ("--tagotip-ttl-seconds", "2", "--tagotip-idle-seconds", "5")
+    gateways = ("--devices-per-connection", "5", "--tagotip-envelope", envelope)
+    done, run_dir = tip_run(tmp_path, [], via="tagotip-mqtt", serve=ttl, seconds=7, extra=gateways)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    summary = summary_of(run_dir)
+    assert summary["outcomes"] == {
+        route_of("tagotip-mqtt", envelope): {"accepted": summary["reports"]}
+    }
+    integrity = summary["integrity"]
+    assert integrity["lost"] == integrity["duplicated"] == 0
+    assert integrity["acknowledgements_miscounted"] == 0
+    assert integrity["reports_acknowledged"] == summary["reports"] > 150
+    stats = stats_of(run_dir)
+    closes = int(stats["closed: ttl_expired"]["Request Count"])
+    made = int(stats["CONNECT"]["Request Count"])
+    assert closes >= 4, stats
+    assert closes <= made <= 4 + closes, stats  # one per gateway, again after each close
+
+    _, kept_dir = tip_run(
+        tmp_path / "kept", ["no-ttl"], via="tagotip-mqtt", serve=ttl, extra=gateways
+    )
+    assert int(stats_of(kept_dir)["CONNECT"]["Request Count"]) == 4
 
 
 @pytest.mark.parametrize(

@@ -13,7 +13,7 @@ ifneq ($(shell $(BIN)/python -c "import tagocheck" >/dev/null 2>&1 && echo ok),o
 $(shell rm -f $(STAMP))
 endif
 
-.PHONY: demo test lint format venv clean browser readme truth-table perturbations entry-points faults schemathesis trouble contract-seeds tagotip-fleets
+.PHONY: demo test lint format venv clean browser mosquitto readme truth-table perturbations entry-points faults schemathesis trouble contract-seeds tagotip-fleets
 
 demo: $(STAMP)
 	$(BIN)/tagocheck capacity
@@ -27,7 +27,7 @@ demo: $(STAMP)
 # (an empty value unsets it; __pycache__ is ignored by git).
 TEST_WORKERS ?= 6
 test: export PYTHONDONTWRITEBYTECODE =
-test: $(STAMP) lint browser $(SDK_JS)
+test: $(STAMP) lint browser mosquitto $(SDK_JS)
 	TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -n $(TEST_WORKERS) --maxschedchunk 4 -m "not exclusive" --durations=15
 	TAGOCHECK_CHROMIUM=$(CHROMIUM) $(BIN)/pytest -m exclusive
 	$(BIN)/pytest contract/ --junitxml=reports/contract/junit.xml
@@ -94,6 +94,15 @@ browser: $(CHROMIUM)
 $(CHROMIUM):
 	@command -v apt-get >/dev/null || { echo "the report tests need Chromium at $(CHROMIUM)"; exit 1; }
 	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
+
+# `tagocheck serve --tagotip-mqtt-broker mosquitto` starts Debian's mosquitto with a plugin it
+# builds against mosquitto-dev's headers (tagocheck/server/mosquitto/): installed when missing.
+MOSQUITTO_HEADER := /usr/include/mosquitto_broker.h
+mosquitto: $(MOSQUITTO_HEADER)
+
+$(MOSQUITTO_HEADER):
+	@command -v apt-get >/dev/null || { echo "the MQTT tests need mosquitto and mosquitto-dev"; exit 1; }
+	apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq mosquitto mosquitto-dev libmosquitto-dev >/dev/null
 
 # The official JS SDK, pinned by tests/sdk_js/package-lock.json, for tests/server/test_sdk_js_methods.py;
 # Node.js and npm are Debian's, installed when missing.

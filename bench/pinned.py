@@ -34,8 +34,7 @@ def pinned_run(
         state, "--plan", "unlimited", "--seed-devices", str(devices), *serve, timeout=timeout
     )
     try:
-        for tid in os.listdir(f"/proc/{target.process.pid}/task"):
-            os.sched_setaffinity(int(tid), {0})
+        _pin(target.process.pid, 0)
         info = target.info
         command = ["taskset", "-c", "1", sys.executable, "-m", "locust"]
         command += ["-f", f"loadtests/{scenario}.py", "--headless", "--only-summary"]
@@ -55,3 +54,12 @@ def pinned_run(
             f"the {scenario} run wrote no summary:\n{done.stdout[-2000:]}{done.stderr[-2000:]}"
         )
     return done, json.loads((run_dir / "summary.json").read_text())
+
+
+def _pin(pid: int, core: int) -> None:
+    """Every thread of the process and of its children (mosquitto, when the target starts it)
+    on `core`: a child started before the pinning would otherwise run anywhere."""
+    for tid in os.listdir(f"/proc/{pid}/task"):
+        os.sched_setaffinity(int(tid), {core})
+        for child in Path(f"/proc/{pid}/task/{tid}/children").read_text().split():
+            _pin(int(child), core)

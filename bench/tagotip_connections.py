@@ -6,11 +6,13 @@ The embedded target (core 0) serves the binding with scale's TTL (15 s) and idle
 so with gaps under the idle timeout every device holds a connection until the TTL ends it and
 connects again: devices / 15 reconnects a second beside the uplinks. Printed: achieved over
 offered in the steady part (goal >= 0.99), schedule lateness p99 (goal < 100 ms), connections
-made, closes by reason, and integrity on the devices read back (issue 30).
+made, closes by reason, and integrity on the devices read back (issue 30). Over MQTT the
+target's broker is mosquitto by default (`--broker amqtt`: the in-process one), and devices may
+sit behind gateways sharing a connection (`--devices-per-connection`).
 
     .venv/bin/python bench/tagotip_connections.py [--via tagotip-mqtt|tagotip-tcp]
         [--devices 10000] [--interval 4] [--jitter 0.5] [--seconds 60]
-        [--devices-per-connection 1]
+        [--devices-per-connection 1] [--broker mosquitto|amqtt]
 """
 
 from __future__ import annotations
@@ -44,6 +46,12 @@ def main() -> int:
     )
     parser.add_argument("--seconds", type=int, default=60)
     parser.add_argument(
+        "--broker",
+        choices=("amqtt", "mosquitto"),
+        default="mosquitto",
+        help="MQTT: the embedded target's broker (tagocheck serve --tagotip-mqtt-broker)",
+    )
+    parser.add_argument(
         "--devices-per-connection",
         type=int,
         default=1,
@@ -69,10 +77,10 @@ def main() -> int:
         ]
         extra += ["-t", f"{args.seconds}s", "--integrity-devices", "2000"]
         extra += ["--devices-per-connection", str(args.devices_per_connection)]
+        serve = (PORT_OPTION[args.via], "0", "--tagotip-mqtt-broker", args.broker, *LIMITS)
         done, summary = pinned_run(
-            "fleet", args.devices, run_dir, extra, Path(tmp) / "state",
-            users=users, serve=(PORT_OPTION[args.via], "0", *LIMITS),
-        )  # fmt: skip
+            "fleet", args.devices, run_dir, extra, Path(tmp) / "state", users=users, serve=serve
+        )
         with (run_dir / "locust_stats.csv").open() as rows:
             stats = {row["Name"]: row for row in csv.DictReader(rows)}
     limit = summary["limit"]

@@ -120,8 +120,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--tagotip-mqtt-port",
         type=_port,
         default=None,
-        help="serve TagoTiP's MQTT binding (an amqtt broker in this process) on this port, 0 for "
-        "a free one (none: no broker, and amqtt is not even loaded)",
+        help="serve TagoTiP's MQTT binding on this port, 0 for a free one (none: no broker, "
+        "and neither broker is even loaded)",
+    )
+    parser.add_argument(
+        "--tagotip-mqtt-broker",
+        choices=("amqtt", "mosquitto"),
+        default="amqtt",
+        help="which broker carries the MQTT binding: amqtt, in this process; mosquitto, started "
+        "beside it with a TagoTiP plugin (built with gcc on first use; needs Debian's mosquitto "
+        "and mosquitto-dev), for fleets larger than amqtt carries on one core (amqtt)",
     )
     parser.add_argument(
         "--tagotip-udp-port",
@@ -314,12 +322,38 @@ def _certificates(state: Path, host: str) -> tuple[Path, Path, Path]:
     return ca_path, cert_path, key_path
 
 
+async def _mqtt_binding(args: argparse.Namespace, tagotip: TagoTipService) -> Any:
+    """TagoTiP's MQTT binding on the broker asked for, started (loaded only when asked)."""
+    limits = {"ttl_seconds": args.tagotip_ttl_seconds, "idle_seconds": args.tagotip_idle_seconds}
+    if args.tagotip_mqtt_broker == "mosquitto":
+        from tagocheck.server.tagotip_mosquitto import BrokerError, TagoTipMosquitto
+
+        mosquitto = TagoTipMosquitto(
+            tagotip, args.plan, args.host, args.tagotip_mqtt_port, **limits
+        )
+        try:
+            await mosquitto.start()
+        except (TimeoutError, BrokerError, OSError) as error:
+            await mosquitto.stop()
+            raise ServeError(f"cannot start mosquitto for the MQTT binding: {error}") from None
+        return mosquitto
+    from tagocheck.server.tagotip_mqtt import TagoTipMqtt
+
+    mqtt = TagoTipMqtt(tagotip, args.plan, args.host, args.tagotip_mqtt_port, **limits)
+    try:
+        await mqtt.start()
+    except Exception as error:  # amqtt wraps a taken port in errors of its own
+        raise ServeError(f"cannot start TagoTiP's MQTT broker: {error}") from None
+    return mqtt
+
+
 async def _serve(args: argparse.Namespace, faults: Faults) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     state = _state_dir(args.state_dir)
     store = Store(state / "target.sqlite3")
     loop = asyncio.get_running_loop()
     store.start(loop)
+    mqtt = None
     try:
         account = Account(store, args.profile_token)
         await account.save_meta()
@@ -382,22 +416,8 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop)
-        mqtt = None
         if args.tagotip_mqtt_port is not None:
-            from tagocheck.server.tagotip_mqtt import TagoTipMqtt  # amqtt: loaded when asked
-
-            mqtt = TagoTipMqtt(
-                tagotip,
-                args.plan,
-                args.host,
-                args.tagotip_mqtt_port,
-                ttl_seconds=args.tagotip_ttl_seconds,
-                idle_seconds=args.tagotip_idle_seconds,
-            )
-            try:
-                await mqtt.start()
-            except Exception as error:  # amqtt wraps a taken port in errors of its own
-                raise ServeError(f"cannot start TagoTiP's MQTT broker: {error}") from None
+            mqtt = await _mqtt_binding(args, tagotip)
         udp = udps = None
         if args.tagotip_udp_port is not None:
             from tagocheck.server.tagotip_udp import serve_udp
@@ -458,8 +478,6 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
             gc.freeze()
             print(line, flush=True)
         await asyncio.gather(*tasks)
-        if mqtt is not None:
-            await mqtt.stop()
         if tcp is not None:
             await tcp.stop()
         for endpoint in (udp, udps):
@@ -469,4 +487,6 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
         await app.persist_activity()
         return 0 if all(s.started for s, _ in listeners) else 1
     finally:
+        if mqtt is not None:  # mosquitto is a process of its own: stopped however this ends
+            await mqtt.stop()
         store.close()

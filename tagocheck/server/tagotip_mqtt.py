@@ -34,47 +34,19 @@ from amqtt.plugins.base import BaseAuthPlugin, BasePlugin
 from tagocheck.server import LISTEN_BACKLOG
 from tagocheck.server.amqtt_sessions import use_light_sessions
 from tagocheck.server.plans import TagoTipConnections, tagotip_connections
-from tagocheck.server.tagotip_service import TagoTipService
-from tagocheck.tagotip.frames import (
-    Ack,
-    ack_payload,
-    check_serial,
-    check_size,
-    echoed_counter,
-    parse_counter,
+from tagocheck.server.tagotip_mqtt_binding import (
+    answer,
+    close_notices,
+    is_ack_topic,
+    topic_parts,
 )
-from tagocheck.tagotip.grammar import FrameError, split_unescaped
+from tagocheck.server.tagotip_service import TagoTipService
 
 log = logging.getLogger("tagocheck.server.tagotip_mqtt")
-MAX_TOPIC = 128  # [C transports/mqtt]
 
 BINDINGS: dict[str, TagoTipMqtt] = {}
 """The running bindings by name: amqtt builds its plugins from their dotted path and a config,
 so a plugin finds its binding here by the name in its config."""
-
-
-def _topic(topic: str) -> tuple[str, str, str] | None:
-    """(prefix, serial, verb) of `$tip/{serial}/{verb}` or `$tips/...`, else None."""
-    parts = topic.split("/")
-    if len(parts) != 3 or parts[0] not in ("$tip", "$tips"):
-        return None
-    return parts[0], parts[1], parts[2]
-
-
-def _is_ack_topic(topic_filter: str) -> bool:
-    """An exact `$tip/{serial}/ack` or `$tips/{serial}/ack` filter (no wildcard)."""
-    named = _topic(topic_filter)
-    return named is not None and named[2] == "ack" and "+" not in named[1] and "#" not in named[1]
-
-
-def _counter_and_rest(payload: str) -> tuple[int | None, str]:
-    """§3.3: an optional `!N|` before the body."""
-    if not payload.startswith("!"):
-        return None, payload
-    head, *rest = split_unescaped(payload, "|")
-    if not rest:
-        raise FrameError("invalid_payload", "TagoTipServers §3.3", "a counter with no body")
-    return parse_counter(head), payload[len(head) + 1 :]
 
 
 class TipBroker(Broker):
@@ -114,7 +86,7 @@ class TipBroker(Broker):
 
     async def _handle_message_delivery(self, client_session, handler, wait_deliver):  # type: ignore[no-untyped-def]
         message = wait_deliver.result()
-        if message is not None and _topic(message.topic or "") is not None:
+        if message is not None and topic_parts(message.topic or "") is not None:
             await self.plugins_manager.fire_event(
                 BrokerEvents.MESSAGE_RECEIVED, client_id=client_session.client_id, message=message
             )
@@ -130,7 +102,7 @@ class TipBroker(Broker):
     async def add_subscription(self, subscription: tuple[str, int], session: Any) -> int:
         granted = await super().add_subscription(subscription, session)
         topic = subscription[0]
-        if granted == 0x80 or not _is_ack_topic(topic):
+        if granted == 0x80 or not is_ack_topic(topic):
             return granted
         subscribers = self.ack_subscribers.setdefault(topic, [])
         for entry in self._subscriptions.pop(topic, []):
@@ -319,17 +291,11 @@ class TipPlugin(BasePlugin):
         await self._close(client_id, b"ERR|ttl_expired")
 
     async def _close(self, client_id: str, why: bytes) -> None:
-        """`why` on the connection's ack topics (sealed on a `$tips/` one, the payload's
-        semantics being the same on both prefixes, transports/mqtt), then the connection
-        closed."""
-        for topic in self.ack_topics.pop(client_id, ()):
-            named = _topic(topic)
-            if named is None or "+" in topic or "#" in topic:
-                continue
-            if named[0] == "$tip":
-                await self._deliver(topic, why)
-            elif (sealed := self.binding.service.sealed_notice(named[1], why)) is not None:
-                await self._deliver(topic, sealed)
+        """`why` on the connection's ack topics (close_notices), then the connection closed."""
+        for topic, notice in close_notices(
+            self.binding.service, self.ack_topics.pop(client_id, ()), why
+        ):
+            await self._deliver(topic, notice)
         await asyncio.sleep(0.05)  # the ERR goes out before the close
         # amqtt has no public call to drop one client: its take-over path does this
         found = self.context._broker_instance._sessions.get(client_id)
@@ -339,33 +305,8 @@ class TipPlugin(BasePlugin):
                 await found[1].stop()
 
     async def on_broker_message_received(self, *, client_id: str, message: Any) -> None:
-        named = _topic(message.topic)
-        if named is None or named[2] not in ("push", "pull"):
-            return
-        prefix, serial, verb = named
-        data = bytes(message.data)
-        if prefix == "$tips":
-            answer = await self.binding.service.handle_envelope(data)
-            await self._deliver(f"$tips/{serial}/ack", answer)
-            return
-        ack = await self._plain(client_id, message.topic, serial, verb, data)
-        await self._deliver(f"$tip/{serial}/ack", ack_payload(ack).encode())
-
-    async def _plain(self, client_id: str, topic: str, serial: str, verb: str, data: bytes) -> Ack:
         session = self.context.get_session(client_id)
         auth = f"{session.username or ''}{session.password or ''}" if session else ""
-        seq = echoed_counter(data, 0)
-        try:
-            if len(topic) > MAX_TOPIC:
-                raise FrameError("invalid_payload", "transports/mqtt", "a topic over 128 chars")
-            check_serial(serial)
-            check_size(data)
-            seq, rest = _counter_and_rest(data.decode())
-        except FrameError as refused:
-            return Ack("ERR", refused.code, seq)
-        except UnicodeDecodeError:
-            return Ack("ERR", "invalid_payload", seq)
-        if verb == "pull":
-            names = "[" + ";".join(rest.split(",")) + "]"
-            return await self.binding.service.handle("PULL", auth, serial, names, seq)
-        return await self.binding.service.handle("PUSH", auth, serial, rest, seq)
+        answered = await answer(self.binding.service, auth, message.topic, bytes(message.data))
+        if answered is not None:
+            await self._deliver(*answered)

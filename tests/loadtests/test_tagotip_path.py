@@ -225,14 +225,24 @@ def test_mqtt_devices_connect_again_after_the_ttl_and_lose_nothing(tmp_path):
     assert not any(name.startswith("closed:") for name in stats)
 
 
-@pytest.mark.parametrize("envelope", ["none", "aes-128-gcm"])
-def test_a_gateways_devices_share_its_mqtt_connection_and_lose_nothing(tmp_path, envelope):
+@pytest.mark.parametrize(
+    ("envelope", "broker"),
+    [
+        ("none", "amqtt"),
+        ("aes-128-gcm", "amqtt"),
+        ("none", "mosquitto"),
+        ("aes-128-gcm", "mosquitto"),
+    ],
+)
+def test_a_gateways_devices_share_its_mqtt_connection_and_lose_nothing(tmp_path, envelope, broker):
     """20 devices behind 4 gateways (--devices-per-connection 5), plain and sealed: the target
     sees 4 connections, not 20, each subscribed to its 5 devices' ack topics, and every ACK
     goes to its own device's uplink (by counter, or sealed by the topic's serial) with
     nothing lost. With a 2-s TTL each gateway connects again for its devices' next uplinks,
-    one connection each time however many of its devices are due together."""
+    one connection each time however many of its devices are due together. On both brokers
+    the target serves the binding on."""
     ttl = ("--tagotip-ttl-seconds", "2", "--tagotip-idle-seconds", "5")
+    ttl += ("--tagotip-mqtt-broker", broker)
     gateways = ("--devices-per-connection", "5", "--tagotip-envelope", envelope)
     done, run_dir = tip_run(tmp_path, [], via="tagotip-mqtt", serve=ttl, seconds=7, extra=gateways)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]

@@ -1,7 +1,8 @@
 """The embedded target's TagoTiP MQTT binding, driven by paho-mqtt as a device would: uplinks on
 `$tip/{serial}/push|pull`, ACKs on `$tip/{serial}/ack` with the counter echoed, what is
 acknowledged read back through GET /data, and the plan's connection rules: credentials, the
-connections per IP, the TTL with `ERR|ttl_expired`, the idle timeout, and the no-ttl fault."""
+connections per IP, the TTL with `ERR|ttl_expired`, the idle timeout, and the no-ttl fault;
+on amqtt in the target's process and on mosquitto started beside it."""
 
 from __future__ import annotations
 
@@ -61,8 +62,16 @@ class Device:
         self.client.loop_stop()
 
 
-def serve(tmp_path, *args: str):
-    return start_target(tmp_path, "--tagotip-mqtt-port", "0", *args)
+@pytest.fixture(scope="module", params=["amqtt", "mosquitto"])
+def serve(request):
+    """The target on each broker the binding runs on: amqtt in its process, mosquitto beside
+    it with our plugin; every rule below holds on both."""
+
+    def started(tmp_path, *args: str):
+        broker = ("--tagotip-mqtt-broker", request.param)
+        return start_target(tmp_path, "--tagotip-mqtt-port", "0", *broker, *args)
+
+    return started
 
 
 def make_device(info: dict) -> str:
@@ -76,7 +85,7 @@ def make_device(info: dict) -> str:
 
 
 @pytest.fixture(scope="module")
-def scale(tmp_path_factory):
+def scale(tmp_path_factory, serve):
     with serve(tmp_path_factory.mktemp("mqtt"), "--plan", "scale") as target:
         token = make_device(target.info)
         yield target.info, token
@@ -118,7 +127,7 @@ def test_wrong_credentials_are_refused(scale):
     assert device.accepted is False
 
 
-def test_the_ttl_closes_a_busy_connection_with_ttl_expired(tmp_path):
+def test_the_ttl_closes_a_busy_connection_with_ttl_expired(tmp_path, serve):
     """Said on each ack topic: plain on `$tip/`, sealed in the device's suite on `$tips/`
     (transports/mqtt: the same semantics on both prefixes)."""
     with serve(tmp_path, "--plan", "scale", "--tagotip-ttl-seconds", "1.5") as target:
@@ -151,7 +160,7 @@ def test_the_ttl_closes_a_busy_connection_with_ttl_expired(tmp_path):
     assert 1.2 < closed_at - device.started < 3.5
 
 
-def test_no_ttl_fault_keeps_the_connection(tmp_path):
+def test_no_ttl_fault_keeps_the_connection(tmp_path, serve):
     args = ("--plan", "scale", "--tagotip-ttl-seconds", "1", "--fault", "no-ttl")
     with serve(tmp_path, *args) as target:
         make_device(target.info)
@@ -164,7 +173,7 @@ def test_no_ttl_fault_keeps_the_connection(tmp_path):
             device.stop()
 
 
-def test_a_silent_connection_is_closed_at_the_idle_timeout(tmp_path):
+def test_a_silent_connection_is_closed_at_the_idle_timeout(tmp_path, serve):
     args = ("--plan", "scale", "--tagotip-idle-seconds", "1", "--tagotip-ttl-seconds", "60")
     with serve(tmp_path, *args) as target:
         make_device(target.info)
@@ -178,7 +187,7 @@ def test_a_silent_connection_is_closed_at_the_idle_timeout(tmp_path):
     assert device.acks.get(timeout=1)[1] == b"ERR|keep_alive_timeout"
 
 
-def test_connections_past_the_per_ip_limit_are_refused(tmp_path):
+def test_connections_past_the_per_ip_limit_are_refused(tmp_path, serve):
     with serve(tmp_path, "--plan", "free") as target:  # Free: 3 connections per IP [C]
         devices = [Device(target.info, client_id=f"c{n}") for n in range(4)]
         for device in devices:
@@ -208,3 +217,24 @@ def test_acks_reach_the_device_a_wildcard_listener_and_no_one_unsubscribed(scale
     finally:
         device.stop()
         listener.stop()
+
+
+def test_no_device_reads_what_other_devices_send(scale):
+    """mosquitto routes each push to the target on `$tagocheck/in/...` (its plugin): a device
+    that subscribes there, or to `#`, sees no other device's frame, only the ACKs on the ack
+    topic it subscribed to (any device of the profile may, TagoTipServers §3.1)."""
+    info, _ = scale
+    snoop = Device(info, client_id="snoop")
+    snoop.client.subscribe([("$tagocheck/#", 1), ("#", 1)])
+    time.sleep(0.3)
+    device = Device(info, client_id="sender")
+    try:
+        assert device.send("push", "!9|[secret:=1]") == b"!9|OK|1"
+        time.sleep(0.3)
+    finally:
+        device.stop()
+        snoop.stop()
+    seen = []
+    while not snoop.acks.empty():
+        seen.append(snoop.acks.get())
+    assert seen == [(ACK, b"!9|OK|1")]

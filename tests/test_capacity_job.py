@@ -397,7 +397,10 @@ def test_the_run_lands_where_the_caller_is_whatever_the_parts_working_directory(
         text=True,
         timeout=300,
     )
-    assert done.returncode == 0, done.stdout[-3000:] + done.stderr[-3000:]
+    # where the run lands, whatever its verdict: a 3-s step on a busy CI machine may miss the
+    # thresholds (exit 1, seen once: 21 of 25 reports/s), which is not what is tested here
+    assert done.returncode in (0, 1), done.stdout[-3000:] + done.stderr[-3000:]
+    assert "Report:" in done.stdout
     run = tmp_path / "rel-run"
     for name in ("summary.json", "steps.json", "timeline.jsonl", "report.html"):
         assert (run / name).exists(), name

@@ -219,8 +219,8 @@ class MqttDevices:
     ) -> None:
         host, _, port = address.rpartition(":")
         self.behind: dict[str, tuple[str, ...]] = {}
-        """Each device's gateway: the serials that share its connection, itself first when
-        alone."""
+        """Each gateway's devices by serial: the serials that share its connection, the first
+        one its key; a device with a connection of its own is not in it."""
         for start in range(0, len(serials) if per_connection > 1 else 0, per_connection):
             gateway = tuple(serials[start : start + per_connection])
             self.behind.update(dict.fromkeys(gateway, gateway))

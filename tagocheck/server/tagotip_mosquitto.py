@@ -160,7 +160,8 @@ class TagoTipMosquitto:
         for _ in range(200):
             if self.process.poll() is not None:
                 said = (self.process.stderr.read() if self.process.stderr else "").strip()
-                raise BrokerError(f"mosquitto exited at once: {said.splitlines()[-1:] or ''}")
+                last = said.splitlines()[-1] if said else f"exit {self.process.returncode}"
+                raise BrokerError(f"mosquitto exited at once: {last}")
             try:
                 with socket.create_connection((self.host, self.port), timeout=0.2):
                     return

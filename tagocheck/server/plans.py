@@ -11,7 +11,7 @@ from __future__ import annotations
 import dataclasses
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Collection
 from dataclasses import dataclass
 
 # Requests per window for each plan and limited route: the facts file's hard-limits table.
@@ -55,6 +55,8 @@ class TagoTipConnections:
     mqtt_per_profile: int
     ttl_seconds: float
     idle_seconds: float
+    expire: bool = True
+    """Whether the TTL and idle timeout end connections (not under the no-ttl fault)."""
 
 
 TAGOTIP_CONNECTIONS = {
@@ -66,15 +68,20 @@ TAGOTIP_CONNECTIONS = {
 
 
 def tagotip_connections(
-    plan: str, ttl_seconds: float | None = None, idle_seconds: float | None = None
+    plan: str,
+    ttl_seconds: float | None = None,
+    idle_seconds: float | None = None,
+    faults: Collection[str] = (),
 ) -> TagoTipConnections:
     """The plan's TagoTiP connection limits, the TTL or idle timeout shortened when given (for
-    tests: a 15-s TTL is long to wait for); the MQTT and TCP bindings both hold to them."""
+    tests: a 15-s TTL is long to wait for), neither enforced under the no-ttl fault; the MQTT
+    and TCP bindings all hold to them."""
     limits = TAGOTIP_CONNECTIONS[plan]
     return dataclasses.replace(
         limits,
         ttl_seconds=ttl_seconds or limits.ttl_seconds,
         idle_seconds=idle_seconds or limits.idle_seconds,
+        expire="no-ttl" not in faults,
     )
 
 

@@ -95,8 +95,9 @@ class TagoTipMosquitto:
         idle_seconds: float | None = None,
     ) -> None:
         self.service = service
-        self.limits: TagoTipConnections = tagotip_connections(plan, ttl_seconds, idle_seconds)
-        self.enforce_ttl = "no-ttl" not in service.app.faults
+        self.limits: TagoTipConnections = tagotip_connections(
+            plan, ttl_seconds, idle_seconds, service.app.faults
+        )
         self.host = host
         self.port = port
         self.process: subprocess.Popen | None = None
@@ -126,8 +127,8 @@ class TagoTipMosquitto:
         await asyncio.wait_for(self._connected, timeout=5)
 
     def _config(self, plugin: Path, user: str, password: str) -> str:
-        ttl = self.limits.ttl_seconds if self.enforce_ttl else 0
-        idle = self.limits.idle_seconds if self.enforce_ttl else 0
+        ttl = self.limits.ttl_seconds if self.limits.expire else 0
+        idle = self.limits.idle_seconds if self.limits.expire else 0
         options = {
             "auth_hash": self.service.auth_hash,
             "any_auth": "1" if "any-authorization" in self.service.app.faults else "0",

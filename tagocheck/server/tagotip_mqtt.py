@@ -156,8 +156,9 @@ class TagoTipMqtt:
         name: str = "tagotip",
     ) -> None:
         self.service = service
-        self.limits: TagoTipConnections = tagotip_connections(plan, ttl_seconds, idle_seconds)
-        self.enforce_ttl = "no-ttl" not in service.app.faults
+        self.limits: TagoTipConnections = tagotip_connections(
+            plan, ttl_seconds, idle_seconds, service.app.faults
+        )
         self.name = name
         self.address = (host, port)
         self.broker: TipBroker | None = None
@@ -213,7 +214,7 @@ class TipAuthPlugin(BaseAuthPlugin):
         if same_ip >= binding.limits.per_ip or total >= binding.limits.mqtt_per_profile:
             binding.refused_connects += 1
             return False
-        if binding.enforce_ttl:
+        if binding.limits.expire:
             idle = max(1, round(binding.limits.idle_seconds))  # MQTT keep-alive is whole seconds
             session.keep_alive = min(session.keep_alive or idle, idle)
         return True
@@ -241,7 +242,7 @@ class TipPlugin(BasePlugin):
 
     async def on_broker_client_connected(self, *, client_id: str, client_session: Any) -> None:
         self.binding.connected[client_session.remote_address] += 1
-        if self.binding.enforce_ttl:
+        if self.binding.limits.expire:
             self.timers[client_id] = asyncio.ensure_future(self._expire(client_id))
             found = self.context._broker_instance._sessions.get(client_id)
             if found is not None:  # amqtt's reader calls this on keep-alive silence, then goes on

@@ -43,8 +43,9 @@ class TagoTipTcp:
         idle_seconds: float | None = None,
     ) -> None:
         self.service = service
-        self.limits: TagoTipConnections = tagotip_connections(plan, ttl_seconds, idle_seconds)
-        self.enforce_ttl = "no-ttl" not in service.app.faults
+        self.limits: TagoTipConnections = tagotip_connections(
+            plan, ttl_seconds, idle_seconds, service.app.faults
+        )
         self.connected: Counter = Counter()
         """Connections open now, by the client's IP address."""
         self.server: asyncio.Server | None = None
@@ -132,7 +133,7 @@ class Exchanges:
 
     async def _within(self, reading):  # type: ignore[no-untyped-def]
         """A read, cut short by the TTL or the idle timeout (Closing with its code)."""
-        if not self.binding.enforce_ttl:
+        if not self.binding.limits.expire:
             return await reading
         limits = self.binding.limits
         left = self.ends_at - self.loop.time()

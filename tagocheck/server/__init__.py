@@ -12,3 +12,6 @@ default, 100, overflows when a fleet connects in a burst: Linux then drops the h
 ACK, the client believes it is connected, and both sides wait out TCP's retransmission backoff.
 With 3,500 MQTT devices both processes sat idle for 25 s of a 60-s run that way
 (bench/tagotip_connections.py)."""
+PARENT_VARIABLE = "TAGOCHECK_SERVE_PARENT"
+"""The environment variable naming the process that started a target and will stop it
+(tagocheck.server.launcher sets it): the target stops itself once that process is gone."""

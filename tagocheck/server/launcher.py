@@ -19,6 +19,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+from tagocheck.server import PARENT_VARIABLE
 from tagocheck.tagotip import bindings
 
 
@@ -117,7 +118,7 @@ def start_target(
                 stdout=subprocess.PIPE,
                 stderr=log,
                 text=True,
-                env={**os.environ, "PYTHONUNBUFFERED": "1"},
+                env={**os.environ, "PYTHONUNBUFFERED": "1", PARENT_VARIABLE: str(os.getpid())},
                 start_new_session=new_session,
             )
         assert process.stdout is not None

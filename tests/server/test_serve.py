@@ -9,6 +9,8 @@ import socket
 import stat
 import subprocess
 import sys
+import time
+from pathlib import Path
 
 import pytest
 import requests
@@ -64,13 +66,14 @@ def test_signals_stop_it_cleanly(start, sig):
     assert target.process.wait(15) == 0
 
 
-def run_serve(*args: str) -> subprocess.CompletedProcess:
+def run_serve(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
         [sys.executable, "-m", "tagocheck", "serve", *args],
         capture_output=True,
         text=True,
         timeout=30,
         check=False,
+        env=None if env is None else {**os.environ, **env},
     )
 
 
@@ -104,6 +107,28 @@ def test_an_unwritable_state_dir_is_one_clear_line(tmp_path):
     done = run_serve("--state-dir", str(blocker / "state"))
     assert done.returncode == 2
     assert "is not writable" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_mosquitto_that_cannot_be_built_or_found_is_one_clear_line(tmp_path, monkeypatch):
+    """The MQTT binding on mosquitto needs gcc to build its plugin once (an empty cache here)
+    and mosquitto itself: without either, `tagocheck serve` says which in one line, exit 2."""
+    done = run_serve(
+        *("--state-dir", str(tmp_path / "state"), "--tagotip-mqtt-port", "0"),
+        *("--tagotip-mqtt-broker", "mosquitto"),
+        env={"PATH": str(tmp_path / "nothing"), "XDG_CACHE_HOME": str(tmp_path / "cache")},
+    )
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert done.stderr.strip().splitlines() == [
+        "tagocheck serve: cannot start mosquitto for the MQTT binding: building mosquitto's "
+        "TagoTiP plugin needs gcc"
+    ]
+
+    from tagocheck.server import tagotip_mosquitto
+
+    monkeypatch.setattr(tagotip_mosquitto.shutil, "which", lambda _name: None)
+    monkeypatch.setattr(tagotip_mosquitto.os.path, "exists", lambda _path: False)
+    with pytest.raises(tagotip_mosquitto.BrokerError, match="mosquitto is not installed"):
+        tagotip_mosquitto.mosquitto_program()
 
 
 def test_help_documents_every_fault_and_the_chosen_variants():
@@ -155,3 +180,68 @@ def test_every_listener_queues_a_fleets_connect_burst(start, tmp_path):
         name: _listen_backlog(int(where.rsplit(":", 1)[1])) for name, where in ports.items()
     }
     assert backlogs == dict.fromkeys(ports, expected)
+
+
+def _gone(pid: int) -> bool:
+    """Whether the process has ended (a zombie no one reaped has ended too)."""
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except FileNotFoundError:
+        return True
+    return "\nState:\tZ" in status
+
+
+def _wait_gone(pid: int, seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if _gone(pid):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+STARTER = """
+import json, sys, time
+from pathlib import Path
+from tagocheck.server.launcher import start_target
+target = start_target(Path(sys.argv[1]))
+print(json.dumps(target.info), flush=True)
+time.sleep(120)
+"""
+
+
+def test_a_target_whose_starter_was_killed_stops_itself(tmp_path):
+    """A test worker or job killed outright (SIGKILL) cannot stop the target it started: the
+    target sees its starter gone and stops itself within a few seconds, its port closed."""
+    starter = subprocess.Popen(
+        [sys.executable, "-c", STARTER, str(tmp_path / "state")], stdout=subprocess.PIPE, text=True
+    )
+    assert starter.stdout is not None
+    info = json.loads(starter.stdout.readline())
+    assert requests.get(info["url"] + "/info", headers={"Token": info["profile_token"]}).ok
+    starter.kill()
+    starter.wait()
+    stopped = _wait_gone(info["pid"], 10)
+    if not stopped:
+        os.kill(info["pid"], signal.SIGKILL)
+    assert stopped, "the orphaned target ran on"
+    with pytest.raises(requests.ConnectionError):
+        requests.get(info["url"] + "/info", timeout=2)
+
+
+def test_a_target_started_from_a_shell_outlives_it(tmp_path):
+    """Only a starter that says so (tagocheck.server.launcher) is watched: `tagocheck serve &`
+    from a shell that then exits keeps serving."""
+    ready = tmp_path / "ready.json"
+    serve = f"{sys.executable} -m tagocheck serve --port 0 --state-dir {tmp_path / 'state'}"
+    subprocess.run(["sh", "-c", f"{serve} > {ready} 2>/dev/null &"], check=True, timeout=10)
+    deadline = time.monotonic() + 30
+    while not (ready.exists() and ready.read_text().strip()) and time.monotonic() < deadline:
+        time.sleep(0.1)
+    info = json.loads(ready.read_text())
+    try:
+        assert not _wait_gone(info["pid"], 3)
+        assert requests.get(info["url"] + "/info", headers={"Token": info["profile_token"]}).ok
+    finally:
+        os.kill(info["pid"], signal.SIGTERM)
+        assert _wait_gone(info["pid"], 15)

@@ -12,7 +12,7 @@ sit behind gateways sharing a connection (`--devices-per-connection`).
 
     .venv/bin/python bench/tagotip_connections.py [--via tagotip-mqtt|tagotip-tcp]
         [--devices 10000] [--interval 4] [--jitter 0.5] [--seconds 60]
-        [--devices-per-connection 1] [--broker mosquitto|amqtt]
+        [--devices-per-connection 1] [--connection-spread 0] [--broker mosquitto|amqtt]
 """
 
 from __future__ import annotations
@@ -58,6 +58,13 @@ def main() -> int:
         help="MQTT: devices behind one gateway's connection (1: each device its own)",
     )
     parser.add_argument(
+        "--connection-spread",
+        type=float,
+        default=0.0,
+        help="each device (gateway) ends its first connection after a random part of this many "
+        "seconds, so the TTL's reconnects come evenly (15: the TTL); 0: all start together",
+    )
+    parser.add_argument(
         "--users",
         type=int,
         help="gateways (Locust users); default a third of the devices, so a reconnect's wait "
@@ -77,6 +84,7 @@ def main() -> int:
         ]
         extra += ["-t", f"{args.seconds}s", "--integrity-devices", "2000"]
         extra += ["--devices-per-connection", str(args.devices_per_connection)]
+        extra += ["--connection-spread", str(args.connection_spread)]
         serve = (PORT_OPTION[args.via], "0", "--tagotip-mqtt-broker", args.broker, *LIMITS)
         done, summary = pinned_run(
             "fleet", args.devices, run_dir, extra, Path(tmp) / "state", users=users, serve=serve
@@ -88,7 +96,8 @@ def main() -> int:
     closes = {n: s["Request Count"] for n, s in stats.items() if n.startswith("closed:")}
     connect = stats.get("CONNECT", {})
     print(f"{args.devices:,} devices every {args.interval:g} s over {NAME[args.via]}, "
-          f"{args.devices_per_connection} a connection, {args.seconds} s, "
+          f"{args.devices_per_connection} a connection, spread {args.connection_spread:g} s, "
+          f"{args.seconds} s, "
           f"exit {done.returncode}")  # fmt: skip
     print(f"achieved/offered {limit.get('achieved_over_offered')}  goal >= 0.99")
     print(f"lateness p99 {summary['latency_ms']['lateness']['p99']:.1f} ms  goal < 100 ms")

@@ -492,6 +492,33 @@ def test_a_gateways_devices_hold_one_mqtt_connection_behind_one_address():
     assert "30 opened a minute" in lines[NAT_CONNECTIONS].note
 
 
+def test_a_spread_fleet_counts_each_early_ended_first_connection_in_its_first_minute():
+    """3 gateways kept to the 15-s TTL open 12 connections a minute; with --connection-spread
+    each also ends its first one early, once: 15 in the first minute. The connections at once
+    stay 3 (the device ends one before it makes the next)."""
+    shape = {"via": "tagotip-mqtt", "devices_per_connection": 10, "connection_spread": 15}
+    found, lines = tip_plan(30, "2", "scale", **shape)
+    assert found.problems == []
+    assert lines[NAT_CONNECTIONS].amount == 3
+    assert "15 opened a minute" in lines[NAT_CONNECTIONS].note
+    assert "first connection ended sooner (--connection-spread)" in lines[NAT_CONNECTIONS].note
+    assert lines[SUBSCRIPTIONS].amount == 15
+
+
+@pytest.mark.parametrize(
+    ("shape", "says"),
+    [
+        ({"via": "tagotip-http", "connection_spread": 15}, "--connection-spread with --via"),
+        ({"via": "tagotip-udp", "connection_spread": 1}, "only MQTT and TCP devices hold"),
+        ({"via": "tagotip-tcp", "connection_spread": -1}, "must be from 0 to 3,600 s"),
+        ({"via": "tagotip-mqtt", "connection_spread": 3601}, "must be from 0 to 3,600 s"),
+    ],
+)
+def test_only_connected_devices_spread_their_first_connections(shape, says):
+    with pytest.raises(FleetConfigError, match=says):
+        FleetConfig(devices=10, interval=Interval.parse("2"), **shape)
+
+
 def test_only_mqtt_devices_share_a_gateways_connection():
     with pytest.raises(FleetConfigError, match="--devices-per-connection with --via tagotip-tcp"):
         FleetConfig(

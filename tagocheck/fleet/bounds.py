@@ -7,6 +7,8 @@ MAX_INTERVAL_SECONDS = 86_400
 """A day between reports: a longer interval offers too few reports in any run to judge."""
 MAX_BUFFER = 100_000
 """The most readings a device buffers while offline."""
+MAX_SPREAD_SECONDS = 3_600
+"""--connection-spread: an hour, past any documented TTL (15 s at most, schemas/tagotip.md)."""
 
 
 class FleetConfigError(ValueError):

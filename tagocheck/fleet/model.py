@@ -15,7 +15,12 @@ from array import array
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from tagocheck.fleet.bounds import MAX_BUFFER, MAX_INTERVAL_SECONDS, FleetConfigError
+from tagocheck.fleet.bounds import (
+    MAX_BUFFER,
+    MAX_INTERVAL_SECONDS,
+    MAX_SPREAD_SECONDS,
+    FleetConfigError,
+)
 from tagocheck.fleet.outage import Backfill, Reconnect, parse_outages
 from tagocheck.fleet.payloads import PROFILES
 from tagocheck.fleet.retry import RetryPolicy
@@ -108,6 +113,9 @@ class FleetConfig:
     """A TagoTiP/S cipher suite each frame is sealed in (envelope.SUITE_OPTIONS), or none."""
     devices_per_connection: int = 1
     """Over MQTT, the devices behind one gateway's connection (TagoTipServers §3.1)."""
+    connection_spread: float = 0.0
+    """Over MQTT and TCP, the seconds over which each connection holder ends its first
+    connection itself (tagocheck.load.connections); 0: the fleet's connections start together."""
     seed: int = 0
 
     def __post_init__(self) -> None:
@@ -135,6 +143,16 @@ class FleetConfig:
             raise FleetConfigError(
                 f"--devices-per-connection with --via {self.via}: only MQTT connections carry "
                 f"several devices' uplinks here; give --via {bindings.MQTT}"
+            )
+        if not 0 <= self.connection_spread <= MAX_SPREAD_SECONDS:
+            raise FleetConfigError(
+                f"--connection-spread must be from 0 to {MAX_SPREAD_SECONDS:,} s"
+            )
+        if self.connection_spread and self.via not in (bindings.MQTT, bindings.TCP):
+            raise FleetConfigError(
+                f"--connection-spread with --via {self.via}: only MQTT and TCP devices hold a "
+                f"connection the server ends at its TTL; give --via {bindings.MQTT} or "
+                f"{bindings.TCP}"
             )
         if not 1 <= self.buffer <= MAX_BUFFER:
             raise FleetConfigError(f"--buffer must be from 1 to {MAX_BUFFER:,} readings")

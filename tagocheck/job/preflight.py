@@ -234,10 +234,11 @@ def behind_one_address(config: FleetConfig, plan: str | None = None) -> BehindOn
     reporting within the idle timeout keeps its connection until the TTL ends it (devices/TTL
     reconnects a second), one reporting less often connects per report and is closed after the
     idle timeout. A gateway's devices over MQTT (--devices-per-connection) share its connection,
-    which their uplinks together keep from idling. Over HTTP neither is documented, so a device
-    that keeps its connection (`--connection keep-alive`) holds it between reports: one each;
-    one that connects per report holds one while it is answered: counted here as a second a
-    report, the run measures the real time."""
+    which their uplinks together keep from idling; with --connection-spread each ends its first
+    connection early once, counted in the minute it falls in (at worst the first). Over HTTP
+    neither is documented, so a device that keeps its connection (`--connection keep-alive`)
+    holds it between reports: one each; one that connects per report holds one while it is
+    answered: counted here as a second a report, the run measures the real time."""
     per_second = config.offered_rate
     tip = tagotip_limits().plans.get(plan or "")
     if config.via == bindings.UDP:
@@ -250,10 +251,12 @@ def behind_one_address(config: FleetConfig, plan: str | None = None) -> BehindOn
     if config.via in CONNECTED and tip is not None:
         interval = config.interval.mean / shared  # a gateway's uplinks come N times as often
         if interval <= tip.idle_seconds:
+            spread = config.connection_spread > 0  # each first connection ended once, early
             return BehindOneAddress(
                 holders,
-                holders * 60 / tip.ttl_seconds,
-                f"{holder} stays connected until the {tip.ttl_seconds:g}-s TTL ends it",
+                holders * 60 / tip.ttl_seconds + (holders if spread else 0),
+                f"{holder} stays connected until the {tip.ttl_seconds:g}-s TTL ends it"
+                + (", its first connection ended sooner (--connection-spread)" if spread else ""),
             )
         return BehindOneAddress(
             min(holders, math.ceil(config.devices * tip.idle_seconds / config.interval.mean)),

@@ -133,7 +133,9 @@ class Route:
     def _tagotip(cls, shard: this_process.Shard, tip: TipAccess, fire: Fire) -> Route:
         """A TagoTiP fleet's route: its binding's, plain or sealed. The devices' connections,
         sockets or turns are the process's, whichever gateway sends."""
-        via, envelope = shard.fleet.config.via, shard.fleet.config.tagotip_envelope
+        config = shard.fleet.config
+        via, envelope = config.via, config.tagotip_envelope
+        spread = {"spread": config.connection_spread, "seed": str(config.seed)}
         path = route_of(via, envelope).partition(" ")[2]
         sealing = Sealing.of(envelope, tip.authorization)
         if via in (TAGOTIP_MQTT, TAGOTIP_UDP, TAGOTIP_TCP):
@@ -145,13 +147,14 @@ class Route:
                         fire,
                         sealing,
                         serials=[serial for serial in shard.fleet.senders if serial],
-                        per_connection=shard.fleet.config.devices_per_connection,
+                        per_connection=config.devices_per_connection,
+                        **spread,
                     )
                 elif via == TAGOTIP_UDP:
                     shard.devices = UdpDevices(tip.udp, tip.auth_hash, sealing)
                 else:
                     tcp_fire = functools.partial(fire, kind="TCP")
-                    shard.devices = TcpDevices(tip.tcp, tip.auth_hash, tcp_fire, sealing)
+                    shard.devices = TcpDevices(tip.tcp, tip.auth_hash, tcp_fire, sealing, **spread)
             transport = via.removeprefix("tagotip-").upper()
             address = {TAGOTIP_MQTT: tip.mqtt, TAGOTIP_UDP: tip.udp, TAGOTIP_TCP: tip.tcp}[via]
             url = f"{transport.lower()}://{address}"

@@ -179,6 +179,11 @@ class MqttConnection:
     def open_now(self) -> bool:
         return self.closed_because is None and self.client.is_connected()
 
+    @property
+    def in_flight(self) -> int:
+        """The gateway's devices' uplinks waiting for their ACK on it."""
+        return sum(len(out) for out in self.waiting.values())
+
     def push(self, serial: str, counter: int, body: bytes, timeout: float) -> bytes:
         """Publish one uplink of the device with its counter; its answer (see _message), or
         NoAnswer."""
@@ -206,7 +211,8 @@ class MqttConnection:
 class MqttDevices:
     """This process's devices' MQTT connections, made when needed: one per device, or one per
     gateway of `per_connection` devices (this process's devices in their order, so a gateway's
-    devices are always in one process)."""
+    devices are always in one process); each first one ended within `spread` s
+    (tagocheck.load.connections)."""
 
     def __init__(
         self,
@@ -216,6 +222,8 @@ class MqttDevices:
         sealing: Sealing | None = None,
         serials: Sequence[str] = (),
         per_connection: int = 1,
+        spread: float = 0.0,
+        seed: str = "",
     ) -> None:
         host, _, port = address.rpartition(":")
         self.behind: dict[str, tuple[str, ...]] = {}
@@ -230,6 +238,8 @@ class MqttDevices:
             ),
             fire,
             key_of=lambda serial: self.behind.get(serial, (serial,))[0],
+            spread=spread,
+            seed=seed,
         )
 
     def send(self, serial: str, body: bytes, timeout: float) -> bytes:

@@ -43,6 +43,7 @@ def fleet_config(options: Any) -> FleetConfig:
         reconnect=options.reconnect,
         tagotip_envelope=getattr(options, "tagotip_envelope", "none"),
         devices_per_connection=getattr(options, "devices_per_connection", 1),
+        connection_spread=getattr(options, "connection_spread", 0.0),
     )
 
 

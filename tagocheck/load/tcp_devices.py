@@ -82,6 +82,12 @@ class TcpConnection:
             self.close()
         return not ended
 
+    @property
+    def in_flight(self) -> int:
+        """None while the device asks for a connection: it carries one device, which waits for
+        each answer before it sends again."""
+        return 0
+
     def exchange(self, serial: str, message: bytes, counter: int, timeout: float) -> bytes:
         """Send one uplink; its answer, or NoAnswer (the connection ended first, or none came)."""
         assert self.sock is not None
@@ -153,12 +159,20 @@ class TcpDevices:
     """This process's devices' TCP connections: one per device at most, made when needed."""
 
     def __init__(
-        self, address: str, auth_hash: str, fire: Fire, sealing: Sealing | None = None
+        self,
+        address: str,
+        auth_hash: str,
+        fire: Fire,
+        sealing: Sealing | None = None,
+        spread: float = 0.0,
+        seed: str = "",
     ) -> None:
         host, _, port = address.rpartition(":")
         self.auth_hash = auth_hash
         self.sealing = sealing
-        self.connections = Connections(lambda _: TcpConnection((host, int(port)), sealing), fire)
+        self.connections = Connections(
+            lambda _: TcpConnection((host, int(port)), sealing), fire, spread=spread, seed=seed
+        )
 
     def send(self, serial: str, body: bytes, timeout: float) -> bytes:
         """One uplink of the device, on its open connection or a new one: its ACK (opened, when

@@ -92,6 +92,7 @@ FLEET_SHAPE = (
     "--reconnect",
     "--tagotip-envelope",
     "--devices-per-connection",
+    "--connection-spread",
 )
 """How each device reports: the same options for Locust and for `tagocheck capacity`."""
 

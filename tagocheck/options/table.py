@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from tagocheck.fleet import integrity
-from tagocheck.fleet.bounds import MAX_BUFFER, MAX_INTERVAL_SECONDS
+from tagocheck.fleet.bounds import MAX_BUFFER, MAX_INTERVAL_SECONDS, MAX_SPREAD_SECONDS
 from tagocheck.fleet.model import CONNECTION_MODES, PATHS
 from tagocheck.fleet.outage import Backfill, Reconnect, parse_outages
 from tagocheck.fleet.payloads import PROFILES
@@ -210,6 +210,18 @@ def every_option() -> list[Option]:
             number(1, 1000, integer=True),
             1,
             unit="devices",
+            scenarios=("fleet", "capacity", "soak"),
+        ),
+        Option(
+            "--connection-spread",
+            "Connection spread",
+            "--via tagotip-mqtt|tagotip-tcp: each device (gateway) ends its first connection "
+            "itself after a random part of this many seconds, as in a fleet already running, "
+            "so the TTL's reconnects come evenly instead of all together every TTL (give the "
+            "TTL: 15 on scale); 0: every connection starts with the run",
+            number(0, MAX_SPREAD_SECONDS),
+            0,
+            unit="s",
             scenarios=("fleet", "capacity", "soak"),
         ),
         Option(

@@ -139,18 +139,23 @@ def judge_path(run: RunData, findings: Findings, facts: list[str]) -> None:
         findings.add("rate-limits", f"The fleet does not fit its path: {said}.")
 
 
+CLOSED_BY = {"spread": "ended early by the device (--connection-spread)"}
+"""How a close the device made itself is told from the server's (tagocheck.load.connections)."""
+
+
 def connections_fact(connections: dict[str, Any]) -> str:
-    """A fleet over MQTT: the connections its devices made, and how the server ended them
-    (the TTL, the idle timeout), each with the connection's median life."""
+    """A fleet over MQTT or TCP: the connections its devices made, and how they ended (the
+    server's TTL or idle timeout, or a first connection the device ended itself), each with the
+    connection's median life."""
     closed = connections.get("closed") or {}
     ends = [
-        f"{figures.get('count', 0):,} {why.replace('_', ' ')} (median life "
+        f"{figures.get('count', 0):,} {CLOSED_BY.get(why, why.replace('_', ' '))} (median life "
         f"{(figures.get('median_life_ms') or 0) / 1000:,.1f} s)"
         for why, figures in sorted(closed.items())
     ]
     return (
-        f"Devices' MQTT connections: {connections.get('made', 0):,} made, "
-        f"{connections.get('refused', 0):,} refused; "
+        f"Devices' {connections.get('kind', 'MQTT')} connections: "
+        f"{connections.get('made', 0):,} made, {connections.get('refused', 0):,} refused; "
         + ("ended before the run's end: " + ", ".join(ends) if ends else "none ended by the server")
         + "."
     )

@@ -7,6 +7,7 @@ limit judged window by window, and MQTT connections made again after the server'
 from __future__ import annotations
 
 import csv
+import html
 import json
 import os
 import subprocess
@@ -264,6 +265,33 @@ def test_a_gateways_devices_share_its_mqtt_connection_and_lose_nothing(tmp_path,
         tmp_path / "kept", ["no-ttl"], via="tagotip-mqtt", serve=ttl, extra=gateways
     )
     assert int(stats_of(kept_dir)["CONNECT"]["Request Count"]) == 4
+
+
+@pytest.mark.parametrize("via", ["tagotip-mqtt", "tagotip-tcp"])
+def test_a_spread_fleet_ends_each_first_connection_early_once_and_loses_nothing(tmp_path, via):
+    """--connection-spread 3 with a 3-s TTL: each device ends its first connection itself
+    within 3 s (`closed: spread`, at most once a device, none while an uplink waits on it) and
+    connects again; the later ones last until the server's TTL. Every uplink is answered and
+    nothing is lost."""
+    ttl = ("--tagotip-ttl-seconds", "3", "--tagotip-idle-seconds", "5")
+    spread = ("--connection-spread", "3")
+    done, run_dir = tip_run(tmp_path, [], via=via, serve=ttl, seconds=8, extra=spread)
+    assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
+    stats = stats_of(run_dir)
+    ended = stats["closed: spread"]
+    assert 10 <= int(ended["Request Count"]) <= 20, stats
+    assert float(ended["Median Response Time"]) < 2600, ended
+    assert float(stats["closed: ttl_expired"]["Median Response Time"]) >= 2900
+    summary = summary_of(run_dir)
+    assert summary["outcomes"] == {route_of(via, "none"): {"accepted": summary["reports"]}}
+    integrity = summary["integrity"]
+    assert integrity["lost"] == integrity["duplicated"] == 0
+    assert integrity["reports_acknowledged"] == summary["reports"] > 200
+    assert summary["connections"]["closed"]["spread"]["count"] == int(ended["Request Count"])
+    report = html.unescape((run_dir / "report.html").read_text())
+    kind = "MQTT" if via == "tagotip-mqtt" else "TCP"
+    assert f"Devices' {kind} connections: " in report
+    assert f"{int(ended['Request Count']):,} ended early by the device" in report
 
 
 @pytest.mark.parametrize(

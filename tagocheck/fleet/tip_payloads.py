@@ -14,13 +14,13 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from tagocheck.tagotip.bodies import Location, PushBody, Variable
+from tagocheck.tagotip.bodies import Location, PushBody, Variable, variable_text
 
 Record = dict[str, Any]
 
 
-def variable_of(record: Record, group: str, measured_ms: int | None) -> Variable:
-    """One record as the variable that stores it."""
+def _fields(record: Record, group: str, measured_ms: int | None) -> tuple[Any, ...]:
+    """One record as a variable's fields, in Variable's order."""
     value = record.get("value")
     if isinstance(value, bool):
         kind, written = "boolean", value
@@ -29,16 +29,22 @@ def variable_of(record: Record, group: str, measured_ms: int | None) -> Variable
     else:
         kind, written = "string", "" if value is None else str(value)
     place = record.get("location")
-    return Variable(
+    metadata = record.get("metadata")
+    return (
         record["variable"],
-        kind,  # type: ignore[arg-type]
+        kind,
         written,
         record.get("unit") or None,
         measured_ms,
         group,
-        {str(k): str(v) for k, v in (record.get("metadata") or {}).items()},
+        {str(k): str(v) for k, v in metadata.items()} if metadata else {},
         None if place is None else Location(place["lat"], place["lng"]),
     )
+
+
+def variable_of(record: Record, group: str, measured_ms: int | None) -> Variable:
+    """One record as the variable that stores it."""
+    return Variable(*_fields(record, group, measured_ms))
 
 
 def push_body(readings: Iterable[tuple[str, int | None, list[Record]]]) -> PushBody:
@@ -50,4 +56,18 @@ def push_body(readings: Iterable[tuple[str, int | None, list[Record]]]) -> PushB
             for group, measured, records in readings
             for record in records
         )
+    )
+
+
+def push_text(readings: Iterable[tuple[str, int | None, list[Record]]]) -> str:
+    """push_body(readings).text(), written without the objects: what a fleet sends for every
+    report (tests/tagotip/test_fleet_frames.py holds the two to the same text)."""
+    return (
+        "["
+        + ";".join(
+            variable_text(*_fields(record, group, measured))
+            for group, measured, records in readings
+            for record in records
+        )
+        + "]"
     )

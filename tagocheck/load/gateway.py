@@ -30,7 +30,7 @@ from tagocheck.fleet.model import TAGOTIP_PATHS, NetworkAccess, TipAccess
 from tagocheck.fleet.paths import NETWORK_PATH, route_of
 from tagocheck.fleet.payloads import PROFILES, Record, iso_time
 from tagocheck.fleet.schedule import Report
-from tagocheck.fleet.tip_payloads import push_body
+from tagocheck.fleet.tip_payloads import push_text
 from tagocheck.judge import checks
 from tagocheck.judge.exchange import TAGOTIP_HTTP, TAGOTIP_SEALED, Exchange
 from tagocheck.judge.tagotip_answers import judge_ack, judge_sealed
@@ -177,14 +177,10 @@ class Route:
         """A report's readings (group, when measured for a device that buffers, records) as
         the route carries them: JSON records, or one TagoTiP PUSH body."""
         if self.tip is not None:
-            return (
-                push_body(
-                    (group, None if measured is None else round(measured * 1000), records)
-                    for group, measured, records in readings
-                )
-                .text()
-                .encode()
-            )
+            return push_text(
+                (group, None if measured is None else round(measured * 1000), records)
+                for group, measured, records in readings
+            ).encode()
         out = []
         for group, measured, records in readings:
             for record in records:

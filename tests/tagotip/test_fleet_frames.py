@@ -1,6 +1,7 @@
 """A fleet's report as a TagoTiP frame, and the judge of the binding's answers: every profile's
-readings survive the frame (parsed back to the same records, groups and times), and every answer
-the binding's table allows is read as its outcome while anything else is a violation."""
+readings survive the frame (written as the body's objects write it, parsed back to the same
+records, groups and times), and every answer the binding's table allows is read as its outcome
+while anything else is a violation."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 
 from tagocheck.fleet.payloads import PROFILES
-from tagocheck.fleet.tip_payloads import push_body
+from tagocheck.fleet.tip_payloads import push_body, push_text
 from tagocheck.judge import checks
 from tagocheck.judge.tagotip_answers import (
     UDP_ROUTE,
@@ -40,7 +41,9 @@ def test_a_report_s_readings_parse_back_from_its_frame(profile, seed, device, re
         (f"tc1a2b3c_1_{sequence}", measured, PROFILES[profile](rng, device, sequence, count))
         for sequence, measured in readings
     ]
-    parsed = parse_push_body(push_body(sent).text())
+    frame = push_text(sent)  # what the fleet sends, written without the objects
+    assert frame == push_body(sent).text()
+    parsed = parse_push_body(frame)
     points = parsed.points()
     expected = [(g, m, r) for g, m, records in sent for r in records]
     assert len(points) == len(expected)

@@ -220,7 +220,7 @@ def every_option() -> list[Option]:
             "so the TTL's reconnects come evenly instead of all together every TTL (give the "
             "TTL: 15 on scale); 0: every connection starts with the run",
             number(0, MAX_SPREAD_SECONDS),
-            0,
+            0.0,  # a float: the web UI casts the form's text to the default's type
             unit="s",
             scenarios=("fleet", "capacity", "soak"),
         ),

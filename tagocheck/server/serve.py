@@ -21,16 +21,17 @@ import os
 import signal
 import socket
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
 import uvicorn
 
-from tagocheck.server import LISTEN_BACKLOG, PARENT_VARIABLE, records
+from tagocheck.server import LISTEN_BACKLOG, records
 from tagocheck.server.accounts import Account
 from tagocheck.server.api import target_app
 from tagocheck.server.faults import FAULTS, Faults, UnknownFault
+from tagocheck.server.orphaned import stop_when_orphaned
 from tagocheck.server.plans import NETWORK_INGEST, PLANS, RateLimiter
 from tagocheck.server.store import Store
 from tagocheck.server.tagotip_http import TagoTipHttp
@@ -347,18 +348,6 @@ async def _mqtt_binding(args: argparse.Namespace, tagotip: TagoTipService) -> An
     return mqtt
 
 
-async def _stop_when_orphaned(stop: Callable[[], None]) -> None:
-    """Stop as SIGTERM would once the process that started this target is gone (killed, or a
-    test worker that died): a target nobody will stop would run on, holding its port and
-    tokens. Only when that process said so: a target a user started from a shell lives on."""
-    parent = os.environ.get(PARENT_VARIABLE)
-    if not parent:
-        return
-    while os.getppid() == int(parent):
-        await asyncio.sleep(1)
-    stop()
-
-
 async def _serve(args: argparse.Namespace, faults: Faults) -> int:
     logging.basicConfig(level=logging.WARNING, format="%(asctime)s %(name)s %(message)s")
     state = _state_dir(args.state_dir)
@@ -428,7 +417,7 @@ async def _serve(args: argparse.Namespace, faults: Faults) -> int:
 
         for sig in (signal.SIGTERM, signal.SIGINT):
             loop.add_signal_handler(sig, stop)
-        orphaned = asyncio.create_task(_stop_when_orphaned(stop))
+        orphaned = asyncio.create_task(stop_when_orphaned(stop))
         if args.tagotip_mqtt_port is not None:
             mqtt = await _mqtt_binding(args, tagotip)
         udp = udps = None

@@ -94,3 +94,21 @@ def test_two_swarms_in_a_row_each_write_their_own_run_and_a_refusal_shows(tmp_pa
     assert not {"steps", "stepSeconds", "searchSeconds", "probeFactor", "checkDrift"} & set(fields)
     assert any(label.startswith("Most p99 latency (ms") for label in seen["labels"])
     assert not any("P9 9" in label for label in seen["labels"])
+
+
+def test_every_options_checked_form_value_casts_to_its_defaults_type():
+    """Locust casts each form field's text to its option's default's type, after the guard
+    put the checked value in (OPTIONS.parse_form): a number option whose default is an int
+    while its values are floats made every swarm fail (int('0.0')), the form showing nothing.
+    Each option's own default, sent back through the form, must survive that cast."""
+    form = {
+        option.dest: option.shown(option.default)
+        for option in OPTIONS
+        if not option.flag_only and option.default is not None and not option.secret
+    }
+    canonical, problems = OPTIONS.parse_form(form)
+    assert problems == []
+    for dest, text in canonical.items():
+        default = OPTIONS[dest].default
+        if isinstance(default, int | float) and not isinstance(default, bool):
+            type(default)(text)  # raises as Locust's cast would

@@ -271,8 +271,7 @@ def test_a_gateways_devices_share_its_mqtt_connection_and_lose_nothing(tmp_path,
 def test_a_spread_fleet_ends_each_first_connection_early_once_and_loses_nothing(tmp_path, via):
     """--connection-spread 3 with a 3-s TTL: each device ends its first connection itself
     within 3 s (`closed: spread`, at most once a device, none while an uplink waits on it) and
-    connects again; the later ones last until the server's TTL. Every uplink is answered and
-    nothing is lost."""
+    connects again; the later ones last until the server's TTL. Nothing acknowledged is lost."""
     ttl = ("--tagotip-ttl-seconds", "3", "--tagotip-idle-seconds", "5")
     spread = ("--connection-spread", "3")
     done, run_dir = tip_run(tmp_path, [], via=via, serve=ttl, seconds=8, extra=spread)
@@ -283,10 +282,14 @@ def test_a_spread_fleet_ends_each_first_connection_early_once_and_loses_nothing(
     assert float(ended["Median Response Time"]) < 2600, ended
     assert float(stats["closed: ttl_expired"]["Median Response Time"]) >= 2900
     summary = summary_of(run_dir)
-    assert summary["outcomes"] == {route_of(via, "none"): {"accepted": summary["reports"]}}
+    (outcomes,) = summary["outcomes"].values()
+    assert set(outcomes) <= {"accepted", "transport-error"}, outcomes
+    # an uplink the server's TTL close overtook gets no ACK (seen once in 316 over TCP); the
+    # device's own close never does, since it waits for the connection to have none out
+    assert outcomes.get("transport-error", 0) <= summary["reports"] // 50, outcomes
     integrity = summary["integrity"]
     assert integrity["lost"] == integrity["duplicated"] == 0
-    assert integrity["reports_acknowledged"] == summary["reports"] > 200
+    assert integrity["reports_acknowledged"] == outcomes["accepted"] > 200
     assert summary["connections"]["closed"]["spread"]["count"] == int(ended["Request Count"])
     report = html.unescape((run_dir / "report.html").read_text())
     kind = "MQTT" if via == "tagotip-mqtt" else "TCP"

@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tagocheck.fleet.timeline import FAILING, FOLLOWS, Sample
+from tagocheck.fleet.timeline import FAILING, Sample, falls_short
 
 P99_BEND = 2.0
 P99_FLOOR_MS = 50.0
@@ -37,6 +37,16 @@ class Step:
     p99_ms: float | None
     """None: no answer was measured in the step (no p99 to speak of, not 0)."""
     error_share: float
+    seconds: int = 0
+    """The seconds judged (0: a run recorded before they were: no slack for the edges)."""
+
+    @property
+    def fell_short(self) -> bool:
+        """Whether the answered rate fell short of the offered one by more than the judged
+        seconds' edges can shift (timeline.falls_short)."""
+        span = max(1, self.seconds)
+        slack_devices = self.devices if self.seconds else 0
+        return falls_short(self.offered * span, self.achieved * span, slack_devices)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -62,6 +72,7 @@ def step_from(
         p99_ms=statistics.median(measured) if measured else None,
         # a backfill throttled as designed is sent again until stored: no failed report
         error_share=sum(max(0, s.errors - s.throttled) for s in held) / outcomes,
+        seconds=len(held),
     )
 
 
@@ -85,11 +96,12 @@ def bend(steps: list[Step]) -> dict[str, Any] | None:
 
 def broke(step: Step, p99_ms: float | None = None, error_rate: float | None = None) -> list[str]:
     """Why a step did not hold (empty: it did): its throughput stopped following the offered
-    rate, its errors passed the run's error rate (1 % unless told), or its p99 passed the run's
-    p99 threshold (when one is set). A p99 that only bent is no reason (bend())."""
+    rate (by more than its judged seconds' edges can shift), its errors passed the run's error
+    rate (1 % unless told), or its p99 passed the run's p99 threshold (when one is set). A p99
+    that only bent is no reason (bend())."""
     share = ERROR_SHARE if error_rate is None else error_rate
     reasons = []
-    if step.offered and step.achieved / step.offered < FOLLOWS:
+    if step.fell_short:
         reasons.append(f"throughput {step.achieved:,.0f}/s of {step.offered:,.0f}/s offered")
     if p99_ms is not None and step.p99_ms is not None and step.p99_ms > p99_ms:
         reasons.append(f"p99 {step.p99_ms:,.0f} ms over the {p99_ms:,.0f} ms threshold")

@@ -21,7 +21,6 @@ from dataclasses import dataclass
 from typing import Any
 
 from tagocheck.fleet.capacity import Step, bracket, broke, repeating, standing
-from tagocheck.fleet.timeline import FOLLOWS
 
 GROWTH = 2
 """A search's step up while no step broke: doubling finds a limit k times the start in log2(k)
@@ -143,7 +142,7 @@ def _estimate(done: list[Step], broken: Judge, high: int) -> float | None:
     """Devices the target kept up with, from the lowest broken step's answered rate, when that
     step fell behind (a step broken by its p99 or errors alone says nothing of throughput)."""
     step = next(s for s in done if s.devices == high and broken(s))
-    if not step.offered or step.achieved / step.offered >= FOLLOWS:
+    if not step.offered or not step.fell_short:
         return None
     return step.devices * step.achieved / step.offered
 

@@ -89,7 +89,7 @@ def test_a_shortfall_a_window_edge_explains_is_no_shortfall():
         edge.add(sample(float(t), offered=70.0, achieved=achieved, devices=70, in_flight_peak=5))
     verdict = edge.limit()
     assert verdict["limit"] == "none" and not verdict["rate_short"], verdict
-    assert "within the 70 reports the edges of 1 judged seconds can shift" in verdict["why"]
+    assert "within the 24 reports the edges of 1 judged seconds can shift" in verdict["why"]
     # the same share held for a minute is far past any edge: the target fell short
     minute = Timeline()
     for t in range(60):

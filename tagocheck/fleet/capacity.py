@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tagocheck.fleet.timeline import FAILING, Sample, falls_short
+from tagocheck.fleet.timeline import FAILING, Sample, edge_slack, falls_short
 
 P99_BEND = 2.0
 P99_FLOOR_MS = 50.0
@@ -38,23 +38,33 @@ class Step:
     """None: no answer was measured in the step (no p99 to speak of, not 0)."""
     error_share: float
     seconds: int = 0
-    """The seconds judged (0: a run recorded before they were: no slack for the edges)."""
+    """The seconds judged (0: a run recorded before they were)."""
+    slack: float = 0.0
+    """Reports the judged seconds' edges can leave due beyond or short of the nominal rate
+    (timeline.edge_slack): a shortfall within it is none."""
 
     @property
     def fell_short(self) -> bool:
         """Whether the answered rate fell short of the offered one by more than the judged
-        seconds' edges can shift (timeline.falls_short)."""
+        seconds' edges can shift."""
         span = max(1, self.seconds)
-        slack_devices = self.devices if self.seconds else 0
-        return falls_short(self.offered * span, self.achieved * span, slack_devices)
+        return falls_short(self.offered * span, self.achieved * span, self.slack)
 
     def as_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
 def step_from(
-    index: int, devices: int, started: float, ended: float, offered: float, samples: list[Sample]
+    index: int,
+    devices: int,
+    started: float,
+    ended: float,
+    offered: float,
+    samples: list[Sample],
+    due_variance: Callable[[int], float] | None = None,
 ) -> Step:
+    """The step's figures from its held seconds; `due_variance(seconds)`: the variance of the
+    reports its devices make due in that many seconds (Fleet.due_variance; None: the bound)."""
     held = [s for s in samples if started + SETTLE_SECONDS <= s.t <= ended] or [
         s for s in samples if started <= s.t <= ended
     ]
@@ -73,6 +83,7 @@ def step_from(
         # a backfill throttled as designed is sent again until stored: no failed report
         error_share=sum(max(0, s.errors - s.throttled) for s in held) / outcomes,
         seconds=len(held),
+        slack=edge_slack(devices, due_variance(len(held)) if due_variance else None),
     )
 
 

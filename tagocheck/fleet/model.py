@@ -280,3 +280,13 @@ class Fleet:
     def offered_rate(self, devices: Sequence[int] | range | None = None) -> float:
         chosen = range(len(self)) if devices is None else devices
         return math.fsum(1 / self.intervals[i] for i in chosen)
+
+    def due_variance(self, devices: Sequence[int] | range, seconds: float) -> float:
+        """The variance of how many reports `devices` make due in `seconds` at a random place:
+        each device's count is seconds/interval rounded down or up, a Bernoulli draw on its
+        random phase (none when the span holds a whole number of its intervals); with jitter
+        the edge reports are draws too, bounded by a half a device."""
+        if self.config.jitter:
+            return 0.5 * len(devices)
+        parts = ((seconds / self.intervals[i]) % 1.0 for i in devices)
+        return math.fsum(part * (1.0 - part) for part in parts)

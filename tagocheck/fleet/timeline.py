@@ -35,22 +35,24 @@ HELD = 0.9
 """Gateways awaiting answers at once, as a share of them: the target holds the connections."""
 
 
-def edge_slack(devices: int) -> float:
+def edge_slack(devices: int, variance: float | None = None) -> float:
     """How far the reports due in a span can fall from the nominal rate times its length, by
     where `devices` devices' reports happen to fall against the span's edges alone.
 
     Each device's count in the span is the nominal one rounded up or down (a Bernoulli draw on
-    its random phase, jitter moving the edge reports too), so the sum spreads by at most
-    sqrt(devices / 2); four of those, and never more than a report a device (the hard bound).
-    A 3-s step of 50 devices at 2 s judges one second of 25 reports due on average: 21 of them
-    is that spread, not a target falling behind (a CI run called it a knee)."""
-    return min(float(devices), 4 * math.sqrt(devices / 2))
+    its random phase, jitter moving the edge reports too), so the sum spreads by the root of
+    `variance` (Fleet.due_variance; unknown: at most devices / 2): four of those, and never
+    more than a report a device (the hard bound). A 3-s step of 50 devices at 2 s judges one
+    second of 25 reports due on average: 21 of them is that spread, not a target falling
+    behind (a CI run called it a knee)."""
+    spread = devices / 2 if variance is None else variance
+    return min(float(devices), 4 * math.sqrt(spread))
 
 
-def falls_short(offered: float, achieved: float, devices: int) -> bool:
+def falls_short(offered: float, achieved: float, slack: float) -> bool:
     """Whether `achieved` reports answered in a span fall short of the `offered` ones (the
-    nominal rate times the span): below FOLLOWS of them, by more than the edges can shift."""
-    return achieved < FOLLOWS * offered and offered - achieved > edge_slack(devices)
+    nominal rate times the span): below FOLLOWS of them, by more than `slack` (edge_slack)."""
+    return achieved < FOLLOWS * offered and offered - achieved > slack
 
 
 OUTCOME_FIELDS = {
@@ -307,7 +309,7 @@ def limit(
     # a shortfall the judged seconds' edges can make is none (a 3-s swarm judges one second)
     devices = max((s.devices for s in steady), default=0)
     slack = round(edge_slack(devices))
-    short = falls_short(offered, achieved, devices)
+    short = falls_short(offered, achieved, edge_slack(devices))
     held = statistics.median(s.in_flight_peak / s.users if s.users else 0.0 for s in steady)
     evidence = {
         "generator_cpu_busy_share": round(busy, 3),

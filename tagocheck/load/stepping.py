@@ -151,7 +151,15 @@ class Stepping:
     def _note(self, active: int, started: float) -> None:
         index = len(self.steps) + 1
         offered = self.fleet.offered_rate(range(active))
-        step = step_from(index, active, started, started + self.hold, offered, self.samples())
+        step = step_from(
+            index,
+            active,
+            started,
+            started + self.hold,
+            offered,
+            self.samples(),
+            lambda seconds: self.fleet.due_variance(range(active), seconds),
+        )
         self.steps.append(step)
         verdict = "; ".join(broke(step, self.p99_ms, self.error_rate)) or "held"
         again = self.steps[-2] if len(self.steps) > 1 else None

@@ -285,7 +285,7 @@ class Fleet:
         """The variance of how many reports `devices` make due in `seconds` at a random place:
         each device's count is seconds/interval rounded down or up, a Bernoulli draw on its
         random phase (none when the span holds a whole number of its intervals); with jitter
-        the edge reports are draws too, bounded by a half a device."""
+        the edge reports are draws too, bounded by half a device."""
         if self.config.jitter:
             return 0.5 * len(devices)
         parts = ((seconds / self.intervals[i]) % 1.0 for i in devices)

@@ -308,8 +308,9 @@ def limit(
     ratio = achieved / offered if offered else 1.0
     # a shortfall the judged seconds' edges can make is none (a 3-s swarm judges one second)
     devices = max((s.devices for s in steady), default=0)
-    slack = round(edge_slack(devices))
-    short = falls_short(offered, achieved, edge_slack(devices))
+    edge = edge_slack(devices)
+    slack = round(edge)
+    short = falls_short(offered, achieved, edge)
     held = statistics.median(s.in_flight_peak / s.users if s.users else 0.0 for s in steady)
     evidence = {
         "generator_cpu_busy_share": round(busy, 3),

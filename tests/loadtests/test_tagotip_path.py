@@ -75,6 +75,30 @@ def summary_of(run_dir: Path) -> dict:
     return json.loads((run_dir / "summary.json").read_text())
 
 
+def accepted_but_what_closes_overtook(summary: dict, route: str) -> int:
+    """The uplinks accepted on `route` in a run whose connections the server ends (TTL): every
+    other one's transport error must be its connection ending before its ACK, and few (one in
+    50). No source says a server answers an uplink in flight before a TTL close, and across a
+    broker it cannot know one is (CI saw 2 of 271 through mosquitto at a 2-s TTL, 1 of 316 over
+    TCP at 3 s), so those are no fault of the target's; nothing acknowledged may be lost."""
+    outcomes = summary["outcomes"][route]
+    assert set(outcomes) <= {"accepted", "transport-error"}, outcomes
+    overtaken = outcomes.get("transport-error", 0)
+    assert overtaken <= summary["reports"] // 50, outcomes
+    transport = {
+        reason: count
+        for reason, count in summary["rejection_reasons"].items()
+        if reason.startswith("transport: ")
+    }
+    assert sum(transport.values()) == overtaken, transport
+    ended = "transport: the connection ended before the ACK"
+    assert all(reason.startswith(ended) for reason in transport), transport
+    integrity = summary["integrity"]
+    assert integrity["lost"] == integrity["duplicated"] == 0
+    assert integrity["reports_acknowledged"] == outcomes["accepted"]
+    return outcomes["accepted"]
+
+
 @pytest.mark.parametrize("via", BINDINGS)
 def test_a_tagotip_fleet_pushes_every_frame_and_loses_none(tmp_path, via):
     """200 devices a second on the embedded target, three variables a frame: every ACK's count
@@ -248,13 +272,9 @@ def test_a_gateways_devices_share_its_mqtt_connection_and_lose_nothing(tmp_path,
     done, run_dir = tip_run(tmp_path, [], via="tagotip-mqtt", serve=ttl, seconds=7, extra=gateways)
     assert done.returncode == 0, done.stdout[-2000:] + done.stderr[-2000:]
     summary = summary_of(run_dir)
-    assert summary["outcomes"] == {
-        route_of("tagotip-mqtt", envelope): {"accepted": summary["reports"]}
-    }
-    integrity = summary["integrity"]
-    assert integrity["lost"] == integrity["duplicated"] == 0
-    assert integrity["acknowledgements_miscounted"] == 0
-    assert integrity["reports_acknowledged"] == summary["reports"] > 150
+    assert set(summary["outcomes"]) == {route_of("tagotip-mqtt", envelope)}
+    assert accepted_but_what_closes_overtook(summary, route_of("tagotip-mqtt", envelope)) > 150
+    assert summary["integrity"]["acknowledgements_miscounted"] == 0
     stats = stats_of(run_dir)
     closes = int(stats["closed: ttl_expired"]["Request Count"])
     made = int(stats["CONNECT"]["Request Count"])
@@ -282,14 +302,9 @@ def test_a_spread_fleet_ends_each_first_connection_early_once_and_loses_nothing(
     assert float(ended["Median Response Time"]) < 2600, ended
     assert float(stats["closed: ttl_expired"]["Median Response Time"]) >= 2900
     summary = summary_of(run_dir)
-    (outcomes,) = summary["outcomes"].values()
-    assert set(outcomes) <= {"accepted", "transport-error"}, outcomes
-    # an uplink the server's TTL close overtook gets no ACK (seen once in 316 over TCP); the
-    # device's own close never does, since it waits for the connection to have none out
-    assert outcomes.get("transport-error", 0) <= summary["reports"] // 50, outcomes
-    integrity = summary["integrity"]
-    assert integrity["lost"] == integrity["duplicated"] == 0
-    assert integrity["reports_acknowledged"] == outcomes["accepted"] > 200
+    (route,) = summary["outcomes"]
+    # the device's own close overtakes no uplink: it waits for the connection to have none out
+    assert accepted_but_what_closes_overtook(summary, route) > 200
     assert summary["connections"]["closed"]["spread"]["count"] == int(ended["Request Count"])
     report = html.unescape((run_dir / "report.html").read_text())
     kind = "MQTT" if via == "tagotip-mqtt" else "TCP"
@@ -410,12 +425,17 @@ def test_a_fleet_sealed_in_tagotip_s_keeps_integrity_and_finds_a_miscount(
     summary = summary_of(run_dir)
     route = route_of(via, suite)
     assert route != ROUTES[via] or via in ("tagotip-udp", "tagotip-tcp")
-    assert summary["outcomes"] == {route: {"accepted": summary["reports"]}}
+    assert set(summary["outcomes"]) == {route}
+    if via in ("tagotip-mqtt", "tagotip-tcp"):  # a 1.5-s TTL ends their connections
+        accepted = accepted_but_what_closes_overtook(summary, route)
+    else:
+        assert summary["outcomes"] == {route: {"accepted": summary["reports"]}}
+        accepted = summary["reports"]
     integrity = summary["integrity"]
     assert integrity["lost"] == integrity["duplicated"] == 0
-    assert integrity["reports_acknowledged"] == summary["reports"] > 100
+    assert integrity["reports_acknowledged"] == accepted > 100
     if fault:
-        assert integrity["acknowledgements_miscounted"] == summary["reports"]
+        assert integrity["acknowledgements_miscounted"] == accepted
         assert "miscounted" in done.stdout
     facts = " ".join(judge_dir(run_dir).facts)
     assert SEALED_NAMES[via].format(suite=suite.upper()) in facts

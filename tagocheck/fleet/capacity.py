@@ -18,7 +18,7 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from typing import Any
 
-from tagocheck.fleet.timeline import FAILING, Sample, edge_slack, falls_short
+from tagocheck.fleet.timeline import FAILING, DueVariance, Sample, edge_slack, falls_short
 
 P99_BEND = 2.0
 P99_FLOOR_MS = 50.0
@@ -61,10 +61,10 @@ def step_from(
     ended: float,
     offered: float,
     samples: list[Sample],
-    due_variance: Callable[[int], float] | None = None,
+    due_variance: DueVariance | None = None,
 ) -> Step:
-    """The step's figures from its held seconds; `due_variance(seconds)`: the variance of the
-    reports its devices make due in that many seconds (Fleet.due_variance; None: the bound)."""
+    """The step's figures from its held seconds; `due_variance`: the fleet's, for how far the
+    held seconds' edges can move the rate (edge_slack; None: the bound)."""
     held = [s for s in samples if started + SETTLE_SECONDS <= s.t <= ended] or [
         s for s in samples if started <= s.t <= ended
     ]
@@ -83,7 +83,7 @@ def step_from(
         # a backfill throttled as designed is sent again until stored: no failed report
         error_share=sum(max(0, s.errors - s.throttled) for s in held) / outcomes,
         seconds=len(held),
-        slack=edge_slack(devices, due_variance(len(held)) if due_variance else None),
+        slack=edge_slack(devices, due_variance(devices, len(held)) if due_variance else None),
     )
 
 

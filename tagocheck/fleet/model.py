@@ -12,7 +12,6 @@ import functools
 import math
 import random
 from array import array
-from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -281,51 +280,3 @@ class Fleet:
     def offered_rate(self, devices: Sequence[int] | range | None = None) -> float:
         chosen = range(len(self)) if devices is None else devices
         return math.fsum(1 / self.intervals[i] for i in chosen)
-
-    def due_variance(self, devices: Sequence[int] | range, seconds: float) -> float:
-        """The variance of how many reports `devices` make due in `seconds` at a random place,
-        summed over the devices (their phases and jitter are drawn apart): see
-        due_count_variance. Devices that share an interval share its figure."""
-        by_interval = Counter(self.intervals[i] for i in devices)
-        jitter = self.config.jitter
-        return math.fsum(
-            count * due_count_variance(interval, jitter, seconds)
-            for interval, count in by_interval.items()
-        )
-
-
-def due_count_variance(interval: float, jitter: float, seconds: float) -> float:
-    """The variance of how many reports one device makes due in a span of `seconds` at a random
-    place against its phase, each report moved by its own uniform jitter of +- `jitter`.
-
-    Its reports are a stationary point process of rate 1/interval, so the variance is
-    E[N] - E[N]^2 + E[N(N-1)], the last the sum over every lag n != 0 of the chance that two
-    reports n apart both fall in the span: 2/interval times the sum over n >= 1 of
-    E[(seconds - n * interval - T)+], T the difference of two jitters (triangular on
-    +-2 * jitter; `_ramp_mean` integrates it). Without jitter this is q(1 - q) for q the
-    fraction of an interval the span cuts (none over whole intervals); 2-s reports with 0.5-s
-    jitter over 8 s spread by 1/6 a device, where the old bound said 1/2 and so forgave a 7 %
-    shortfall of a 100-device step. Jitter past half the interval is clamped to keep reports in
-    order (tagocheck.fleet.schedule), no longer independent draws: then the bound of half a
-    device stands in."""
-    if jitter > interval / 2:
-        return 0.5
-    mean = seconds / interval
-    pairs = 0.0
-    n = 1
-    while n * interval < seconds + 2 * jitter:
-        pairs += _ramp_mean(seconds - n * interval, 2 * jitter)
-        n += 1
-    return max(mean - mean * mean + 2 * pairs / interval, 0.0)
-
-
-def _ramp_mean(c: float, width: float) -> float:
-    """E[(c - T)+] for T triangular on [-width, width] (the difference of two uniform draws on
-    +-width/2): c+ without spread, a cubic where the triangle straddles c."""
-    if c <= -width:
-        return 0.0
-    if c >= width:
-        return c
-    if c <= 0:
-        return (c + width) ** 3 / (6 * width * width)
-    return c + (width - c) ** 3 / (6 * width * width)

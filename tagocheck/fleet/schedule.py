@@ -8,12 +8,18 @@ time it was due, and how late it went out is recorded as schedule lateness.
 
 from __future__ import annotations
 
+import bisect
+import functools
 import heapq
+import math
 import random
-from collections.abc import Callable, Iterable
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterable, Sequence
 from typing import NamedTuple, TypeVar
 
 from tagocheck.fleet.model import Fleet
+from tagocheck.fleet.timeline import DueVariance
 
 T = TypeVar("T")
 
@@ -35,6 +41,13 @@ class Report(NamedTuple):
     readings: tuple = ()
     """A backfill request's buffered readings (tagocheck.fleet.outage.Reading); () for a
     reading sent as it comes due."""
+
+
+def in_order(previous: float, jittered: float) -> float:
+    """When a device's next report is due: a device sends its reports in order, so jitter wider
+    than half the interval must not put the next one before this one (it would be "late" the
+    moment it was scheduled)."""
+    return max(previous, jittered)
 
 
 class Schedule:
@@ -108,9 +121,7 @@ class Schedule:
             return None
         when, device, nominal, sequence = heap[0]
         following = nominal + self.fleet.intervals[device]
-        # a device sends its reports in order: jitter wider than half the interval must not put
-        # the next one before this one (it would be "late" the moment it was scheduled)
-        due = max(when, self._jittered(following))
+        due = in_order(when, self._jittered(following))
         heapq.heapreplace(heap, (due, device, following, sequence + 1))
         return Report(device, self.origin + when, sequence)
 
@@ -129,3 +140,86 @@ def due_by(pop_one: Callable[[float], T | None], now: float, limit: int | None) 
             break
         due.append(item)
     return due
+
+
+def due_variance(fleet: Fleet, devices: Sequence[int] | range, seconds: float) -> float:
+    """The variance of how many reports `devices` make due in `seconds` at a random place,
+    summed over the devices (their phases and jitter are drawn apart; due_count_variance).
+    Devices that share an interval share its figure."""
+    by_interval = Counter(fleet.intervals[i] for i in devices)
+    jitter = fleet.config.jitter
+    return math.fsum(
+        count * due_count_variance(interval, jitter, seconds)
+        for interval, count in by_interval.items()
+    )
+
+
+def due_variance_of(fleet: Fleet) -> DueVariance:
+    """The fleet's DueVariance: the figure for its first `devices` devices (a step's, a run's)."""
+    return lambda devices, seconds: due_variance(fleet, range(devices), seconds)
+
+
+def due_count_variance(interval: float, jitter: float, seconds: float) -> float:
+    """The variance of how many reports one device makes due in a span of `seconds` at a random
+    place against its phase, each report moved by its own uniform jitter of +- `jitter`.
+
+    Its reports are a stationary point process of rate 1/interval, so the variance is
+    E[N] - E[N]^2 + E[N(N-1)], the last the sum over every lag n != 0 of the chance that two
+    reports n apart both fall in the span: 2/interval times the sum over n >= 1 of
+    E[(seconds - n * interval - T)+], T the difference of two jitters (triangular on
+    +-2 * jitter; `_ramp_mean` integrates it). Without jitter this is q(1 - q) for q the
+    fraction of an interval the span cuts (none over whole intervals); 2-s reports with 0.5-s
+    jitter over 8 s spread by 1/6 a device. Jitter past half the interval is held back to keep
+    the reports in order (in_order), so they are no longer independent draws: that case is
+    measured on the schedule's own rule instead (`_in_order_count_variance`)."""
+    if jitter > interval / 2:
+        return _in_order_count_variance(float(f"{interval:.2g}"), jitter, seconds)
+    mean = seconds / interval
+    pairs = 0.0
+    n = 1
+    while n * interval < seconds + 2 * jitter:
+        pairs += _ramp_mean(seconds - n * interval, 2 * jitter)
+        n += 1
+    return max(mean - mean * mean + 2 * pairs / interval, 0.0)
+
+
+def _ramp_mean(c: float, width: float) -> float:
+    """E[(c - T)+] for T triangular on [-width, width] (the difference of two uniform draws on
+    +-width/2): c+ without spread, a cubic where the triangle straddles c."""
+    if c <= -width:
+        return 0.0
+    if c >= width:
+        return c
+    if c <= 0:
+        return (c + width) ** 3 / (6 * width * width)
+    return c + (width - c) ** 3 / (6 * width * width)
+
+
+IN_ORDER_SPANS = 4_000
+"""Disjoint spans' worth of one device's schedule the variance with wide jitter is measured on:
+its sampling error is about 2 % (400 spans' was 7 %, and read 0.69 a device for 0.5 +- 0.5 s
+where the schedule spreads by 0.75); tens of milliseconds a figure, cached."""
+
+
+@functools.lru_cache(maxsize=1024)
+def _in_order_count_variance(interval: float, jitter: float, seconds: float) -> float:
+    """The variance of one device's due reports in `seconds` with jitter wider than half its
+    interval, measured: its reports laid out by in_order over IN_ORDER_SPANS spans (at most
+    200,000 reports, unless ten spans take more) and counted in twice as many spans at random
+    places. Seeded by its arguments, so a run's verdict does not change between readings."""
+    rng = random.Random(f"due-variance:{interval}:{jitter}:{seconds}")
+    lead = 2 * jitter + interval
+    laid_out = min(IN_ORDER_SPANS * max(seconds, interval), 200_000 * interval)
+    total = lead + max(laid_out, 10 * seconds)  # a span far longer than the cap still fits
+    dues: list[float] = []
+    due, nominal = -math.inf, 0.0
+    while nominal < total + jitter:
+        due = in_order(due, nominal + rng.uniform(-jitter, jitter))
+        dues.append(due)
+        nominal += interval
+    room = total - lead - seconds
+    counts = []
+    for _ in range(2 * IN_ORDER_SPANS):
+        start = lead + rng.random() * room
+        counts.append(bisect.bisect_left(dues, start + seconds) - bisect.bisect_left(dues, start))
+    return statistics.variance(counts)

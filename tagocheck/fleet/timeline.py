@@ -16,7 +16,7 @@ import math
 import statistics
 import time
 from collections import defaultdict
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, fields
 from pathlib import Path
 from typing import Any
@@ -35,18 +35,24 @@ HELD = 0.9
 """Gateways awaiting answers at once, as a share of them: the target holds the connections."""
 
 
+DueVariance = Callable[[int, int], float]
+"""The variance of how many reports the first `devices` devices make due in `seconds` at a
+random place (tagocheck.fleet.schedule.due_variance on the run's fleet)."""
+
+
 def edge_slack(devices: int, variance: float | None = None) -> float:
     """How far the reports due in a span can fall from the nominal rate times its length, by
     where `devices` devices' reports happen to fall against the span's edges alone.
 
     Each device's count in the span is the nominal one rounded up or down (a Bernoulli draw on
     its random phase, jitter moving the edge reports too), so the sum spreads by the root of
-    `variance` (Fleet.due_variance; unknown: at most devices / 2): four of those, and never
-    more than a report a device (the hard bound). A 3-s step of 50 devices at 2 s judges one
-    second of 25 reports due on average: 21 of them is that spread, not a target falling
-    behind (a CI run called it a knee)."""
-    spread = devices / 2 if variance is None else variance
-    return min(float(devices), 4 * math.sqrt(spread))
+    `variance` (DueVariance): four of those. Unknown, it is bounded at half a device, and a
+    device's count at a report either way (both hold while jitter is at most half an
+    interval). A 3-s step of 50 devices at 2 s judges one second of 25 reports due on average:
+    21 of them is that spread, not a target falling behind (a CI run called it a knee)."""
+    if variance is None:
+        return min(float(devices), 4 * math.sqrt(devices / 2))
+    return 4 * math.sqrt(variance)
 
 
 def falls_short(offered: float, achieved: float, slack: float) -> bool:
@@ -226,6 +232,7 @@ class Timeline:
         probing: bool = False,
         expected_errors: int = 0,
         apart: list[tuple[float, float]] = (),
+        due_variance: DueVariance | None = None,
     ) -> dict[str, Any]:
         """Which side limited the run, and the evidence; `causes` are the run's failure reasons
         with their counts, `silence` the observer's (see FleetObserver.silence)."""
@@ -236,7 +243,24 @@ class Timeline:
             probing=probing,
             expected_errors=expected_errors,
             apart=apart,
+            due_variance=due_variance,
         )
+
+
+def _judged_variance(
+    judged: list[Sample], devices: int, due_variance: DueVariance | None
+) -> float | None:
+    """The variance of the reports due in the judged seconds: each unbroken run of them is a
+    span of its own (an outage left out cuts one in two)."""
+    if due_variance is None:
+        return None
+    runs: list[int] = []
+    for i, second in enumerate(judged):
+        if i and second.t == judged[i - 1].t + 1:
+            runs[-1] += 1
+        else:
+            runs.append(1)
+    return math.fsum(due_variance(devices, seconds) for seconds in runs)
 
 
 SILENT_REPORTS = 3
@@ -261,6 +285,7 @@ def limit(
     probing: bool = False,
     expected_errors: int = 0,
     apart: list[tuple[float, float]] = (),
+    due_variance: DueVariance | None = None,
 ) -> dict[str, Any]:
     """Which side limited the run, and the evidence.
 
@@ -274,6 +299,8 @@ def limit(
     `expected_errors`: failed outcomes that are no failure of the target (429s a throttled
     backfill is sent again after). `apart`: spans the rates are not judged in (an outage and
     its backfill: nothing sent, then more than was due); the other seconds are.
+    `due_variance`: the fleet's, for how far the judged seconds' edges can move the rate
+    (edge_slack; None: the bound).
     """
     steady = ramped_up(samples)
     if apart:
@@ -308,7 +335,7 @@ def limit(
     ratio = achieved / offered if offered else 1.0
     # a shortfall the judged seconds' edges can make is none (a 3-s swarm judges one second)
     devices = max((s.devices for s in steady), default=0)
-    edge = edge_slack(devices)
+    edge = edge_slack(devices, _judged_variance(steady, devices, due_variance))
     slack = round(edge)
     short = falls_short(offered, achieved, edge)
     held = statistics.median(s.in_flight_peak / s.users if s.users else 0.0 for s in steady)

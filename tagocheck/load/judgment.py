@@ -12,6 +12,7 @@ from tagocheck.fleet.outage import OUTSIDE
 from tagocheck.fleet.outage import results as outage_results
 from tagocheck.fleet.outage import spans as outage_spans
 from tagocheck.fleet.paths import route_of
+from tagocheck.fleet.schedule import due_variance_of
 from tagocheck.fleet.timeline import drift
 from tagocheck.load import thresholds, writing
 from tagocheck.load.connections import figures_from_stats
@@ -88,6 +89,7 @@ def judge(
         probing=scenario == "ratelimit",
         expected_errors=thresholds.backfill_throttled(observer),
         apart=outage_spans((found_trouble.get("outages") or {}).get("outages") or [], time.time()),
+        due_variance=None if run.fleet is None else due_variance_of(run.fleet),
     )
     samples = run.timeline.samples
     if run.ending.how == COMPLETED:

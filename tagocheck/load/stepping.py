@@ -16,6 +16,7 @@ import gevent
 
 from tagocheck.fleet.capacity import Step, bend, broke, knee, p99_text, step_from
 from tagocheck.fleet.model import Fleet
+from tagocheck.fleet.schedule import due_variance_of
 from tagocheck.fleet.search import Ramp, Search, answer
 from tagocheck.fleet.timeline import Sample, limit
 from tagocheck.load.thresholds import settings as threshold_settings
@@ -158,7 +159,7 @@ class Stepping:
             started + self.hold,
             offered,
             self.samples(),
-            lambda seconds: self.fleet.due_variance(range(active), seconds),
+            due_variance_of(self.fleet),
         )
         self.steps.append(step)
         verdict = "; ".join(broke(step, self.p99_ms, self.error_rate)) or "held"
@@ -193,7 +194,7 @@ class Stepping:
         broken = found["broke"]
         if broken is not None:
             seconds = [s for s in self.samples() if broken["started"] <= s.t <= broken["ended"]]
-            found["limit"] = limit(seconds, causes or {})
+            found["limit"] = limit(seconds, causes or {}, due_variance=due_variance_of(self.fleet))
         found["stopped"] = self.stopped_because or None
         interval = self.fleet.config.interval
         found["interval"] = str(interval)

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from tagocheck.fleet.schedule import due_variance_of
 from tagocheck.fleet.timeline import Sample, Timeline, drift
 from tagocheck.judge.exchange import Exchange
+
+from .test_model import fleet
 
 
 def sample(t: float, p99: float = 5.0, rss: float = 100.0, achieved: float = 100.0, **kw) -> Sample:
@@ -96,6 +99,28 @@ def test_a_shortfall_a_window_edge_explains_is_no_shortfall():
         minute.add(sample(float(t), offered=70.0, achieved=64.0, devices=70, in_flight_peak=5))
     verdict = minute.limit()
     assert verdict["limit"] == "target" and verdict["rate_short"], verdict
+
+
+def test_the_runs_limit_takes_its_edge_slack_from_the_fleet_and_each_unbroken_span():
+    """70 devices every second without jitter, judged over whole seconds, make exactly 70 due
+    each: 66 answered a second for 3 judged seconds is 12 short, which the bound for random
+    phases (24) forgave. An outage left out of the judged seconds cuts them into spans whose
+    edges each count."""
+    capped = Timeline()
+    for t in range(5):
+        capped.add(sample(float(t), offered=70.0, achieved=66.0, devices=70, in_flight_peak=5))
+    assert not capped.limit()["rate_short"]  # the bound alone forgives it
+    exact = capped.limit(due_variance=due_variance_of(fleet(70, "1", jitter=0.0)))
+    assert exact["rate_short"] and exact["limit"] == "target", exact
+    assert exact["rate_slack_reports"] == 0
+    halves = capped.limit(due_variance=due_variance_of(fleet(70, "2", jitter=0.0)))
+    assert halves["rate_slack_reports"] == round(4 * (70 * 0.25) ** 0.5)  # 3 s: 1.5 intervals
+    seen = []
+    capped.limit(due_variance=lambda devices, seconds: seen.append(seconds) or 0.0)
+    assert seen == [3]
+    seen.clear()
+    capped.limit(apart=[(3.0, 3.0)], due_variance=lambda d, s: seen.append(s) or 0.0)
+    assert seen == [1, 1]  # seconds 2 and 4: second 3 was the outage
 
 
 def test_reports_late_while_gateways_are_free_is_the_generator_not_none():

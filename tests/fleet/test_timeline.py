@@ -107,8 +107,9 @@ def test_the_runs_limit_takes_its_edge_slack_from_the_fleet_and_each_unbroken_sp
     phases (24) forgave. An outage left out of the judged seconds cuts them into spans whose
     edges each count."""
     capped = Timeline()
-    for t in range(5):
-        capped.add(sample(float(t), offered=70.0, achieved=66.0, devices=70, in_flight_peak=5))
+    for t in range(5):  # taken a little more than a second apart, as a process's are
+        taken = 1_796_497_926.688 + 1.0012 * t
+        capped.add(sample(taken, offered=70.0, achieved=66.0, devices=70, in_flight_peak=5))
     assert not capped.limit()["rate_short"]  # the bound alone forgives it
     exact = capped.limit(due_variance=due_variance_of(fleet(70, "1", jitter=0.0)))
     assert exact["rate_short"] and exact["limit"] == "target", exact
@@ -119,7 +120,8 @@ def test_the_runs_limit_takes_its_edge_slack_from_the_fleet_and_each_unbroken_sp
     capped.limit(due_variance=lambda devices, seconds: seen.append(seconds) or 0.0)
     assert seen == [3]
     seen.clear()
-    capped.limit(apart=[(3.0, 3.0)], due_variance=lambda d, s: seen.append(s) or 0.0)
+    third = capped.samples[3].t
+    capped.limit(apart=[(third, third)], due_variance=lambda d, s: seen.append(s) or 0.0)
     assert seen == [1, 1]  # seconds 2 and 4: second 3 was the outage
 
 

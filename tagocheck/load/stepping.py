@@ -89,6 +89,8 @@ class Stepping:
         samples say so a second late."""
         self.plan = plan
         self.fleet = fleet
+        self.due_variance = due_variance_of(fleet)
+        """How far a span's edges can move its reports (the steps' and the broken one's limit)."""
         self.hold = hold
         self.p99_ms = thresholds.get("p99_ms")
         self.error_rate = thresholds.get("error_rate")
@@ -159,7 +161,7 @@ class Stepping:
             started + self.hold,
             offered,
             self.samples(),
-            due_variance_of(self.fleet),
+            self.due_variance,
         )
         self.steps.append(step)
         verdict = "; ".join(broke(step, self.p99_ms, self.error_rate)) or "held"
@@ -194,7 +196,7 @@ class Stepping:
         broken = found["broke"]
         if broken is not None:
             seconds = [s for s in self.samples() if broken["started"] <= s.t <= broken["ended"]]
-            found["limit"] = limit(seconds, causes or {}, due_variance=due_variance_of(self.fleet))
+            found["limit"] = limit(seconds, causes or {}, due_variance=self.due_variance)
         found["stopped"] = self.stopped_because or None
         interval = self.fleet.config.interval
         found["interval"] = str(interval)
